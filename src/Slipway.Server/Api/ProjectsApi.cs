@@ -1,0 +1,245 @@
+using System.Text.Json.Nodes;
+using Slipway.Server.Domain;
+using Slipway.Server.Storage;
+
+namespace Slipway.Server.Api;
+
+/// <summary>projects.*: path-named projects with auto-created parents, hidden projects, and task statistics.</summary>
+public sealed class ProjectsApi(IDocumentStore docs, IEventStore events, IQueueEntryStore queueEntries, TimeProvider clock)
+{
+    private const string WriteFields = "name description tags system_tags default_output_destination";
+
+    public void Map(RpcRouter router)
+    {
+        router.Add("projects.create", Create, WriteFields);
+        router.Add("projects.get_by_id", GetById, "project");
+        router.Add("projects.get_all", GetAll, ListRequest.Fields + " basename parent shallow_search include_stats stats_for_state check_own_contents active_users non_public");
+        router.Add("projects.get_all_ex", GetAll, ListRequest.Fields + " basename parent shallow_search include_stats stats_for_state check_own_contents active_users non_public stats_with_children include_stats_filter children_type allow_public");
+        router.Add("projects.update", Update, "project " + WriteFields);
+        router.Add("projects.delete", Delete, "project force delete_contents");
+    }
+
+    private async ValueTask<JsonNode?> Create(RpcCall call)
+    {
+        var name = ProjectPaths.Normalize(call.RequireString("name"));
+        if (await FindByNameAsync(name, call.Aborted) is not null)
+            throw ApiException.NotUnique($"project name '{name}'");
+        var id = await CreatePathAsync(call, name, call.Aborted);
+        return new JsonObject { ["id"] = id };
+    }
+
+    /// <summary>Creates the project and any missing parents; returns the id of the last one.</summary>
+    internal async Task<string> CreatePathAsync(RpcCall call, string name, CancellationToken ct)
+    {
+        string? parent = null;
+        var segments = name.Split('/');
+        for (var i = 0; i < segments.Length; i++)
+        {
+            var path = string.Join('/', segments[..(i + 1)]);
+            var existing = await FindByNameAsync(path, ct);
+            if (existing is not null && i < segments.Length - 1)
+            {
+                parent = existing.Id;
+                continue;
+            }
+            var now = Json.Timestamp(clock.GetUtcNow());
+            var id = Guid.NewGuid().ToString("N");
+            var doc = new JsonObject
+            {
+                ["id"] = id,
+                ["name"] = path,
+                ["basename"] = segments[i],
+                ["description"] = "",
+                ["user"] = call.Caller.User,
+                ["company"] = call.Caller.Company,
+                ["created"] = now,
+                ["last_update"] = now,
+                ["tags"] = new JsonArray(),
+                ["system_tags"] = new JsonArray(),
+                ["parent"] = parent,
+                ["path"] = new JsonArray(segments[..i].Select((_, j) => (JsonNode)string.Join('/', segments[..(j + 1)])).ToArray()),
+            };
+            if (i == segments.Length - 1)
+                ApplyFields(call, doc);
+            if (!await docs.InsertAsync(Collection.Projects, id, doc, ct))
+            {
+                // Someone created the same path at the same moment: use theirs for parents, fail for the target.
+                existing = await FindByNameAsync(path, ct);
+                if (existing is null || i == segments.Length - 1)
+                    throw ApiException.NotUnique($"project name '{path}'");
+                id = existing.Id;
+            }
+            parent = id;
+        }
+        return parent!;
+    }
+
+    private static void ApplyFields(RpcCall call, JsonObject doc)
+    {
+        if (call.Has("description"))
+            doc["description"] = call.String("description") ?? "";
+        if (call.StringList("tags") is { } tags)
+            doc["tags"] = Json.SortedStrings(tags);
+        if (call.StringList("system_tags") is { } systemTags)
+            doc["system_tags"] = Json.SortedStrings(systemTags);
+        if (call.Has("default_output_destination"))
+            doc["default_output_destination"] = call.String("default_output_destination");
+    }
+
+    private async ValueTask<JsonNode?> GetById(RpcCall call)
+    {
+        var doc = await RequireAsync(call.RequireString("project"), call.Aborted);
+        return new JsonObject { ["project"] = Present(doc.Body) };
+    }
+
+    private async ValueTask<JsonNode?> GetAll(RpcCall call)
+    {
+        var query = ListRequest.Build(call, ["name", "id", "description"]);
+        if (call.String("basename") is { Length: > 0 } basename)
+            query.Where(new FieldMatches("basename", ListRequest.CheckedPattern(basename, "basename")));
+        ListRequest.AddIn(call, query, "parent", "parent");
+        if (call.Bool("shallow_search") && call.StringList("parent") is null && call.String("name") is null && call.StringList("id") is null)
+            query.Where(new FieldMissing("parent"));
+        if (query.OrderBy.Count == 0)
+            query.OrderBy.Add(new SortKey("name", false));
+        var found = await docs.FindAsync(Collection.Projects, query, call.Aborted);
+        var onlyFields = call.StringList("only_fields");
+        var projects = new JsonArray();
+        foreach (var doc in found)
+            projects.Add(Json.Project(Present(doc.Body), onlyFields));
+        if (call.Endpoint == "projects.get_all_ex" || call.Bool("include_stats"))
+            await AddStatsAsync(projects, call.Bool("search_hidden"), call.Aborted);
+        return new JsonObject { ["projects"] = projects };
+    }
+
+    /// <summary>Adds what the UI shows per project: task counts per status (own and with sub-projects) and the sub-projects.</summary>
+    private async Task AddStatsAsync(JsonArray projects, bool includeHidden, CancellationToken ct)
+    {
+        var all = await docs.FindAsync(Collection.Projects, new DocQuery(), ct);
+        var byId = all.ToDictionary(p => p.Id);
+        var counts = await docs.CountByAsync(Collection.Tasks, new DocQuery(), "project", "status", ct);
+        foreach (var project in projects.OfType<JsonObject>())
+        {
+            var id = project["id"]!.GetValue<string>();
+            var name = byId.TryGetValue(id, out var self) ? Json.GetString(self.Body, "name") ?? "" : "";
+            var children = all.Where(p => Json.GetString(p.Body, "parent") == id
+                                          && (includeHidden || !Json.GetStrings(p.Body, "system_tags").Contains("hidden"))).ToList();
+            var subtree = all.Where(p => (Json.GetString(p.Body, "name") ?? "").StartsWith(name + "/", StringComparison.Ordinal))
+                .Select(p => p.Id).Append(id).ToHashSet();
+            var statusCount = new JsonObject();
+            foreach (var status in TaskStatuses.All)
+                statusCount[status] = counts.Where(c => c.Key2 == status && c.Key1 is not null && subtree.Contains(c.Key1)).Sum(c => c.Count);
+            var own = counts.Where(c => c.Key1 == id).Sum(c => c.Count);
+            project["stats"] = new JsonObject
+            {
+                ["active"] = new JsonObject
+                {
+                    ["status_count"] = statusCount,
+                    ["total_tasks"] = counts.Where(c => c.Key1 is not null && subtree.Contains(c.Key1)).Sum(c => c.Count),
+                },
+            };
+            project["own_tasks"] = own;
+            project["sub_projects"] = new JsonArray(children.Select(c => (JsonNode)new JsonObject
+            {
+                ["id"] = c.Id,
+                ["name"] = Json.GetString(c.Body, "name"),
+            }).ToArray());
+            project["hidden"] = self is not null && Json.GetStrings(self.Body, "system_tags").Contains("hidden");
+        }
+    }
+
+    private async ValueTask<JsonNode?> Update(RpcCall call)
+    {
+        var id = call.RequireString("project");
+        for (var attempt = 0; ; attempt++)
+        {
+            var doc = await RequireAsync(id, call.Aborted);
+            var body = (JsonObject)doc.Body.DeepClone();
+            var oldName = Json.GetString(body, "name")!;
+            string? newName = null;
+            if (call.String("name") is { } requested)
+            {
+                newName = ProjectPaths.Normalize(requested);
+                if (newName != oldName && await FindByNameAsync(newName, call.Aborted) is not null)
+                    throw ApiException.NotUnique($"project name '{newName}'");
+                body["name"] = newName;
+                body["basename"] = newName.Split('/')[^1];
+            }
+            ApplyFields(call, body);
+            body["last_update"] = Json.Timestamp(clock.GetUtcNow());
+            if (!await docs.ReplaceAsync(Collection.Projects, doc, body, call.Aborted))
+            {
+                if (attempt < 5)
+                    continue;
+                throw new ApiException(409, 0, "The project changed while it was being updated; try again");
+            }
+            if (newName is not null && newName != oldName)
+                await RenameChildrenAsync(oldName, newName, call.Aborted);
+            var fields = new JsonObject();
+            foreach (var (key, value) in call.Body)
+            {
+                if (key != "project")
+                    fields[key] = value?.DeepClone();
+            }
+            return new JsonObject { ["updated"] = 1, ["fields"] = fields };
+        }
+    }
+
+    private async Task RenameChildrenAsync(string oldName, string newName, CancellationToken ct)
+    {
+        var children = await docs.FindAsync(Collection.Projects, new DocQuery().Where(new FieldStartsWith("name", oldName + "/")), ct);
+        foreach (var child in children)
+        {
+            var body = (JsonObject)child.Body.DeepClone();
+            body["name"] = newName + Json.GetString(body, "name")![oldName.Length..];
+            await docs.ReplaceAsync(Collection.Projects, child, body, ct);
+        }
+    }
+
+    private async ValueTask<JsonNode?> Delete(RpcCall call)
+    {
+        var doc = await RequireAsync(call.RequireString("project"), call.Aborted);
+        var name = Json.GetString(doc.Body, "name")!;
+        var subtree = (await docs.FindAsync(Collection.Projects, new DocQuery().Where(new FieldStartsWith("name", name + "/")), call.Aborted))
+            .Append(doc).ToList();
+        var projectIds = subtree.Select(p => p.Id).ToList();
+        var tasks = await docs.FindAsync(Collection.Tasks, new DocQuery().Where(new FieldIn("project", projectIds)), call.Aborted);
+        var force = call.Bool("force");
+        var deleteContents = call.Bool("delete_contents");
+        if (tasks.Count > 0 && !force && !deleteContents)
+            throw new ApiException(400, 402, $"Project has associated tasks, use force to delete (id={doc.Id}, tasks={tasks.Count})");
+        long deletedTasks = 0, disassociated = 0;
+        foreach (var task in tasks)
+        {
+            if (deleteContents)
+            {
+                await queueEntries.RemoveEverywhereAsync(task.Id, call.Aborted);
+                await events.DeleteTaskEventsAsync(task.Id, call.Aborted);
+                if (await docs.DeleteAsync(Collection.Tasks, task.Id, call.Aborted))
+                    deletedTasks++;
+            }
+            else
+            {
+                var body = (JsonObject)task.Body.DeepClone();
+                body.Remove("project");
+                if (await docs.ReplaceAsync(Collection.Tasks, task, body, call.Aborted))
+                    disassociated++;
+            }
+        }
+        foreach (var project in subtree)
+            await docs.DeleteAsync(Collection.Projects, project.Id, call.Aborted);
+        return new JsonObject { ["deleted"] = subtree.Count, ["disassociated_tasks"] = disassociated, ["deleted_tasks"] = deletedTasks };
+    }
+
+    internal async Task<StoredDoc?> FindByNameAsync(string name, CancellationToken ct) =>
+        (await docs.FindAsync(Collection.Projects, new DocQuery { Take = 1 }.Where(new FieldIn("name", [name])), ct)).FirstOrDefault();
+
+    private async Task<StoredDoc> RequireAsync(string id, CancellationToken ct) =>
+        await docs.GetAsync(Collection.Projects, id, ct) ?? throw ApiException.InvalidProjectId(id);
+
+    private static JsonObject Present(JsonObject doc)
+    {
+        doc.Remove("path");
+        return doc;
+    }
+}

@@ -1,0 +1,217 @@
+using System.Text.Json.Nodes;
+using Slipway.Server.Domain;
+using Slipway.Server.Storage;
+
+namespace Slipway.Server.Api;
+
+/// <summary>queues.*: named queues of tasks, the default queue, reordering, and the atomic pop agents use.</summary>
+public sealed class QueuesApi(IDocumentStore docs, IQueueEntryStore entries, QueueResolver resolver, TaskUpdates updates)
+{
+    public void Map(RpcRouter router)
+    {
+        router.Add("queues.create", Create, "name tags system_tags display_name metadata");
+        router.Add("queues.get_all", GetAll, ListRequest.Fields + " max_task_entries");
+        router.Add("queues.get_all_ex", GetAll, ListRequest.Fields + " max_task_entries");
+        router.Add("queues.get_by_id", GetById, "queue max_task_entries");
+        router.Add("queues.get_default", GetDefault, "");
+        router.Add("queues.update", Update, "queue name tags system_tags display_name metadata force");
+        router.Add("queues.delete", Delete, "queue force");
+        router.Add("queues.add_task", AddTask, "queue task");
+        router.Add("queues.remove_task", RemoveTask, "queue task update_task_status");
+        router.Add("queues.move_task_forward", call => Move(call, (index, count) => index - (call.Int("count") ?? 1)), "queue task count");
+        router.Add("queues.move_task_backward", call => Move(call, (index, count) => index + (call.Int("count") ?? 1)), "queue task count");
+        router.Add("queues.move_task_to_front", call => Move(call, (_, _) => 0), "queue task");
+        router.Add("queues.move_task_to_back", call => Move(call, (_, count) => count - 1), "queue task");
+        router.Add("queues.get_next_task", GetNextTask, "queue get_task_info task");
+        router.Add("queues.get_num_entries", GetNumEntries, "queue");
+        router.Add("queues.peek_task", PeekTask, "queue");
+    }
+
+    private async ValueTask<JsonNode?> Create(RpcCall call)
+    {
+        var name = call.RequireString("name");
+        if (await resolver.FindByNameAsync(name, call.Aborted) is not null)
+            throw ApiException.NotUnique($"queue name '{name}'");
+        var id = await resolver.CreateAsync(name, call.StringList("tags") ?? [], call.StringList("system_tags") ?? [], call.Caller, call.Aborted,
+            call.String("display_name"), call.Object("metadata"));
+        return new JsonObject { ["id"] = id };
+    }
+
+    private async ValueTask<JsonNode?> GetAll(RpcCall call)
+    {
+        var query = ListRequest.Build(call, ["name", "id", "display_name"]);
+        if (query.OrderBy.Count == 0)
+            query.OrderBy.Add(new SortKey("created", false));
+        var found = await docs.FindAsync(Collection.Queues, query, call.Aborted);
+        var onlyFields = call.StringList("only_fields");
+        var withEntries = onlyFields is null || onlyFields.Count == 0 || onlyFields.Any(f => f == "entries" || f.StartsWith("entries.", StringComparison.Ordinal));
+        var allEntries = withEntries ? await entries.ListManyAsync(found.Select(q => q.Id).ToList(), call.Aborted) : [];
+        var max = call.Int("max_task_entries");
+        var queues = new JsonArray();
+        foreach (var queue in found)
+        {
+            if (withEntries)
+                queue.Body["entries"] = EntriesJson(allEntries[queue.Id], max);
+            queues.Add(Json.Project(queue.Body, onlyFields));
+        }
+        return new JsonObject { ["queues"] = queues };
+    }
+
+    /// <summary>Only ids are accepted: the SDK passes a name first and relies on 400/701 to fall back to get_all.</summary>
+    private async ValueTask<JsonNode?> GetById(RpcCall call)
+    {
+        var queue = await RequireAsync(call.RequireString("queue"), call.Aborted);
+        queue.Body["entries"] = EntriesJson(await entries.ListAsync(queue.Id, call.Aborted), call.Int("max_task_entries"));
+        return new JsonObject { ["queue"] = queue.Body };
+    }
+
+    private async ValueTask<JsonNode?> GetDefault(RpcCall call)
+    {
+        var queue = await resolver.FindDefaultAsync(call.Aborted) ?? throw ApiException.NoDefaultQueue();
+        return new JsonObject { ["id"] = queue.Id, ["name"] = Json.GetString(queue.Body, "name") };
+    }
+
+    private async ValueTask<JsonNode?> Update(RpcCall call)
+    {
+        var id = call.RequireString("queue");
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            var queue = await RequireAsync(id, call.Aborted);
+            var body = (JsonObject)queue.Body.DeepClone();
+            if (call.String("name") is { Length: > 0 } name)
+            {
+                if (name != Json.GetString(body, "name") && await resolver.FindByNameAsync(name, call.Aborted) is not null)
+                    throw ApiException.NotUnique($"queue name '{name}'");
+                body["name"] = name;
+            }
+            if (call.String("display_name") is { } displayName)
+                body["display_name"] = displayName;
+            if (call.StringList("tags") is { } tags)
+                body["tags"] = Json.SortedStrings(tags);
+            if (call.StringList("system_tags") is { } systemTags)
+                body["system_tags"] = Json.SortedStrings(systemTags);
+            if (call.Object("metadata") is { } metadata)
+                body["metadata"] = metadata.DeepClone();
+            body["last_update"] = updates.Now();
+            if (await docs.ReplaceAsync(Collection.Queues, queue, body, call.Aborted))
+            {
+                var fields = new JsonObject();
+                foreach (var (key, value) in call.Body.Where(p => p.Key is not ("queue" or "force")))
+                    fields[key] = value?.DeepClone();
+                return new JsonObject { ["updated"] = 1, ["fields"] = fields };
+            }
+        }
+        throw new ApiException(409, 0, "The queue kept changing while it was being updated; try again");
+    }
+
+    private async ValueTask<JsonNode?> Delete(RpcCall call)
+    {
+        var queue = await RequireAsync(call.RequireString("queue"), call.Aborted);
+        var queued = await entries.ListAsync(queue.Id, call.Aborted);
+        if (queued.Count > 0 && !call.Bool("force"))
+            throw ApiException.QueueNotEmpty(queue.Id);
+        foreach (var entry in queued)
+            await ReturnToPreviousStatusAsync(entry.Task, call.Aborted);
+        await entries.DeleteQueueAsync(queue.Id, call.Aborted);
+        await docs.DeleteAsync(Collection.Queues, queue.Id, call.Aborted);
+        return new JsonObject { ["deleted"] = 1 };
+    }
+
+    private async ValueTask<JsonNode?> AddTask(RpcCall call)
+    {
+        var queue = await RequireAsync(call.RequireString("queue"), call.Aborted);
+        var task = await updates.RequireAsync(call.RequireString("task"), call.Aborted);
+        if ((await entries.ListAsync(queue.Id, call.Aborted)).Any(e => e.Task == task.Id))
+            throw ApiException.NotUnique($"task {task.Id} is already in queue {queue.Id}");
+        await entries.AddAsync(queue.Id, task.Id, updates.Now(), call.Aborted);
+        return new JsonObject { ["added"] = 1 };
+    }
+
+    private async ValueTask<JsonNode?> RemoveTask(RpcCall call)
+    {
+        var queue = await RequireAsync(call.RequireString("queue"), call.Aborted);
+        var task = call.RequireString("task");
+        var removed = await entries.RemoveAsync(queue.Id, task, call.Aborted);
+        if (removed && call.Bool("update_task_status"))
+            await ReturnToPreviousStatusAsync(task, call.Aborted);
+        return new JsonObject { ["removed"] = removed ? 1 : 0 };
+    }
+
+    private async ValueTask<JsonNode?> Move(RpcCall call, Func<int, int, int> target)
+    {
+        var queue = await RequireAsync(call.RequireString("queue"), call.Aborted);
+        var task = call.RequireString("task");
+        var list = await entries.ListAsync(queue.Id, call.Aborted);
+        var index = list.FindIndex(e => e.Task == task);
+        if (index < 0)
+            throw ApiException.InvalidTaskId(task);
+        var entry = list[index];
+        list.RemoveAt(index);
+        var position = Math.Clamp(target(index, list.Count + 1), 0, list.Count);
+        list.Insert(position, entry);
+        await entries.ReorderAsync(queue.Id, list, call.Aborted);
+        return new JsonObject { ["position"] = position };
+    }
+
+    /// <summary>
+    /// Pops the head atomically. Entries whose task was deleted are dropped; a stopped task is set back to
+    /// queued, as the reference does; otherwise the status stays queued for the agent to start.
+    /// </summary>
+    private async ValueTask<JsonNode?> GetNextTask(RpcCall call)
+    {
+        var queue = await RequireAsync(call.RequireString("queue"), call.Aborted);
+        while (await entries.PopAsync(queue.Id, call.Aborted) is { } entry)
+        {
+            var task = await docs.GetAsync(Collection.Tasks, entry.Task, call.Aborted);
+            if (task is null)
+                continue;
+            if (task.Body["status"]?.GetValue<string>() == TaskStatuses.Stopped)
+            {
+                await updates.ChangeStatusAsync(entry.Task, TaskStatuses.Queued, force: true, "", "", call.Aborted);
+            }
+            var result = new JsonObject { ["entry"] = new JsonObject { ["task"] = entry.Task, ["added"] = entry.Added } };
+            if (call.Bool("get_task_info"))
+            {
+                result["task_info"] = new JsonObject
+                {
+                    ["company"] = Json.GetString(task.Body, "company"),
+                    ["user"] = Json.GetString(task.Body, "user"),
+                };
+            }
+            return result;
+        }
+        return null;
+    }
+
+    private async ValueTask<JsonNode?> GetNumEntries(RpcCall call)
+    {
+        var queue = await RequireAsync(call.RequireString("queue"), call.Aborted);
+        return new JsonObject { ["num"] = await entries.CountAsync(queue.Id, call.Aborted) };
+    }
+
+    private async ValueTask<JsonNode?> PeekTask(RpcCall call)
+    {
+        var queue = await RequireAsync(call.RequireString("queue"), call.Aborted);
+        var head = (await entries.ListAsync(queue.Id, call.Aborted)).FirstOrDefault();
+        return head is null ? null : new JsonObject { ["task"] = head.Task };
+    }
+
+    private async Task ReturnToPreviousStatusAsync(string taskId, CancellationToken ct)
+    {
+        var task = await docs.GetAsync(Collection.Tasks, taskId, ct);
+        if (task is null || task.Body["status"]?.GetValue<string>() != TaskStatuses.Queued)
+            return;
+        var previous = Json.GetString(task.Body, "enqueue_status") ?? TaskStatuses.Created;
+        await updates.ChangeStatusAsync(taskId, previous, force: true, "dequeued", "", ct, (body, _, _) =>
+        {
+            body.Remove("enqueue_status");
+            (body["execution"] as JsonObject)?.Remove("queue");
+        });
+    }
+
+    private async Task<StoredDoc> RequireAsync(string id, CancellationToken ct) =>
+        await docs.GetAsync(Collection.Queues, id, ct) ?? throw ApiException.InvalidQueueId(id);
+
+    private static JsonArray EntriesJson(List<QueueEntry> list, int? max) =>
+        new(list.Take(max ?? int.MaxValue).Select(e => (JsonNode)new JsonObject { ["task"] = e.Task, ["added"] = e.Added }).ToArray());
+}

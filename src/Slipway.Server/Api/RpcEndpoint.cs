@@ -1,0 +1,155 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Slipway.Server.Auth;
+using Slipway.Server.Storage;
+
+namespace Slipway.Server.Api;
+
+/// <summary>
+/// The one catch-all route of the API: GET, POST and PUT alike, path <c>/[vX.Y/]service.action</c>, a JSON,
+/// json-lines or empty body with the query string merged in, Bearer auth, and the envelope on every answer.
+/// </summary>
+public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, ServerMetrics metrics, ILogger<RpcEndpoint> logger)
+{
+    public const long MaxBodyBytes = 64L * 1024 * 1024;
+
+    public async Task HandleAsync(HttpContext http)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var path = http.Request.Path.Value ?? "";
+        var trx = http.Request.Headers["X-ClearML-Trx"].FirstOrDefault();
+        var match = PathPattern().Match(path);
+        var endpoint = match.Success ? match.Groups["endpoint"].Value : path.Trim('/');
+        var version = match.Success && match.Groups["version"].Success ? match.Groups["version"].Value : null;
+        int code = 200, subcode = 0;
+        string message = "OK";
+        JsonNode? data = null;
+        try
+        {
+            if (!match.Success)
+                throw ApiException.EndpointNotFound(endpoint);
+            var route = router.Find(endpoint) ?? throw ApiException.EndpointNotFound(endpoint);
+            if (!http.Request.Headers.ContentEncoding.All(string.IsNullOrEmpty))
+                throw new ApiException(415, 0, "Content-Encoding is not supported");
+            var identity = route.Anonymous ? TryIdentity(http) : Authenticate(http);
+            var call = await ReadCallAsync(http, endpoint, version, identity);
+            if (route.Fields is { } accepted && call.Body.Select(p => p.Key).FirstOrDefault(k => !accepted.Contains(k)) is { } unknown)
+                throw ApiException.Validation($"unknown field '{unknown}' for {endpoint}");
+            data = await route.Handler(call);
+        }
+        catch (ApiException e)
+        {
+            (code, subcode, message) = (e.Code, e.Subcode, e.Message);
+        }
+        catch (InvalidQueryException e)
+        {
+            (code, subcode, message) = (400, 12, $"Validation error ({e.Message})");
+        }
+        catch (BadHttpRequestException e)
+        {
+            (code, subcode, message) = (e.StatusCode, 0, e.Message);
+        }
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        {
+            return;
+        }
+        catch (Exception e)
+        {
+            Log.Unhandled(logger, e, endpoint);
+            (code, subcode, message) = (500, 0, "General error (see the server log)");
+        }
+        metrics.RecordCall(endpoint, code, Stopwatch.GetElapsedTime(started));
+        await Envelope.WriteAsync(http.Response, endpoint, version, trx, code, subcode, message, data);
+    }
+
+    private Identity Authenticate(HttpContext http)
+    {
+        var header = http.Request.Headers.Authorization.ToString();
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            return tokens.Verify(header["Bearer ".Length..].Trim());
+        if (http.Request.Cookies.TryGetValue("clearml_token_basic", out var cookie) && !string.IsNullOrEmpty(cookie))
+            return tokens.Verify(cookie);
+        throw ApiException.NoCredentials();
+    }
+
+    private Identity? TryIdentity(HttpContext http)
+    {
+        try
+        {
+            return http.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? Authenticate(http) : null;
+        }
+        catch (ApiException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task<RpcCall> ReadCallAsync(HttpContext http, string endpoint, string? version, Identity? identity)
+    {
+        var request = http.Request;
+        var sizeFeature = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (sizeFeature is { IsReadOnly: false })
+            sizeFeature.MaxRequestBodySize = MaxBodyBytes;
+        if (request.ContentLength > MaxBodyBytes)
+            throw new ApiException(413, 0, $"Request body is larger than {MaxBodyBytes} bytes");
+
+        var bytes = await ReadBodyAsync(request, http.RequestAborted);
+        var worker = request.Headers["X-ClearML-Worker"].FirstOrDefault() ?? request.Headers["X-Trains-Worker"].FirstOrDefault();
+        var isLines = request.ContentType?.StartsWith("application/json-lines", StringComparison.OrdinalIgnoreCase) == true;
+        JsonObject body;
+        List<ReadOnlyMemory<byte>>? lines = null;
+        if (isLines)
+        {
+            body = [];
+            lines = RequestBody.SplitLines(bytes);
+        }
+        else
+        {
+            body = RequestBody.ParseObject(bytes.Span);
+        }
+        if (request.QueryString.HasValue)
+            RequestBody.MergeQuery(body, request.Query);
+        return new RpcCall(endpoint, version, body, identity, worker, http.RequestAborted)
+        {
+            Lines = lines,
+            AuthorizationHeader = request.Headers.Authorization.ToString(),
+        };
+    }
+
+    private static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, CancellationToken ct)
+    {
+        if (request.ContentLength == 0)
+            return ReadOnlyMemory<byte>.Empty;
+        var buffer = new ArrayBufferWriter<byte>((int)Math.Clamp(request.ContentLength ?? 4096, 256, MaxBodyBytes));
+        var reader = request.BodyReader;
+        while (true)
+        {
+            var result = await reader.ReadAsync(ct);
+            foreach (var segment in result.Buffer)
+            {
+                if (buffer.WrittenCount + segment.Length > MaxBodyBytes)
+                    throw new ApiException(413, 0, $"Request body is larger than {MaxBodyBytes} bytes");
+                buffer.Write(segment.Span);
+            }
+            reader.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted)
+                break;
+        }
+        return buffer.WrittenMemory;
+    }
+
+    [GeneratedRegex(@"^/?(?:v(?<version>\d+\.\d+)/)?(?<endpoint>[A-Za-z_]\w*\.[A-Za-z_]\w*)/?$")]
+    private static partial Regex PathPattern();
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error in {Endpoint}")]
+        public static partial void Unhandled(ILogger logger, Exception e, string endpoint);
+    }
+}

@@ -1,0 +1,738 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Slipway.Server.Domain;
+using Slipway.Server.Storage;
+
+namespace Slipway.Server.Api;
+
+/// <summary>tasks.*: create, query, edit, the status state machine, clone, enqueue, parameters and configuration.</summary>
+public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntryStore queueEntries, TaskUpdates updates, QueueResolver queues)
+{
+    private const string StatusFields = "task force status_reason status_message";
+    private const string DefinitionFields = "name type project system_tags tags comment parent output_dest script execution hyperparams configuration models container runtime";
+
+    public void Map(RpcRouter router)
+    {
+        router.Add("tasks.create", Create, DefinitionFields);
+        router.Add("tasks.get_by_id", GetById, "task");
+        router.Add("tasks.get_by_id_ex", GetAll, ListRequest.Fields + " project status type user parent include_subprojects allow_public status_changed last_update");
+        router.Add("tasks.get_all", GetAll, ListRequest.Fields + " project status type user parent include_subprojects allow_public status_changed last_update");
+        router.Add("tasks.get_all_ex", GetAll, ListRequest.Fields + " project status type user parent include_subprojects allow_public status_changed last_update");
+        router.Add("tasks.edit", Edit, "task force " + DefinitionFields);
+        router.Add("tasks.update", Update, "task name tags system_tags comment project force");
+        router.Add("tasks.started", Started, StatusFields);
+        router.Add("tasks.stopped", call => Status(call, TaskStatuses.Stopped), StatusFields);
+        router.Add("tasks.failed", call => Status(call, TaskStatuses.Failed), StatusFields);
+        router.Add("tasks.close", call => Status(call, TaskStatuses.Closed), StatusFields);
+        router.Add("tasks.completed", Completed, StatusFields + " publish");
+        router.Add("tasks.publish", Publish, StatusFields + " publish_model");
+        router.Add("tasks.stop", Stop, StatusFields);
+        router.Add("tasks.ping", Ping, "task");
+        router.Add("tasks.reset", Reset, StatusFields + " clear_all delete_output_models delete_external_artifacts return_file_urls");
+        router.Add("tasks.clone", Clone, "task new_task_name new_task_comment new_task_tags new_task_system_tags new_task_parent new_task_project new_task_hyperparams new_task_configuration new_task_container new_task_input_models execution_overrides new_project_name validate_references");
+        router.Add("tasks.enqueue", Enqueue, StatusFields + " queue queue_name verify_watched_queue update_execution_queue");
+        router.Add("tasks.dequeue", Dequeue, StatusFields + " new_status remove_from_all_queues");
+        router.Add("tasks.set_requirements", SetRequirements, "task requirements force");
+        router.Add("tasks.edit_hyper_params", EditHyperParams, "task hyperparams replace_hyperparams force");
+        router.Add("tasks.get_hyper_params", GetHyperParams, "tasks");
+        router.Add("tasks.delete_hyper_params", DeleteHyperParams, "task hyperparams force");
+        router.Add("tasks.edit_configuration", EditConfiguration, "task configuration replace_configuration force");
+        router.Add("tasks.get_configurations", GetConfigurations, "tasks names");
+        router.Add("tasks.get_configuration_names", GetConfigurationNames, "tasks skip_empty");
+        router.Add("tasks.delete_configuration", DeleteConfiguration, "task configuration force");
+        router.Add("tasks.delete", Delete, StatusFields + " move_to_trash delete_output_models return_file_urls delete_external_artifacts include_pipeline_steps");
+        router.Add("tasks.delete_many", DeleteMany, "ids force move_to_trash delete_output_models return_file_urls delete_external_artifacts include_pipeline_steps status_reason status_message");
+        router.Add("tasks.archive_many", call => Archive(call, true), "ids status_reason status_message");
+        router.Add("tasks.unarchive_many", call => Archive(call, false), "ids status_reason status_message");
+        router.Add("tasks.add_or_update_artifacts", AddOrUpdateArtifacts, "task artifacts force");
+        router.Add("tasks.delete_artifacts", DeleteArtifacts, "task artifacts force");
+        router.Add("tasks.add_or_update_model", AddOrUpdateModel, "task name model type iteration");
+        router.Add("tasks.delete_models", DeleteModels, "task models");
+    }
+
+    private async ValueTask<JsonNode?> Create(RpcCall call)
+    {
+        var name = call.RequireString("name");
+        var type = call.RequireString("type");
+        if (!TaskDocuments.Types.Contains(type))
+            throw ApiException.Validation($"invalid task type '{type}'");
+        await RequireProjectAsync(call.String("project"), call.Aborted);
+        var id = Guid.NewGuid().ToString("N");
+        var task = TaskDocuments.New(id, name, type, call.Caller.User, call.Caller.Company, updates.Now());
+        TaskDocuments.ApplyEdit(task, DefinitionFrom(call, except: ["name", "type"]), updates.Now());
+        if (!await docs.InsertAsync(Collection.Tasks, id, task, call.Aborted))
+            throw ApiException.NotUnique($"task id {id}");
+        return new JsonObject { ["id"] = id };
+    }
+
+    private async ValueTask<JsonNode?> GetById(RpcCall call)
+    {
+        var task = await updates.RequireAsync(call.RequireString("task"), call.Aborted);
+        return new JsonObject { ["task"] = Present(task.Body) };
+    }
+
+    private async ValueTask<JsonNode?> GetAll(RpcCall call)
+    {
+        var query = ListRequest.Build(call, ["name", "id", "comment"]);
+        ListRequest.AddIn(call, query, "project", "project");
+        ListRequest.AddIn(call, query, "status", "status");
+        ListRequest.AddIn(call, query, "type", "type");
+        ListRequest.AddIn(call, query, "user", "user");
+        ListRequest.AddIn(call, query, "parent", "parent");
+        var found = await docs.FindAsync(Collection.Tasks, query, call.Aborted);
+        var onlyFields = call.StringList("only_fields");
+        var tasks = new JsonArray();
+        foreach (var doc in found)
+            tasks.Add(Json.Project(Present(doc.Body), onlyFields));
+        return new JsonObject { ["tasks"] = tasks };
+    }
+
+    private async ValueTask<JsonNode?> Edit(RpcCall call)
+    {
+        var id = call.RequireString("task");
+        var force = call.Bool("force");
+        var fields = DefinitionFrom(call, except: []);
+        if (fields.ContainsKey("type") && !TaskDocuments.Types.Contains(fields["type"]?.GetValue<string>() ?? ""))
+            throw ApiException.Validation("invalid task type");
+        if (fields.ContainsKey("project"))
+            await RequireProjectAsync(call.String("project"), call.Aborted);
+        await updates.UpdateAsync(id, task =>
+        {
+            var status = task["status"]?.GetValue<string>();
+            if (!force && status != TaskStatuses.Created)
+                throw ApiException.InvalidTaskStatus($"expected={TaskStatuses.Created}, status={status}");
+            TaskDocuments.ApplyEdit(task, fields, updates.Now());
+        }, call.Aborted);
+        return new JsonObject { ["updated"] = 1, ["fields"] = Echo(call, "task", "force") };
+    }
+
+    private async ValueTask<JsonNode?> Update(RpcCall call)
+    {
+        var id = call.RequireString("task");
+        var fields = DefinitionFrom(call, except: []);
+        if (fields.ContainsKey("project"))
+            await RequireProjectAsync(call.String("project"), call.Aborted);
+        await updates.UpdateAsync(id, task => TaskDocuments.ApplyEdit(task, fields, updates.Now()), call.Aborted);
+        return new JsonObject { ["updated"] = 1, ["fields"] = Echo(call, "task", "force") };
+    }
+
+    private async ValueTask<JsonNode?> Started(RpcCall call)
+    {
+        var (task, fields) = await updates.ChangeStatusAsync(call.RequireString("task"), TaskStatuses.InProgress, call.Bool("force"),
+            call.String("status_reason"), call.String("status_message"), call.Aborted, (task, fields, _) =>
+            {
+                var now = fields["status_changed"]!.GetValue<string>();
+                task["started"] ??= now;
+                fields["started"] = task["started"]!.DeepClone();
+                task.Remove("enqueue_status");
+            });
+        return new JsonObject { ["updated"] = 1, ["started"] = 1, ["fields"] = fields };
+    }
+
+    private async ValueTask<JsonNode?> Status(RpcCall call, string status)
+    {
+        var (_, fields) = await updates.ChangeStatusAsync(call.RequireString("task"), status, call.Bool("force"),
+            call.String("status_reason"), call.String("status_message"), call.Aborted);
+        return new JsonObject { ["updated"] = 1, ["fields"] = fields };
+    }
+
+    private async ValueTask<JsonNode?> Completed(RpcCall call)
+    {
+        var id = call.RequireString("task");
+        var (_, fields) = await updates.ChangeStatusAsync(id, TaskStatuses.Completed, call.Bool("force"),
+            call.String("status_reason"), call.String("status_message"), call.Aborted, (task, fields, _) =>
+            {
+                task["completed"] = fields["status_changed"]!.DeepClone();
+                fields["completed"] = task["completed"]!.DeepClone();
+            });
+        var published = false;
+        if (call.Bool("publish"))
+        {
+            (_, fields) = await PublishAsync(id, force: true, call);
+            published = true;
+        }
+        return new JsonObject { ["updated"] = 1, ["published"] = published ? 1 : 0, ["fields"] = fields };
+    }
+
+    private async ValueTask<JsonNode?> Publish(RpcCall call)
+    {
+        var (_, fields) = await PublishAsync(call.RequireString("task"), call.Bool("force"), call);
+        return new JsonObject { ["updated"] = 1, ["committed_versions_results"] = new JsonArray(), ["fields"] = fields };
+    }
+
+    private Task<(JsonObject, JsonObject)> PublishAsync(string id, bool force, RpcCall call) =>
+        updates.ChangeStatusAsync(id, TaskStatuses.Published, force, call.String("status_reason"), call.String("status_message"), call.Aborted,
+            (task, fields, _) =>
+            {
+                task["published"] = fields["status_changed"]!.DeepClone();
+                fields["published"] = task["published"]!.DeepClone();
+            });
+
+    /// <summary>
+    /// Aborting a task that a worker runs only asks it to stop (status_message "stopping"; the SDK or agent in
+    /// it sees that and stops itself); anything else is stopped at once.
+    /// </summary>
+    private async ValueTask<JsonNode?> Stop(RpcCall call)
+    {
+        var id = call.RequireString("task");
+        var current = await updates.RequireAsync(id, call.Aborted);
+        var status = current.Body["status"]?.GetValue<string>();
+        var runByWorker = status == TaskStatuses.InProgress && !string.IsNullOrEmpty(Json.GetString(current.Body, "last_worker"))
+                          && !Json.GetStrings(current.Body, "system_tags").Contains("development");
+        if (runByWorker && !call.Bool("force"))
+        {
+            var fields = new JsonObject();
+            await updates.UpdateAsync(id, task =>
+            {
+                task["status_message"] = "stopping";
+                task["status_reason"] = call.String("status_reason") ?? "";
+                task["last_update"] = updates.Now();
+                fields["status_message"] = "stopping";
+            }, call.Aborted);
+            return new JsonObject { ["updated"] = 1, ["fields"] = fields };
+        }
+        if (status == TaskStatuses.Queued)
+            await queueEntries.RemoveEverywhereAsync(id, call.Aborted);
+        return await Status(call, TaskStatuses.Stopped);
+    }
+
+    private async ValueTask<JsonNode?> Ping(RpcCall call)
+    {
+        await updates.UpdateAsync(call.RequireString("task"), task => task["last_update"] = updates.Now(), call.Aborted);
+        return null;
+    }
+
+    private async ValueTask<JsonNode?> Reset(RpcCall call)
+    {
+        var id = call.RequireString("task");
+        var current = await updates.RequireAsync(id, call.Aborted);
+        if (!call.Bool("force") && current.Body["status"]?.GetValue<string>() == TaskStatuses.Published)
+            throw ApiException.InvalidTaskStatus("a published task can only be reset with force");
+        var dequeued = (await queueEntries.RemoveEverywhereAsync(id, call.Aborted)).Count > 0;
+        await events.DeleteTaskEventsAsync(id, call.Aborted);
+        var clearAll = call.Bool("clear_all");
+        var task = await updates.UpdateAsync(id, task => TaskDocuments.Reset(task, clearAll, updates.Now()), call.Aborted);
+        return new JsonObject
+        {
+            ["updated"] = 1,
+            ["dequeued"] = dequeued ? new JsonObject { ["removed"] = 1 } : new JsonObject(),
+            ["deleted_models"] = 0,
+            ["urls"] = new JsonObject(),
+            ["fields"] = new JsonObject { ["status"] = TaskStatuses.Created, ["status_reason"] = "reset", ["status_message"] = "reset", ["last_update"] = task["last_update"]!.DeepClone() },
+        };
+    }
+
+    private async ValueTask<JsonNode?> Clone(RpcCall call)
+    {
+        var sourceId = call.RequireString("task");
+        var source = await updates.RequireAsync(sourceId, call.Aborted);
+        var id = Guid.NewGuid().ToString("N");
+        var now = updates.Now();
+        var clone = TaskDocuments.Clone(source.Body, id, call.Caller.User, call.Caller.Company, now);
+        clone["parent"] = call.String("new_task_parent") ?? Json.GetString(source.Body, "parent") ?? sourceId;
+        if (call.String("new_task_name") is { Length: > 0 } name)
+            clone["name"] = name;
+        if (call.Has("new_task_comment"))
+            clone["comment"] = call.String("new_task_comment") ?? "";
+        if (call.StringList("new_task_tags") is { } tags)
+            clone["tags"] = Json.SortedStrings(tags);
+        if (call.StringList("new_task_system_tags") is { } systemTags)
+            clone["system_tags"] = Json.SortedStrings(systemTags);
+        string? newProject = null;
+        if (call.String("new_project_name") is { Length: > 0 } projectName)
+        {
+            var projects = new ProjectsApi(docs, events, queueEntries, TimeProvider.System);
+            newProject = (await projects.FindByNameAsync(ProjectPaths.Normalize(projectName), call.Aborted))?.Id
+                         ?? await projects.CreatePathAsync(call, ProjectPaths.Normalize(projectName), call.Aborted);
+            clone["project"] = newProject;
+        }
+        else if (call.Has("new_task_project"))
+        {
+            await RequireProjectAsync(call.String("new_task_project"), call.Aborted);
+            clone["project"] = call.String("new_task_project");
+        }
+        foreach (var (field, target) in new[] { ("new_task_hyperparams", "hyperparams"), ("new_task_configuration", "configuration"), ("new_task_container", "container") })
+        {
+            if (call.Object(field) is { } value)
+                clone[target] = value.DeepClone();
+        }
+        if (call.Array("new_task_input_models") is { } inputModels)
+            Json.Set(clone, "models.input", inputModels.DeepClone());
+        if (call.Object("execution_overrides") is { } overrides)
+            TaskDocuments.ApplyEdit(clone, new JsonObject { ["execution"] = overrides.DeepClone() }, now);
+        if (!await docs.InsertAsync(Collection.Tasks, id, clone, call.Aborted))
+            throw ApiException.NotUnique($"task id {id}");
+        var result = new JsonObject { ["id"] = id };
+        if (newProject is not null)
+            result["new_project"] = new JsonObject { ["id"] = newProject, ["name"] = call.String("new_project_name") };
+        return result;
+    }
+
+    private async ValueTask<JsonNode?> Enqueue(RpcCall call)
+    {
+        var id = call.RequireString("task");
+        var queue = await queues.ResolveForEnqueueAsync(call.String("queue"), call.String("queue_name"), call.Caller, call.Aborted);
+        var (_, fields) = await updates.ChangeStatusAsync(id, TaskStatuses.Queued, call.Bool("force"),
+            call.String("status_reason"), call.String("status_message"), call.Aborted, (task, fields, previous) =>
+            {
+                // Re-enqueueing keeps the status the task had before it was first queued.
+                var before = previous == TaskStatuses.Queued ? Json.GetString(task, "enqueue_status") ?? TaskStatuses.Created : previous;
+                task["enqueue_status"] = before;
+                Json.Set(task, "execution.queue", queue);
+                task["system_tags"] = Json.SortedStrings(Json.GetStrings(task, "system_tags").Where(t => t != "development"));
+                fields["enqueue_status"] = before;
+                fields["execution.queue"] = queue;
+            });
+        await queueEntries.RemoveEverywhereAsync(id, call.Aborted);
+        await queueEntries.AddAsync(queue, id, updates.Now(), call.Aborted);
+        return new JsonObject { ["updated"] = 1, ["queued"] = 1, ["queue_watched"] = false, ["fields"] = fields };
+    }
+
+    /// <summary>
+    /// Takes a task off its queues and back to the status it had before (or <c>new_status</c>). The agent
+    /// dequeues a task it already started, with new_status; that still sets the status, as the reference does.
+    /// </summary>
+    private async ValueTask<JsonNode?> Dequeue(RpcCall call)
+    {
+        var id = call.RequireString("task");
+        var current = await updates.RequireAsync(id, call.Aborted);
+        var newStatus = call.String("new_status");
+        if (newStatus is not null && !TaskStatuses.All.Contains(newStatus))
+            throw ApiException.Validation($"invalid new_status '{newStatus}'");
+        var queued = current.Body["status"]?.GetValue<string>() == TaskStatuses.Queued;
+        if (!queued && newStatus is null && !call.Bool("force"))
+            throw ApiException.InvalidTaskStatus($"the task is not queued (status={current.Body["status"]})");
+        var removed = (await queueEntries.RemoveEverywhereAsync(id, call.Aborted)).Count;
+        var target = newStatus ?? Json.GetString(current.Body, "enqueue_status") ?? TaskStatuses.Created;
+        var (_, fields) = await updates.ChangeStatusAsync(id, target, force: true, call.String("status_reason") ?? "dequeued",
+            call.String("status_message") ?? "", call.Aborted, (task, fields, _) =>
+            {
+                task.Remove("enqueue_status");
+                (task["execution"] as JsonObject)?.Remove("queue");
+            });
+        return new JsonObject { ["updated"] = 1, ["dequeued"] = new JsonObject { ["removed"] = removed }, ["fields"] = fields };
+    }
+
+    private async ValueTask<JsonNode?> SetRequirements(RpcCall call)
+    {
+        var requirements = call.Object("requirements") ?? throw ApiException.MissingField("requirements");
+        var force = call.Bool("force");
+        await updates.UpdateAsync(call.RequireString("task"), task =>
+        {
+            // The agent writes the frozen requirements back while the task runs.
+            var status = task["status"]?.GetValue<string>();
+            if (!force && status is not (TaskStatuses.Created or TaskStatuses.InProgress))
+                throw ApiException.InvalidTaskStatus($"expected={TaskStatuses.Created}, status={status}");
+            Json.Set(task, "script.requirements", requirements.DeepClone());
+            TaskDocuments.Touch(task, updates.Now());
+        }, call.Aborted);
+        return new JsonObject { ["updated"] = 1, ["fields"] = new JsonObject { ["script.requirements"] = requirements.DeepClone() } };
+    }
+
+    private async ValueTask<JsonNode?> EditHyperParams(RpcCall call)
+    {
+        var items = ParameterItems(call, "hyperparams", sectioned: true);
+        var replace = call.String("replace_hyperparams") ?? "none";
+        if (replace is not ("none" or "section" or "all"))
+            throw ApiException.Validation("replace_hyperparams must be none, section or all");
+        var force = call.Bool("force");
+        await updates.UpdateAsync(call.RequireString("task"), task =>
+        {
+            if (!items.All(i => i["section"]!.GetValue<string>() == "properties"))
+                TaskUpdates.RequireEditable(task, force);
+            if (task["hyperparams"] is not JsonObject sections || replace == "all")
+                task["hyperparams"] = sections = [];
+            if (replace == "section")
+            {
+                foreach (var section in items.Select(i => i["section"]!.GetValue<string>()).Distinct())
+                    sections[section] = new JsonObject();
+            }
+            foreach (var item in items)
+            {
+                var section = item["section"]!.GetValue<string>();
+                if (sections[section] is not JsonObject names)
+                    sections[section] = names = [];
+                names[item["name"]!.GetValue<string>()] = item;
+            }
+            TaskDocuments.Touch(task, updates.Now());
+        }, call.Aborted);
+        return new JsonObject { ["updated"] = 1 };
+    }
+
+    private async ValueTask<JsonNode?> GetHyperParams(RpcCall call)
+    {
+        var ids = call.StringList("tasks") ?? throw ApiException.MissingField("tasks");
+        var found = await docs.FindAsync(Collection.Tasks, new DocQuery().Where(new FieldIn("id", ids)), call.Aborted);
+        var result = new JsonArray();
+        foreach (var task in found)
+        {
+            var list = new JsonArray();
+            if (task.Body["hyperparams"] is JsonObject sections)
+            {
+                foreach (var (_, names) in sections)
+                {
+                    foreach (var (_, item) in names as JsonObject ?? [])
+                        list.Add(item?.DeepClone());
+                }
+            }
+            result.Add(new JsonObject { ["task"] = task.Id, ["hyperparams"] = list });
+        }
+        return new JsonObject { ["params"] = result };
+    }
+
+    private async ValueTask<JsonNode?> DeleteHyperParams(RpcCall call)
+    {
+        var keys = call.Array("hyperparams") ?? throw ApiException.MissingField("hyperparams");
+        var force = call.Bool("force");
+        var deleted = 0;
+        await updates.UpdateAsync(call.RequireString("task"), task =>
+        {
+            deleted = 0;
+            var parsed = keys.Select(k => (Section: RpcCall.AsString(k?["section"], "section") ?? throw ApiException.MissingField("section"),
+                Name: RpcCall.AsString(k?["name"], "name"))).ToList();
+            if (!parsed.All(k => k.Section == "properties"))
+                TaskUpdates.RequireEditable(task, force);
+            if (task["hyperparams"] is not JsonObject sections)
+                return;
+            foreach (var (section, name) in parsed)
+            {
+                if (name is null)
+                    deleted += sections.Remove(section) ? 1 : 0;
+                else if (sections[section] is JsonObject names && names.Remove(name))
+                    deleted++;
+            }
+            TaskDocuments.Touch(task, updates.Now());
+        }, call.Aborted);
+        return new JsonObject { ["deleted"] = deleted };
+    }
+
+    private async ValueTask<JsonNode?> EditConfiguration(RpcCall call)
+    {
+        var items = ParameterItems(call, "configuration", sectioned: false);
+        var replace = call.Bool("replace_configuration");
+        var force = call.Bool("force");
+        await updates.UpdateAsync(call.RequireString("task"), task =>
+        {
+            TaskUpdates.RequireEditable(task, force);
+            if (task["configuration"] is not JsonObject configuration || replace)
+                task["configuration"] = configuration = [];
+            foreach (var item in items)
+                configuration[item["name"]!.GetValue<string>()] = item;
+            TaskDocuments.Touch(task, updates.Now());
+        }, call.Aborted);
+        return new JsonObject { ["updated"] = 1 };
+    }
+
+    private async ValueTask<JsonNode?> GetConfigurations(RpcCall call)
+    {
+        var ids = call.StringList("tasks") ?? throw ApiException.MissingField("tasks");
+        var names = call.StringList("names");
+        var found = await docs.FindAsync(Collection.Tasks, new DocQuery().Where(new FieldIn("id", ids)), call.Aborted);
+        var result = new JsonArray();
+        foreach (var task in found)
+        {
+            var list = new JsonArray();
+            foreach (var (name, item) in task.Body["configuration"] as JsonObject ?? [])
+            {
+                if (names is null || names.Count == 0 || names.Contains(name))
+                    list.Add(item?.DeepClone());
+            }
+            result.Add(new JsonObject { ["task"] = task.Id, ["configuration"] = list });
+        }
+        return new JsonObject { ["configurations"] = result };
+    }
+
+    private async ValueTask<JsonNode?> GetConfigurationNames(RpcCall call)
+    {
+        var ids = call.StringList("tasks") ?? throw ApiException.MissingField("tasks");
+        var found = await docs.FindAsync(Collection.Tasks, new DocQuery().Where(new FieldIn("id", ids)), call.Aborted);
+        var skipEmpty = call.Bool("skip_empty", true);
+        var result = new JsonArray();
+        foreach (var task in found)
+        {
+            var names = (task.Body["configuration"] as JsonObject ?? []).Select(p => p.Key).Order(StringComparer.Ordinal).ToList();
+            if (skipEmpty && names.Count == 0)
+                continue;
+            result.Add(new JsonObject { ["task"] = task.Id, ["names"] = new JsonArray(names.Select(n => (JsonNode)n).ToArray()) });
+        }
+        return new JsonObject { ["configurations"] = result };
+    }
+
+    private async ValueTask<JsonNode?> DeleteConfiguration(RpcCall call)
+    {
+        var names = call.StringList("configuration") ?? throw ApiException.MissingField("configuration");
+        var force = call.Bool("force");
+        var deleted = 0;
+        await updates.UpdateAsync(call.RequireString("task"), task =>
+        {
+            TaskUpdates.RequireEditable(task, force);
+            deleted = names.Count(n => (task["configuration"] as JsonObject)?.Remove(n) == true);
+            TaskDocuments.Touch(task, updates.Now());
+        }, call.Aborted);
+        return new JsonObject { ["deleted"] = deleted };
+    }
+
+    private async ValueTask<JsonNode?> Delete(RpcCall call)
+    {
+        var id = call.RequireString("task");
+        await DeleteTaskAsync(id, call.Bool("force"), call.Aborted);
+        return new JsonObject
+        {
+            ["deleted"] = 1,
+            ["updated_children"] = 0,
+            ["updated_models"] = 0,
+            ["events"] = new JsonObject(),
+            ["urls"] = new JsonObject(),
+        };
+    }
+
+    private async ValueTask<JsonNode?> DeleteMany(RpcCall call)
+    {
+        var ids = call.StringList("ids") ?? throw ApiException.MissingField("ids");
+        var succeeded = new JsonArray();
+        var failed = new JsonArray();
+        foreach (var id in ids)
+        {
+            try
+            {
+                await DeleteTaskAsync(id, call.Bool("force"), call.Aborted);
+                succeeded.Add(new JsonObject { ["id"] = id, ["deleted"] = true });
+            }
+            catch (ApiException e)
+            {
+                failed.Add(new JsonObject { ["id"] = id, ["error"] = new JsonObject { ["codes"] = new JsonArray(e.Code, e.Subcode), ["msg"] = e.Message } });
+            }
+        }
+        return new JsonObject { ["succeeded"] = succeeded, ["failed"] = failed };
+    }
+
+    /// <summary>A running task is deleted only with force; its queue entries and events go with it.</summary>
+    private async Task DeleteTaskAsync(string id, bool force, CancellationToken ct)
+    {
+        var task = await updates.RequireAsync(id, ct);
+        if (!force && task.Body["status"]?.GetValue<string>() == TaskStatuses.InProgress)
+            throw ApiException.InvalidTaskStatus("a task in progress can only be deleted with force");
+        await queueEntries.RemoveEverywhereAsync(id, ct);
+        await docs.DeleteAsync(Collection.Tasks, id, ct);
+        await events.DeleteTaskEventsAsync(id, ct);
+    }
+
+    private async ValueTask<JsonNode?> Archive(RpcCall call, bool archive)
+    {
+        var ids = call.StringList("ids") ?? throw ApiException.MissingField("ids");
+        var succeeded = new JsonArray();
+        var failed = new JsonArray();
+        foreach (var id in ids)
+        {
+            try
+            {
+                if (archive)
+                    await queueEntries.RemoveEverywhereAsync(id, call.Aborted);
+                await updates.UpdateAsync(id, task =>
+                {
+                    var tags = Json.GetStrings(task, "system_tags");
+                    task["system_tags"] = Json.SortedStrings(archive ? tags.Append("archived") : tags.Where(t => t != "archived"));
+                    if (archive && task["status"]?.GetValue<string>() == TaskStatuses.Queued)
+                    {
+                        var previous = Json.GetString(task, "enqueue_status") ?? TaskStatuses.Created;
+                        TaskDocuments.SetStatus(task, previous, call.String("status_reason") ?? "archived", call.String("status_message") ?? "", updates.Now());
+                        (task["execution"] as JsonObject)?.Remove("queue");
+                    }
+                    task["last_change"] = updates.Now();
+                }, call.Aborted);
+                succeeded.Add(new JsonObject { ["id"] = id, [archive ? "archived" : "unarchived"] = true });
+            }
+            catch (ApiException e)
+            {
+                failed.Add(new JsonObject { ["id"] = id, ["error"] = new JsonObject { ["codes"] = new JsonArray(e.Code, e.Subcode), ["msg"] = e.Message } });
+            }
+        }
+        return new JsonObject { ["succeeded"] = succeeded, ["failed"] = failed };
+    }
+
+    private async ValueTask<JsonNode?> AddOrUpdateArtifacts(RpcCall call)
+    {
+        var artifacts = call.Array("artifacts") ?? throw ApiException.MissingField("artifacts");
+        foreach (var artifact in artifacts)
+        {
+            if (artifact is not JsonObject a || RpcCall.AsString(a["key"], "key") is not { Length: > 0 } || RpcCall.AsString(a["type"], "type") is null)
+                throw ApiException.Validation("each artifact needs a key and a type");
+        }
+        var force = call.Bool("force");
+        await updates.UpdateAsync(call.RequireString("task"), task =>
+        {
+            TaskUpdates.RequireEditable(task, force);
+            TaskDocuments.UpsertArtifacts(task, artifacts);
+            TaskDocuments.Touch(task, updates.Now());
+        }, call.Aborted);
+        return new JsonObject { ["updated"] = artifacts.Count };
+    }
+
+    private async ValueTask<JsonNode?> DeleteArtifacts(RpcCall call)
+    {
+        var keys = (call.Array("artifacts") ?? throw ApiException.MissingField("artifacts"))
+            .Select(a => (RpcCall.AsString(a?["key"], "key") ?? throw ApiException.MissingField("key"), RpcCall.AsString(a?["mode"], "mode") ?? "output"))
+            .ToList();
+        var force = call.Bool("force");
+        var deleted = 0;
+        await updates.UpdateAsync(call.RequireString("task"), task =>
+        {
+            TaskUpdates.RequireEditable(task, force);
+            deleted = TaskDocuments.DeleteArtifacts(task, keys);
+            TaskDocuments.Touch(task, updates.Now());
+        }, call.Aborted);
+        return new JsonObject { ["deleted"] = deleted };
+    }
+
+    private async ValueTask<JsonNode?> AddOrUpdateModel(RpcCall call)
+    {
+        var name = call.RequireString("name");
+        var model = call.RequireString("model");
+        var type = call.RequireString("type");
+        if (type is not ("input" or "output"))
+            throw ApiException.Validation("type must be input or output");
+        var entry = new JsonObject { ["name"] = name, ["model"] = model, ["updated"] = updates.Now() };
+        await updates.UpdateAsync(call.RequireString("task"), task =>
+        {
+            if (task["models"] is not JsonObject models)
+                task["models"] = models = [];
+            if (models[type] is not JsonArray list)
+                models[type] = list = [];
+            var existing = list.OfType<JsonObject>().FirstOrDefault(m => m["name"]?.GetValue<string>() == name);
+            if (existing is not null)
+                list.Remove(existing);
+            list.Add(entry.DeepClone());
+            TaskDocuments.Touch(task, updates.Now());
+        }, call.Aborted);
+        return new JsonObject { ["updated"] = 1 };
+    }
+
+    private async ValueTask<JsonNode?> DeleteModels(RpcCall call)
+    {
+        var keys = (call.Array("models") ?? throw ApiException.MissingField("models"))
+            .Select(m => (Name: RpcCall.AsString(m?["name"], "name") ?? throw ApiException.MissingField("name"),
+                Type: RpcCall.AsString(m?["type"], "type") ?? throw ApiException.MissingField("type")))
+            .ToList();
+        var removed = 0;
+        await updates.UpdateAsync(call.RequireString("task"), task =>
+        {
+            removed = 0;
+            foreach (var (name, type) in keys)
+            {
+                if (Json.Get(task, "models." + type) is JsonArray list
+                    && list.OfType<JsonObject>().FirstOrDefault(m => m["name"]?.GetValue<string>() == name) is { } match)
+                {
+                    list.Remove(match);
+                    removed++;
+                }
+            }
+            TaskDocuments.Touch(task, updates.Now());
+        }, call.Aborted);
+        return new JsonObject { ["updated"] = removed };
+    }
+
+    /// <summary>The definition fields present in the call, type-checked (objects must be objects, tag lists string lists).</summary>
+    private static JsonObject DefinitionFrom(RpcCall call, string[] except)
+    {
+        var fields = new JsonObject();
+        foreach (var field in TaskDocuments.EditableFields)
+        {
+            if (except.Contains(field) || !call.Body.TryGetPropertyValue(field, out var value))
+                continue;
+            switch (field)
+            {
+                case "tags" or "system_tags":
+                    fields[field] = new JsonArray((call.StringList(field) ?? []).Select(t => (JsonNode)t).ToArray());
+                    break;
+                case "script" or "execution" or "output" or "models" or "hyperparams" or "configuration" or "container" or "runtime":
+                    if (value is not null and not JsonObject)
+                        throw ApiException.Validation($"field '{field}' must be an object");
+                    fields[field] = value?.DeepClone() ?? new JsonObject();
+                    break;
+                default:
+                    fields[field] = value is null ? null : JsonValue.Create(call.String(field));
+                    break;
+            }
+        }
+        if (fields["hyperparams"] is JsonObject hyperparams)
+            CheckSections(hyperparams, "hyperparams");
+        if (fields["configuration"] is JsonObject configuration)
+            CheckItems(configuration, "configuration");
+        return fields;
+    }
+
+    private static void CheckSections(JsonObject sections, string field)
+    {
+        foreach (var (name, section) in sections)
+        {
+            if (section is not JsonObject items)
+                throw ApiException.Validation($"{field}.{name} must be an object");
+            CheckItems(items, $"{field}.{name}");
+        }
+    }
+
+    /// <summary>Items must be objects; their text fields are stored as strings, since the SDK's models reject anything else.</summary>
+    private static void CheckItems(JsonObject items, string field)
+    {
+        foreach (var (name, item) in items)
+        {
+            if (item is not JsonObject obj)
+                throw ApiException.Validation($"{field}.{name} must be an object");
+            foreach (var key in new[] { "section", "name", "value", "type", "description" })
+            {
+                if (obj[key] is JsonNode v && v.GetValueKind() != JsonValueKind.String)
+                    obj[key] = v.ToJsonString();
+            }
+        }
+    }
+
+    /// <summary>Reads a list of parameter items ({section?, name, value, type, description}), as stored.</summary>
+    private static List<JsonObject> ParameterItems(RpcCall call, string field, bool sectioned)
+    {
+        var list = call.Array(field) ?? throw ApiException.MissingField(field);
+        var items = new List<JsonObject>();
+        foreach (var node in list)
+        {
+            if (node is not JsonObject given)
+                throw ApiException.Validation($"each item of '{field}' must be an object");
+            var item = new JsonObject();
+            foreach (var key in sectioned ? new[] { "section", "name", "value", "type", "description" } : ["name", "value", "type", "description"])
+            {
+                if (given[key] is { } v)
+                    item[key] = v.GetValueKind() == JsonValueKind.String ? v.DeepClone() : v.ToJsonString();
+            }
+            if (sectioned && item["section"] is null)
+                throw ApiException.MissingField("section");
+            if (item["name"] is null)
+                throw ApiException.MissingField("name");
+            if (sectioned && item["section"]!.GetValue<string>().Equals("properties", StringComparison.OrdinalIgnoreCase))
+                item["section"] = "properties";
+            items.Add(item);
+        }
+        return items;
+    }
+
+    private async Task RequireProjectAsync(string? project, CancellationToken ct)
+    {
+        if (!string.IsNullOrEmpty(project) && await docs.GetAsync(Collection.Projects, project, ct) is null)
+            throw ApiException.InvalidProjectId(project);
+    }
+
+    /// <summary>The task as clients see it: internal fields are left out.</summary>
+    private static JsonObject Present(JsonObject task)
+    {
+        task.Remove("enqueue_status");
+        return task;
+    }
+
+    private static JsonObject Echo(RpcCall call, params string[] except)
+    {
+        var fields = new JsonObject();
+        foreach (var (key, value) in call.Body)
+        {
+            if (!except.Contains(key))
+                fields[key] = value?.DeepClone();
+        }
+        return fields;
+    }
+}

@@ -1,0 +1,78 @@
+using System.Text.Json.Nodes;
+using Slipway.Server.Api;
+using Slipway.Server.Storage;
+
+namespace Slipway.Server.Domain;
+
+/// <summary>The outcome of a batch: what was stored, and why the rest was not.</summary>
+public sealed record IngestResult(int Added, int Errors, Dictionary<string, int> ErrorsInfo);
+
+/// <summary>
+/// Stores a batch of events and applies its side effects: events of unknown tasks or malformed events are
+/// counted as errors without failing the batch; scalars update the task's last_metrics and last_iteration.
+/// </summary>
+public sealed class EventIngestion(IDocumentStore docs, IEventStore events, TaskUpdates updates, TimeProvider clock)
+{
+    public async Task<IngestResult> AddAsync(IEnumerable<ReadOnlyMemory<byte>> lines, string? worker, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var errors = new Dictionary<string, int>();
+        var parsed = new List<ParsedEvent>();
+        foreach (var line in lines)
+        {
+            try
+            {
+                parsed.Add(EventParser.Parse(line.Span, worker, now));
+            }
+            catch (ApiException e)
+            {
+                errors[e.Message] = errors.GetValueOrDefault(e.Message) + 1;
+            }
+        }
+
+        var known = new HashSet<string>();
+        foreach (var task in parsed.Select(p => p.Task).Distinct())
+        {
+            if (await docs.GetAsync(Collection.Tasks, task, ct) is not null)
+                known.Add(task);
+        }
+        var scalars = new List<ScalarEvent>();
+        var others = new List<StoredEvent>();
+        foreach (var e in parsed)
+        {
+            if (!known.Contains(e.Task))
+            {
+                var message = $"Invalid task id {e.Task}";
+                errors[message] = errors.GetValueOrDefault(message) + 1;
+            }
+            else if (e.Scalar is { } scalar)
+            {
+                scalars.Add(scalar);
+            }
+            else
+            {
+                others.Add(e.Other!);
+            }
+        }
+        // Re-sent non-log events overwrite: within one batch the last one wins.
+        others = others.Where(e => e.EventId is null).Concat(others.Where(e => e.EventId is not null).GroupBy(e => (e.Task, e.EventId)).Select(g => g.Last())).ToList();
+
+        await events.AddAsync(scalars, others, ct);
+        foreach (var group in scalars.GroupBy(s => s.Task))
+        {
+            var summaries = LastMetrics.Summarize(group).Values;
+            if (summaries.Count > 0)
+                await updates.UpdateAsync(group.Key, task => LastMetrics.Merge(task, summaries, updates.Now()), ct);
+        }
+        var errorCount = errors.Values.Sum();
+        return new IngestResult(scalars.Count + others.Count, errorCount, errors);
+    }
+
+    public static JsonObject ToJson(IngestResult result)
+    {
+        var info = new JsonObject();
+        foreach (var (message, count) in result.ErrorsInfo)
+            info[message] = count;
+        return new JsonObject { ["added"] = result.Added, ["errors"] = result.Errors, ["errors_info"] = info };
+    }
+}

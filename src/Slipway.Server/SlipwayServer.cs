@@ -1,0 +1,180 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Slipway.Server.Api;
+using Slipway.Server.Auth;
+using Slipway.Server.Domain;
+using Slipway.Server.Storage;
+
+namespace Slipway.Server;
+
+/// <summary>
+/// A running Slipway server: the store opened and migrated, first-start setup done, Kestrel listening on
+/// the API, web and files ports. The executable and the tests start it the same way.
+/// </summary>
+public sealed class SlipwayServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly Stores _stores;
+
+    private SlipwayServer(WebApplication app, Stores stores, ServerOptions options, Uri api, Uri web, Uri files, AdminCredentials? newAdmin)
+    {
+        _app = app;
+        _stores = stores;
+        Options = options;
+        ApiUrl = api;
+        WebUrl = web;
+        FilesUrl = files;
+        NewAdmin = newAdmin;
+    }
+
+    public ServerOptions Options { get; }
+    public Uri ApiUrl { get; }
+    public Uri WebUrl { get; }
+    public Uri FilesUrl { get; }
+    /// <summary>The admin key pair made on first start; null on later starts (only its hash is kept).</summary>
+    public AdminCredentials? NewAdmin { get; }
+    public string ConfigPath => Path.Combine(Options.DataDir, "clearml.conf");
+    internal Stores Stores => _stores;
+
+    public static async Task<SlipwayServer> StartAsync(ServerOptions options, Action<ILoggingBuilder>? logging = null, CancellationToken ct = default)
+    {
+        Directory.CreateDirectory(options.DataDir);
+        Directory.CreateDirectory(Path.Combine(options.DataDir, "files"));
+        var stores = await Stores.OpenAsync(options.UsesPostgres ? options.Db : null, Path.Combine(options.DataDir, "slipway.db"), ct);
+        try
+        {
+            var clock = TimeProvider.System;
+            var setup = await FirstStart.RunAsync(stores.Docs, clock, ct);
+            var app = Build(options, stores, setup, clock, logging);
+            await app.StartAsync(ct);
+            var ports = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
+                .Select(a => new Uri(a.Replace("0.0.0.0", "localhost", StringComparison.Ordinal).Replace("[::]", "localhost", StringComparison.Ordinal)).Port).ToList();
+            Uri Url(int port) => new($"http://{options.ConfigHost}:{port}");
+            var server = new SlipwayServer(app, stores, options, Url(ports[0]), Url(ports[1]), Url(ports[2]), setup.NewAdmin);
+            ClearmlConf.Write(server.ConfigPath, server.ApiUrl, server.WebUrl, server.FilesUrl, setup.NewAdmin);
+            return server;
+        }
+        catch
+        {
+            await stores.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static WebApplication Build(ServerOptions options, Stores stores, FirstStart setup, TimeProvider clock, Action<ILoggingBuilder>? logging)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        if (logging is not null)
+            logging(builder.Logging);
+        else
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true).AddFilter("Microsoft", LogLevel.Warning);
+        builder.WebHost.UseKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = RpcEndpoint.MaxBodyBytes;
+            k.AddServerHeader = false;
+        });
+        builder.WebHost.UseUrls(
+            $"http://{options.Host}:{options.ApiPort}", $"http://{options.Host}:{options.WebPort}", $"http://{options.Host}:{options.FilesPort}");
+
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(clock);
+        services.AddSingleton(stores.Docs);
+        services.AddSingleton(stores.QueueEntries);
+        services.AddSingleton(stores.Events);
+        services.AddSingleton(new TokenService(setup.TokenSecret, clock));
+        services.AddSingleton<ServerMetrics>();
+        services.AddSingleton<TaskUpdates>();
+        services.AddSingleton<QueueResolver>();
+        services.AddSingleton<EventIngestion>();
+        services.AddSingleton<ScalarHistogram>();
+        services.AddSingleton(new ServerApi(setup.ServerId));
+        services.AddSingleton<AuthApi>();
+        services.AddSingleton<ProjectsApi>();
+        services.AddSingleton<TasksApi>();
+        services.AddSingleton<QueuesApi>();
+        services.AddSingleton<EventsApi>();
+        services.AddSingleton(sp =>
+        {
+            var router = new RpcRouter();
+            sp.GetRequiredService<ServerApi>().Map(router);
+            sp.GetRequiredService<AuthApi>().Map(router);
+            sp.GetRequiredService<ProjectsApi>().Map(router);
+            sp.GetRequiredService<TasksApi>().Map(router);
+            sp.GetRequiredService<QueuesApi>().Map(router);
+            sp.GetRequiredService<EventsApi>().Map(router);
+            return router;
+        });
+        services.AddSingleton<RpcEndpoint>();
+
+        var app = builder.Build();
+        var endpoint = app.Services.GetRequiredService<RpcEndpoint>();
+        var metrics = app.Services.GetRequiredService<ServerMetrics>();
+        var tokens = app.Services.GetRequiredService<TokenService>();
+        app.MapGet("/health", () => Results.Text("OK"));
+        app.MapGet("/metrics", (HttpContext http) =>
+        {
+            var header = http.Request.Headers.Authorization.ToString();
+            try
+            {
+                tokens.Verify(header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : "");
+            }
+            catch (ApiException)
+            {
+                return Results.Text("unauthorized: send a Bearer token from auth.login\n", statusCode: 401);
+            }
+            return Results.Text(metrics.ToPrometheus(), "text/plain; version=0.0.4");
+        });
+        app.MapMethods("/{**path}", ["GET", "POST", "PUT"], endpoint.HandleAsync);
+        return app;
+    }
+
+    public Task WaitForShutdownAsync(CancellationToken ct = default) => _app.WaitForShutdownAsync(ct);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        await _stores.DisposeAsync();
+    }
+}
+
+public sealed record AdminCredentials(string AccessKey, string SecretKey);
+
+/// <summary>What the server keeps in the store from its first start: the token secret, its id, and the first admin.</summary>
+internal sealed record FirstStart(byte[] TokenSecret, string ServerId, AdminCredentials? NewAdmin)
+{
+    public static readonly Identity System = new("__system__", "system", "slipway", "system");
+
+    public static async Task<FirstStart> RunAsync(IDocumentStore docs, TimeProvider clock, CancellationToken ct)
+    {
+        var secret = await SettingAsync(docs, "token_secret", () => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(64)), ct);
+        var serverId = await SettingAsync(docs, "server_id", () => Guid.NewGuid().ToString("N"), ct);
+        AdminCredentials? admin = null;
+        if (await docs.CountAsync(Collection.Users, new DocQuery(), ct) == 0)
+        {
+            var user = await AuthApi.CreateUserAsync(docs, "admin", "admin", "slipway", clock, ct);
+            var (accessKey, secretKey) = await AuthApi.NewCredentialsAsync(docs, user, "created on first start", clock, ct);
+            admin = new AdminCredentials(accessKey, secretKey);
+        }
+        await new QueueResolver(docs, clock).EnsureDefaultAsync(System, ct);
+        return new FirstStart(Convert.FromHexString(secret), serverId, admin);
+    }
+
+    /// <summary>Reads a setting, creating it once; replicas starting together agree on the first one stored.</summary>
+    private static async Task<string> SettingAsync(IDocumentStore docs, string name, Func<string> create, CancellationToken ct)
+    {
+        if (await docs.GetAsync(Collection.Settings, name, ct) is { } existing)
+            return Json.GetString(existing.Body, "value")!;
+        await docs.InsertAsync(Collection.Settings, name, new JsonObject { ["id"] = name, ["value"] = create() }, ct);
+        return Json.GetString((await docs.GetAsync(Collection.Settings, name, ct))!.Body, "value")!;
+    }
+}

@@ -1,0 +1,12 @@
+namespace Slipway.Server.Storage;
+
+/// <summary>The kinds of documents the metadata store keeps, one table each.</summary>
+public enum Collection
+{
+    Settings,
+    Users,
+    Credentials,
+    Projects,
+    Tasks,
+    Queues,
+}

@@ -1,0 +1,46 @@
+using Slipway.Server.Domain;
+
+namespace Slipway.Server.Storage;
+
+/// <summary>A provider-neutral query over one collection: filters on dotted JSON paths, ordering and paging.</summary>
+public sealed class DocQuery
+{
+    public List<DocFilter> Filters { get; } = [];
+    public List<SortKey> OrderBy { get; } = [];
+    public int Skip { get; set; }
+    public int? Take { get; set; }
+
+    public DocQuery Where(DocFilter filter)
+    {
+        Filters.Add(filter);
+        return this;
+    }
+}
+
+public readonly record struct SortKey(string Path, bool Descending);
+
+public abstract record DocFilter;
+
+/// <summary>The text at <paramref name="Path"/> is one of <paramref name="Values"/>.</summary>
+public sealed record FieldIn(string Path, IReadOnlyList<string> Values) : DocFilter;
+
+/// <summary>The text at <paramref name="Path"/> contains a match of a regular expression.</summary>
+public sealed record FieldMatches(string Path, string Pattern) : DocFilter;
+
+/// <summary>The string list at <paramref name="Path"/> satisfies a tag expression.</summary>
+public sealed record TagMatch(string Path, TagQuery Query) : DocFilter;
+
+/// <summary>Any of the text fields contains <paramref name="Text"/>, case-insensitively.</summary>
+public sealed record TextContains(IReadOnlyList<string> Paths, string Text) : DocFilter;
+
+/// <summary>The text at <paramref name="Path"/> is missing or null.</summary>
+public sealed record FieldMissing(string Path) : DocFilter;
+
+/// <summary>The text at <paramref name="Path"/> starts with <paramref name="Prefix"/>.</summary>
+public sealed record FieldStartsWith(string Path, string Prefix) : DocFilter;
+
+/// <summary>A count of documents per distinct value of one field.</summary>
+public sealed record GroupCount(string? Key1, string? Key2, long Count);
+
+/// <summary>A query the store cannot run as given (a regular expression the engine rejects, say).</summary>
+public sealed class InvalidQueryException(string message, Exception? inner = null) : Exception(message, inner);

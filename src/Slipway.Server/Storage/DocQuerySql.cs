@@ -1,0 +1,73 @@
+using System.Text;
+using Slipway.Server.Domain;
+
+namespace Slipway.Server.Storage;
+
+/// <summary>Translates a <see cref="DocQuery"/> into a WHERE / ORDER BY / LIMIT clause for a dialect.</summary>
+public static class DocQuerySql
+{
+    public static string Where(DocQuery query, SqlDialect dialect, SqlParameters parameters)
+    {
+        if (query.Filters.Count == 0)
+            return "";
+        var parts = query.Filters.Select(f => Filter(f, dialect, parameters));
+        return " WHERE " + string.Join(" AND ", parts);
+    }
+
+    public static string OrderAndPage(DocQuery query, SqlDialect dialect, SqlParameters parameters)
+    {
+        var sql = new StringBuilder();
+        if (query.OrderBy.Count > 0)
+        {
+            sql.Append(" ORDER BY ");
+            sql.AppendJoin(", ", query.OrderBy.Select(k =>
+                $"{dialect.Value(dialect.Path(k.Path, parameters))} {(k.Descending ? "DESC" : "ASC")}{dialect.OrderNulls(k.Descending)}"));
+            sql.Append(", id");
+        }
+        if (query.Take is { } take)
+        {
+            sql.Append(" LIMIT ").Append(take);
+            if (query.Skip > 0)
+                sql.Append(" OFFSET ").Append(query.Skip);
+        }
+        return sql.ToString();
+    }
+
+    private static string Filter(DocFilter filter, SqlDialect d, SqlParameters p) => filter switch
+    {
+        FieldIn { Values.Count: 0 } => "1=0",
+        FieldIn f when f.Path == "id" => f.Values.Count == 1
+            ? $"id = {p.Add(f.Values[0])}"
+            : $"id IN ({string.Join(", ", f.Values.Select(v => p.Add(v)))})",
+        FieldIn f => f.Values.Count == 1
+            ? $"{d.Text(d.Path(f.Path, p))} = {p.Add(f.Values[0])}"
+            : $"{d.Text(d.Path(f.Path, p))} IN ({string.Join(", ", f.Values.Select(v => p.Add(v)))})",
+        FieldMatches f => d.Regex(f.Path == "id" ? "id" : d.Text(d.Path(f.Path, p)), p.Add(f.Pattern)),
+        FieldMissing f => $"{d.Text(d.Path(f.Path, p))} IS NULL",
+        FieldStartsWith f => $"{d.Text(d.Path(f.Path, p))} LIKE {p.Add(EscapeLike(f.Prefix) + "%")} ESCAPE '\\'",
+        TextContains f => "(" + string.Join(" OR ", f.Paths.Select(path =>
+            d.ContainsIgnoreCase(path == "id" ? "id" : d.Text(d.Path(path, p)), p.Add("%" + EscapeLike(f.Text) + "%")))) + ")",
+        TagMatch f => Tags(f, d, p),
+        _ => throw new NotSupportedException(filter.GetType().Name),
+    };
+
+    private static string Tags(TagMatch match, SqlDialect d, SqlParameters p)
+    {
+        if (match.Query.Groups.Count == 0)
+            return "1=1";
+        var path = d.Path(match.Path, p);
+        var groups = match.Query.Groups.Select(g =>
+        {
+            var terms = g.Terms.Select(t =>
+            {
+                var test = t.Tag is null ? d.ArrayEmpty(path) : d.ArrayContains(path, p.Add(t.Tag));
+                return t.Negated ? $"NOT ({test})" : test;
+            });
+            return "(" + string.Join(g.All ? " AND " : " OR ", terms) + ")";
+        });
+        return "(" + string.Join(" AND ", groups) + ")";
+    }
+
+    private static string EscapeLike(string text) =>
+        text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal);
+}

@@ -1,0 +1,35 @@
+using System.Text.RegularExpressions;
+
+namespace Slipway.Server.Storage.Postgres;
+
+public sealed partial class PostgresDialect : SqlDialect
+{
+    public override string Text(JsonPathRef path) => $"(doc #>> {path.Sql})";
+
+    public override string Value(JsonPathRef path) => $"(doc #> {path.Sql})";
+
+    public override string Regex(string textExpr, string patternParam) => $"{textExpr} ~ {patternParam}";
+
+    public override string ArrayContains(JsonPathRef path, string valueParam) => $"(doc #> {path.Sql}) @> jsonb_build_array({valueParam}::text)";
+
+    public override string ArrayEmpty(JsonPathRef path) =>
+        $"(CASE WHEN jsonb_typeof(doc #> {path.Sql}) = 'array' THEN jsonb_array_length(doc #> {path.Sql}) ELSE 0 END) = 0";
+
+    public override string ContainsIgnoreCase(string textExpr, string likeParam) => $"{textExpr} ILIKE {likeParam} ESCAPE '\\'";
+
+    public override JsonPathRef Path(string dotted, SqlParameters parameters)
+    {
+        var segments = dotted.Split('.');
+        return PlainPath().IsMatch(dotted)
+            ? new JsonPathRef($"'{{{string.Join(',', segments)}}}'", segments)
+            : new JsonPathRef(parameters.Add(segments) + "::text[]", segments);
+    }
+
+    // Missing values sort as the smallest, as on the embedded engine.
+    public override string OrderNulls(bool descending) => descending ? " NULLS LAST" : " NULLS FIRST";
+
+    public override string JsonParameter(string param) => $"CAST({param} AS jsonb)";
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$")]
+    private static partial Regex PlainPath();
+}

@@ -1,0 +1,48 @@
+namespace Slipway.Server.Storage.Postgres;
+
+/// <summary>The PostgreSQL schema as ordered steps; append new steps, never edit applied ones.</summary>
+public static class PostgresSchema
+{
+    private static string DocTable(string name) =>
+        $"CREATE TABLE {name} (id TEXT PRIMARY KEY, version BIGINT NOT NULL, doc JSONB NOT NULL)";
+
+    public static readonly IReadOnlyList<string> Steps =
+    [
+        DocTable("settings"),
+        DocTable("users"),
+        DocTable("credentials"),
+        DocTable("projects"),
+        DocTable("tasks"),
+        DocTable("queues"),
+        "CREATE UNIQUE INDEX projects_name ON projects ((doc #>> '{name}'))",
+        "CREATE UNIQUE INDEX queues_name ON queues ((doc #>> '{name}'))",
+        "CREATE INDEX tasks_project_status ON tasks ((doc #>> '{project}'), (doc #>> '{status}'))",
+        "CREATE INDEX tasks_status ON tasks ((doc #>> '{status}'))",
+        "CREATE INDEX tasks_parent ON tasks ((doc #>> '{parent}'))",
+        "CREATE INDEX tasks_last_update ON tasks ((doc #> '{last_update}'))",
+        "CREATE INDEX credentials_user ON credentials ((doc #>> '{user}'))",
+        "CREATE TABLE queue_entries (pos BIGSERIAL PRIMARY KEY, queue TEXT NOT NULL, task TEXT NOT NULL, added TEXT NOT NULL)",
+        "CREATE INDEX queue_entries_queue ON queue_entries (queue, pos)",
+        "CREATE INDEX queue_entries_task ON queue_entries (task)",
+        """
+        CREATE TABLE scalar_series (
+            id BIGSERIAL PRIMARY KEY, task TEXT NOT NULL, metric TEXT NOT NULL, variant TEXT NOT NULL,
+            count BIGINT NOT NULL DEFAULT 0, min_iter BIGINT, max_iter BIGINT)
+        """,
+        "CREATE UNIQUE INDEX scalar_series_key ON scalar_series (task, metric, variant)",
+        "CREATE TABLE scalars (series BIGINT NOT NULL, iter BIGINT NOT NULL, value DOUBLE PRECISION, ts BIGINT NOT NULL, PRIMARY KEY (series, iter))",
+        """
+        CREATE TABLE scalar_buckets (
+            series BIGINT NOT NULL, level INTEGER NOT NULL, bucket BIGINT NOT NULL, count BIGINT NOT NULL,
+            min_value DOUBLE PRECISION, min_iter BIGINT, min_ts BIGINT, max_value DOUBLE PRECISION, max_iter BIGINT, max_ts BIGINT,
+            PRIMARY KEY (series, level, bucket))
+        """,
+        """
+        CREATE TABLE events (
+            seq BIGSERIAL PRIMARY KEY, task TEXT NOT NULL, type TEXT NOT NULL, event_id TEXT,
+            iter BIGINT NOT NULL, metric TEXT NOT NULL, variant TEXT NOT NULL, ts BIGINT NOT NULL, doc JSONB NOT NULL)
+        """,
+        "CREATE UNIQUE INDEX events_id ON events (task, event_id) WHERE event_id IS NOT NULL",
+        "CREATE INDEX events_task_type ON events (task, type, ts, seq)",
+    ];
+}

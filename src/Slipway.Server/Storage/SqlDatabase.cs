@@ -1,0 +1,37 @@
+using System.Data.Common;
+
+namespace Slipway.Server.Storage;
+
+/// <summary>An engine's connections and schema: reads run in parallel, writes go through <see cref="WriteAsync{T}"/>.</summary>
+public abstract class SqlDatabase : IAsyncDisposable
+{
+    public abstract SqlDialect Dialect { get; }
+
+    public abstract string Engine { get; }
+
+    public abstract ValueTask<DbConnection> OpenReadAsync(CancellationToken ct);
+
+    /// <summary>Runs <paramref name="work"/> in a transaction and commits it; the result is durable when the task completes.</summary>
+    public abstract Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct);
+
+    /// <summary>Creates or upgrades the schema in place.</summary>
+    public abstract Task MigrateAsync(CancellationToken ct);
+
+    public abstract bool IsUniqueViolation(Exception e);
+
+    /// <summary>True when the engine rejected a query's input (a bad regular expression, say) rather than failed.</summary>
+    public abstract bool IsBadQueryInput(Exception e);
+
+    public abstract ValueTask DisposeAsync();
+
+    public static string Table(Collection collection) => collection switch
+    {
+        Collection.Settings => "settings",
+        Collection.Users => "users",
+        Collection.Credentials => "credentials",
+        Collection.Projects => "projects",
+        Collection.Tasks => "tasks",
+        Collection.Queues => "queues",
+        _ => throw new ArgumentOutOfRangeException(nameof(collection)),
+    };
+}

@@ -1,0 +1,56 @@
+using System.Data.Common;
+
+namespace Slipway.Server.Storage;
+
+/// <summary>What differs in SQL between the engines; each implementation lives beside its store.</summary>
+public abstract class SqlDialect
+{
+    /// <summary>The JSON value at a dotted path, as text (for equality, regex and LIKE).</summary>
+    public abstract string Text(JsonPathRef path);
+
+    /// <summary>The JSON value at a dotted path, typed (numbers compare as numbers), for ordering.</summary>
+    public abstract string Value(JsonPathRef path);
+
+    public abstract string Regex(string textExpr, string patternParam);
+
+    public abstract string ArrayContains(JsonPathRef path, string valueParam);
+
+    public abstract string ArrayEmpty(JsonPathRef path);
+
+    public abstract string ContainsIgnoreCase(string textExpr, string likeParam);
+
+    /// <summary>Returns the SQL for a path, inlined when its segments are plain names (so expression indexes match), else bound as a parameter.</summary>
+    public abstract JsonPathRef Path(string dotted, SqlParameters parameters);
+
+    public abstract string OrderNulls(bool descending);
+
+    /// <summary>A bound parameter that holds a JSON document as text.</summary>
+    public abstract string JsonParameter(string param);
+}
+
+/// <summary>A JSON path in the form the dialect put it (literal text or a parameter name).</summary>
+public readonly record struct JsonPathRef(string Sql, string[] Segments);
+
+/// <summary>Collects bound parameters while a statement is built.</summary>
+public sealed class SqlParameters
+{
+    private readonly List<(string Name, object Value)> _values = [];
+
+    public string Add(object value)
+    {
+        var name = "@p" + _values.Count;
+        _values.Add((name, value));
+        return name;
+    }
+
+    public void ApplyTo(DbCommand command)
+    {
+        foreach (var (name, value) in _values)
+        {
+            var p = command.CreateParameter();
+            p.ParameterName = name;
+            p.Value = value;
+            command.Parameters.Add(p);
+        }
+    }
+}

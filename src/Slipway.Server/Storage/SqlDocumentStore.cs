@@ -1,0 +1,155 @@
+using System.Data.Common;
+using System.Text.Json.Nodes;
+using Slipway.Server.Api;
+
+namespace Slipway.Server.Storage;
+
+/// <summary>Documents as JSON in one table per collection (id, version, doc), on any <see cref="SqlDatabase"/>.</summary>
+public sealed class SqlDocumentStore(SqlDatabase db) : IDocumentStore
+{
+    private SqlDialect Dialect => db.Dialect;
+
+    public async Task<StoredDoc?> GetAsync(Collection collection, string id, CancellationToken ct = default)
+    {
+        await using var conn = await db.OpenReadAsync(ct);
+        await using var cmd = conn.CreateCommand();
+        cmd.CommandText = $"SELECT id, version, doc FROM {SqlDatabase.Table(collection)} WHERE id = @id";
+        AddParameter(cmd, "@id", id);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? Read(reader) : null;
+    }
+
+    public async Task<List<StoredDoc>> FindAsync(Collection collection, DocQuery query, CancellationToken ct = default)
+    {
+        var parameters = new SqlParameters();
+        var sql = $"SELECT id, version, doc FROM {SqlDatabase.Table(collection)}"
+                  + DocQuerySql.Where(query, Dialect, parameters) + DocQuerySql.OrderAndPage(query, Dialect, parameters);
+        return await Run(async conn =>
+        {
+            await using var cmd = conn.CreateCommand();
+            cmd.CommandText = sql;
+            parameters.ApplyTo(cmd);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            var docs = new List<StoredDoc>();
+            while (await reader.ReadAsync(ct))
+                docs.Add(Read(reader));
+            return docs;
+        }, ct);
+    }
+
+    public async Task<long> CountAsync(Collection collection, DocQuery query, CancellationToken ct = default)
+    {
+        var parameters = new SqlParameters();
+        var sql = $"SELECT count(*) FROM {SqlDatabase.Table(collection)}" + DocQuerySql.Where(query, Dialect, parameters);
+        return await Run(async conn =>
+        {
+            await using var cmd = conn.CreateCommand();
+            cmd.CommandText = sql;
+            parameters.ApplyTo(cmd);
+            return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct));
+        }, ct);
+    }
+
+    public async Task<List<GroupCount>> CountByAsync(Collection collection, DocQuery query, string field1, string? field2, CancellationToken ct = default)
+    {
+        var parameters = new SqlParameters();
+        var key1 = Dialect.Text(Dialect.Path(field1, parameters));
+        var key2 = field2 is null ? "NULL" : Dialect.Text(Dialect.Path(field2, parameters));
+        var sql = $"SELECT {key1}, {key2}, count(*) FROM {SqlDatabase.Table(collection)}"
+                  + DocQuerySql.Where(query, Dialect, parameters) + " GROUP BY 1, 2";
+        return await Run(async conn =>
+        {
+            await using var cmd = conn.CreateCommand();
+            cmd.CommandText = sql;
+            parameters.ApplyTo(cmd);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            var counts = new List<GroupCount>();
+            while (await reader.ReadAsync(ct))
+            {
+                counts.Add(new GroupCount(reader.IsDBNull(0) ? null : reader.GetString(0),
+                    reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt64(2)));
+            }
+            return counts;
+        }, ct);
+    }
+
+    public async Task<bool> InsertAsync(Collection collection, string id, JsonObject body, CancellationToken ct = default)
+    {
+        var json = body.ToJsonString();
+        try
+        {
+            return await db.WriteAsync(async (conn, tx) =>
+            {
+                await using var cmd = conn.CreateCommand();
+                cmd.Transaction = tx;
+                cmd.CommandText = $"INSERT INTO {SqlDatabase.Table(collection)} (id, version, doc) VALUES (@id, 1, {DocParameter})";
+                AddParameter(cmd, "@id", id);
+                AddParameter(cmd, "@doc", json);
+                await cmd.ExecuteNonQueryAsync(ct);
+                return true;
+            }, ct);
+        }
+        catch (Exception e) when (db.IsUniqueViolation(e))
+        {
+            return false;
+        }
+    }
+
+    public async Task<bool> ReplaceAsync(Collection collection, StoredDoc current, JsonObject body, CancellationToken ct = default)
+    {
+        var json = body.ToJsonString();
+        try
+        {
+            return await db.WriteAsync(async (conn, tx) =>
+            {
+                await using var cmd = conn.CreateCommand();
+                cmd.Transaction = tx;
+                cmd.CommandText = $"UPDATE {SqlDatabase.Table(collection)} SET version = version + 1, doc = {DocParameter} WHERE id = @id AND version = @version";
+                AddParameter(cmd, "@id", current.Id);
+                AddParameter(cmd, "@version", current.Version);
+                AddParameter(cmd, "@doc", json);
+                return await cmd.ExecuteNonQueryAsync(ct) == 1;
+            }, ct);
+        }
+        catch (Exception e) when (db.IsUniqueViolation(e))
+        {
+            throw ApiException.NotUnique("name");
+        }
+    }
+
+    public Task<bool> DeleteAsync(Collection collection, string id, CancellationToken ct = default) =>
+        db.WriteAsync(async (conn, tx) =>
+        {
+            await using var cmd = conn.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = $"DELETE FROM {SqlDatabase.Table(collection)} WHERE id = @id";
+            AddParameter(cmd, "@id", id);
+            return await cmd.ExecuteNonQueryAsync(ct) == 1;
+        }, ct);
+
+    private string DocParameter => Dialect.JsonParameter("@doc");
+
+    private async Task<T> Run<T>(Func<DbConnection, Task<T>> query, CancellationToken ct)
+    {
+        try
+        {
+            await using var conn = await db.OpenReadAsync(ct);
+            return await query(conn);
+        }
+        catch (Exception e) when (db.IsBadQueryInput(e))
+        {
+            throw new InvalidQueryException(e.Message, e);
+        }
+    }
+
+    private static StoredDoc Read(DbDataReader reader) =>
+        new(reader.GetString(0), reader.GetInt64(1), (JsonObject)JsonNode.Parse(reader.GetString(2))!);
+
+    internal static void AddParameter(DbCommand cmd, string name, object value)
+    {
+        var p = cmd.CreateParameter();
+        p.ParameterName = name;
+        p.Value = value;
+        cmd.Parameters.Add(p);
+    }
+}

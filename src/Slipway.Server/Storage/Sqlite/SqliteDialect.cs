@@ -1,0 +1,39 @@
+using System.Text.RegularExpressions;
+
+namespace Slipway.Server.Storage.Sqlite;
+
+public sealed partial class SqliteDialect : SqlDialect
+{
+    public override string Text(JsonPathRef path) => $"json_extract(doc, {path.Sql})";
+
+    public override string Value(JsonPathRef path) => $"json_extract(doc, {path.Sql})";
+
+    // regexp(pattern, value) is registered on every connection by SqliteDatabase.
+    public override string Regex(string textExpr, string patternParam) => $"{textExpr} REGEXP {patternParam}";
+
+    public override string ArrayContains(JsonPathRef path, string valueParam) =>
+        $"EXISTS (SELECT 1 FROM json_each(doc, {path.Sql}) WHERE value = {valueParam})";
+
+    public override string ArrayEmpty(JsonPathRef path) => $"coalesce(json_array_length(doc, {path.Sql}), 0) = 0";
+
+    public override string ContainsIgnoreCase(string textExpr, string likeParam) => $"{textExpr} LIKE {likeParam} ESCAPE '\\'";
+
+    public override JsonPathRef Path(string dotted, SqlParameters parameters)
+    {
+        var segments = dotted.Split('.');
+        if (PlainPath().IsMatch(dotted))
+            return new JsonPathRef($"'$.{dotted}'", segments);
+        var quoted = "$" + string.Concat(segments.Select(s => s.Contains('"', StringComparison.Ordinal)
+            ? throw new InvalidQueryException($"field name not supported: {dotted}")
+            : $".\"{s}\""));
+        return new JsonPathRef(parameters.Add(quoted), segments);
+    }
+
+    // SQLite sorts NULL as the smallest value, as the reference server's database does.
+    public override string OrderNulls(bool descending) => "";
+
+    public override string JsonParameter(string param) => param;
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$")]
+    private static partial Regex PlainPath();
+}

@@ -1,0 +1,55 @@
+namespace Slipway.Server.Storage.Sqlite;
+
+/// <summary>The SQLite schema as ordered steps; append new steps, never edit applied ones.</summary>
+public static class SqliteSchema
+{
+    private static string DocTable(string name) =>
+        $"CREATE TABLE {name} (id TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL)";
+
+    public static readonly IReadOnlyList<string> Steps =
+    [
+        DocTable("settings"),
+        DocTable("users"),
+        DocTable("credentials"),
+        DocTable("projects"),
+        DocTable("tasks"),
+        DocTable("queues"),
+        "CREATE UNIQUE INDEX projects_name ON projects (json_extract(doc, '$.name'))",
+        "CREATE UNIQUE INDEX queues_name ON queues (json_extract(doc, '$.name'))",
+        "CREATE INDEX tasks_project_status ON tasks (json_extract(doc, '$.project'), json_extract(doc, '$.status'))",
+        "CREATE INDEX tasks_status ON tasks (json_extract(doc, '$.status'))",
+        "CREATE INDEX tasks_parent ON tasks (json_extract(doc, '$.parent'))",
+        "CREATE INDEX tasks_last_update ON tasks (json_extract(doc, '$.last_update'))",
+        "CREATE INDEX credentials_user ON credentials (json_extract(doc, '$.user'))",
+        """
+        CREATE TABLE queue_entries (
+            pos INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, task TEXT NOT NULL, added TEXT NOT NULL)
+        """,
+        "CREATE INDEX queue_entries_queue ON queue_entries (queue, pos)",
+        "CREATE INDEX queue_entries_task ON queue_entries (task)",
+        """
+        CREATE TABLE scalar_series (
+            id INTEGER PRIMARY KEY, task TEXT NOT NULL, metric TEXT NOT NULL, variant TEXT NOT NULL,
+            count INTEGER NOT NULL DEFAULT 0, min_iter INTEGER, max_iter INTEGER)
+        """,
+        "CREATE UNIQUE INDEX scalar_series_key ON scalar_series (task, metric, variant)",
+        """
+        CREATE TABLE scalars (
+            series INTEGER NOT NULL, iter INTEGER NOT NULL, value REAL, ts INTEGER NOT NULL,
+            PRIMARY KEY (series, iter)) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE scalar_buckets (
+            series INTEGER NOT NULL, level INTEGER NOT NULL, bucket INTEGER NOT NULL, count INTEGER NOT NULL,
+            min_value REAL, min_iter INTEGER, min_ts INTEGER, max_value REAL, max_iter INTEGER, max_ts INTEGER,
+            PRIMARY KEY (series, level, bucket)) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, task TEXT NOT NULL, type TEXT NOT NULL, event_id TEXT,
+            iter INTEGER NOT NULL, metric TEXT NOT NULL, variant TEXT NOT NULL, ts INTEGER NOT NULL, doc TEXT NOT NULL)
+        """,
+        "CREATE UNIQUE INDEX events_id ON events (task, event_id) WHERE event_id IS NOT NULL",
+        "CREATE INDEX events_task_type ON events (task, type, ts, seq)",
+    ];
+}

@@ -1,0 +1,59 @@
+using System.CommandLine;
+using Slipway.Server;
+
+namespace Slipway.Commands;
+
+/// <summary>`slipway server`: runs the API (and, as they arrive, web and file server) until Ctrl-C.</summary>
+public static class ServerCommand
+{
+    public static Command Create()
+    {
+        var data = new Option<string?>("--data") { Description = "Data directory (default ~/.slipway; env SLIPWAY_DATA)" };
+        var host = new Option<string?>("--host") { Description = "Address to listen on (default 0.0.0.0)" };
+        var apiPort = new Option<string?>("--api-port") { Description = "API port (default 8008; 0 picks a free one)" };
+        var webPort = new Option<string?>("--web-port") { Description = "Web port (default 8080; 0 picks a free one)" };
+        var filesPort = new Option<string?>("--files-port") { Description = "File server port (default 8081; 0 picks a free one)" };
+        var db = new Option<string?>("--db") { Description = "PostgreSQL connection string (\"Host=…;Database=…\"); default: SQLite in the data directory" };
+        var publicHost = new Option<string?>("--public-host") { Description = "Host name written into clearml.conf (default: --host, or localhost)" };
+        var config = new Option<string?>("--config") { Description = "JSON settings file (keys: data, host, api_port, web_port, files_port, db, token_lifetime_sec, public_host)" };
+        var command = new Command("server", "Start the Slipway server") { data, host, apiPort, webPort, filesPort, db, publicHost, config };
+        command.SetAction(async (parse, ct) =>
+        {
+            ServerOptions options;
+            try
+            {
+                options = ServerOptions.Load(parse.GetValue(config), new Dictionary<string, string?>
+                {
+                    ["data"] = parse.GetValue(data),
+                    ["host"] = parse.GetValue(host),
+                    ["api_port"] = parse.GetValue(apiPort),
+                    ["web_port"] = parse.GetValue(webPort),
+                    ["files_port"] = parse.GetValue(filesPort),
+                    ["db"] = parse.GetValue(db),
+                    ["public_host"] = parse.GetValue(publicHost),
+                });
+            }
+            catch (OptionsException e)
+            {
+                foreach (var problem in e.Problems)
+                    Console.Error.WriteLine($"slipway server: {problem}");
+                return 2;
+            }
+            await using var server = await SlipwayServer.StartAsync(options, ct: ct);
+            Console.WriteLine($"Slipway {Slipway.Server.Auth.TokenService.ServerVersion} on {(options.UsesPostgres ? "PostgreSQL" : "SQLite")}, data in {options.DataDir}");
+            Console.WriteLine($"  API:   {server.ApiUrl}");
+            Console.WriteLine($"  Web:   {server.WebUrl}");
+            Console.WriteLine($"  Files: {server.FilesUrl}");
+            if (server.NewAdmin is { } admin)
+            {
+                Console.WriteLine("First start: created the admin key pair (shown once; also written to clearml.conf):");
+                Console.WriteLine($"  access_key: {admin.AccessKey}");
+                Console.WriteLine($"  secret_key: {admin.SecretKey}");
+            }
+            Console.WriteLine($"Point the ClearML SDK here: CLEARML_CONFIG_FILE={server.ConfigPath} python train.py");
+            await server.WaitForShutdownAsync(ct);
+            return 0;
+        });
+        return command;
+    }
+}
