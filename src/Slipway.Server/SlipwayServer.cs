@@ -43,14 +43,15 @@ public sealed class SlipwayServer : IAsyncDisposable
     public string ConfigPath => Path.Combine(Options.DataDir, "clearml.conf");
     internal Stores Stores => _stores;
 
-    public static async Task<SlipwayServer> StartAsync(ServerOptions options, Action<ILoggingBuilder>? logging = null, CancellationToken ct = default)
+    public static async Task<SlipwayServer> StartAsync(ServerOptions options, Action<ILoggingBuilder>? logging = null, TimeProvider? clock = null,
+        CancellationToken ct = default)
     {
         Directory.CreateDirectory(options.DataDir);
         Directory.CreateDirectory(Path.Combine(options.DataDir, "files"));
         var stores = await Stores.OpenAsync(options.UsesPostgres ? options.Db : null, Path.Combine(options.DataDir, "slipway.db"), ct);
         try
         {
-            var clock = TimeProvider.System;
+            clock ??= TimeProvider.System;
             var setup = await FirstStart.RunAsync(stores.Docs, clock, ct);
             var app = Build(options, stores, setup, clock, logging);
             await app.StartAsync(ct);

@@ -1,0 +1,122 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+
+namespace Slipway.Server.Tests.Infrastructure;
+
+/// <summary>A real server on loopback with its own data directory and, for PostgreSQL, its own database.</summary>
+public sealed class ServerUnderTest : IAsyncDisposable
+{
+    private readonly string? _database;
+
+    private ServerUnderTest(SlipwayServer server, string dataDir, string? database, ApiClient client)
+    {
+        Server = server;
+        DataDir = dataDir;
+        _database = database;
+        Client = client;
+    }
+
+    public SlipwayServer Server { get; }
+    public string DataDir { get; }
+    public ApiClient Client { get; }
+    public Uri Api => Server.ApiUrl;
+    public AdminCredentials Admin => Server.NewAdmin!;
+
+    public static async Task<ServerUnderTest> StartAsync(string engine, TimeProvider? clock = null, string? dataDir = null, string? database = null)
+    {
+        dataDir ??= Path.Combine(Path.GetTempPath(), "slipway-test-" + Guid.NewGuid().ToString("N")[..12]);
+        if (engine == "postgres")
+            database ??= PostgresCluster.CreateDatabase();
+        var options = new ServerOptions
+        {
+            DataDir = dataDir,
+            Host = "127.0.0.1",
+            ApiPort = 0,
+            WebPort = 0,
+            FilesPort = 0,
+            Db = database ?? "",
+        };
+        var server = await SlipwayServer.StartAsync(options, logging => logging.AddFilter(_ => false), clock);
+        var token = server.NewAdmin is { } admin ? await LoginAsync(server.ApiUrl, admin.AccessKey, admin.SecretKey) : null;
+        return new ServerUnderTest(server, dataDir, database, new ApiClient(server.ApiUrl, token));
+    }
+
+    public static async Task<string> LoginAsync(Uri api, string accessKey, string secretKey)
+    {
+        using var http = new HttpClient { BaseAddress = api };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "auth.login");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{accessKey}:{secretKey}")));
+        using var response = await http.SendAsync(request);
+        var envelope = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        return envelope["data"]!["token"]?.GetValue<string>() ?? throw new InvalidOperationException($"login failed: {envelope}");
+    }
+
+    public ApiClient ClientWithToken(string? token) => new(Api, token);
+
+    /// <summary>Stops the server but keeps its data (for restart tests).</summary>
+    public async Task StopAsync() => await Server.DisposeAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await Server.DisposeAsync();
+        if (_database is not null)
+            PostgresCluster.DropDatabase(_database);
+        try
+        {
+            Directory.Delete(DataDir, true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>A test class that gets a fresh server per test, on the engine its subclass names.</summary>
+public abstract class ServerTests(string engine) : IAsyncLifetime
+{
+    private ServerUnderTest? _server;
+
+    protected string Engine { get; } = engine;
+    protected ServerUnderTest Server => _server!;
+    protected ApiClient Api => Server.Client;
+
+    public virtual async Task InitializeAsync() => _server = await ServerUnderTest.StartAsync(Engine);
+
+    public virtual async Task DisposeAsync()
+    {
+        if (_server is not null)
+            await _server.DisposeAsync();
+    }
+
+    protected async Task<string> CreateProjectAsync(string name) =>
+        (await Api.OkAsync("projects.create", new JsonObject { ["name"] = name }))["id"]!.GetValue<string>();
+
+    protected async Task<string> CreateTaskAsync(string name, string? project = null, string type = "training", JsonObject? extra = null)
+    {
+        var body = extra?.DeepClone().AsObject() ?? new JsonObject();
+        body["name"] = name;
+        body["type"] = type;
+        if (project is not null)
+            body["project"] = project;
+        return (await Api.OkAsync("tasks.create", body))["id"]!.GetValue<string>();
+    }
+
+    protected async Task<JsonObject> GetTaskAsync(string id) =>
+        (JsonObject)(await Api.OkAsync("tasks.get_by_id", new JsonObject { ["task"] = id }))["task"]!;
+
+    protected static JsonObject Scalar(string task, string metric, string variant, long iter, double value, long? timestamp = null) => new()
+    {
+        ["type"] = "training_stats_scalar",
+        ["task"] = task,
+        ["metric"] = metric,
+        ["variant"] = variant,
+        ["iter"] = iter,
+        ["value"] = value,
+        ["timestamp"] = timestamp ?? 1_700_000_000_000 + iter,
+        ["allow_locked"] = false,
+        ["model_event"] = false,
+    };
+}
