@@ -42,6 +42,7 @@ public sealed class SqlEventStore(SqlDatabase db, EventSql sql) : IEventStore
                     max_ts = CASE WHEN excluded.max_value > b.max_value THEN excluded.max_ts ELSE b.max_ts END,
                     max_value = CASE WHEN excluded.max_value > b.max_value THEN excluded.max_value ELSE b.max_value END
                 """, "@series", "@level", "@bucket", "@count", "@min_value", "@min_iter", "@min_ts", "@max_value", "@max_iter", "@max_ts");
+            await using var countRange = Command(conn, tx, "SELECT count(*) FROM scalars WHERE series = @series AND iter BETWEEN @min AND @max", "@series", "@min", "@max");
             await using var updateSeries = Command(conn, tx,
                 $"UPDATE scalar_series SET count = count + @count, min_iter = {sql.MinIter}, max_iter = {sql.MaxIter} WHERE id = @series",
                 "@count", "@min", "@max", "@series");
@@ -49,14 +50,18 @@ public sealed class SqlEventStore(SqlDatabase db, EventSql sql) : IEventStore
             foreach (var (key, points) in bySeries)
             {
                 var series = await SeriesIdAsync(conn, tx, key, created, ct);
+                var (min, max) = (points.Min(p => p.Iter), points.Max(p => p.Iter));
+                // Re-sent points overwrite, so the series grows by the rows that are new in the batch's range.
+                var before = await Scalar(countRange, ct, series, min, max);
                 foreach (var p in points)
                     await Run(insertPoint, ct, series, p.Iter, (object?)p.Value ?? DBNull.Value, p.Timestamp);
+                var added = await Scalar(countRange, ct, series, min, max) - before;
                 foreach (var (level, b) in ScalarPyramid.Aggregate(points))
                 {
                     await Run(upsertBucket, ct, series, (long)level, b.Bucket, b.Count, b.Min.Value!, b.Min.Iter, b.Min.Timestamp,
                         b.Max.Value!, b.Max.Iter, b.Max.Timestamp);
                 }
-                await Run(updateSeries, ct, (long)points.Count, points.Min(p => p.Iter), points.Max(p => p.Iter), series);
+                await Run(updateSeries, ct, added, min, max, series);
             }
 
             if (others.Count > 0)
@@ -228,6 +233,13 @@ public sealed class SqlEventStore(SqlDatabase db, EventSql sql) : IEventStore
         for (var i = 0; i < values.Length; i++)
             cmd.Parameters[i].Value = values[i];
         return cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    private static async Task<long> Scalar(DbCommand cmd, CancellationToken ct, params object[] values)
+    {
+        for (var i = 0; i < values.Length; i++)
+            cmd.Parameters[i].Value = values[i];
+        return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct));
     }
 
     private static string InList(DbCommand cmd, string prefix, IReadOnlyList<string> values)
