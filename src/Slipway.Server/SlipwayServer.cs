@@ -42,6 +42,7 @@ public sealed class SlipwayServer : IAsyncDisposable
     public AdminCredentials? NewAdmin { get; }
     public string ConfigPath => Path.Combine(Options.DataDir, "clearml.conf");
     internal Stores Stores => _stores;
+    internal IEnumerable<string> Endpoints => _app.Services.GetRequiredService<RpcRouter>().Names;
 
     public static async Task<SlipwayServer> StartAsync(ServerOptions options, Action<ILoggingBuilder>? logging = null, TimeProvider? clock = null,
         CancellationToken ct = default)
