@@ -28,6 +28,9 @@ public static class EventParser
     /// <summary>Parses one event; a bad one throws <see cref="ApiException"/> with the reason, which the batch counts as an error.</summary>
     public static ParsedEvent Parse(ReadOnlySpan<byte> json, string? worker, long nowMs)
     {
+        // Python's json writes NaN and Infinity for non-finite floats; they are stored as null (a gap in the chart).
+        if (json.IndexOf("NaN"u8) >= 0 || json.IndexOf("Infinity"u8) >= 0)
+            json = WithoutNonFiniteLiterals(json);
         string? type = null, task = null, metric = null, variant = null;
         long iter = 0, timestamp = 0;
         double? value = null;
@@ -92,6 +95,38 @@ public static class EventParser
             doc["worker"] = worker;
         var eventId = type == Log ? null : Id(task, iter, metric, variant, doc["key"] is JsonValue k && k.TryGetValue(out string? key) ? key : "");
         return new ParsedEvent(null, new StoredEvent(task, type, eventId, iter, metric, variant, timestamp, doc.ToJsonString()));
+    }
+
+    /// <summary>Replaces NaN, Infinity and -Infinity outside strings with null.</summary>
+    private static byte[] WithoutNonFiniteLiterals(ReadOnlySpan<byte> json)
+    {
+        var output = new List<byte>(json.Length);
+        var inString = false;
+        for (var i = 0; i < json.Length; i++)
+        {
+            var c = json[i];
+            if (inString)
+            {
+                output.Add(c);
+                if (c == '\\' && i + 1 < json.Length)
+                    output.Add(json[++i]);
+                else if (c == '"')
+                    inString = false;
+                continue;
+            }
+            if (c == '"')
+                inString = true;
+            var rest = json[i..];
+            var literal = rest.StartsWith("NaN"u8) ? 3 : rest.StartsWith("Infinity"u8) ? 8 : rest.StartsWith("-Infinity"u8) ? 9 : 0;
+            if (literal > 0)
+            {
+                output.AddRange("null"u8);
+                i += literal - 1;
+                continue;
+            }
+            output.Add(c);
+        }
+        return [.. output];
     }
 
     public static string Id(string task, long iter, string metric, string variant, string key) =>

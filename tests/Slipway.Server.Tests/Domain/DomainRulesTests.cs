@@ -91,6 +91,9 @@ public sealed class DomainRulesTests
         Assert.Equal("host-1", JsonNode.Parse(log.Doc)!["worker"]!.GetValue<string>());
         var plot = EventParser.Parse("""{"type":"plot","task":"t","iter":1,"metric":"m","variant":"v","plot_str":"{}"}"""u8, null, 42).Other!;
         Assert.Equal(EventParser.Id("t", 1, "m", "v", ""), plot.EventId);
+        var nan = EventParser.Parse("""{"type":"training_stats_scalar","task":"t","value":NaN,"metric":"NaN in a string"}"""u8, null, 1).Scalar!.Value;
+        Assert.Null(nan.Point.Value);
+        Assert.Equal("NaN in a string", nan.Metric);
         Assert.Contains("value", Assert.Throws<ApiException>(() => EventParser.Parse("""{"type":"training_stats_scalar","task":"t"}"""u8, null, 1)).Message);
         Assert.Contains("type", Assert.Throws<ApiException>(() => EventParser.Parse("""{"type":"nope","task":"t"}"""u8, null, 1)).Message);
     }
