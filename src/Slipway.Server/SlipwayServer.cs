@@ -96,6 +96,7 @@ public sealed class SlipwayServer : IAsyncDisposable
         services.AddSingleton<ServerMetrics>();
         services.AddSingleton<TaskUpdates>();
         services.AddSingleton<QueueResolver>();
+        services.AddSingleton<ProjectTree>();
         services.AddSingleton<EventIngestion>();
         services.AddSingleton<ScalarHistogram>();
         services.AddSingleton(new ServerApi(setup.ServerId));

@@ -5,7 +5,7 @@ using Slipway.Server.Storage;
 namespace Slipway.Server.Api;
 
 /// <summary>projects.*: path-named projects with auto-created parents, hidden projects, and task statistics.</summary>
-public sealed class ProjectsApi(IDocumentStore docs, IEventStore events, IQueueEntryStore queueEntries, TimeProvider clock)
+public sealed class ProjectsApi(IDocumentStore docs, IEventStore events, IQueueEntryStore queueEntries, ProjectTree tree, TimeProvider clock)
 {
     private const string WriteFields = "name description tags system_tags default_output_destination";
 
@@ -21,57 +21,8 @@ public sealed class ProjectsApi(IDocumentStore docs, IEventStore events, IQueueE
 
     private async ValueTask<JsonNode?> Create(RpcCall call)
     {
-        var name = ProjectPaths.Normalize(call.RequireString("name"));
-        if (await FindByNameAsync(name, call.Aborted) is not null)
-            throw ApiException.NotUnique($"project name '{name}'");
-        var id = await CreatePathAsync(call, name, call.Aborted);
+        var id = await tree.CreatePathAsync(call.RequireString("name"), call.Caller, doc => ApplyFields(call, doc), call.Aborted);
         return new JsonObject { ["id"] = id };
-    }
-
-    /// <summary>Creates the project and any missing parents; returns the id of the last one.</summary>
-    internal async Task<string> CreatePathAsync(RpcCall call, string name, CancellationToken ct)
-    {
-        string? parent = null;
-        var segments = name.Split('/');
-        for (var i = 0; i < segments.Length; i++)
-        {
-            var path = string.Join('/', segments[..(i + 1)]);
-            var existing = await FindByNameAsync(path, ct);
-            if (existing is not null && i < segments.Length - 1)
-            {
-                parent = existing.Id;
-                continue;
-            }
-            var now = Json.Timestamp(clock.GetUtcNow());
-            var id = Guid.NewGuid().ToString("N");
-            var doc = new JsonObject
-            {
-                ["id"] = id,
-                ["name"] = path,
-                ["basename"] = segments[i],
-                ["description"] = "",
-                ["user"] = call.Caller.User,
-                ["company"] = call.Caller.Company,
-                ["created"] = now,
-                ["last_update"] = now,
-                ["tags"] = new JsonArray(),
-                ["system_tags"] = new JsonArray(),
-                ["parent"] = parent,
-                ["path"] = new JsonArray(segments[..i].Select((_, j) => (JsonNode)string.Join('/', segments[..(j + 1)])).ToArray()),
-            };
-            if (i == segments.Length - 1)
-                ApplyFields(call, doc);
-            if (!await docs.InsertAsync(Collection.Projects, id, doc, ct))
-            {
-                // Someone created the same path at the same moment: use theirs for parents, fail for the target.
-                existing = await FindByNameAsync(path, ct);
-                if (existing is null || i == segments.Length - 1)
-                    throw ApiException.NotUnique($"project name '{path}'");
-                id = existing.Id;
-            }
-            parent = id;
-        }
-        return parent!;
     }
 
     private static void ApplyFields(RpcCall call, JsonObject doc)
@@ -89,7 +40,7 @@ public sealed class ProjectsApi(IDocumentStore docs, IEventStore events, IQueueE
     private async ValueTask<JsonNode?> GetById(RpcCall call)
     {
         var doc = await RequireAsync(call.RequireString("project"), call.Aborted);
-        return new JsonObject { ["project"] = Present(doc.Body) };
+        return new JsonObject { ["project"] = doc.Body };
     }
 
     private async ValueTask<JsonNode?> GetAll(RpcCall call)
@@ -106,7 +57,7 @@ public sealed class ProjectsApi(IDocumentStore docs, IEventStore events, IQueueE
         var onlyFields = call.StringList("only_fields");
         var projects = new JsonArray();
         foreach (var doc in found)
-            projects.Add(Json.Project(Present(doc.Body), onlyFields));
+            projects.Add(Json.Project(doc.Body, onlyFields));
         if (call.Endpoint == "projects.get_all_ex" || call.Bool("include_stats"))
             await AddStatsAsync(projects, call.Bool("search_hidden"), call.Aborted);
         return new JsonObject { ["projects"] = projects };
@@ -160,7 +111,7 @@ public sealed class ProjectsApi(IDocumentStore docs, IEventStore events, IQueueE
             if (call.String("name") is { } requested)
             {
                 newName = ProjectPaths.Normalize(requested);
-                if (newName != oldName && await FindByNameAsync(newName, call.Aborted) is not null)
+                if (newName != oldName && await tree.FindByNameAsync(newName, call.Aborted) is not null)
                     throw ApiException.NotUnique($"project name '{newName}'");
                 body["name"] = newName;
                 body["basename"] = newName.Split('/')[^1];
@@ -231,15 +182,6 @@ public sealed class ProjectsApi(IDocumentStore docs, IEventStore events, IQueueE
         return new JsonObject { ["deleted"] = subtree.Count, ["disassociated_tasks"] = disassociated, ["deleted_tasks"] = deletedTasks };
     }
 
-    internal async Task<StoredDoc?> FindByNameAsync(string name, CancellationToken ct) =>
-        (await docs.FindAsync(Collection.Projects, new DocQuery { Take = 1 }.Where(new FieldIn("name", [name])), ct)).FirstOrDefault();
-
     private async Task<StoredDoc> RequireAsync(string id, CancellationToken ct) =>
         await docs.GetAsync(Collection.Projects, id, ct) ?? throw ApiException.InvalidProjectId(id);
-
-    private static JsonObject Present(JsonObject doc)
-    {
-        doc.Remove("path");
-        return doc;
-    }
 }

@@ -6,7 +6,7 @@ using Slipway.Server.Storage;
 namespace Slipway.Server.Api;
 
 /// <summary>tasks.*: create, query, edit, the status state machine, clone, enqueue, parameters and configuration.</summary>
-public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntryStore queueEntries, TaskUpdates updates, QueueResolver queues)
+public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntryStore queueEntries, TaskUpdates updates, QueueResolver queues, ProjectTree projects)
 {
     private const string StatusFields = "task force status_reason status_message";
     private const string DefinitionFields = "name type project system_tags tags comment parent output_dest script execution hyperparams configuration models container runtime";
@@ -241,9 +241,7 @@ public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntr
         string? newProject = null;
         if (call.String("new_project_name") is { Length: > 0 } projectName)
         {
-            var projects = new ProjectsApi(docs, events, queueEntries, TimeProvider.System);
-            newProject = (await projects.FindByNameAsync(ProjectPaths.Normalize(projectName), call.Aborted))?.Id
-                         ?? await projects.CreatePathAsync(call, ProjectPaths.Normalize(projectName), call.Aborted);
+            newProject = await projects.EnsureAsync(projectName, call.Caller, call.Aborted);
             clone["project"] = newProject;
         }
         else if (call.Has("new_task_project"))
