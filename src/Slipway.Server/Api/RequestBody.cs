@@ -54,18 +54,7 @@ public static class RequestBody
             JsonNode value = isList
                 ? new JsonArray(values.Select(v => Typed(v ?? "")).ToArray())
                 : Typed(values.ToString());
-            var parts = key.Split('.');
-            var target = body;
-            foreach (var part in parts[..^1])
-            {
-                if (target[part] is not JsonObject child)
-                {
-                    child = [];
-                    target[part] = child;
-                }
-                target = child;
-            }
-            target[parts[^1]] = value;
+            Domain.Json.Set(body, key, value);
         }
     }
 
