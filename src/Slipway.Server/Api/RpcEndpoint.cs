@@ -18,6 +18,7 @@ namespace Slipway.Server.Api;
 public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, ServerMetrics metrics, ILogger<RpcEndpoint> logger)
 {
     public const long MaxBodyBytes = 64L * 1024 * 1024;
+    private static readonly ActivitySource Source = new("Slipway.Server");
 
     public async Task HandleAsync(HttpContext http)
     {
@@ -27,6 +28,7 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
         var match = PathPattern().Match(path);
         var endpoint = match.Success ? match.Groups["endpoint"].Value : path.Trim('/');
         var version = match.Success && match.Groups["version"].Success ? match.Groups["version"].Value : null;
+        using var activity = Source.StartActivity(endpoint, ActivityKind.Server);
         int code = 200, subcode = 0;
         string message = "OK";
         JsonNode? data = null;
@@ -65,6 +67,8 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
             (code, subcode, message) = (500, 0, "General error (see the server log)");
         }
         metrics.RecordCall(endpoint, code, Stopwatch.GetElapsedTime(started));
+        activity?.SetTag("slipway.result_code", code);
+        activity?.SetTag("slipway.result_subcode", subcode);
         await Envelope.WriteAsync(http.Response, endpoint, version, trx, code, subcode, message, data);
     }
 
