@@ -9,6 +9,22 @@ public sealed class CpuSampler
     private readonly TimeSpan _process0 = Process.GetCurrentProcess().TotalProcessorTime;
     private readonly (long Busy, long Total) _machine0 = Machine();
     private readonly long _t0 = Stopwatch.GetTimestamp();
+    private readonly TimeSpan _gcPause0 = GC.GetTotalPauseDuration();
+    private readonly long _allocated0 = GC.GetTotalAllocatedBytes();
+    private readonly int _gen0 = GC.CollectionCount(0);
+    private readonly int _gen2 = GC.CollectionCount(2);
+
+    /// <summary>GC activity in this process since construction: share of wall time paused, bytes allocated, gen0 and gen2 counts.</summary>
+    public string Gc()
+    {
+        var wall = Stopwatch.GetElapsedTime(_t0).TotalSeconds;
+        var paused = (GC.GetTotalPauseDuration() - _gcPause0).TotalSeconds;
+        var allocated = GC.GetTotalAllocatedBytes() - _allocated0;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"GC: paused {paused / wall * 100:0.0} % of the time, {allocated / wall / 1e6:0} MB/s allocated (server + client), {GC.CollectionCount(0) - _gen0} gen0 / {GC.CollectionCount(2) - _gen2} gen2 collections");
+    }
+
+    public long AllocatedSinceStart => GC.GetTotalAllocatedBytes() - _allocated0;
 
     /// <summary>Average cores busy in this process and on the machine since construction.</summary>
     public (double ProcessCores, double MachineCores) Stop()

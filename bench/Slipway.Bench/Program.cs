@@ -17,6 +17,7 @@ var scenarios = new (string Name, string Help, Func<BenchContext, Task> Run)[]
 string? scenario = null, outFile = null, postgres = null, engines = null;
 int[]? writerCounts = null;
 double? seconds = null;
+int? points = null;
 bool noPostgres = false, quick = false, noBuild = false;
 for (var i = 0; i < args.Length; i++)
 {
@@ -31,6 +32,7 @@ for (var i = 0; i < args.Length; i++)
         case "--no-build": noBuild = true; break;
         case "--writers": writerCounts = Next().Split(',').Select(w => int.Parse(w, CultureInfo.InvariantCulture)).ToArray(); break;
         case "--seconds": seconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+        case "--points": points = int.Parse(Next(), NumberStyles.AllowThousands, CultureInfo.InvariantCulture); break;
         case "-h" or "--help": scenario = "help"; break;
         default:
             if (args[i].StartsWith('-') || scenario is not null)
@@ -64,6 +66,8 @@ if (scenario is null or "help" || (scenario != "all" && scenarios.All(s => s.Nam
           --no-build            startup: do not build src/Slipway in Release first
           --writers <list>      ingest: the writer counts to run (default 1,16,64)
           --seconds <n>         ingest: the measuring window per writer count (default 10; warm-up is 3)
+          --points <n>          histogram: points in the long series (default 10,000,000; PostgreSQL writes
+                                them at roughly 10,000/s on a small machine, so pass fewer there)
         """);
     return scenario is "help" ? 0 : 2;
 }
@@ -77,7 +81,7 @@ IReadOnlyList<Engine>? forced = engines?.Split(',', StringSplitOptions.RemoveEmp
     }).Distinct().ToList();
 
 await using var pg = new PostgresProvider(postgres);
-var context = new BenchContext(new Results(), pg, quick, noBuild, writerCounts, seconds, (name) =>
+var context = new BenchContext(new Results(), pg, quick, noBuild, writerCounts, seconds, points, (name) =>
 {
     if (forced is not null)
         return noPostgres ? forced.Where(e => e == Engine.Sqlite).ToList() : forced;
@@ -133,8 +137,9 @@ namespace Slipway.Bench
 {
     /// <summary>What every scenario gets: where to put figures, PostgreSQL, and which engines to run on.</summary>
     public sealed class BenchContext(Results results, PostgresProvider postgres, bool quick, bool noBuild, int[]? writerCounts, double? seconds,
-        Func<string, IReadOnlyList<Engine>> engines)
+        int? points, Func<string, IReadOnlyList<Engine>> engines)
     {
+        public int? Points { get; } = points;
         public int[]? WriterCounts { get; } = writerCounts;
         public double? Seconds { get; } = seconds;
         public Results Results { get; } = results;

@@ -48,7 +48,7 @@ public static class GetByIdScenario
                     get.Add(await client.TimedPostAsync("tasks.get_by_id", getBody, sink));
             }
 
-            var cpuUse = CpuSampler.Describe(cpu.Stop());
+            var cpuUse = CpuSampler.Describe(cpu.Stop()) + "; " + cpu.Gc();
             // The store read alone (no HTTP, no JSON response).
             var docs = server.Server.Stores.Docs;
             var store = new Latencies(calls);

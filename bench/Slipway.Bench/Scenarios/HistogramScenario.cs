@@ -18,7 +18,7 @@ public static class HistogramScenario
 
     public static async Task RunAsync(BenchContext ctx)
     {
-        var bigPoints = ctx.Quick ? 1_000_000 : 10_000_000;
+        var bigPoints = ctx.Points ?? (ctx.Quick ? 1_000_000 : 10_000_000);
         const int smallPoints = 10_000;
         var warmup = ctx.Quick ? 5 : 10;
         var calls = ctx.Quick ? 20 : 50;
@@ -68,7 +68,7 @@ public static class HistogramScenario
                 smallLat.Add(await client.TimedPostAsync("events.scalar_metrics_iter_histogram", smallBody, sink));
             }
 
-            var cpuUse = CpuSampler.Describe(cpu.Stop());
+            var cpuUse = CpuSampler.Describe(cpu.Stop()) + "; " + cpu.Gc();
             // The store side alone: series lookup + pyramid read.
             var histogram = new ScalarHistogram(events);
             var store = new Latencies(calls);

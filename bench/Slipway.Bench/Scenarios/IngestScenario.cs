@@ -196,7 +196,8 @@ public static class IngestScenario
             await Task.Delay(100);
         var (c1, t1) = (Interlocked.Read(ref done), Stopwatch.GetTimestamp());
         var (f1, e1) = (Interlocked.Read(ref failed), Interlocked.Read(ref eventErrors));
-        var cpuUse = CpuSampler.Describe(cpu.Stop());
+        var cpuUse = CpuSampler.Describe(cpu.Stop()) + "; " + cpu.Gc()
+            + string.Create(System.Globalization.CultureInfo.InvariantCulture, $"; {(double)cpu.AllocatedSinceStart / Math.Max(1, Interlocked.Read(ref done) - c0):0} bytes allocated per event");
         await stop.CancelAsync();
         await Task.WhenAll(running);
         var seconds = Stopwatch.GetElapsedTime(t0, t1).TotalSeconds;
