@@ -32,6 +32,7 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
         int code = 200, subcode = 0;
         string message = "OK";
         JsonNode? data = null;
+        byte[]? rented = null;
         try
         {
             if (!match.Success)
@@ -40,7 +41,7 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
             if (!http.Request.Headers.ContentEncoding.All(string.IsNullOrEmpty))
                 throw new ApiException(415, 0, "Content-Encoding is not supported");
             var identity = route.Anonymous ? TryIdentity(http) : Authenticate(http);
-            var call = await ReadCallAsync(http, endpoint, version, identity);
+            (var call, rented) = await ReadCallAsync(http, endpoint, version, identity);
             if (route.Fields is { } accepted && call.Body.Select(p => p.Key).FirstOrDefault(k => !accepted.Contains(k)) is { } unknown)
                 throw ApiException.Validation($"unknown field '{unknown}' for {endpoint}");
             data = await route.Handler(call);
@@ -65,6 +66,12 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
         {
             Log.Unhandled(logger, e, endpoint);
             (code, subcode, message) = (500, 0, "General error (see the server log)");
+        }
+        finally
+        {
+            // The body's bytes (json-lines batches are read from them in place) are done with once the handler is.
+            if (rented is not null)
+                ArrayPool<byte>.Shared.Return(rented);
         }
         metrics.RecordCall(endpoint, code, Stopwatch.GetElapsedTime(started));
         activity?.SetTag("slipway.result_code", code);
@@ -94,7 +101,7 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
         }
     }
 
-    private static async Task<RpcCall> ReadCallAsync(HttpContext http, string endpoint, string? version, Identity? identity)
+    private static async Task<(RpcCall, byte[]?)> ReadCallAsync(HttpContext http, string endpoint, string? version, Identity? identity)
     {
         var request = http.Request;
         var sizeFeature = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
@@ -103,7 +110,8 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
         if (request.ContentLength > MaxBodyBytes)
             throw new ApiException(413, 0, $"Request body is larger than {MaxBodyBytes} bytes");
 
-        var bytes = await ReadBodyAsync(request, http.RequestAborted);
+        var (rented, length) = await ReadBodyAsync(request, http.RequestAborted);
+        var bytes = rented is null ? ReadOnlyMemory<byte>.Empty : rented.AsMemory(0, length);
         var worker = request.Headers["X-ClearML-Worker"].FirstOrDefault() ?? request.Headers["X-Trains-Worker"].FirstOrDefault();
         var isLines = request.ContentType?.StartsWith("application/json-lines", StringComparison.OrdinalIgnoreCase) == true;
         JsonObject body;
@@ -119,33 +127,51 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
         }
         if (request.QueryString.HasValue)
             RequestBody.MergeQuery(body, request.Query);
-        return new RpcCall(endpoint, version, body, identity, worker, http.RequestAborted)
+        return (new RpcCall(endpoint, version, body, identity, worker, http.RequestAborted)
         {
             Lines = lines,
             AuthorizationHeader = request.Headers.Authorization.ToString(),
-        };
+        }, rented);
     }
 
-    private static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, CancellationToken ct)
+    /// <summary>Reads the whole body into a pooled buffer; returns it (null when empty) and the length used.</summary>
+    private static async Task<(byte[]?, int)> ReadBodyAsync(HttpRequest request, CancellationToken ct)
     {
         if (request.ContentLength == 0)
-            return ReadOnlyMemory<byte>.Empty;
-        var buffer = new ArrayBufferWriter<byte>((int)Math.Clamp(request.ContentLength ?? 4096, 256, MaxBodyBytes));
-        var reader = request.BodyReader;
-        while (true)
+            return (null, 0);
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Clamp(request.ContentLength ?? 4096, 256, MaxBodyBytes));
+        var length = 0;
+        try
         {
-            var result = await reader.ReadAsync(ct);
-            foreach (var segment in result.Buffer)
+            var reader = request.BodyReader;
+            while (true)
             {
-                if (buffer.WrittenCount + segment.Length > MaxBodyBytes)
-                    throw new ApiException(413, 0, $"Request body is larger than {MaxBodyBytes} bytes");
-                buffer.Write(segment.Span);
+                var result = await reader.ReadAsync(ct);
+                foreach (var segment in result.Buffer)
+                {
+                    if (length + segment.Length > MaxBodyBytes)
+                        throw new ApiException(413, 0, $"Request body is larger than {MaxBodyBytes} bytes");
+                    if (length + segment.Length > buffer.Length)
+                    {
+                        var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(MaxBodyBytes, Math.Max(buffer.Length * 2L, length + segment.Length)));
+                        buffer.AsSpan(0, length).CopyTo(larger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = larger;
+                    }
+                    segment.Span.CopyTo(buffer.AsSpan(length));
+                    length += segment.Length;
+                }
+                reader.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                    break;
             }
-            reader.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted)
-                break;
+            return (buffer, length);
         }
-        return buffer.WrittenMemory;
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
     }
 
     [GeneratedRegex(@"^/?(?:v(?<version>\d+\.\d+)/)?(?<endpoint>[A-Za-z_]\w*\.[A-Za-z_]\w*)/?$")]

@@ -13,6 +13,10 @@ public sealed record IngestResult(int Added, int Errors, Dictionary<string, int>
 /// </summary>
 public sealed class EventIngestion(IDocumentStore docs, IEventStore events, TaskUpdates updates, TimeProvider clock)
 {
+    // Merges into one task's last_metrics run one at a time in this process (striped by task), so writers
+    // racing on a task queue up instead of failing their compare-and-swap; replicas still race, and retry.
+    private readonly SemaphoreSlim[] _taskLocks = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
+
     public async Task<IngestResult> AddAsync(IEnumerable<ReadOnlyMemory<byte>> lines, string? worker, CancellationToken ct)
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
@@ -61,8 +65,18 @@ public sealed class EventIngestion(IDocumentStore docs, IEventStore events, Task
         foreach (var group in scalars.GroupBy(s => s.Task))
         {
             var summaries = LastMetrics.Summarize(group).Values;
-            if (summaries.Count > 0)
+            if (summaries.Count == 0)
+                continue;
+            var gate = _taskLocks[(group.Key.GetHashCode() & int.MaxValue) % _taskLocks.Length];
+            await gate.WaitAsync(ct);
+            try
+            {
                 await updates.UpdateAsync(group.Key, task => LastMetrics.Merge(task, summaries, updates.Now()), ct);
+            }
+            finally
+            {
+                gate.Release();
+            }
         }
         var errorCount = errors.Values.Sum();
         return new IngestResult(scalars.Count + others.Count, errorCount, errors);

@@ -22,6 +22,17 @@ public static class Json
         return node;
     }
 
+    /// <summary>A number however it is held (int, long, double or parsed JSON), or null.</summary>
+    public static long? GetLong(JsonNode? node) =>
+        node is JsonValue v && v.GetValueKind() == JsonValueKind.Number
+            ? v.TryGetValue(out long l) ? l : v.TryGetValue(out int i) ? i : (long)v.GetValue<double>()
+            : null;
+
+    public static double? GetDouble(JsonNode? node) =>
+        node is JsonValue v && v.GetValueKind() == JsonValueKind.Number
+            ? v.TryGetValue(out double d) ? d : v.TryGetValue(out long l) ? l : v.TryGetValue(out int i) ? i : null
+            : null;
+
     public static string? GetString(JsonObject doc, string dottedPath) =>
         Get(doc, dottedPath) is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
 

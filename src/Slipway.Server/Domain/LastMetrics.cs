@@ -55,7 +55,7 @@ public static class LastMetrics
     {
         if (task["last_metrics"] is not JsonObject metrics)
             task["last_metrics"] = metrics = [];
-        var lastIteration = task["last_iteration"]?.GetValue<long>() ?? 0;
+        var lastIteration = Json.GetLong(task["last_iteration"]) ?? 0;
         foreach (var s in summaries)
         {
             var metricKey = Hash(s.Metric);
@@ -64,25 +64,25 @@ public static class LastMetrics
             var variantKey = Hash(s.Variant);
             if (variants[variantKey] is JsonObject old)
             {
-                var count = old["count"]?.GetValue<long>() ?? 0;
-                var mean = old["mean_value"]?.GetValue<double>() ?? 0;
-                var oldLastIter = old["value_iteration"]?.GetValue<long>() ?? long.MinValue;
+                var count = Json.GetLong(old["count"]) ?? 0;
+                var mean = Json.GetDouble(old["mean_value"]) ?? 0;
+                var oldLastIter = Json.GetLong(old["value_iteration"]) ?? long.MinValue;
                 if (s.LastIter >= oldLastIter)
                 {
                     old["value"] = s.Last;
                     old["value_iteration"] = s.LastIter;
                 }
-                if (s.Min < (old["min_value"]?.GetValue<double>() ?? double.PositiveInfinity))
+                if (s.Min < (Json.GetDouble(old["min_value"]) ?? double.PositiveInfinity))
                 {
                     old["min_value"] = s.Min;
                     old["min_value_iteration"] = s.MinIter;
                 }
-                if (s.Max > (old["max_value"]?.GetValue<double>() ?? double.NegativeInfinity))
+                if (s.Max > (Json.GetDouble(old["max_value"]) ?? double.NegativeInfinity))
                 {
                     old["max_value"] = s.Max;
                     old["max_value_iteration"] = s.MaxIter;
                 }
-                if (s.FirstIter < (old["first_value_iteration"]?.GetValue<long>() ?? long.MaxValue))
+                if (s.FirstIter < (Json.GetLong(old["first_value_iteration"]) ?? long.MaxValue))
                 {
                     old["first_value"] = s.First;
                     old["first_value_iteration"] = s.FirstIter;

@@ -27,6 +27,8 @@ public sealed class TaskUpdates(IDocumentStore docs, TimeProvider clock)
             change(body);
             if (await docs.ReplaceAsync(Collection.Tasks, current, body, ct))
                 return body;
+            // Another writer (another replica, say) got there first: back off a little, growing, with jitter.
+            await Task.Delay(Random.Shared.Next(0, 2 + attempt * 2), ct);
         }
         throw new ApiException(409, 0, $"The task kept changing while it was being updated; try again (id={id})");
     }

@@ -1,84 +1,178 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
+using System.Text;
 using Slipway.Server.Domain;
 
 namespace Slipway.Server.Storage;
 
 /// <summary>The statements that differ between engines for the event store.</summary>
+/// <param name="DocParameter">How a JSON document parameter is written; {0} is the parameter's name.</param>
 public sealed record EventSql(string MinIter, string MaxIter, string DocParameter);
 
 /// <summary>
 /// Events on any <see cref="SqlDatabase"/>. Scalars go to per-series rows keyed by (series, iteration), so a
 /// re-sent point overwrites, plus the downsampling pyramid; other events are documents keyed by their id.
+/// Rows are written with multi-row statements, and everything that can be computed before the write
+/// transaction (grouping, de-duplication, pyramid deltas) is, since SQLite runs one writer at a time.
 /// </summary>
 public sealed class SqlEventStore(SqlDatabase db, EventSql sql) : IEventStore
 {
+    private const int RowsPerStatement = 250;
     private readonly ConcurrentDictionary<(string Task, string Metric, string Variant), long> _seriesIds = new();
+
+    private sealed record SeriesBatch((string Task, string Metric, string Variant) Key, List<ScalarPoint> Points, long MinIter, long MaxIter,
+        List<(int Level, ScalarBucket Bucket)> Buckets);
 
     public async Task AddAsync(IReadOnlyList<ScalarEvent> scalars, IReadOnlyList<StoredEvent> others, CancellationToken ct = default)
     {
         if (scalars.Count == 0 && others.Count == 0)
             return;
+        var batches = scalars.GroupBy(s => (s.Task, s.Metric, s.Variant)).Select(g =>
+        {
+            var points = g.GroupBy(s => s.Point.Iter).Select(i => i.Last().Point).ToList();
+            return new SeriesBatch(g.Key, points, points.Min(p => p.Iter), points.Max(p => p.Iter), ScalarPyramid.Aggregate(points).ToList());
+        }).ToList();
         // Series created in this transaction are cached only once it commits.
         var created = new Dictionary<(string, string, string), long>();
-        var bySeries = scalars.GroupBy(s => (s.Task, s.Metric, s.Variant))
-            .Select(g => (Key: g.Key, Points: g.GroupBy(s => s.Point.Iter).Select(i => i.Last().Point).ToList()))
-            .ToList();
         await db.WriteAsync(async (conn, tx) =>
         {
             created.Clear();
-            await using var insertPoint = Command(conn, tx,
-                "INSERT INTO scalars (series, iter, value, ts) VALUES (@series, @iter, @value, @ts) ON CONFLICT (series, iter) DO UPDATE SET value = excluded.value, ts = excluded.ts",
-                "@series", "@iter", "@value", "@ts");
-            await using var upsertBucket = Command(conn, tx, """
-                INSERT INTO scalar_buckets AS b (series, level, bucket, count, min_value, min_iter, min_ts, max_value, max_iter, max_ts)
-                VALUES (@series, @level, @bucket, @count, @min_value, @min_iter, @min_ts, @max_value, @max_iter, @max_ts)
-                ON CONFLICT (series, level, bucket) DO UPDATE SET
-                    count = b.count + excluded.count,
-                    min_iter = CASE WHEN excluded.min_value < b.min_value THEN excluded.min_iter ELSE b.min_iter END,
-                    min_ts = CASE WHEN excluded.min_value < b.min_value THEN excluded.min_ts ELSE b.min_ts END,
-                    min_value = CASE WHEN excluded.min_value < b.min_value THEN excluded.min_value ELSE b.min_value END,
-                    max_iter = CASE WHEN excluded.max_value > b.max_value THEN excluded.max_iter ELSE b.max_iter END,
-                    max_ts = CASE WHEN excluded.max_value > b.max_value THEN excluded.max_ts ELSE b.max_ts END,
-                    max_value = CASE WHEN excluded.max_value > b.max_value THEN excluded.max_value ELSE b.max_value END
-                """, "@series", "@level", "@bucket", "@count", "@min_value", "@min_iter", "@min_ts", "@max_value", "@max_iter", "@max_ts");
+            var statements = new Statements(conn, tx);
             await using var countRange = Command(conn, tx, "SELECT count(*) FROM scalars WHERE series = @series AND iter BETWEEN @min AND @max", "@series", "@min", "@max");
             await using var updateSeries = Command(conn, tx,
                 $"UPDATE scalar_series SET count = count + @count, min_iter = {sql.MinIter}, max_iter = {sql.MaxIter} WHERE id = @series",
                 "@count", "@min", "@max", "@series");
-
-            foreach (var (key, points) in bySeries)
+            try
             {
-                var series = await SeriesIdAsync(conn, tx, key, created, ct);
-                var (min, max) = (points.Min(p => p.Iter), points.Max(p => p.Iter));
-                // Re-sent points overwrite, so the series grows by the rows that are new in the batch's range.
-                var before = await Scalar(countRange, ct, series, min, max);
-                foreach (var p in points)
-                    await Run(insertPoint, ct, series, p.Iter, (object?)p.Value ?? DBNull.Value, p.Timestamp);
-                var added = await Scalar(countRange, ct, series, min, max) - before;
-                foreach (var (level, b) in ScalarPyramid.Aggregate(points))
+                foreach (var batch in batches)
                 {
-                    await Run(upsertBucket, ct, series, (long)level, b.Bucket, b.Count, b.Min.Value!, b.Min.Iter, b.Min.Timestamp,
-                        b.Max.Value!, b.Max.Iter, b.Max.Timestamp);
+                    var series = await SeriesIdAsync(conn, tx, batch.Key, created, ct);
+                    // Re-sent points overwrite, so the series grows by the rows that are new in the batch's range.
+                    var before = await Scalar(countRange, ct, series, batch.MinIter, batch.MaxIter);
+                    await statements.RunAsync(PointsSql, 4, batch.Points, (values, p) =>
+                    {
+                        values.Add(series);
+                        values.Add(p.Iter);
+                        values.Add((object?)p.Value ?? DBNull.Value);
+                        values.Add(p.Timestamp);
+                    }, ct);
+                    var added = await Scalar(countRange, ct, series, batch.MinIter, batch.MaxIter) - before;
+                    await statements.RunAsync(BucketsSql, 10, batch.Buckets, (values, b) =>
+                    {
+                        values.Add(series);
+                        values.Add((long)b.Level);
+                        values.Add(b.Bucket.Bucket);
+                        values.Add(b.Bucket.Count);
+                        values.Add(b.Bucket.Min.Value!);
+                        values.Add(b.Bucket.Min.Iter);
+                        values.Add(b.Bucket.Min.Timestamp);
+                        values.Add(b.Bucket.Max.Value!);
+                        values.Add(b.Bucket.Max.Iter);
+                        values.Add(b.Bucket.Max.Timestamp);
+                    }, ct);
+                    await Run(updateSeries, ct, added, batch.MinIter, batch.MaxIter, series);
                 }
-                await Run(updateSeries, ct, added, min, max, series);
+                await statements.RunAsync(EventsSql, 8, others, (values, e) =>
+                {
+                    values.Add(e.Task);
+                    values.Add(e.Type);
+                    values.Add((object?)e.EventId ?? DBNull.Value);
+                    values.Add(e.Iter);
+                    values.Add(e.Metric);
+                    values.Add(e.Variant);
+                    values.Add(e.Timestamp);
+                    values.Add(e.Doc);
+                }, ct, sql.DocParameter);
             }
-
-            if (others.Count > 0)
+            finally
             {
-                await using var insertEvent = Command(conn, tx, $"""
-                    INSERT INTO events (task, type, event_id, iter, metric, variant, ts, doc)
-                    VALUES (@task, @type, @event_id, @iter, @metric, @variant, @ts, {sql.DocParameter})
-                    ON CONFLICT (task, event_id) WHERE event_id IS NOT NULL
-                    DO UPDATE SET iter = excluded.iter, ts = excluded.ts, doc = excluded.doc
-                    """, "@task", "@type", "@event_id", "@iter", "@metric", "@variant", "@ts", "@doc");
-                foreach (var e in others)
-                    await Run(insertEvent, ct, e.Task, e.Type, (object?)e.EventId ?? DBNull.Value, e.Iter, e.Metric, e.Variant, e.Timestamp, e.Doc);
+                await statements.DisposeAsync();
             }
             return true;
         }, ct);
         foreach (var (key, id) in created)
             _seriesIds[key] = id;
+    }
+
+    private static string PointsSql(string values) =>
+        $"INSERT INTO scalars (series, iter, value, ts) VALUES {values} ON CONFLICT (series, iter) DO UPDATE SET value = excluded.value, ts = excluded.ts";
+
+    private static string BucketsSql(string values) => $"""
+        INSERT INTO scalar_buckets AS b (series, level, bucket, count, min_value, min_iter, min_ts, max_value, max_iter, max_ts)
+        VALUES {values}
+        ON CONFLICT (series, level, bucket) DO UPDATE SET
+            count = b.count + excluded.count,
+            min_iter = CASE WHEN excluded.min_value < b.min_value THEN excluded.min_iter ELSE b.min_iter END,
+            min_ts = CASE WHEN excluded.min_value < b.min_value THEN excluded.min_ts ELSE b.min_ts END,
+            min_value = CASE WHEN excluded.min_value < b.min_value THEN excluded.min_value ELSE b.min_value END,
+            max_iter = CASE WHEN excluded.max_value > b.max_value THEN excluded.max_iter ELSE b.max_iter END,
+            max_ts = CASE WHEN excluded.max_value > b.max_value THEN excluded.max_ts ELSE b.max_ts END,
+            max_value = CASE WHEN excluded.max_value > b.max_value THEN excluded.max_value ELSE b.max_value END
+        """;
+
+    private string EventsSql(string values) => $"""
+        INSERT INTO events (task, type, event_id, iter, metric, variant, ts, doc) VALUES {values}
+        ON CONFLICT (task, event_id) WHERE event_id IS NOT NULL
+        DO UPDATE SET iter = excluded.iter, ts = excluded.ts, doc = excluded.doc
+        """;
+
+    /// <summary>
+    /// Multi-row statements, prepared once per shape within a transaction: a full chunk of
+    /// <see cref="RowsPerStatement"/> rows and a shorter last one.
+    /// </summary>
+    private sealed class Statements(DbConnection conn, DbTransaction tx) : IAsyncDisposable
+    {
+        private readonly Dictionary<(Func<string, string>, int), DbCommand> _commands = [];
+        private readonly List<object> _values = [];
+
+        /// <param name="last">Wraps the last column's parameter (a JSON document's cast), when given.</param>
+        public async Task RunAsync<T>(Func<string, string> sqlFor, int columns, IReadOnlyList<T> rows, Action<List<object>, T> addRow, CancellationToken ct,
+            string? last = null)
+        {
+            for (var start = 0; start < rows.Count; start += RowsPerStatement)
+            {
+                var count = Math.Min(RowsPerStatement, rows.Count - start);
+                var cmd = For(sqlFor, columns, count, last);
+                _values.Clear();
+                for (var i = start; i < start + count; i++)
+                    addRow(_values, rows[i]);
+                for (var i = 0; i < _values.Count; i++)
+                    cmd.Parameters[i].Value = _values[i];
+                await cmd.ExecuteNonQueryAsync(ct);
+            }
+        }
+
+        private DbCommand For(Func<string, string> sqlFor, int columns, int rows, string? last)
+        {
+            if (_commands.TryGetValue((sqlFor, rows), out var cmd))
+                return cmd;
+            var values = new StringBuilder();
+            cmd = conn.CreateCommand();
+            cmd.Transaction = tx;
+            for (var r = 0; r < rows; r++)
+            {
+                values.Append(r == 0 ? "(" : ", (");
+                for (var c = 0; c < columns; c++)
+                {
+                    var name = $"@v{r * columns + c}";
+                    var column = c == columns - 1 && last is not null ? string.Format(System.Globalization.CultureInfo.InvariantCulture, last, name) : name;
+                    values.Append(c == 0 ? column : ", " + column);
+                    var p = cmd.CreateParameter();
+                    p.ParameterName = name;
+                    cmd.Parameters.Add(p);
+                }
+                values.Append(')');
+            }
+            cmd.CommandText = sqlFor(values.ToString());
+            _commands[(sqlFor, rows)] = cmd;
+            return cmd;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var cmd in _commands.Values)
+                await cmd.DisposeAsync();
+        }
     }
 
     public async Task<List<ScalarSeries>> GetSeriesAsync(IReadOnlyList<string> tasks, CancellationToken ct = default)

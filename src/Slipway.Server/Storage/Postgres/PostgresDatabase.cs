@@ -15,7 +15,7 @@ public sealed class PostgresDatabase(string connectionString) : SqlDatabase
         RETURNING task, added
         """;
 
-    public static readonly EventSql EventSql = new("LEAST(coalesce(min_iter, @min), @min)", "GREATEST(coalesce(max_iter, @max), @max)", "CAST(@doc AS jsonb)");
+    public static readonly EventSql EventSql = new("LEAST(coalesce(min_iter, @min), @min)", "GREATEST(coalesce(max_iter, @max), @max)", "CAST({0} AS jsonb)");
 
     private readonly NpgsqlDataSource _source = NpgsqlDataSource.Create(connectionString);
 

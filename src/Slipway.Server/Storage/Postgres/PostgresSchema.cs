@@ -44,5 +44,9 @@ public static class PostgresSchema
         """,
         "CREATE UNIQUE INDEX events_id ON events (task, event_id) WHERE event_id IS NOT NULL",
         "CREATE INDEX events_task_type ON events (task, type, ts, seq)",
+        // Task documents stay inline and uncompressed up to a page, so sorting and filtering on their fields
+        // does not decompress or fetch each one from the TOAST table.
+        "ALTER TABLE tasks ALTER COLUMN doc SET STORAGE EXTERNAL",
+        "ALTER TABLE tasks SET (toast_tuple_target = 8160)",
     ];
 }
