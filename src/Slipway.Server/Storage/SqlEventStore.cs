@@ -1,27 +1,63 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Text;
+using System.Text.Json;
 using Slipway.Server.Domain;
 
 namespace Slipway.Server.Storage;
 
-/// <summary>The statements that differ between engines for the event store.</summary>
-/// <param name="DocParameter">How a JSON document parameter is written; {0} is the parameter's name.</param>
-public sealed record EventSql(string MinIter, string MaxIter, string DocParameter);
+/// <summary>How an engine spells the event store's statements.</summary>
+/// <param name="MinIter">The smaller of a column and @min.</param>
+/// <param name="MaxIter">The larger of a column and @max.</param>
+/// <param name="Rows">A FROM item that turns the JSON array parameter @rows into rows named j.</param>
+/// <param name="Column">Column N of a row of j, as the given SQL type.</param>
+public sealed record EventSql(string MinIter, string MaxIter, string Rows, Func<int, string, string> Column);
 
 /// <summary>
 /// Events on any <see cref="SqlDatabase"/>. Scalars go to per-series rows keyed by (series, iteration), so a
 /// re-sent point overwrites, plus the downsampling pyramid; other events are documents keyed by their id.
-/// Rows are written with multi-row statements, and everything that can be computed before the write
-/// transaction (grouping, de-duplication, pyramid deltas) is, since SQLite runs one writer at a time.
+/// Each kind of row is written with one statement per batch, its rows passed as one JSON array that the
+/// engine expands; the array, the grouping and the pyramid deltas are all made before the write
+/// transaction, since SQLite runs one writer at a time.
 /// </summary>
-public sealed class SqlEventStore(SqlDatabase db, EventSql sql) : IEventStore
+public sealed class SqlEventStore : IEventStore
 {
-    private const int RowsPerStatement = 250;
+    private readonly SqlDatabase db;
+    private readonly EventSql sql;
+    private readonly string _pointsSql, _bucketsSql, _eventsSql;
     private readonly ConcurrentDictionary<(string Task, string Metric, string Variant), long> _seriesIds = new();
 
-    private sealed record SeriesBatch((string Task, string Metric, string Variant) Key, List<ScalarPoint> Points, long MinIter, long MaxIter,
-        List<(int Level, ScalarBucket Bucket)> Buckets);
+    public SqlEventStore(SqlDatabase db, EventSql sql)
+    {
+        this.db = db;
+        this.sql = sql;
+        string Columns(params string[] types) => string.Join(", ", types.Select((t, i) => sql.Column(i, t)));
+        _pointsSql = $"""
+            INSERT INTO scalars (series, iter, value, ts) SELECT @series, {Columns("bigint", "float8", "bigint")} FROM {sql.Rows} WHERE true
+            ON CONFLICT (series, iter) DO UPDATE SET value = excluded.value, ts = excluded.ts
+            """;
+        _bucketsSql = $"""
+            INSERT INTO scalar_buckets AS b (series, level, bucket, count, min_value, min_iter, min_ts, max_value, max_iter, max_ts)
+            SELECT @series, {Columns("integer", "bigint", "bigint", "float8", "bigint", "bigint", "float8", "bigint", "bigint")} FROM {sql.Rows} WHERE true
+            ON CONFLICT (series, level, bucket) DO UPDATE SET
+                count = b.count + excluded.count,
+                min_iter = CASE WHEN excluded.min_value < b.min_value THEN excluded.min_iter ELSE b.min_iter END,
+                min_ts = CASE WHEN excluded.min_value < b.min_value THEN excluded.min_ts ELSE b.min_ts END,
+                min_value = CASE WHEN excluded.min_value < b.min_value THEN excluded.min_value ELSE b.min_value END,
+                max_iter = CASE WHEN excluded.max_value > b.max_value THEN excluded.max_iter ELSE b.max_iter END,
+                max_ts = CASE WHEN excluded.max_value > b.max_value THEN excluded.max_ts ELSE b.max_ts END,
+                max_value = CASE WHEN excluded.max_value > b.max_value THEN excluded.max_value ELSE b.max_value END
+            """;
+        _eventsSql = $"""
+            INSERT INTO events (task, type, event_id, iter, metric, variant, ts, doc)
+            SELECT {Columns("text", "text", "text", "bigint", "text", "text", "bigint", "jsonb")} FROM {sql.Rows} WHERE true
+            ON CONFLICT (task, event_id) WHERE event_id IS NOT NULL
+            DO UPDATE SET iter = excluded.iter, ts = excluded.ts, doc = excluded.doc
+            """;
+    }
+
+    private sealed record SeriesBatch((string Task, string Metric, string Variant) Key, string Points, string Buckets, long Count, long MinIter, long MaxIter);
 
     public async Task AddAsync(IReadOnlyList<ScalarEvent> scalars, IReadOnlyList<StoredEvent> others, CancellationToken ct = default)
     {
@@ -30,63 +66,66 @@ public sealed class SqlEventStore(SqlDatabase db, EventSql sql) : IEventStore
         var batches = scalars.GroupBy(s => (s.Task, s.Metric, s.Variant)).Select(g =>
         {
             var points = g.GroupBy(s => s.Point.Iter).Select(i => i.Last().Point).ToList();
-            return new SeriesBatch(g.Key, points, points.Min(p => p.Iter), points.Max(p => p.Iter), ScalarPyramid.Aggregate(points).ToList());
+            var pointsJson = JsonRows(points, (w, p) =>
+            {
+                w.WriteNumberValue(p.Iter);
+                WriteValue(w, p.Value);
+                w.WriteNumberValue(p.Timestamp);
+            });
+            var bucketsJson = JsonRows(ScalarPyramid.Aggregate(points).ToList(), (w, b) =>
+            {
+                w.WriteNumberValue(b.Level);
+                w.WriteNumberValue(b.Bucket.Bucket);
+                w.WriteNumberValue(b.Bucket.Count);
+                WriteValue(w, b.Bucket.Min.Value);
+                w.WriteNumberValue(b.Bucket.Min.Iter);
+                w.WriteNumberValue(b.Bucket.Min.Timestamp);
+                WriteValue(w, b.Bucket.Max.Value);
+                w.WriteNumberValue(b.Bucket.Max.Iter);
+                w.WriteNumberValue(b.Bucket.Max.Timestamp);
+            });
+            return new SeriesBatch(g.Key, pointsJson, bucketsJson, points.Count, points.Min(p => p.Iter), points.Max(p => p.Iter));
         }).ToList();
+        var eventsJson = others.Count == 0 ? null : JsonRows(others, (w, e) =>
+        {
+            w.WriteStringValue(e.Task);
+            w.WriteStringValue(e.Type);
+            if (e.EventId is null)
+                w.WriteNullValue();
+            else
+                w.WriteStringValue(e.EventId);
+            w.WriteNumberValue(e.Iter);
+            w.WriteStringValue(e.Metric);
+            w.WriteStringValue(e.Variant);
+            w.WriteNumberValue(e.Timestamp);
+            w.WriteStringValue(e.Doc);
+        });
+
         // Series created in this transaction are cached only once it commits.
         var created = new Dictionary<(string, string, string), long>();
         await db.WriteAsync(async (conn, tx) =>
         {
             created.Clear();
-            var statements = new Statements(conn, tx);
             await using var countRange = Command(conn, tx, "SELECT count(*) FROM scalars WHERE series = @series AND iter BETWEEN @min AND @max", "@series", "@min", "@max");
+            await using var points = Command(conn, tx, _pointsSql, "@series", "@rows");
+            await using var buckets = Command(conn, tx, _bucketsSql, "@series", "@rows");
             await using var updateSeries = Command(conn, tx,
                 $"UPDATE scalar_series SET count = count + @count, min_iter = {sql.MinIter}, max_iter = {sql.MaxIter} WHERE id = @series",
                 "@count", "@min", "@max", "@series");
-            try
+            foreach (var batch in batches)
             {
-                foreach (var batch in batches)
-                {
-                    var series = await SeriesIdAsync(conn, tx, batch.Key, created, ct);
-                    // Re-sent points overwrite, so the series grows by the rows that are new in the batch's range.
-                    var before = await Scalar(countRange, ct, series, batch.MinIter, batch.MaxIter);
-                    await statements.RunAsync(PointsSql, 4, batch.Points, (values, p) =>
-                    {
-                        values.Add(series);
-                        values.Add(p.Iter);
-                        values.Add((object?)p.Value ?? DBNull.Value);
-                        values.Add(p.Timestamp);
-                    }, ct);
-                    var added = await Scalar(countRange, ct, series, batch.MinIter, batch.MaxIter) - before;
-                    await statements.RunAsync(BucketsSql, 10, batch.Buckets, (values, b) =>
-                    {
-                        values.Add(series);
-                        values.Add((long)b.Level);
-                        values.Add(b.Bucket.Bucket);
-                        values.Add(b.Bucket.Count);
-                        values.Add(b.Bucket.Min.Value!);
-                        values.Add(b.Bucket.Min.Iter);
-                        values.Add(b.Bucket.Min.Timestamp);
-                        values.Add(b.Bucket.Max.Value!);
-                        values.Add(b.Bucket.Max.Iter);
-                        values.Add(b.Bucket.Max.Timestamp);
-                    }, ct);
-                    await Run(updateSeries, ct, added, batch.MinIter, batch.MaxIter, series);
-                }
-                await statements.RunAsync(EventsSql, 8, others, (values, e) =>
-                {
-                    values.Add(e.Task);
-                    values.Add(e.Type);
-                    values.Add((object?)e.EventId ?? DBNull.Value);
-                    values.Add(e.Iter);
-                    values.Add(e.Metric);
-                    values.Add(e.Variant);
-                    values.Add(e.Timestamp);
-                    values.Add(e.Doc);
-                }, ct, sql.DocParameter);
+                var series = await SeriesIdAsync(conn, tx, batch.Key, created, ct);
+                // Re-sent points overwrite, so the series grows by the rows that are new in the batch's range.
+                var before = await Scalar(countRange, ct, series, batch.MinIter, batch.MaxIter);
+                await Run(points, ct, series, batch.Points);
+                var added = before == 0 ? batch.Count : await Scalar(countRange, ct, series, batch.MinIter, batch.MaxIter) - before;
+                await Run(buckets, ct, series, batch.Buckets);
+                await Run(updateSeries, ct, added, batch.MinIter, batch.MaxIter, series);
             }
-            finally
+            if (eventsJson is not null)
             {
-                await statements.DisposeAsync();
+                await using var events = Command(conn, tx, _eventsSql, "@rows");
+                await Run(events, ct, eventsJson);
             }
             return true;
         }, ct);
@@ -94,85 +133,30 @@ public sealed class SqlEventStore(SqlDatabase db, EventSql sql) : IEventStore
             _seriesIds[key] = id;
     }
 
-    private static string PointsSql(string values) =>
-        $"INSERT INTO scalars (series, iter, value, ts) VALUES {values} ON CONFLICT (series, iter) DO UPDATE SET value = excluded.value, ts = excluded.ts";
-
-    private static string BucketsSql(string values) => $"""
-        INSERT INTO scalar_buckets AS b (series, level, bucket, count, min_value, min_iter, min_ts, max_value, max_iter, max_ts)
-        VALUES {values}
-        ON CONFLICT (series, level, bucket) DO UPDATE SET
-            count = b.count + excluded.count,
-            min_iter = CASE WHEN excluded.min_value < b.min_value THEN excluded.min_iter ELSE b.min_iter END,
-            min_ts = CASE WHEN excluded.min_value < b.min_value THEN excluded.min_ts ELSE b.min_ts END,
-            min_value = CASE WHEN excluded.min_value < b.min_value THEN excluded.min_value ELSE b.min_value END,
-            max_iter = CASE WHEN excluded.max_value > b.max_value THEN excluded.max_iter ELSE b.max_iter END,
-            max_ts = CASE WHEN excluded.max_value > b.max_value THEN excluded.max_ts ELSE b.max_ts END,
-            max_value = CASE WHEN excluded.max_value > b.max_value THEN excluded.max_value ELSE b.max_value END
-        """;
-
-    private string EventsSql(string values) => $"""
-        INSERT INTO events (task, type, event_id, iter, metric, variant, ts, doc) VALUES {values}
-        ON CONFLICT (task, event_id) WHERE event_id IS NOT NULL
-        DO UPDATE SET iter = excluded.iter, ts = excluded.ts, doc = excluded.doc
-        """;
-
-    /// <summary>
-    /// Multi-row statements, prepared once per shape within a transaction: a full chunk of
-    /// <see cref="RowsPerStatement"/> rows and a shorter last one.
-    /// </summary>
-    private sealed class Statements(DbConnection conn, DbTransaction tx) : IAsyncDisposable
+    /// <summary>A JSON array of arrays, one per row, as the statements' @rows parameter.</summary>
+    private static string JsonRows<T>(IReadOnlyList<T> rows, Action<Utf8JsonWriter, T> writeRow)
     {
-        private readonly Dictionary<(Func<string, string>, int), DbCommand> _commands = [];
-        private readonly List<object> _values = [];
-
-        /// <param name="last">Wraps the last column's parameter (a JSON document's cast), when given.</param>
-        public async Task RunAsync<T>(Func<string, string> sqlFor, int columns, IReadOnlyList<T> rows, Action<List<object>, T> addRow, CancellationToken ct,
-            string? last = null)
+        var buffer = new ArrayBufferWriter<byte>(rows.Count * 48 + 16);
+        using (var writer = new Utf8JsonWriter(buffer))
         {
-            for (var start = 0; start < rows.Count; start += RowsPerStatement)
+            writer.WriteStartArray();
+            foreach (var row in rows)
             {
-                var count = Math.Min(RowsPerStatement, rows.Count - start);
-                var cmd = For(sqlFor, columns, count, last);
-                _values.Clear();
-                for (var i = start; i < start + count; i++)
-                    addRow(_values, rows[i]);
-                for (var i = 0; i < _values.Count; i++)
-                    cmd.Parameters[i].Value = _values[i];
-                await cmd.ExecuteNonQueryAsync(ct);
+                writer.WriteStartArray();
+                writeRow(writer, row);
+                writer.WriteEndArray();
             }
+            writer.WriteEndArray();
         }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
 
-        private DbCommand For(Func<string, string> sqlFor, int columns, int rows, string? last)
-        {
-            if (_commands.TryGetValue((sqlFor, rows), out var cmd))
-                return cmd;
-            var values = new StringBuilder();
-            cmd = conn.CreateCommand();
-            cmd.Transaction = tx;
-            for (var r = 0; r < rows; r++)
-            {
-                values.Append(r == 0 ? "(" : ", (");
-                for (var c = 0; c < columns; c++)
-                {
-                    var name = $"@v{r * columns + c}";
-                    var column = c == columns - 1 && last is not null ? string.Format(System.Globalization.CultureInfo.InvariantCulture, last, name) : name;
-                    values.Append(c == 0 ? column : ", " + column);
-                    var p = cmd.CreateParameter();
-                    p.ParameterName = name;
-                    cmd.Parameters.Add(p);
-                }
-                values.Append(')');
-            }
-            cmd.CommandText = sqlFor(values.ToString());
-            _commands[(sqlFor, rows)] = cmd;
-            return cmd;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            foreach (var cmd in _commands.Values)
-                await cmd.DisposeAsync();
-        }
+    private static void WriteValue(Utf8JsonWriter writer, double? value)
+    {
+        if (value is { } v && double.IsFinite(v))
+            writer.WriteNumberValue(v);
+        else
+            writer.WriteNullValue();
     }
 
     public async Task<List<ScalarSeries>> GetSeriesAsync(IReadOnlyList<string> tasks, CancellationToken ct = default)

@@ -15,7 +15,8 @@ public sealed class PostgresDatabase(string connectionString) : SqlDatabase
         RETURNING task, added
         """;
 
-    public static readonly EventSql EventSql = new("LEAST(coalesce(min_iter, @min), @min)", "GREATEST(coalesce(max_iter, @max), @max)", "CAST({0} AS jsonb)");
+    public static readonly EventSql EventSql = new("LEAST(coalesce(min_iter, @min), @min)", "GREATEST(coalesce(max_iter, @max), @max)",
+        "jsonb_array_elements(CAST(@rows AS jsonb)) AS j", (column, type) => $"(j ->> {column})::{type}");
 
     private readonly NpgsqlDataSource _source = NpgsqlDataSource.Create(connectionString);
 
