@@ -22,11 +22,12 @@ public sealed class EventIngestion(IDocumentStore docs, IEventStore events, Task
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var errors = new Dictionary<string, int>();
         var parsed = new List<ParsedEvent>();
+        var names = new EventParser.Names();
         foreach (var line in lines)
         {
             try
             {
-                parsed.Add(EventParser.Parse(line.Span, worker, now));
+                parsed.Add(EventParser.Parse(line.Span, worker, now, names));
             }
             catch (ApiException e)
             {

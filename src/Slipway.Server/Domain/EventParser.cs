@@ -26,8 +26,9 @@ public static class EventParser
     public static readonly IReadOnlySet<string> Types = new HashSet<string> { Scalar, "training_stats_vector", "training_debug_image", "plot", Log };
 
     /// <summary>Parses one event; a bad one throws <see cref="ApiException"/> with the reason, which the batch counts as an error.</summary>
-    public static ParsedEvent Parse(ReadOnlySpan<byte> json, string? worker, long nowMs)
+    public static ParsedEvent Parse(ReadOnlySpan<byte> json, string? worker, long nowMs, Names? names = null)
     {
+        names ??= new Names();
         // Python's json writes NaN and Infinity for non-finite floats; they are stored as null (a gap in the chart).
         if (json.IndexOf("NaN"u8) >= 0 || json.IndexOf("Infinity"u8) >= 0)
             json = WithoutNonFiniteLiterals(json);
@@ -42,10 +43,10 @@ public static class EventParser
                 throw ApiException.Validation("an event must be a JSON object");
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (reader.ValueTextEquals("type"u8)) type = ReadString(ref reader, "type");
-                else if (reader.ValueTextEquals("task"u8)) task = ReadString(ref reader, "task");
-                else if (reader.ValueTextEquals("metric"u8)) metric = ReadString(ref reader, "metric");
-                else if (reader.ValueTextEquals("variant"u8)) variant = ReadString(ref reader, "variant");
+                if (reader.ValueTextEquals("type"u8)) type = names.Read(ref reader, "type");
+                else if (reader.ValueTextEquals("task"u8)) task = names.Read(ref reader, "task");
+                else if (reader.ValueTextEquals("metric"u8)) metric = names.Read(ref reader, "metric");
+                else if (reader.ValueTextEquals("variant"u8)) variant = names.Read(ref reader, "variant");
                 else if (reader.ValueTextEquals("iter"u8)) iter = ReadLong(ref reader, "iter");
                 else if (reader.ValueTextEquals("timestamp"u8)) timestamp = ReadLong(ref reader, "timestamp");
                 else if (reader.ValueTextEquals("value"u8))
@@ -132,15 +133,34 @@ public static class EventParser
     public static string Id(string task, long iter, string metric, string variant, string key) =>
         Convert.ToHexStringLower(MD5.HashData(Encoding.UTF8.GetBytes($"{task}\u0000{iter}\u0000{metric}\u0000{variant}\u0000{key}")));
 
-    private static string? ReadString(ref Utf8JsonReader reader, string field)
+    /// <summary>
+    /// The strings of one batch's events: a batch repeats a few task ids, metric and variant names thousands
+    /// of times, so each is made once and found again by its bytes.
+    /// </summary>
+    public sealed class Names
     {
-        reader.Read();
-        return reader.TokenType switch
+        private readonly List<(byte[] Bytes, string Text)> _recent = [];
+
+        public string? Read(ref Utf8JsonReader reader, string field)
         {
-            JsonTokenType.String => reader.GetString(),
-            JsonTokenType.Null => null,
-            _ => throw ApiException.Validation($"field '{field}' must be a string"),
-        };
+            reader.Read();
+            if (reader.TokenType == JsonTokenType.Null)
+                return null;
+            if (reader.TokenType != JsonTokenType.String)
+                throw ApiException.Validation($"field '{field}' must be a string");
+            if (reader.ValueIsEscaped || reader.HasValueSequence)
+                return reader.GetString();
+            var bytes = reader.ValueSpan;
+            foreach (var (known, text) in _recent)
+            {
+                if (bytes.SequenceEqual(known))
+                    return text;
+            }
+            var value = reader.GetString()!;
+            if (_recent.Count < 64)
+                _recent.Add((bytes.ToArray(), value));
+            return value;
+        }
     }
 
     private static long ReadLong(ref Utf8JsonReader reader, string field)

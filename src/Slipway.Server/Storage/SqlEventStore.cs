@@ -65,7 +65,10 @@ public sealed class SqlEventStore : IEventStore
             return;
         var batches = scalars.GroupBy(s => (s.Task, s.Metric, s.Variant)).Select(g =>
         {
-            var points = g.GroupBy(s => s.Point.Iter).Select(i => i.Last().Point).ToList();
+            var points = g.Select(s => s.Point).ToList();
+            // A re-sent iteration within the batch: the last one wins (points usually arrive in increasing order).
+            if (!IsIncreasing(points))
+                points = points.GroupBy(p => p.Iter).Select(i => i.Last()).ToList();
             var pointsJson = JsonRows(points, (w, p) =>
             {
                 w.WriteNumberValue(p.Iter);
@@ -131,6 +134,16 @@ public sealed class SqlEventStore : IEventStore
         }, ct);
         foreach (var (key, id) in created)
             _seriesIds[key] = id;
+    }
+
+    private static bool IsIncreasing(List<ScalarPoint> points)
+    {
+        for (var i = 1; i < points.Count; i++)
+        {
+            if (points[i].Iter <= points[i - 1].Iter)
+                return false;
+        }
+        return true;
     }
 
     /// <summary>A JSON array of arrays, one per row, as the statements' @rows parameter.</summary>

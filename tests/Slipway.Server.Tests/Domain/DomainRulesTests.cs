@@ -71,6 +71,19 @@ public sealed class DomainRulesTests
     }
 
     [Fact]
+    public void Pyramid_buckets_do_not_depend_on_arrival_order_and_floor_negative_iterations()
+    {
+        var points = Enumerable.Range(0, 3000).Select(i => new ScalarPoint(i * 7 % 3000, Math.Cos(i), i)).ToList();
+        static string Key(IEnumerable<(int Level, ScalarBucket Bucket)> buckets) =>
+            string.Join(";", buckets.OrderBy(b => b.Level).ThenBy(b => b.Bucket.Bucket).Select(b => $"{b.Level}/{b.Bucket.Bucket}/{b.Bucket.Count}/{b.Bucket.Min.Iter}/{b.Bucket.Max.Iter}"));
+        Assert.Equal(Key(ScalarPyramid.Aggregate(points.OrderBy(p => p.Iter).ToList())), Key(ScalarPyramid.Aggregate(points)));
+        Assert.Equal(-1, ScalarPyramid.BucketOf(-1, 0));
+        Assert.Equal(-1, ScalarPyramid.BucketOf(-16, 0));
+        Assert.Equal(-2, ScalarPyramid.BucketOf(-17, 0));
+        Assert.Equal(int.MinValue / 16, ScalarPyramid.BucketOf(int.MinValue, 0));
+    }
+
+    [Fact]
     public void Query_strings_nest_dotted_keys_and_type_values()
     {
         var body = new JsonObject();
