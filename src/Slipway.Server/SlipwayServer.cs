@@ -103,6 +103,8 @@ public sealed class SlipwayServer : IAsyncDisposable
         services.AddSingleton<AuthApi>();
         services.AddSingleton<ProjectsApi>();
         services.AddSingleton<TasksApi>();
+        services.AddSingleton<TaskParametersApi>();
+        services.AddSingleton<TaskOutputsApi>();
         services.AddSingleton<QueuesApi>();
         services.AddSingleton<EventsApi>();
         services.AddSingleton(sp =>
@@ -112,6 +114,8 @@ public sealed class SlipwayServer : IAsyncDisposable
             sp.GetRequiredService<AuthApi>().Map(router);
             sp.GetRequiredService<ProjectsApi>().Map(router);
             sp.GetRequiredService<TasksApi>().Map(router);
+            sp.GetRequiredService<TaskParametersApi>().Map(router);
+            sp.GetRequiredService<TaskOutputsApi>().Map(router);
             sp.GetRequiredService<QueuesApi>().Map(router);
             sp.GetRequiredService<EventsApi>().Map(router);
             return router;

@@ -32,22 +32,10 @@ public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntr
         router.Add("tasks.clone", Clone, "task new_task_name new_task_comment new_task_tags new_task_system_tags new_task_parent new_task_project new_task_hyperparams new_task_configuration new_task_container new_task_input_models execution_overrides new_project_name validate_references");
         router.Add("tasks.enqueue", Enqueue, StatusFields + " queue queue_name verify_watched_queue update_execution_queue");
         router.Add("tasks.dequeue", Dequeue, StatusFields + " new_status remove_from_all_queues");
-        router.Add("tasks.set_requirements", SetRequirements, "task requirements force");
-        router.Add("tasks.edit_hyper_params", EditHyperParams, "task hyperparams replace_hyperparams force");
-        router.Add("tasks.get_hyper_params", GetHyperParams, "tasks");
-        router.Add("tasks.delete_hyper_params", DeleteHyperParams, "task hyperparams force");
-        router.Add("tasks.edit_configuration", EditConfiguration, "task configuration replace_configuration force");
-        router.Add("tasks.get_configurations", GetConfigurations, "tasks names");
-        router.Add("tasks.get_configuration_names", GetConfigurationNames, "tasks skip_empty");
-        router.Add("tasks.delete_configuration", DeleteConfiguration, "task configuration force");
         router.Add("tasks.delete", Delete, StatusFields + " move_to_trash delete_output_models return_file_urls delete_external_artifacts include_pipeline_steps");
         router.Add("tasks.delete_many", DeleteMany, "ids force move_to_trash delete_output_models return_file_urls delete_external_artifacts include_pipeline_steps status_reason status_message");
         router.Add("tasks.archive_many", call => Archive(call, true), "ids status_reason status_message");
         router.Add("tasks.unarchive_many", call => Archive(call, false), "ids status_reason status_message");
-        router.Add("tasks.add_or_update_artifacts", AddOrUpdateArtifacts, "task artifacts force");
-        router.Add("tasks.delete_artifacts", DeleteArtifacts, "task artifacts force");
-        router.Add("tasks.add_or_update_model", AddOrUpdateModel, "task name model type iteration");
-        router.Add("tasks.delete_models", DeleteModels, "task models");
     }
 
     private async ValueTask<JsonNode?> Create(RpcCall call)
@@ -311,165 +299,6 @@ public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntr
         return new JsonObject { ["updated"] = 1, ["dequeued"] = new JsonObject { ["removed"] = removed }, ["fields"] = fields };
     }
 
-    private async ValueTask<JsonNode?> SetRequirements(RpcCall call)
-    {
-        var requirements = call.Object("requirements") ?? throw ApiException.MissingField("requirements");
-        var force = call.Bool("force");
-        await updates.UpdateAsync(call.RequireString("task"), task =>
-        {
-            // The agent writes the frozen requirements back while the task runs.
-            var status = task["status"]?.GetValue<string>();
-            if (!force && status is not (TaskStatuses.Created or TaskStatuses.InProgress))
-                throw ApiException.InvalidTaskStatus($"expected={TaskStatuses.Created}, status={status}");
-            Json.Set(task, "script.requirements", requirements.DeepClone());
-            TaskDocuments.Touch(task, updates.Now());
-        }, call.Aborted);
-        return new JsonObject { ["updated"] = 1, ["fields"] = new JsonObject { ["script.requirements"] = requirements.DeepClone() } };
-    }
-
-    private async ValueTask<JsonNode?> EditHyperParams(RpcCall call)
-    {
-        var items = ParameterItems(call, "hyperparams", sectioned: true);
-        var replace = call.String("replace_hyperparams") ?? "none";
-        if (replace is not ("none" or "section" or "all"))
-            throw ApiException.Validation("replace_hyperparams must be none, section or all");
-        var force = call.Bool("force");
-        await updates.UpdateAsync(call.RequireString("task"), task =>
-        {
-            if (!items.All(i => i["section"]!.GetValue<string>() == "properties"))
-                TaskUpdates.RequireEditable(task, force);
-            if (task["hyperparams"] is not JsonObject sections || replace == "all")
-                task["hyperparams"] = sections = [];
-            if (replace == "section")
-            {
-                foreach (var section in items.Select(i => i["section"]!.GetValue<string>()).Distinct())
-                    sections[section] = new JsonObject();
-            }
-            foreach (var item in items)
-            {
-                var section = item["section"]!.GetValue<string>();
-                if (sections[section] is not JsonObject names)
-                    sections[section] = names = [];
-                names[item["name"]!.GetValue<string>()] = item;
-            }
-            TaskDocuments.Touch(task, updates.Now());
-        }, call.Aborted);
-        return new JsonObject { ["updated"] = 1 };
-    }
-
-    private async ValueTask<JsonNode?> GetHyperParams(RpcCall call)
-    {
-        var ids = call.StringList("tasks") ?? throw ApiException.MissingField("tasks");
-        var found = await docs.FindAsync(Collection.Tasks, new DocQuery().Where(new FieldIn("id", ids)), call.Aborted);
-        var result = new JsonArray();
-        foreach (var task in found)
-        {
-            var list = new JsonArray();
-            if (task.Body["hyperparams"] is JsonObject sections)
-            {
-                foreach (var (_, names) in sections)
-                {
-                    foreach (var (_, item) in names as JsonObject ?? [])
-                        list.Add(item?.DeepClone());
-                }
-            }
-            result.Add(new JsonObject { ["task"] = task.Id, ["hyperparams"] = list });
-        }
-        return new JsonObject { ["params"] = result };
-    }
-
-    private async ValueTask<JsonNode?> DeleteHyperParams(RpcCall call)
-    {
-        var keys = call.Array("hyperparams") ?? throw ApiException.MissingField("hyperparams");
-        var force = call.Bool("force");
-        var deleted = 0;
-        await updates.UpdateAsync(call.RequireString("task"), task =>
-        {
-            deleted = 0;
-            var parsed = keys.Select(k => (Section: RpcCall.AsString(k?["section"], "section") ?? throw ApiException.MissingField("section"),
-                Name: RpcCall.AsString(k?["name"], "name"))).ToList();
-            if (!parsed.All(k => k.Section == "properties"))
-                TaskUpdates.RequireEditable(task, force);
-            if (task["hyperparams"] is not JsonObject sections)
-                return;
-            foreach (var (section, name) in parsed)
-            {
-                if (name is null)
-                    deleted += sections.Remove(section) ? 1 : 0;
-                else if (sections[section] is JsonObject names && names.Remove(name))
-                    deleted++;
-            }
-            TaskDocuments.Touch(task, updates.Now());
-        }, call.Aborted);
-        return new JsonObject { ["deleted"] = deleted };
-    }
-
-    private async ValueTask<JsonNode?> EditConfiguration(RpcCall call)
-    {
-        var items = ParameterItems(call, "configuration", sectioned: false);
-        var replace = call.Bool("replace_configuration");
-        var force = call.Bool("force");
-        await updates.UpdateAsync(call.RequireString("task"), task =>
-        {
-            TaskUpdates.RequireEditable(task, force);
-            if (task["configuration"] is not JsonObject configuration || replace)
-                task["configuration"] = configuration = [];
-            foreach (var item in items)
-                configuration[item["name"]!.GetValue<string>()] = item;
-            TaskDocuments.Touch(task, updates.Now());
-        }, call.Aborted);
-        return new JsonObject { ["updated"] = 1 };
-    }
-
-    private async ValueTask<JsonNode?> GetConfigurations(RpcCall call)
-    {
-        var ids = call.StringList("tasks") ?? throw ApiException.MissingField("tasks");
-        var names = call.StringList("names");
-        var found = await docs.FindAsync(Collection.Tasks, new DocQuery().Where(new FieldIn("id", ids)), call.Aborted);
-        var result = new JsonArray();
-        foreach (var task in found)
-        {
-            var list = new JsonArray();
-            foreach (var (name, item) in task.Body["configuration"] as JsonObject ?? [])
-            {
-                if (names is null || names.Count == 0 || names.Contains(name))
-                    list.Add(item?.DeepClone());
-            }
-            result.Add(new JsonObject { ["task"] = task.Id, ["configuration"] = list });
-        }
-        return new JsonObject { ["configurations"] = result };
-    }
-
-    private async ValueTask<JsonNode?> GetConfigurationNames(RpcCall call)
-    {
-        var ids = call.StringList("tasks") ?? throw ApiException.MissingField("tasks");
-        var found = await docs.FindAsync(Collection.Tasks, new DocQuery().Where(new FieldIn("id", ids)), call.Aborted);
-        var skipEmpty = call.Bool("skip_empty", true);
-        var result = new JsonArray();
-        foreach (var task in found)
-        {
-            var names = (task.Body["configuration"] as JsonObject ?? []).Select(p => p.Key).Order(StringComparer.Ordinal).ToList();
-            if (skipEmpty && names.Count == 0)
-                continue;
-            result.Add(new JsonObject { ["task"] = task.Id, ["names"] = new JsonArray(names.Select(n => (JsonNode)n).ToArray()) });
-        }
-        return new JsonObject { ["configurations"] = result };
-    }
-
-    private async ValueTask<JsonNode?> DeleteConfiguration(RpcCall call)
-    {
-        var names = call.StringList("configuration") ?? throw ApiException.MissingField("configuration");
-        var force = call.Bool("force");
-        var deleted = 0;
-        await updates.UpdateAsync(call.RequireString("task"), task =>
-        {
-            TaskUpdates.RequireEditable(task, force);
-            deleted = names.Count(n => (task["configuration"] as JsonObject)?.Remove(n) == true);
-            TaskDocuments.Touch(task, updates.Now());
-        }, call.Aborted);
-        return new JsonObject { ["deleted"] = deleted };
-    }
-
     private async ValueTask<JsonNode?> Delete(RpcCall call)
     {
         var id = call.RequireString("task");
@@ -548,87 +377,6 @@ public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntr
         return new JsonObject { ["succeeded"] = succeeded, ["failed"] = failed };
     }
 
-    private async ValueTask<JsonNode?> AddOrUpdateArtifacts(RpcCall call)
-    {
-        var artifacts = call.Array("artifacts") ?? throw ApiException.MissingField("artifacts");
-        foreach (var artifact in artifacts)
-        {
-            if (artifact is not JsonObject a || RpcCall.AsString(a["key"], "key") is not { Length: > 0 } || RpcCall.AsString(a["type"], "type") is null)
-                throw ApiException.Validation("each artifact needs a key and a type");
-        }
-        var force = call.Bool("force");
-        await updates.UpdateAsync(call.RequireString("task"), task =>
-        {
-            TaskUpdates.RequireEditable(task, force);
-            TaskDocuments.UpsertArtifacts(task, artifacts);
-            TaskDocuments.Touch(task, updates.Now());
-        }, call.Aborted);
-        return new JsonObject { ["updated"] = artifacts.Count };
-    }
-
-    private async ValueTask<JsonNode?> DeleteArtifacts(RpcCall call)
-    {
-        var keys = (call.Array("artifacts") ?? throw ApiException.MissingField("artifacts"))
-            .Select(a => (RpcCall.AsString(a?["key"], "key") ?? throw ApiException.MissingField("key"), RpcCall.AsString(a?["mode"], "mode") ?? "output"))
-            .ToList();
-        var force = call.Bool("force");
-        var deleted = 0;
-        await updates.UpdateAsync(call.RequireString("task"), task =>
-        {
-            TaskUpdates.RequireEditable(task, force);
-            deleted = TaskDocuments.DeleteArtifacts(task, keys);
-            TaskDocuments.Touch(task, updates.Now());
-        }, call.Aborted);
-        return new JsonObject { ["deleted"] = deleted };
-    }
-
-    private async ValueTask<JsonNode?> AddOrUpdateModel(RpcCall call)
-    {
-        var name = call.RequireString("name");
-        var model = call.RequireString("model");
-        var type = call.RequireString("type");
-        if (type is not ("input" or "output"))
-            throw ApiException.Validation("type must be input or output");
-        var entry = new JsonObject { ["name"] = name, ["model"] = model, ["updated"] = updates.Now() };
-        await updates.UpdateAsync(call.RequireString("task"), task =>
-        {
-            if (task["models"] is not JsonObject models)
-                task["models"] = models = [];
-            if (models[type] is not JsonArray list)
-                models[type] = list = [];
-            var existing = list.OfType<JsonObject>().FirstOrDefault(m => m["name"]?.GetValue<string>() == name);
-            if (existing is not null)
-                list.Remove(existing);
-            list.Add(entry.DeepClone());
-            TaskDocuments.Touch(task, updates.Now());
-        }, call.Aborted);
-        return new JsonObject { ["updated"] = 1 };
-    }
-
-    private async ValueTask<JsonNode?> DeleteModels(RpcCall call)
-    {
-        var keys = (call.Array("models") ?? throw ApiException.MissingField("models"))
-            .Select(m => (Name: RpcCall.AsString(m?["name"], "name") ?? throw ApiException.MissingField("name"),
-                Type: RpcCall.AsString(m?["type"], "type") ?? throw ApiException.MissingField("type")))
-            .ToList();
-        var removed = 0;
-        await updates.UpdateAsync(call.RequireString("task"), task =>
-        {
-            removed = 0;
-            foreach (var (name, type) in keys)
-            {
-                if (Json.Get(task, "models." + type) is JsonArray list
-                    && list.OfType<JsonObject>().FirstOrDefault(m => m["name"]?.GetValue<string>() == name) is { } match)
-                {
-                    list.Remove(match);
-                    removed++;
-                }
-            }
-            TaskDocuments.Touch(task, updates.Now());
-        }, call.Aborted);
-        return new JsonObject { ["updated"] = removed };
-    }
-
     /// <summary>The definition fields present in the call, type-checked (objects must be objects, tag lists string lists).</summary>
     private static JsonObject DefinitionFrom(RpcCall call, string[] except)
     {
@@ -682,32 +430,6 @@ public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntr
                     obj[key] = v.ToJsonString();
             }
         }
-    }
-
-    /// <summary>Reads a list of parameter items ({section?, name, value, type, description}), as stored.</summary>
-    private static List<JsonObject> ParameterItems(RpcCall call, string field, bool sectioned)
-    {
-        var list = call.Array(field) ?? throw ApiException.MissingField(field);
-        var items = new List<JsonObject>();
-        foreach (var node in list)
-        {
-            if (node is not JsonObject given)
-                throw ApiException.Validation($"each item of '{field}' must be an object");
-            var item = new JsonObject();
-            foreach (var key in sectioned ? new[] { "section", "name", "value", "type", "description" } : ["name", "value", "type", "description"])
-            {
-                if (given[key] is { } v)
-                    item[key] = v.GetValueKind() == JsonValueKind.String ? v.DeepClone() : v.ToJsonString();
-            }
-            if (sectioned && item["section"] is null)
-                throw ApiException.MissingField("section");
-            if (item["name"] is null)
-                throw ApiException.MissingField("name");
-            if (sectioned && item["section"]!.GetValue<string>().Equals("properties", StringComparison.OrdinalIgnoreCase))
-                item["section"] = "properties";
-            items.Add(item);
-        }
-        return items;
     }
 
     private async Task RequireProjectAsync(string? project, CancellationToken ct)

@@ -23,15 +23,15 @@ public sealed record EventSql(string MinIter, string MaxIter, string Rows, Func<
 /// </summary>
 public sealed class SqlEventStore : IEventStore
 {
-    private readonly SqlDatabase db;
-    private readonly EventSql sql;
+    private readonly SqlDatabase _db;
+    private readonly EventSql _sql;
     private readonly string _pointsSql, _bucketsSql, _eventsSql;
     private readonly ConcurrentDictionary<(string Task, string Metric, string Variant), long> _seriesIds = new();
 
     public SqlEventStore(SqlDatabase db, EventSql sql)
     {
-        this.db = db;
-        this.sql = sql;
+        _db = db;
+        _sql = sql;
         string Columns(params string[] types) => string.Join(", ", types.Select((t, i) => sql.Column(i, t)));
         _pointsSql = $"""
             INSERT INTO scalars (series, iter, value, ts) SELECT @series, {Columns("bigint", "float8", "bigint")} FROM {sql.Rows} WHERE true
@@ -106,14 +106,14 @@ public sealed class SqlEventStore : IEventStore
 
         // Series created in this transaction are cached only once it commits.
         var created = new Dictionary<(string, string, string), long>();
-        await db.WriteAsync(async (conn, tx) =>
+        await _db.WriteAsync(async (conn, tx) =>
         {
             created.Clear();
             await using var countRange = Command(conn, tx, "SELECT count(*) FROM scalars WHERE series = @series AND iter BETWEEN @min AND @max", "@series", "@min", "@max");
             await using var points = Command(conn, tx, _pointsSql, "@series", "@rows");
             await using var buckets = Command(conn, tx, _bucketsSql, "@series", "@rows");
             await using var updateSeries = Command(conn, tx,
-                $"UPDATE scalar_series SET count = count + @count, min_iter = {sql.MinIter}, max_iter = {sql.MaxIter} WHERE id = @series",
+                $"UPDATE scalar_series SET count = count + @count, min_iter = {_sql.MinIter}, max_iter = {_sql.MaxIter} WHERE id = @series",
                 "@count", "@min", "@max", "@series");
             foreach (var batch in batches)
             {
@@ -176,7 +176,7 @@ public sealed class SqlEventStore : IEventStore
     {
         if (tasks.Count == 0)
             return [];
-        await using var conn = await db.OpenReadAsync(ct);
+        await using var conn = await _db.OpenReadAsync(ct);
         await using var cmd = conn.CreateCommand();
         cmd.CommandText = $"SELECT id, task, metric, variant, count, min_iter, max_iter FROM scalar_series WHERE task IN ({InList(cmd, "@t", tasks)}) AND count > 0 ORDER BY metric, variant";
         await using var reader = await cmd.ExecuteReaderAsync(ct);
@@ -191,7 +191,7 @@ public sealed class SqlEventStore : IEventStore
 
     public async Task<List<ScalarPoint>> GetScalarsAsync(long series, CancellationToken ct = default)
     {
-        await using var conn = await db.OpenReadAsync(ct);
+        await using var conn = await _db.OpenReadAsync(ct);
         await using var cmd = conn.CreateCommand();
         cmd.CommandText = "SELECT iter, value, ts FROM scalars WHERE series = @series ORDER BY iter";
         SqlDocumentStore.AddParameter(cmd, "@series", series);
@@ -204,7 +204,7 @@ public sealed class SqlEventStore : IEventStore
 
     public async Task<List<ScalarBucket>> GetBucketsAsync(long series, int level, CancellationToken ct = default)
     {
-        await using var conn = await db.OpenReadAsync(ct);
+        await using var conn = await _db.OpenReadAsync(ct);
         await using var cmd = conn.CreateCommand();
         cmd.CommandText = "SELECT bucket, count, min_value, min_iter, min_ts, max_value, max_iter, max_ts FROM scalar_buckets WHERE series = @series AND level = @level ORDER BY bucket";
         SqlDocumentStore.AddParameter(cmd, "@series", series);
@@ -224,7 +224,7 @@ public sealed class SqlEventStore : IEventStore
     {
         if (query.Tasks.Count == 0 || query.Types.Count == 0)
             return [];
-        await using var conn = await db.OpenReadAsync(ct);
+        await using var conn = await _db.OpenReadAsync(ct);
         await using var cmd = conn.CreateCommand();
         var where = $"task IN ({InList(cmd, "@t", query.Tasks)}) AND type IN ({InList(cmd, "@y", query.Types)})";
         if (query.Metrics is { Count: > 0 } metrics)
@@ -262,7 +262,7 @@ public sealed class SqlEventStore : IEventStore
     {
         if (tasks.Count == 0 || types.Count == 0)
             return 0;
-        await using var conn = await db.OpenReadAsync(ct);
+        await using var conn = await _db.OpenReadAsync(ct);
         await using var cmd = conn.CreateCommand();
         cmd.CommandText = $"SELECT count(*) FROM events WHERE task IN ({InList(cmd, "@t", tasks)}) AND type IN ({InList(cmd, "@y", types)})";
         return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct));
@@ -270,7 +270,7 @@ public sealed class SqlEventStore : IEventStore
 
     public async Task DeleteTaskEventsAsync(string task, CancellationToken ct = default)
     {
-        await db.WriteAsync(async (conn, tx) =>
+        await _db.WriteAsync(async (conn, tx) =>
         {
             foreach (var statement in new[]
             {
