@@ -1,0 +1,182 @@
+using System.Text.Json.Nodes;
+using Slipway.Server.Domain;
+using Slipway.Server.Storage;
+using Slipway.Server.Tests.Infrastructure;
+
+namespace Slipway.Server.Tests.Storage;
+
+/// <summary>What every store implementation promises, run against each engine.</summary>
+public abstract class StoreContractTests(string engine) : IAsyncLifetime
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "slipway-store-" + Guid.NewGuid().ToString("N")[..8]);
+    private string? _database;
+    private Stores _stores = null!;
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_dir);
+        if (engine == "postgres")
+            _database = PostgresCluster.CreateDatabase();
+        _stores = await Stores.OpenAsync(_database, Path.Combine(_dir, "store.db"), CancellationToken.None);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _stores.DisposeAsync();
+        if (_database is not null)
+            PostgresCluster.DropDatabase(_database);
+        Directory.Delete(_dir, true);
+    }
+
+    private IDocumentStore Docs => _stores.Docs;
+
+    private static JsonObject Task(string id, string name, string status, string? project = null, params string[] tags) => new()
+    {
+        ["id"] = id, ["name"] = name, ["status"] = status, ["project"] = project, ["system_tags"] = Json.SortedStrings(tags),
+        ["last_metrics"] = new JsonObject { ["m"] = new JsonObject { ["v"] = new JsonObject { ["value"] = name.Length } } },
+    };
+
+    [Fact]
+    public async Task Replace_is_a_compare_and_swap_on_the_version_read()
+    {
+        Assert.True(await Docs.InsertAsync(Collection.Tasks, "t1", Task("t1", "a", "created")));
+        Assert.False(await Docs.InsertAsync(Collection.Tasks, "t1", Task("t1", "b", "created")));
+        var first = (await Docs.GetAsync(Collection.Tasks, "t1"))!;
+        var second = (await Docs.GetAsync(Collection.Tasks, "t1"))!;
+        Assert.True(await Docs.ReplaceAsync(Collection.Tasks, first, Task("t1", "x", "queued")));
+        Assert.False(await Docs.ReplaceAsync(Collection.Tasks, second, Task("t1", "y", "failed")));
+        var now = (await Docs.GetAsync(Collection.Tasks, "t1"))!;
+        Assert.Equal("x", now.Body["name"]!.GetValue<string>());
+        Assert.Equal(first.Version + 1, now.Version);
+        Assert.True(await Docs.DeleteAsync(Collection.Tasks, "t1"));
+        Assert.Null(await Docs.GetAsync(Collection.Tasks, "t1"));
+    }
+
+    [Fact]
+    public async Task Unique_names_are_enforced_for_projects_and_queues()
+    {
+        Assert.True(await Docs.InsertAsync(Collection.Projects, "p1", new JsonObject { ["id"] = "p1", ["name"] = "same" }));
+        Assert.False(await Docs.InsertAsync(Collection.Projects, "p2", new JsonObject { ["id"] = "p2", ["name"] = "same" }));
+        Assert.True(await Docs.InsertAsync(Collection.Queues, "q1", new JsonObject { ["id"] = "q1", ["name"] = "same" }));
+        Assert.False(await Docs.InsertAsync(Collection.Queues, "q2", new JsonObject { ["id"] = "q2", ["name"] = "same" }));
+    }
+
+    [Fact]
+    public async Task Queries_filter_order_page_and_count()
+    {
+        await Docs.InsertAsync(Collection.Tasks, "a", Task("a", "alpha", "created", "p", "x"));
+        await Docs.InsertAsync(Collection.Tasks, "b", Task("b", "bravo-long", "queued", "p", "x", "hidden"));
+        await Docs.InsertAsync(Collection.Tasks, "c", Task("c", "charlie", "queued", "q"));
+        await Docs.InsertAsync(Collection.Tasks, "d", Task("d", "delta", "queued"));
+
+        async Task<string[]> Ids(DocQuery q) => (await Docs.FindAsync(Collection.Tasks, q)).Select(d => d.Id).ToArray();
+        DocQuery ByName() => new() { OrderBy = { new SortKey("name", false) } };
+
+        Assert.Equal(["b", "c", "d"], await Ids(ByName().Where(new FieldIn("status", ["queued"]))));
+        Assert.Equal(["a", "b"], await Ids(ByName().Where(new FieldIn("project", ["p"]))));
+        Assert.Equal(["d"], await Ids(ByName().Where(new FieldMissing("project"))));
+        Assert.Equal(["b", "c"], await Ids(ByName().Where(new FieldMatches("name", "^[bc]"))));
+        Assert.Equal(["a", "c", "d"], await Ids(ByName().Where(new TagMatch("system_tags", TagQuery.Parse(["-hidden"])))));
+        Assert.Equal(["c", "d"], await Ids(ByName().Where(new TagMatch("system_tags", TagQuery.Parse([null])))));
+        Assert.Equal(["c"], await Ids(ByName().Where(new TextContains(["name", "id"], "ARL"))));
+        Assert.Equal(["c"], await Ids(ByName().Where(new FieldStartsWith("name", "char"))));
+        // alpha and delta tie (5): ties are broken by id, on both engines.
+        Assert.Equal(["b", "c", "a", "d"], await Ids(new DocQuery { OrderBy = { new SortKey("last_metrics.m.v.value", true) } }));
+        Assert.Equal(["b", "c"], await Ids(new DocQuery { Skip = 1, Take = 2, OrderBy = { new SortKey("name", false) } }));
+        Assert.Equal(3, await Docs.CountAsync(Collection.Tasks, new DocQuery().Where(new FieldIn("status", ["queued"]))));
+        var counts = await Docs.CountByAsync(Collection.Tasks, new DocQuery(), "project", "status");
+        Assert.Contains(new GroupCount("p", "queued", 1), counts);
+        Assert.Contains(new GroupCount(null, "queued", 1), counts);
+    }
+
+    [Fact]
+    public async Task Queue_entries_keep_order_pop_once_and_reorder()
+    {
+        var q = _stores.QueueEntries;
+        foreach (var t in new[] { "t1", "t2", "t3" })
+            await q.AddAsync("q", t, "2026-01-01T00:00:00.000000+00:00");
+        await q.AddAsync("other", "t2", "2026-01-01T00:00:00.000000+00:00");
+        Assert.Equal(3, await q.CountAsync("q"));
+        await q.ReorderAsync("q", [.. (await q.ListAsync("q")).OrderByDescending(e => e.Task)]);
+        Assert.Equal(["t3", "t2", "t1"], (await q.ListAsync("q")).Select(e => e.Task));
+        Assert.Equal("t3", (await q.PopAsync("q"))!.Task);
+        Assert.Equal(["q", "other"], (await q.RemoveEverywhereAsync("t2")).Order().Reverse());
+        Assert.Equal("t1", (await q.PopAsync("q"))!.Task);
+        Assert.Null(await q.PopAsync("q"));
+    }
+
+    [Fact]
+    public async Task Scalars_overwrite_keep_an_exact_count_and_a_pyramid()
+    {
+        var events = _stores.Events;
+        var points = Enumerable.Range(0, 100).Select(i => new ScalarEvent("t", "loss", "train", new ScalarPoint(i, i, 1000 + i))).ToList();
+        await events.AddAsync(points, []);
+        await events.AddAsync([new ScalarEvent("t", "loss", "train", new ScalarPoint(50, -5, 1)), new ScalarEvent("t", "loss", "train", new ScalarPoint(100, 7, 2))], []);
+        var series = Assert.Single(await events.GetSeriesAsync(["t"]));
+        Assert.Equal((101L, 0L, 100L), (series.Count, series.MinIter, series.MaxIter));
+        var stored = await events.GetScalarsAsync(series.Id);
+        Assert.Equal(-5, stored.Single(p => p.Iter == 50).Value);
+        var level0 = await events.GetBucketsAsync(series.Id, 0);
+        Assert.Equal(7, level0.Count);
+        Assert.Equal(-5, level0.Single(b => b.Bucket == 3).Min.Value);
+        await events.DeleteTaskEventsAsync("t");
+        Assert.Empty(await events.GetSeriesAsync(["t"]));
+    }
+
+    [Fact]
+    public async Task Other_events_overwrite_by_id_and_page_by_time()
+    {
+        var events = _stores.Events;
+        StoredEvent Log(int i) => new("t", "log", null, 0, "", "", 1000 + i, $$"""{"msg":"{{i}}"}""");
+        await events.AddAsync([], [.. Enumerable.Range(0, 10).Select(Log)]);
+        await events.AddAsync([], [new StoredEvent("t", "plot", "id1", 1, "m", "v", 5, """{"v":1}""")]);
+        await events.AddAsync([], [new StoredEvent("t", "plot", "id1", 1, "m", "v", 6, """{"v":2}""")]);
+        var plots = await events.GetEventsAsync(new EventQuery(["t"], ["plot"]));
+        Assert.Equal(2, JsonNode.Parse(Assert.Single(plots).Doc)!["v"]!.GetValue<int>());
+        var first = await events.GetEventsAsync(new EventQuery(["t"], ["log"]) { Limit = 4 });
+        var next = await events.GetEventsAsync(new EventQuery(["t"], ["log"]) { Limit = 4, After = (first[^1].Timestamp, first[^1].Seq) });
+        Assert.Equal(["0", "1", "2", "3", "4", "5", "6", "7"], first.Concat(next).Select(e => JsonNode.Parse(e.Doc)!["msg"]!.GetValue<string>()));
+        Assert.Equal(10, await events.CountEventsAsync(["t"], ["log"]));
+    }
+
+    [Fact]
+    public async Task Reopening_a_database_keeps_its_data_and_applies_no_step_twice()
+    {
+        await Docs.InsertAsync(Collection.Users, "u", new JsonObject { ["id"] = "u", ["name"] = "kept" });
+        await _stores.DisposeAsync();
+        _stores = await Stores.OpenAsync(_database, Path.Combine(_dir, "store.db"), CancellationToken.None);
+        Assert.Equal("kept", (await Docs.GetAsync(Collection.Users, "u"))!.Body["name"]!.GetValue<string>());
+    }
+}
+
+public sealed class StoreContractTestsOnSqlite() : StoreContractTests("sqlite");
+
+public sealed class StoreContractTestsOnPostgres() : StoreContractTests("postgres");
+
+public sealed class SchemaUpgradeTests
+{
+    [Fact]
+    public async Task An_old_sqlite_schema_is_upgraded_in_place()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "slipway-upgrade-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, "old.db");
+        // A database made by an older Slipway: only the first steps, and their count recorded.
+        await using (var conn = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path}"))
+        {
+            await conn.OpenAsync();
+            await SchemaMigrations.ApplyAsync(conn, [.. Server.Storage.Sqlite.SqliteSchema.Steps.Take(6)], CancellationToken.None);
+            await using var insert = conn.CreateCommand();
+            insert.CommandText = """INSERT INTO tasks (id, version, doc) VALUES ('old', 1, '{"id":"old","name":"from before"}')""";
+            await insert.ExecuteNonQueryAsync();
+        }
+        await using (var stores = await Stores.OpenAsync(null, path, CancellationToken.None))
+        {
+            Assert.Equal("from before", (await stores.Docs.GetAsync(Collection.Tasks, "old"))!.Body["name"]!.GetValue<string>());
+            await stores.QueueEntries.AddAsync("q", "old", "now");
+            Assert.Equal(1, await stores.QueueEntries.CountAsync("q"));
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(dir, true);
+    }
+}
