@@ -12,20 +12,21 @@ namespace Slipway.Server.Storage;
 /// <param name="MaxIter">The larger of a column and @max.</param>
 /// <param name="Rows">A FROM item that turns the JSON array parameter @rows into rows named j.</param>
 /// <param name="Column">Column N of a row of j, as the given SQL type.</param>
-public sealed record EventSql(string MinIter, string MaxIter, string Rows, Func<int, string, string> Column);
+/// <param name="LockSeries">A statement that holds @series for the rest of the transaction, where writers run concurrently; null where they cannot.</param>
+public sealed record EventSql(string MinIter, string MaxIter, string Rows, Func<int, string, string> Column, string? LockSeries);
 
 /// <summary>
-/// Events on any <see cref="SqlDatabase"/>. Scalars go to per-series rows keyed by (series, iteration), so a
-/// re-sent point overwrites, plus the downsampling pyramid; other events are documents keyed by their id.
-/// Each kind of row is written with one statement per batch, its rows passed as one JSON array that the
-/// engine expands; the array, the grouping and the pyramid deltas are all made before the write
+/// Events on any <see cref="SqlDatabase"/>. Scalars go to per-series chunks (<see cref="ScalarChunks"/>;
+/// a re-sent point overwrites) plus the downsampling pyramid; other events are documents keyed by their id.
+/// Pyramid buckets and events are written with one statement per batch, their rows passed as one JSON array
+/// that the engine expands. Grouping, sorting and the pyramid deltas are done before the write
 /// transaction, since SQLite runs one writer at a time.
 /// </summary>
 public sealed class SqlEventStore : IEventStore
 {
     private readonly SqlDatabase _db;
     private readonly EventSql _sql;
-    private readonly string _pointsSql, _bucketsSql, _eventsSql;
+    private readonly string _bucketsSql, _eventsSql;
     private readonly ConcurrentDictionary<(string Task, string Metric, string Variant), long> _seriesIds = new();
 
     public SqlEventStore(SqlDatabase db, EventSql sql)
@@ -33,10 +34,6 @@ public sealed class SqlEventStore : IEventStore
         _db = db;
         _sql = sql;
         string Columns(params string[] types) => string.Join(", ", types.Select((t, i) => sql.Column(i, t)));
-        _pointsSql = $"""
-            INSERT INTO scalars (series, iter, value, ts) SELECT @series, {Columns("bigint", "float8", "bigint")} FROM {sql.Rows} WHERE true
-            ON CONFLICT (series, iter) DO UPDATE SET value = excluded.value, ts = excluded.ts
-            """;
         _bucketsSql = $"""
             INSERT INTO scalar_buckets AS b (series, level, bucket, count, min_value, min_iter, min_ts, max_value, max_iter, max_ts)
             SELECT @series, {Columns("integer", "bigint", "bigint", "float8", "bigint", "bigint", "float8", "bigint", "bigint")} FROM {sql.Rows} WHERE true
@@ -57,7 +54,7 @@ public sealed class SqlEventStore : IEventStore
             """;
     }
 
-    private sealed record SeriesBatch((string Task, string Metric, string Variant) Key, string Points, string Buckets, long Count, long MinIter, long MaxIter);
+    private sealed record SeriesBatch((string Task, string Metric, string Variant) Key, List<List<ScalarPoint>> Chunks, string Buckets, long MinIter, long MaxIter);
 
     public async Task AddAsync(IReadOnlyList<ScalarEvent> scalars, IReadOnlyList<StoredEvent> others, CancellationToken ct = default)
     {
@@ -68,13 +65,14 @@ public sealed class SqlEventStore : IEventStore
             var points = g.Select(s => s.Point).ToList();
             // A re-sent iteration within the batch: the last one wins (points usually arrive in increasing order).
             if (!IsIncreasing(points))
-                points = points.GroupBy(p => p.Iter).Select(i => i.Last()).ToList();
-            var pointsJson = JsonRows(points, (w, p) =>
+                points = points.GroupBy(p => p.Iter).Select(i => i.Last()).OrderBy(p => p.Iter).ToList();
+            var chunks = new List<List<ScalarPoint>>();
+            foreach (var p in points)
             {
-                w.WriteNumberValue(p.Iter);
-                WriteValue(w, p.Value);
-                w.WriteNumberValue(p.Timestamp);
-            });
+                if (chunks.Count == 0 || ScalarChunks.ChunkOf(chunks[^1][0].Iter) != ScalarChunks.ChunkOf(p.Iter))
+                    chunks.Add([]);
+                chunks[^1].Add(p);
+            }
             var bucketsJson = JsonRows(ScalarPyramid.Aggregate(points).ToList(), (w, b) =>
             {
                 w.WriteNumberValue(b.Level);
@@ -87,7 +85,7 @@ public sealed class SqlEventStore : IEventStore
                 w.WriteNumberValue(b.Bucket.Max.Iter);
                 w.WriteNumberValue(b.Bucket.Max.Timestamp);
             });
-            return new SeriesBatch(g.Key, pointsJson, bucketsJson, points.Count, points.Min(p => p.Iter), points.Max(p => p.Iter));
+            return new SeriesBatch(g.Key, chunks, bucketsJson, points[0].Iter, points[^1].Iter);
         }).ToList();
         var eventsJson = others.Count == 0 ? null : JsonRows(others, (w, e) =>
         {
@@ -109,19 +107,34 @@ public sealed class SqlEventStore : IEventStore
         await _db.WriteAsync(async (conn, tx) =>
         {
             created.Clear();
-            await using var countRange = Command(conn, tx, "SELECT count(*) FROM scalars WHERE series = @series AND iter BETWEEN @min AND @max", "@series", "@min", "@max");
-            await using var points = Command(conn, tx, _pointsSql, "@series", "@rows");
+            await using var readChunk = Command(conn, tx, "SELECT points FROM scalar_chunks WHERE series = @series AND chunk = @chunk", "@series", "@chunk");
+            await using var writeChunk = Command(conn, tx,
+                "INSERT INTO scalar_chunks (series, chunk, points) VALUES (@series, @chunk, @points) ON CONFLICT (series, chunk) DO UPDATE SET points = excluded.points",
+                "@series", "@chunk", "@points");
             await using var buckets = Command(conn, tx, _bucketsSql, "@series", "@rows");
             await using var updateSeries = Command(conn, tx,
                 $"UPDATE scalar_series SET count = count + @count, min_iter = {_sql.MinIter}, max_iter = {_sql.MaxIter} WHERE id = @series",
                 "@count", "@min", "@max", "@series");
+            await using var lockSeries = _sql.LockSeries is null ? null : Command(conn, tx, _sql.LockSeries, "@series");
+            var ordered = new List<(long Series, SeriesBatch Batch)>();
             foreach (var batch in batches)
+                ordered.Add((await SeriesIdAsync(conn, tx, batch.Key, created, ct), batch));
+            // Series are locked in id order, so two batches never wait on each other in a cycle.
+            foreach (var (series, batch) in ordered.OrderBy(b => b.Series))
             {
-                var series = await SeriesIdAsync(conn, tx, batch.Key, created, ct);
-                // Re-sent points overwrite, so the series grows by the rows that are new in the batch's range.
-                var before = await Scalar(countRange, ct, series, batch.MinIter, batch.MaxIter);
-                await Run(points, ct, series, batch.Points);
-                var added = before == 0 ? batch.Count : await Scalar(countRange, ct, series, batch.MinIter, batch.MaxIter) - before;
+                if (lockSeries is not null)
+                    await Run(lockSeries, ct, series);
+                long added = 0;
+                foreach (var chunk in batch.Chunks)
+                {
+                    var key = ScalarChunks.ChunkOf(chunk[0].Iter);
+                    readChunk.Parameters[0].Value = series;
+                    readChunk.Parameters[1].Value = key;
+                    var stored = await readChunk.ExecuteScalarAsync(ct) as byte[];
+                    var (blob, newPoints) = ScalarChunks.Merge(stored, chunk);
+                    added += newPoints;
+                    await Run(writeChunk, ct, series, key, blob);
+                }
                 await Run(buckets, ct, series, batch.Buckets);
                 await Run(updateSeries, ct, added, batch.MinIter, batch.MaxIter, series);
             }
@@ -172,6 +185,39 @@ public sealed class SqlEventStore : IEventStore
             writer.WriteNullValue();
     }
 
+    /// <summary>Moves points from the per-point table of earlier versions into chunks (once; a no-op when it is empty).</summary>
+    public async Task MoveLegacyPointsAsync(CancellationToken ct)
+    {
+        var legacy = new Dictionary<(long Series, long Chunk), List<ScalarPoint>>();
+        await using (var conn = await _db.OpenReadAsync(ct))
+        await using (var cmd = conn.CreateCommand())
+        {
+            cmd.CommandText = "SELECT series, iter, value, ts FROM scalars ORDER BY series, iter";
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                var point = new ScalarPoint(reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetDouble(2), reader.GetInt64(3));
+                var key = (reader.GetInt64(0), ScalarChunks.ChunkOf(point.Iter));
+                if (!legacy.TryGetValue(key, out var points))
+                    legacy[key] = points = [];
+                points.Add(point);
+            }
+        }
+        if (legacy.Count == 0)
+            return;
+        await _db.WriteAsync(async (conn, tx) =>
+        {
+            await using var write = Command(conn, tx,
+                "INSERT INTO scalar_chunks (series, chunk, points) VALUES (@series, @chunk, @points) ON CONFLICT (series, chunk) DO NOTHING",
+                "@series", "@chunk", "@points");
+            foreach (var ((series, chunk), points) in legacy)
+                await Run(write, ct, series, chunk, ScalarChunks.Merge([], points).Blob);
+            await using var clear = Command(conn, tx, "DELETE FROM scalars");
+            await clear.ExecuteNonQueryAsync(ct);
+            return true;
+        }, ct);
+    }
+
     public async Task<List<ScalarSeries>> GetSeriesAsync(IReadOnlyList<string> tasks, CancellationToken ct = default)
     {
         if (tasks.Count == 0)
@@ -193,12 +239,12 @@ public sealed class SqlEventStore : IEventStore
     {
         await using var conn = await _db.OpenReadAsync(ct);
         await using var cmd = conn.CreateCommand();
-        cmd.CommandText = "SELECT iter, value, ts FROM scalars WHERE series = @series ORDER BY iter";
+        cmd.CommandText = "SELECT points FROM scalar_chunks WHERE series = @series ORDER BY chunk";
         SqlDocumentStore.AddParameter(cmd, "@series", series);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var points = new List<ScalarPoint>();
         while (await reader.ReadAsync(ct))
-            points.Add(new ScalarPoint(reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetDouble(1), reader.GetInt64(2)));
+            points.AddRange(ScalarChunks.Decode((byte[])reader.GetValue(0)));
         return points;
     }
 
@@ -275,7 +321,7 @@ public sealed class SqlEventStore : IEventStore
             foreach (var statement in new[]
             {
                 "DELETE FROM events WHERE task = @task",
-                "DELETE FROM scalars WHERE series IN (SELECT id FROM scalar_series WHERE task = @task)",
+                "DELETE FROM scalar_chunks WHERE series IN (SELECT id FROM scalar_series WHERE task = @task)",
                 "DELETE FROM scalar_buckets WHERE series IN (SELECT id FROM scalar_series WHERE task = @task)",
                 "DELETE FROM scalar_series WHERE task = @task",
             })

@@ -25,7 +25,9 @@ public sealed class Stores(SqlDatabase db, IDocumentStore docs, IQueueEntryStore
             throw;
         }
         var (popSql, eventSql) = db is PostgresDatabase ? (PostgresDatabase.PopSql, PostgresDatabase.EventSql) : (SqliteDatabase.PopSql, SqliteDatabase.EventSql);
-        return new Stores(db, new SqlDocumentStore(db), new SqlQueueEntryStore(db, popSql), new SqlEventStore(db, eventSql));
+        var events = new SqlEventStore(db, eventSql);
+        await events.MoveLegacyPointsAsync(ct);
+        return new Stores(db, new SqlDocumentStore(db), new SqlQueueEntryStore(db, popSql), events);
     }
 
     public ValueTask DisposeAsync() => db.DisposeAsync();

@@ -84,6 +84,18 @@ public sealed class DomainRulesTests
     }
 
     [Fact]
+    public void Chunks_merge_in_order_overwrite_re_sent_iterations_and_count_new_ones()
+    {
+        var (first, added) = ScalarChunks.Merge([], [new ScalarPoint(1, 1.0, 10), new ScalarPoint(5, null, 50)]);
+        Assert.Equal(2, added);
+        var (second, more) = ScalarChunks.Merge(first, [new ScalarPoint(0, 0.5, 1), new ScalarPoint(5, 5.0, 55), new ScalarPoint(9, 9.0, 90)]);
+        Assert.Equal(2, more);
+        Assert.Equal([new ScalarPoint(0, 0.5, 1), new ScalarPoint(1, 1.0, 10), new ScalarPoint(5, 5.0, 55), new ScalarPoint(9, 9.0, 90)], ScalarChunks.Decode(second));
+        Assert.Null(ScalarChunks.Decode(first)[1].Value);
+        Assert.Equal((0, 0, -1, -1, -2097152), (ScalarChunks.ChunkOf(0), ScalarChunks.ChunkOf(1023), ScalarChunks.ChunkOf(-1), ScalarChunks.ChunkOf(-1024), ScalarChunks.ChunkOf(int.MinValue)));
+    }
+
+    [Fact]
     public void Query_strings_nest_dotted_keys_and_type_values()
     {
         var body = new JsonObject();

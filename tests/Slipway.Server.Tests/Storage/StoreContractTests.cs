@@ -179,4 +179,31 @@ public sealed class SchemaUpgradeTests
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(dir, true);
     }
+
+    [Fact]
+    public async Task Points_stored_one_row_each_by_an_earlier_version_move_into_chunks()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "slipway-upgrade-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, "old.db");
+        var steps = Server.Storage.Sqlite.SqliteSchema.Steps;
+        await using (var conn = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path}"))
+        {
+            await conn.OpenAsync();
+            await SchemaMigrations.ApplyAsync(conn, [.. steps.Take(steps.Count - 1)], CancellationToken.None);
+            await using var insert = conn.CreateCommand();
+            insert.CommandText = """
+                INSERT INTO scalar_series (id, task, metric, variant, count, min_iter, max_iter) VALUES (1, 't', 'loss', 'train', 3, 0, 2000);
+                INSERT INTO scalars (series, iter, value, ts) VALUES (1, 0, 0.5, 10), (1, 1, NULL, 11), (1, 2000, 2.5, 12);
+                """;
+            await insert.ExecuteNonQueryAsync();
+        }
+        await using (var stores = await Stores.OpenAsync(null, path, CancellationToken.None))
+        {
+            var series = Assert.Single(await stores.Events.GetSeriesAsync(["t"]));
+            Assert.Equal([new ScalarPoint(0, 0.5, 10), new ScalarPoint(1, null, 11), new ScalarPoint(2000, 2.5, 12)], await stores.Events.GetScalarsAsync(series.Id));
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(dir, true);
+    }
 }

@@ -16,7 +16,8 @@ public sealed class PostgresDatabase(string connectionString) : SqlDatabase
         """;
 
     public static readonly EventSql EventSql = new("LEAST(coalesce(min_iter, @min), @min)", "GREATEST(coalesce(max_iter, @max), @max)",
-        "jsonb_array_elements(CAST(@rows AS jsonb)) AS j", (column, type) => $"(j ->> {column})::{type}");
+        "jsonb_array_elements(CAST(@rows AS jsonb)) AS j", (column, type) => $"(j ->> {column})::{type}",
+        LockSeries: "SELECT pg_advisory_xact_lock(4242002, CAST(@series % 2147483647 AS integer))");
 
     private readonly NpgsqlDataSource _source = NpgsqlDataSource.Create(connectionString);
 

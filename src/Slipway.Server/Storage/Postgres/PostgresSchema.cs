@@ -48,5 +48,8 @@ public static class PostgresSchema
         // does not decompress or fetch each one from the TOAST table.
         "ALTER TABLE tasks ALTER COLUMN doc SET STORAGE EXTERNAL",
         "ALTER TABLE tasks SET (toast_tuple_target = 8160)",
+        // Points move to chunks (one row per 1,024 iterations); the rows of scalars are moved at open.
+        "CREATE TABLE scalar_chunks (series BIGINT NOT NULL, chunk BIGINT NOT NULL, points BYTEA NOT NULL, PRIMARY KEY (series, chunk))",
+        "ALTER TABLE scalar_chunks ALTER COLUMN points SET STORAGE EXTERNAL",
     ];
 }

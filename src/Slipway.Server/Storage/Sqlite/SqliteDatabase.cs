@@ -34,7 +34,7 @@ public sealed class SqliteDatabase : SqlDatabase
         "DELETE FROM queue_entries WHERE pos = (SELECT pos FROM queue_entries WHERE queue = @queue ORDER BY pos LIMIT 1) RETURNING task, added";
 
     public static readonly EventSql EventSql = new("min(coalesce(min_iter, @min), @min)", "max(coalesce(max_iter, @max), @max)",
-        "json_each(@rows) AS j", (column, _) => $"j.value ->> {column}");
+        "json_each(@rows) AS j", (column, _) => $"j.value ->> {column}", LockSeries: null);
 
     public override SqlDialect Dialect { get; } = new SqliteDialect();
 

@@ -51,5 +51,7 @@ public static class SqliteSchema
         """,
         "CREATE UNIQUE INDEX events_id ON events (task, event_id) WHERE event_id IS NOT NULL",
         "CREATE INDEX events_task_type ON events (task, type, ts, seq)",
+        // Points move to chunks (one row per 1,024 iterations); the rows of scalars are moved at open.
+        "CREATE TABLE scalar_chunks (series INTEGER NOT NULL, chunk INTEGER NOT NULL, points BLOB NOT NULL, PRIMARY KEY (series, chunk))",
     ];
 }
