@@ -29,7 +29,7 @@ public abstract class SqlDialect
 }
 
 /// <summary>A JSON path in the form the dialect put it (literal text or a parameter name).</summary>
-public readonly record struct JsonPathRef(string Sql, string[] Segments);
+public readonly record struct JsonPathRef(string Sql);
 
 /// <summary>Collects bound parameters while a statement is built.</summary>
 public sealed class SqlParameters

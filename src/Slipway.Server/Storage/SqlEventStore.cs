@@ -372,13 +372,6 @@ public sealed class SqlEventStore : IEventStore
         return cmd.ExecuteNonQueryAsync(ct);
     }
 
-    private static async Task<long> Scalar(DbCommand cmd, CancellationToken ct, params object[] values)
-    {
-        for (var i = 0; i < values.Length; i++)
-            cmd.Parameters[i].Value = values[i];
-        return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct));
-    }
-
     private static string InList(DbCommand cmd, string prefix, IReadOnlyList<string> values)
     {
         var names = new string[values.Count];

@@ -21,8 +21,8 @@ public sealed partial class PostgresDialect : SqlDialect
     {
         var segments = dotted.Split('.');
         return PlainPath().IsMatch(dotted)
-            ? new JsonPathRef($"'{{{string.Join(',', segments)}}}'", segments)
-            : new JsonPathRef(parameters.Add(segments) + "::text[]", segments);
+            ? new JsonPathRef($"'{{{string.Join(',', segments)}}}'")
+            : new JsonPathRef(parameters.Add(segments) + "::text[]");
     }
 
     // Missing values sort as the smallest, as on the embedded engine.

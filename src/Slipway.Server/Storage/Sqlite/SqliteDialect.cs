@@ -22,11 +22,11 @@ public sealed partial class SqliteDialect : SqlDialect
     {
         var segments = dotted.Split('.');
         if (PlainPath().IsMatch(dotted))
-            return new JsonPathRef($"'$.{dotted}'", segments);
+            return new JsonPathRef($"'$.{dotted}'");
         var quoted = "$" + string.Concat(segments.Select(s => s.Contains('"', StringComparison.Ordinal)
             ? throw new InvalidQueryException($"field name not supported: {dotted}")
             : $".\"{s}\""));
-        return new JsonPathRef(parameters.Add(quoted), segments);
+        return new JsonPathRef(parameters.Add(quoted));
     }
 
     // SQLite sorts NULL as the smallest value, as the reference server's database does.
