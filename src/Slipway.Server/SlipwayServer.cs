@@ -9,7 +9,9 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Slipway.Server.Api;
 using Slipway.Server.Auth;
+using Slipway.Server.Blobs;
 using Slipway.Server.Domain;
+using Slipway.Server.Files;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server;
@@ -54,10 +56,12 @@ public sealed class SlipwayServer : IAsyncDisposable
         {
             clock ??= TimeProvider.System;
             var setup = await FirstStart.RunAsync(stores.Docs, clock, ct);
-            var app = Build(options, stores, setup, clock, logging);
+            var filesPort = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var app = Build(options, stores, setup, clock, logging, filesPort.Task);
             await app.StartAsync(ct);
             var ports = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
                 .Select(a => new Uri(a.Replace("0.0.0.0", "localhost", StringComparison.Ordinal).Replace("[::]", "localhost", StringComparison.Ordinal)).Port).ToList();
+            filesPort.SetResult(ports[2]);
             Uri Url(int port) => new($"http://{options.ConfigHost}:{port}");
             var server = new SlipwayServer(app, stores, options, Url(ports[0]), Url(ports[1]), Url(ports[2]), setup.NewAdmin);
             ClearmlConf.Write(server.ConfigPath, server.ApiUrl, server.WebUrl, server.FilesUrl, setup.NewAdmin);
@@ -70,7 +74,9 @@ public sealed class SlipwayServer : IAsyncDisposable
         }
     }
 
-    private static WebApplication Build(ServerOptions options, Stores stores, FirstStart setup, TimeProvider clock, Action<ILoggingBuilder>? logging)
+    /// <param name="filesPort">The file server's port, known once Kestrel has bound (port 0 picks one).</param>
+    private static WebApplication Build(ServerOptions options, Stores stores, FirstStart setup, TimeProvider clock, Action<ILoggingBuilder>? logging,
+        Task<int> filesPort)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -94,6 +100,8 @@ public sealed class SlipwayServer : IAsyncDisposable
         services.AddSingleton(stores.Events);
         services.AddSingleton(new TokenService(setup.TokenSecret, clock));
         services.AddSingleton<ServerMetrics>();
+        services.AddSingleton<IBlobStore>(new LocalBlobStore(Path.Combine(options.DataDir, "files")));
+        services.AddSingleton<FileServer>();
         services.AddSingleton<TaskUpdates>();
         services.AddSingleton<QueueResolver>();
         services.AddSingleton<ProjectTree>();
@@ -126,6 +134,14 @@ public sealed class SlipwayServer : IAsyncDisposable
         var endpoint = app.Services.GetRequiredService<RpcEndpoint>();
         var metrics = app.Services.GetRequiredService<ServerMetrics>();
         var tokens = app.Services.GetRequiredService<TokenService>();
+        var fileServer = app.Services.GetRequiredService<FileServer>();
+        app.Use(async (http, next) =>
+        {
+            if (http.Connection.LocalPort == await filesPort)
+                await fileServer.HandleAsync(http);
+            else
+                await next(http);
+        });
         app.MapGet("/health", () => Results.Text("OK"));
         app.MapGet("/metrics", (HttpContext http) =>
         {

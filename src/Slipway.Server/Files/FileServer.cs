@@ -1,0 +1,180 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.StaticFiles;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Logging;
+using Microsoft.Net.Http.Headers;
+using Slipway.Server.Api;
+using Slipway.Server.Auth;
+using Slipway.Server.Blobs;
+
+namespace Slipway.Server.Files;
+
+/// <summary>
+/// The file server the SDK uploads to (spec §2d): multipart POST to / where each part's field name is the
+/// destination path, GET (with Range) / HEAD / DELETE by path, POST /delete_many, GET / → "OK". The same
+/// token as the API is required. Field names are stored literally; request paths are decoded exactly once.
+/// </summary>
+public sealed partial class FileServer(IBlobStore blobs, TokenService tokens, ILogger<FileServer> logger)
+{
+    private static readonly FileExtensionContentTypeProvider ContentTypes = new();
+
+    public async Task HandleAsync(HttpContext http)
+    {
+        var request = http.Request;
+        var rawPath = RawPath(http);
+        if (rawPath == "/" && HttpMethods.IsGet(request.Method))
+        {
+            await Results.Text("OK").ExecuteAsync(http);
+            return;
+        }
+        try
+        {
+            Authenticate(http);
+            IResult result = (request.Method, rawPath) switch
+            {
+                ("POST", "/") => await UploadAsync(http),
+                ("POST", "/delete_many") => await DeleteManyAsync(http),
+                ("GET" or "HEAD", _) => await DownloadAsync(http, DecodePath(rawPath)),
+                ("DELETE", _) => await DeleteAsync(DecodePath(rawPath), http.RequestAborted),
+                _ => Results.Json(new { error = $"{request.Method} is not supported here" }, statusCode: 405),
+            };
+            await result.ExecuteAsync(http);
+        }
+        catch (ApiException e)
+        {
+            await Results.Json(new { error = e.Message }, statusCode: e.Code).ExecuteAsync(http);
+        }
+        catch (Exception e) when (e is BadHttpRequestException or InvalidDataException or IOException && !http.RequestAborted.IsCancellationRequested)
+        {
+            await Results.Json(new { error = $"bad upload: {e.Message}" }, statusCode: 400).ExecuteAsync(http);
+        }
+    }
+
+    private void Authenticate(HttpContext http)
+    {
+        var header = http.Request.Headers.Authorization.ToString();
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            tokens.Verify(header[7..].Trim());
+        else if (http.Request.Cookies.TryGetValue("clearml_token_basic", out var cookie) && !string.IsNullOrEmpty(cookie))
+            tokens.Verify(cookie);
+        else
+            throw ApiException.NoCredentials();
+    }
+
+    /// <summary>Streams every part to staging first; only when all parts arrived with acceptable paths are they published.</summary>
+    private async Task<IResult> UploadAsync(HttpContext http)
+    {
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+            size.MaxRequestBodySize = null;
+        var contentType = http.Request.ContentType ?? "";
+        var boundary = MediaTypeHeaderValue.TryParse(contentType, out var media) && media.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase)
+            ? HeaderUtilities.RemoveQuotes(media.Boundary).Value
+            : null;
+        if (string.IsNullOrEmpty(boundary))
+            throw new ApiException(400, 0, "expected multipart/form-data with a boundary");
+        var reader = new MultipartReader(boundary, http.Request.Body) { HeadersLengthLimit = 64 * 1024 };
+        var staged = new List<StagedBlob>();
+        try
+        {
+            while (await reader.ReadNextSectionAsync(http.RequestAborted) is { } section)
+            {
+                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
+                    || !disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase))
+                    throw new ApiException(400, 0, "each part needs a form-data Content-Disposition");
+                // The field name is the destination path, taken literally: it is never percent-decoded.
+                var name = HeaderUtilities.RemoveQuotes(disposition.Name).Value;
+                var path = BlobPath.Check(name, out var problem) ?? throw new ApiException(400, 0, $"refused path '{name}': {problem}");
+                staged.Add(await blobs.StageAsync(path, section.Body, http.RequestAborted));
+            }
+            if (staged.Count == 0)
+                throw new ApiException(400, 0, "the upload has no parts");
+            foreach (var blob in staged)
+                await blob.CommitAsync(http.RequestAborted);
+            Log.Uploaded(logger, staged.Count, staged.Sum(b => b.Length));
+            return Results.Json(staged.Select(b => b.Path).ToArray());
+        }
+        finally
+        {
+            foreach (var blob in staged)
+                await blob.DisposeAsync();
+        }
+    }
+
+    private async Task<IResult> DownloadAsync(HttpContext http, string path)
+    {
+        var info = await blobs.StatAsync(path, http.RequestAborted);
+        var stream = info is null ? null : await blobs.OpenReadAsync(path, http.RequestAborted);
+        if (info is null || stream is null)
+            return Results.Json(new { error = $"no file at {path}" }, statusCode: 404);
+        if (!ContentTypes.TryGetContentType(path, out var type))
+            type = "application/octet-stream";
+        var downloadName = http.Request.Query.ContainsKey("download") ? path.Split('/')[^1] : null;
+        return Results.File(stream, type, downloadName, info.LastModified, enableRangeProcessing: true);
+    }
+
+    private async Task<IResult> DeleteAsync(string path, CancellationToken ct) =>
+        await blobs.DeleteAsync(path, ct) ? Results.Json(path) : Results.Json(new { error = $"no file at {path}" }, statusCode: 404);
+
+    private async Task<IResult> DeleteManyAsync(HttpContext http)
+    {
+        JsonNode? body;
+        try
+        {
+            body = await JsonNode.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            throw new ApiException(400, 0, $"invalid JSON body: {e.Message}");
+        }
+        var files = RpcCall.AsStringList(body?["files"], "files") ?? throw new ApiException(400, 0, "expected {files: [...]}");
+        var deleted = new JsonObject();
+        var errors = new JsonObject();
+        foreach (var file in files)
+        {
+            var path = BlobPath.Check(file, out var problem);
+            if (path is null)
+                errors[file] = problem;
+            else if (await blobs.DeleteAsync(path, http.RequestAborted))
+                deleted[file] = true;
+            else
+                errors[file] = "not found";
+        }
+        return Results.Json(new JsonObject { ["deleted"] = deleted, ["errors"] = errors });
+    }
+
+    /// <summary>The request path as sent (before any decoding), without the query string.</summary>
+    private static string RawPath(HttpContext http)
+    {
+        var raw = http.Features.Get<IHttpRequestFeature>()?.RawTarget ?? http.Request.Path.Value ?? "/";
+        var query = raw.IndexOf('?', StringComparison.Ordinal);
+        return query < 0 ? raw : raw[..query];
+    }
+
+    /// <summary>Decodes the path exactly once; an encoded separator could only be an attempt to hide one, so it is refused.</summary>
+    private static string DecodePath(string rawPath)
+    {
+        if (rawPath.Contains("%2f", StringComparison.OrdinalIgnoreCase) || rawPath.Contains("%5c", StringComparison.OrdinalIgnoreCase))
+            throw new ApiException(400, 0, "encoded path separators are not allowed");
+        string decoded;
+        try
+        {
+            decoded = Uri.UnescapeDataString(rawPath);
+        }
+        catch (UriFormatException)
+        {
+            throw new ApiException(400, 0, "the path is not validly encoded");
+        }
+        if (Encoding.UTF8.GetByteCount(decoded) != decoded.Length && decoded.Contains('\uFFFD', StringComparison.Ordinal))
+            throw new ApiException(400, 0, "the path is not valid UTF-8");
+        return BlobPath.Check(decoded, out var problem) ?? throw new ApiException(400, 0, $"refused path: {problem}");
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Debug, Message = "Stored {Count} file(s), {Bytes} bytes")]
+        public static partial void Uploaded(ILogger logger, int count, long bytes);
+    }
+}
