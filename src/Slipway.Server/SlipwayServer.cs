@@ -115,6 +115,7 @@ public sealed class SlipwayServer : IAsyncDisposable
         services.AddSingleton<TaskOutputsApi>();
         services.AddSingleton<QueuesApi>();
         services.AddSingleton<EventsApi>();
+        services.AddSingleton<ModelsApi>();
         services.AddSingleton(sp =>
         {
             var router = new RpcRouter();
@@ -126,6 +127,7 @@ public sealed class SlipwayServer : IAsyncDisposable
             sp.GetRequiredService<TaskOutputsApi>().Map(router);
             sp.GetRequiredService<QueuesApi>().Map(router);
             sp.GetRequiredService<EventsApi>().Map(router);
+            sp.GetRequiredService<ModelsApi>().Map(router);
             return router;
         });
         services.AddSingleton<RpcEndpoint>();

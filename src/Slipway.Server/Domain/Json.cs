@@ -36,6 +36,9 @@ public static class Json
     public static string? GetString(JsonObject doc, string dottedPath) =>
         Get(doc, dottedPath) is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
 
+    public static bool GetBool(JsonObject doc, string dottedPath) =>
+        Get(doc, dottedPath) is JsonValue v && v.GetValueKind() == JsonValueKind.True;
+
     public static List<string> GetStrings(JsonObject doc, string field) =>
         doc[field] is JsonArray array
             ? array.Select(n => n is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null)

@@ -9,4 +9,5 @@ public enum Collection
     Projects,
     Tasks,
     Queues,
+    Models,
 }

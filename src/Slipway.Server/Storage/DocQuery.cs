@@ -36,6 +36,9 @@ public sealed record TextContains(IReadOnlyList<string> Paths, string Text) : Do
 /// <summary>The text at <paramref name="Path"/> is missing or null.</summary>
 public sealed record FieldMissing(string Path) : DocFilter;
 
+/// <summary>The JSON boolean at <paramref name="Path"/> is <paramref name="Value"/> (missing counts as false).</summary>
+public sealed record FieldIsBool(string Path, bool Value) : DocFilter;
+
 /// <summary>The text at <paramref name="Path"/> starts with <paramref name="Prefix"/>.</summary>
 public sealed record FieldStartsWith(string Path, string Prefix) : DocFilter;
 

@@ -32,6 +32,7 @@ public abstract class SqlDatabase : IAsyncDisposable
         Collection.Projects => "projects",
         Collection.Tasks => "tasks",
         Collection.Queues => "queues",
+        Collection.Models => "models",
         _ => throw new ArgumentOutOfRangeException(nameof(collection)),
     };
 }

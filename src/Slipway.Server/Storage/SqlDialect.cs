@@ -13,6 +13,9 @@ public abstract class SqlDialect
 
     public abstract string Regex(string textExpr, string patternParam);
 
+    /// <summary>The value at a path is JSON true.</summary>
+    public abstract string IsTrue(JsonPathRef path);
+
     public abstract string ArrayContains(JsonPathRef path, string valueParam);
 
     public abstract string ArrayEmpty(JsonPathRef path);

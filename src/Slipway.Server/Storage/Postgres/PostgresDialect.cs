@@ -10,6 +10,8 @@ public sealed partial class PostgresDialect : SqlDialect
 
     public override string Regex(string textExpr, string patternParam) => $"{textExpr} ~ {patternParam}";
 
+    public override string IsTrue(JsonPathRef path) => $"coalesce((doc #> {path.Sql}) = 'true'::jsonb, false)";
+
     public override string ArrayContains(JsonPathRef path, string valueParam) => $"(doc #> {path.Sql}) @> jsonb_build_array({valueParam}::text)";
 
     public override string ArrayEmpty(JsonPathRef path) =>

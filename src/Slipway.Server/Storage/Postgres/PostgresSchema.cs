@@ -51,5 +51,8 @@ public static class PostgresSchema
         // Points move to chunks (one row per 1,024 iterations); the rows of scalars are moved at open.
         "CREATE TABLE scalar_chunks (series BIGINT NOT NULL, chunk BIGINT NOT NULL, points BYTEA NOT NULL, PRIMARY KEY (series, chunk))",
         "ALTER TABLE scalar_chunks ALTER COLUMN points SET STORAGE EXTERNAL",
+        DocTable("models"),
+        "CREATE INDEX models_task ON models ((doc #>> '{task}'))",
+        "CREATE INDEX models_project ON models ((doc #>> '{project}'))",
     ];
 }

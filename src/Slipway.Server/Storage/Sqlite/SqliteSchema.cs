@@ -53,5 +53,8 @@ public static class SqliteSchema
         "CREATE INDEX events_task_type ON events (task, type, ts, seq)",
         // Points move to chunks (one row per 1,024 iterations); the rows of scalars are moved at open.
         "CREATE TABLE scalar_chunks (series INTEGER NOT NULL, chunk INTEGER NOT NULL, points BLOB NOT NULL, PRIMARY KEY (series, chunk))",
+        DocTable("models"),
+        "CREATE INDEX models_task ON models (json_extract(doc, '$.task'))",
+        "CREATE INDEX models_project ON models (json_extract(doc, '$.project'))",
     ];
 }
