@@ -168,6 +168,17 @@ else
   rc=$?; show_log 2e-clone; record 2e-clone FAIL "exit code $rc"
 fi
 
+# ---------------------------------------------------------------- flows 2b + 2c (file server, models, datasets)
+if run_py 2b-2c-files flow_2b_2c_files.py; then
+  if grep -q "^FLOW 2c OK" "$LOG_DIR/2b-2c-files.log"; then
+    record 2b-2c-files PASS "$(grep -m1 '^FLOW 2b OK' "$LOG_DIR/2b-2c-files.log"); $(grep -m1 '^FLOW 2c OK' "$LOG_DIR/2b-2c-files.log")"
+  else
+    show_log 2b-2c-files; record 2b-2c-files FAIL "exit 0 but no 'FLOW 2c OK' line"
+  fi
+else
+  rc=$?; show_log 2b-2c-files; record 2b-2c-files FAIL "exit code $rc"
+fi
+
 # ---------------------------------------------------------------- summary
 echo
 echo "== Summary (project $COMPAT_PROJECT, logs in $LOG_DIR)"

@@ -65,7 +65,11 @@ public static class Json
         target[parts[^1]] = value;
     }
 
-    /// <summary>Keeps only the given dotted fields (and id), preserving their nesting.</summary>
+    /// <summary>
+    /// Keeps only the given dotted fields (and id), preserving their nesting. As in the reference server's
+    /// database, the objects on a path are kept even when its end is missing ("runtime.version" of a task
+    /// with an empty runtime gives runtime: {}), since clients read the parent.
+    /// </summary>
     public static JsonObject Project(JsonObject doc, IReadOnlyCollection<string>? onlyFields)
     {
         if (onlyFields is null || onlyFields.Count == 0)
@@ -75,8 +79,21 @@ public static class Json
             result["id"] = id.DeepClone();
         foreach (var field in onlyFields)
         {
-            if (Get(doc, field) is { } value)
-                Set(result, field, value.DeepClone());
+            var segments = field.Split('.');
+            JsonObject source = doc, target = result;
+            for (var i = 0; i < segments.Length; i++)
+            {
+                if (!source.TryGetPropertyValue(segments[i], out var value))
+                    break;
+                if (i == segments.Length - 1 || value is not JsonObject child)
+                {
+                    target[segments[i]] = value?.DeepClone();
+                    break;
+                }
+                if (target[segments[i]] is not JsonObject next)
+                    target[segments[i]] = next = [];
+                (source, target) = (child, next);
+            }
         }
         return result;
     }

@@ -96,6 +96,14 @@ public sealed class DomainRulesTests
     }
 
     [Fact]
+    public void Projections_keep_the_objects_on_a_path_whose_end_is_missing()
+    {
+        var doc = new JsonObject { ["id"] = "t", ["runtime"] = new JsonObject(), ["script"] = new JsonObject { ["binary"] = "python", ["diff"] = "x" }, ["tags"] = new JsonArray("a") };
+        Assert.Equal("""{"id":"t","runtime":{},"script":{"binary":"python"},"tags":["a"]}""",
+            Json.Project(doc, ["runtime.version", "script.binary", "tags", "missing.field", "tags.inner"]).ToJsonString());
+    }
+
+    [Fact]
     public void Query_strings_nest_dotted_keys_and_type_values()
     {
         var body = new JsonObject();
