@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Slipway.Server.Blobs;
 
 namespace Slipway.Server;
 
@@ -17,13 +18,30 @@ public sealed class ServerOptions
     /// <summary>Empty: SQLite in the data directory. A connection string ("Host=…"): PostgreSQL.</summary>
     public string Db { get; set; } = "";
     public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromDays(30);
+    /// <summary>Where files go: empty for DIR/files on the local disk, or "s3://bucket/prefix".</summary>
+    public string Blobs { get; set; } = "";
+    public string? S3Endpoint { get; set; }
+    public string? S3Region { get; set; }
+    public string? S3AccessKey { get; set; }
+    public string? S3SecretKey { get; set; }
+    /// <summary>Path-style addressing (bucket in the path), which most S3-compatible servers need.</summary>
+    public bool S3PathStyle { get; set; }
+
     /// <summary>Host name written into clearml.conf URLs (defaults to Host, or localhost when Host is a wildcard).</summary>
     public string? PublicHost { get; set; }
 
     /// <summary>Setting names as they appear in the file, the environment (SLIPWAY_ + upper case) and on the command line.</summary>
-    public static readonly IReadOnlyList<string> Names = ["data", "host", "api_port", "web_port", "files_port", "db", "token_lifetime_sec", "public_host"];
+    public static readonly IReadOnlyList<string> Names =
+    [
+        "data", "host", "api_port", "web_port", "files_port", "db", "token_lifetime_sec", "public_host",
+        "blobs", "s3_endpoint", "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style",
+    ];
 
     public bool UsesPostgres => Db.Contains('=', StringComparison.Ordinal);
+
+    /// <summary>The S3 location when files go to S3, else null.</summary>
+    public S3Location? S3 => Blobs.Length == 0 ? null
+        : S3Location.ParseUri(Blobs) is var (bucket, prefix) ? new S3Location(bucket, prefix, S3Endpoint, S3Region, S3AccessKey, S3SecretKey, S3PathStyle) : null;
 
     public string ConfigHost => PublicHost ?? (Host is "0.0.0.0" or "::" or "*" or "+" ? "localhost" : Host);
 
@@ -77,6 +95,25 @@ public sealed class ServerOptions
                 case "files_port": options.FilesPort = Port(name, value, problems); break;
                 case "db": options.Db = value; break;
                 case "public_host": options.PublicHost = value; break;
+                case "blobs":
+                    if (value.Length > 0 && (!value.StartsWith("s3://", StringComparison.Ordinal) || S3Location.ParseUri(value).Bucket.Length == 0))
+                        problems.Add($"blobs must be empty (local disk) or s3://bucket[/prefix] (got '{value}')");
+                    options.Blobs = value;
+                    break;
+                case "s3_endpoint":
+                    if (!Uri.TryCreate(value, UriKind.Absolute, out _))
+                        problems.Add($"s3_endpoint must be a URL (got '{value}')");
+                    options.S3Endpoint = value;
+                    break;
+                case "s3_region": options.S3Region = value; break;
+                case "s3_access_key": options.S3AccessKey = value; break;
+                case "s3_secret_key": options.S3SecretKey = value; break;
+                case "s3_path_style":
+                    if (bool.TryParse(value, out var pathStyle))
+                        options.S3PathStyle = pathStyle;
+                    else
+                        problems.Add($"s3_path_style must be true or false (got '{value}')");
+                    break;
                 case "token_lifetime_sec":
                     if (long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds >= 300)
                         options.TokenLifetime = TimeSpan.FromSeconds(seconds);

@@ -100,7 +100,7 @@ public sealed class SlipwayServer : IAsyncDisposable
         services.AddSingleton(stores.Events);
         services.AddSingleton(new TokenService(setup.TokenSecret, clock));
         services.AddSingleton<ServerMetrics>();
-        services.AddSingleton<IBlobStore>(new LocalBlobStore(Path.Combine(options.DataDir, "files")));
+        services.AddSingleton<IBlobStore>(options.S3 is { } s3 ? new S3BlobStore(s3) : new LocalBlobStore(Path.Combine(options.DataDir, "files")));
         services.AddSingleton<FileServer>();
         services.AddSingleton<TaskUpdates>();
         services.AddSingleton<QueueResolver>();

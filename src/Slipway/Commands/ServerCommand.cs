@@ -15,8 +15,11 @@ public static class ServerCommand
         var filesPort = new Option<string?>("--files-port") { Description = "File server port (default 8081; 0 picks a free one)" };
         var db = new Option<string?>("--db") { Description = "PostgreSQL connection string (\"Host=…;Database=…\"); default: SQLite in the data directory" };
         var publicHost = new Option<string?>("--public-host") { Description = "Host name written into clearml.conf (default: --host, or localhost)" };
+        var blobs = new Option<string?>("--blobs") { Description = "Where files go: s3://bucket/prefix (default: DIR/files on the local disk)" };
+        var s3Endpoint = new Option<string?>("--s3-endpoint") { Description = "S3-compatible server URL (default: AWS); keys from --s3-access-key/--s3-secret-key, SLIPWAY_S3_* or the AWS defaults" };
+        var s3PathStyle = new Option<string?>("--s3-path-style") { Description = "true for path-style addressing (most S3-compatible servers)" };
         var config = new Option<string?>("--config") { Description = "JSON settings file (keys: data, host, api_port, web_port, files_port, db, token_lifetime_sec, public_host)" };
-        var command = new Command("server", "Start the Slipway server") { data, host, apiPort, webPort, filesPort, db, publicHost, config };
+        var command = new Command("server", "Start the Slipway server") { data, host, apiPort, webPort, filesPort, db, publicHost, blobs, s3Endpoint, s3PathStyle, config };
         command.SetAction(async (parse, ct) =>
         {
             ServerOptions options;
@@ -31,6 +34,9 @@ public static class ServerCommand
                     ["files_port"] = parse.GetValue(filesPort),
                     ["db"] = parse.GetValue(db),
                     ["public_host"] = parse.GetValue(publicHost),
+                    ["blobs"] = parse.GetValue(blobs),
+                    ["s3_endpoint"] = parse.GetValue(s3Endpoint),
+                    ["s3_path_style"] = parse.GetValue(s3PathStyle),
                 });
             }
             catch (OptionsException e)
@@ -40,7 +46,7 @@ public static class ServerCommand
                 return 2;
             }
             await using var server = await SlipwayServer.StartAsync(options, ct: ct);
-            Console.WriteLine($"Slipway {Slipway.Server.Auth.TokenService.ServerVersion} on {(options.UsesPostgres ? "PostgreSQL" : "SQLite")}, data in {options.DataDir}");
+            Console.WriteLine($"Slipway {Slipway.Server.Auth.TokenService.ServerVersion} on {(options.UsesPostgres ? "PostgreSQL" : "SQLite")}, data in {options.DataDir}, files in {(options.S3 is null ? "the data directory" : options.Blobs)}");
             Console.WriteLine($"  API:   {server.ApiUrl}");
             Console.WriteLine($"  Web:   {server.WebUrl}");
             Console.WriteLine($"  Files: {server.FilesUrl}");

@@ -24,7 +24,8 @@ public sealed class ServerUnderTest : IAsyncDisposable
     public Uri Api => Server.ApiUrl;
     public AdminCredentials Admin => Server.NewAdmin!;
 
-    public static async Task<ServerUnderTest> StartAsync(string engine, TimeProvider? clock = null, string? dataDir = null, string? database = null)
+    public static async Task<ServerUnderTest> StartAsync(string engine, TimeProvider? clock = null, string? dataDir = null, string? database = null,
+        Slipway.Server.Blobs.S3Location? s3 = null)
     {
         dataDir ??= Path.Combine(Path.GetTempPath(), "slipway-test-" + Guid.NewGuid().ToString("N")[..12]);
         if (engine == "postgres")
@@ -38,6 +39,12 @@ public sealed class ServerUnderTest : IAsyncDisposable
             FilesPort = 0,
             Db = database ?? "",
         };
+        if (s3 is not null)
+        {
+            options.Blobs = $"s3://{s3.Bucket}/{s3.Prefix}";
+            (options.S3Endpoint, options.S3Region, options.S3AccessKey, options.S3SecretKey, options.S3PathStyle) =
+                (s3.Endpoint, s3.Region, s3.AccessKey, s3.SecretKey, s3.PathStyle);
+        }
         var server = await SlipwayServer.StartAsync(options, logging => logging.AddFilter(_ => false), clock);
         var token = server.NewAdmin is { } admin ? await LoginAsync(server.ApiUrl, admin.AccessKey, admin.SecretKey) : null;
         return new ServerUnderTest(server, dataDir, database, new ApiClient(server.ApiUrl, token));

@@ -1,0 +1,34 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using Slipway.Server.Tests.Infrastructure;
+
+namespace Slipway.Server.Tests.Files;
+
+/// <summary>The file server with its files in S3 (moto on loopback): what the SDK does, end to end.</summary>
+public sealed class FileServerOnS3Tests : IAsyncLifetime
+{
+    private ServerUnderTest _server = null!;
+
+    public async Task InitializeAsync() => _server = await ServerUnderTest.StartAsync("sqlite", s3: await MotoServer.CreateBucketAsync());
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    [Fact]
+    public async Task Uploads_downloads_ranges_and_deletes_go_through_s3()
+    {
+        using var http = new HttpClient { BaseAddress = _server.Server.FilesUrl };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _server.Client.Token);
+        var bytes = RandomNumberGenerator.GetBytes(12_000_000);
+        var form = new MultipartFormDataContent { { new ByteArrayContent(bytes), "/p/exp.1/models/w.bin", "/p/exp.1/models/w.bin" } };
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsync("/", form)).StatusCode);
+        Assert.Equal(bytes, await http.GetByteArrayAsync("/p/exp.1/models/w.bin"));
+        using var range = new HttpRequestMessage(HttpMethod.Get, "/p/exp.1/models/w.bin") { Headers = { Range = new RangeHeaderValue(10_000_000, 10_000_099) } };
+        var partial = await http.SendAsync(range);
+        Assert.Equal(HttpStatusCode.PartialContent, partial.StatusCode);
+        Assert.Equal(bytes[10_000_000..10_000_100], await partial.Content.ReadAsByteArrayAsync());
+        Assert.Equal(HttpStatusCode.OK, (await http.DeleteAsync("/p/exp.1/models/w.bin")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/p/exp.1/models/w.bin")).StatusCode);
+        Assert.False(Directory.Exists(Path.Combine(_server.DataDir, "files", "p")));
+    }
+}
