@@ -13,7 +13,14 @@ public sealed class ApiClient : IDisposable
     private static readonly MediaTypeHeaderValue LinesType = new("application/json-lines");
     private readonly HttpClient _http;
 
-    private ApiClient(HttpClient http) => _http = http;
+    private ApiClient(HttpClient http, string token)
+    {
+        _http = http;
+        Token = token;
+    }
+
+    /// <summary>The Bearer token, for the file server.</summary>
+    public string Token { get; }
 
     public static async Task<ApiClient> LoginAsync(Uri api, string accessKey, string secretKey, int maxConnections = 8)
     {
@@ -33,7 +40,7 @@ public sealed class ApiClient : IDisposable
             var data = Data(await response.Content.ReadAsStringAsync(), "auth.login");
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", data["token"]!.GetValue<string>());
         }
-        return new ApiClient(http);
+        return new ApiClient(http, http.DefaultRequestHeaders.Authorization!.Parameter!);
     }
 
     /// <summary>Calls an endpoint and returns the envelope's data; throws unless result_code is 200.</summary>
