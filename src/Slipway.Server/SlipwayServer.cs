@@ -116,6 +116,7 @@ public sealed class SlipwayServer : IAsyncDisposable
         services.AddSingleton<QueuesApi>();
         services.AddSingleton<EventsApi>();
         services.AddSingleton<ModelsApi>();
+        services.AddSingleton<DatasetsApi>();
         services.AddSingleton(sp =>
         {
             var router = new RpcRouter();
@@ -128,6 +129,7 @@ public sealed class SlipwayServer : IAsyncDisposable
             sp.GetRequiredService<QueuesApi>().Map(router);
             sp.GetRequiredService<EventsApi>().Map(router);
             sp.GetRequiredService<ModelsApi>().Map(router);
+            sp.GetRequiredService<DatasetsApi>().Map(router);
             return router;
         });
         services.AddSingleton<RpcEndpoint>();
