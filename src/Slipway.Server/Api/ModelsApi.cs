@@ -162,25 +162,15 @@ public sealed class ModelsApi(IDocumentStore docs, TaskUpdates tasks, TimeProvid
     private async ValueTask<JsonNode?> Archive(RpcCall call, bool archive)
     {
         var ids = call.StringList("ids") ?? throw ApiException.MissingField("ids");
-        var succeeded = new JsonArray();
-        var failed = new JsonArray();
-        foreach (var id in ids)
+        return await BulkResult.RunAsync(ids, async id =>
         {
-            try
+            await UpdateAsync(id, model =>
             {
-                await UpdateAsync(id, model =>
-                {
-                    var tags = Json.GetStrings(model, "system_tags");
-                    model["system_tags"] = Json.SortedStrings(archive ? tags.Append("archived") : tags.Where(t => t != "archived"));
-                }, call.Aborted);
-                succeeded.Add(new JsonObject { ["id"] = id, [archive ? "archived" : "unarchived"] = true });
-            }
-            catch (ApiException e)
-            {
-                failed.Add(new JsonObject { ["id"] = id, ["error"] = new JsonObject { ["codes"] = new JsonArray(e.Code, e.Subcode), ["msg"] = e.Message } });
-            }
-        }
-        return new JsonObject { ["succeeded"] = succeeded, ["failed"] = failed };
+                var tags = Json.GetStrings(model, "system_tags");
+                model["system_tags"] = Json.SortedStrings(archive ? tags.Append("archived") : tags.Where(t => t != "archived"));
+            }, call.Aborted);
+            return new JsonObject { [archive ? "archived" : "unarchived"] = true };
+        });
     }
 
     /// <summary>A published model is deleted only with force. Its file is not removed here (the cleanup work of the files issue).</summary>

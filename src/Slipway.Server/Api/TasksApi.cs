@@ -316,21 +316,11 @@ public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntr
     private async ValueTask<JsonNode?> DeleteMany(RpcCall call)
     {
         var ids = call.StringList("ids") ?? throw ApiException.MissingField("ids");
-        var succeeded = new JsonArray();
-        var failed = new JsonArray();
-        foreach (var id in ids)
+        return await BulkResult.RunAsync(ids, async id =>
         {
-            try
-            {
-                await DeleteTaskAsync(id, call.Bool("force"), call.Aborted);
-                succeeded.Add(new JsonObject { ["id"] = id, ["deleted"] = true });
-            }
-            catch (ApiException e)
-            {
-                failed.Add(new JsonObject { ["id"] = id, ["error"] = new JsonObject { ["codes"] = new JsonArray(e.Code, e.Subcode), ["msg"] = e.Message } });
-            }
-        }
-        return new JsonObject { ["succeeded"] = succeeded, ["failed"] = failed };
+            await DeleteTaskAsync(id, call.Bool("force"), call.Aborted);
+            return new JsonObject { ["deleted"] = true };
+        });
     }
 
     /// <summary>A running task is deleted only with force; its queue entries and events go with it.</summary>
@@ -347,34 +337,24 @@ public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntr
     private async ValueTask<JsonNode?> Archive(RpcCall call, bool archive)
     {
         var ids = call.StringList("ids") ?? throw ApiException.MissingField("ids");
-        var succeeded = new JsonArray();
-        var failed = new JsonArray();
-        foreach (var id in ids)
+        return await BulkResult.RunAsync(ids, async id =>
         {
-            try
+            if (archive)
+                await queueEntries.RemoveEverywhereAsync(id, call.Aborted);
+            await updates.UpdateAsync(id, task =>
             {
-                if (archive)
-                    await queueEntries.RemoveEverywhereAsync(id, call.Aborted);
-                await updates.UpdateAsync(id, task =>
+                var tags = Json.GetStrings(task, "system_tags");
+                task["system_tags"] = Json.SortedStrings(archive ? tags.Append("archived") : tags.Where(t => t != "archived"));
+                if (archive && task["status"]?.GetValue<string>() == TaskStatuses.Queued)
                 {
-                    var tags = Json.GetStrings(task, "system_tags");
-                    task["system_tags"] = Json.SortedStrings(archive ? tags.Append("archived") : tags.Where(t => t != "archived"));
-                    if (archive && task["status"]?.GetValue<string>() == TaskStatuses.Queued)
-                    {
-                        var previous = Json.GetString(task, "enqueue_status") ?? TaskStatuses.Created;
-                        TaskDocuments.SetStatus(task, previous, call.String("status_reason") ?? "archived", call.String("status_message") ?? "", updates.Now());
-                        (task["execution"] as JsonObject)?.Remove("queue");
-                    }
-                    task["last_change"] = updates.Now();
-                }, call.Aborted);
-                succeeded.Add(new JsonObject { ["id"] = id, [archive ? "archived" : "unarchived"] = true });
-            }
-            catch (ApiException e)
-            {
-                failed.Add(new JsonObject { ["id"] = id, ["error"] = new JsonObject { ["codes"] = new JsonArray(e.Code, e.Subcode), ["msg"] = e.Message } });
-            }
-        }
-        return new JsonObject { ["succeeded"] = succeeded, ["failed"] = failed };
+                    var previous = Json.GetString(task, "enqueue_status") ?? TaskStatuses.Created;
+                    TaskDocuments.SetStatus(task, previous, call.String("status_reason") ?? "archived", call.String("status_message") ?? "", updates.Now());
+                    (task["execution"] as JsonObject)?.Remove("queue");
+                }
+                task["last_change"] = updates.Now();
+            }, call.Aborted);
+            return new JsonObject { [archive ? "archived" : "unarchived"] = true };
+        });
     }
 
     /// <summary>The definition fields present in the call, type-checked (objects must be objects, tag lists string lists).</summary>
