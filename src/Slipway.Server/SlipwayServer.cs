@@ -50,7 +50,6 @@ public sealed class SlipwayServer : IAsyncDisposable
         CancellationToken ct = default)
     {
         Directory.CreateDirectory(options.DataDir);
-        Directory.CreateDirectory(Path.Combine(options.DataDir, "files"));
         var stores = await Stores.OpenAsync(options.UsesPostgres ? options.Db : null, Path.Combine(options.DataDir, "slipway.db"), ct);
         try
         {
@@ -100,7 +99,8 @@ public sealed class SlipwayServer : IAsyncDisposable
         services.AddSingleton(stores.Events);
         services.AddSingleton(new TokenService(setup.TokenSecret, clock));
         services.AddSingleton<ServerMetrics>();
-        services.AddSingleton<IBlobStore>(options.S3 is { } s3 ? new S3BlobStore(s3) : new LocalBlobStore(Path.Combine(options.DataDir, "files")));
+        // Made by a factory so that the container disposes it (the S3 client) with the app.
+        services.AddSingleton<IBlobStore>(_ => options.S3 is { } s3 ? new S3BlobStore(s3) : new LocalBlobStore(Path.Combine(options.DataDir, "files")));
         services.AddSingleton<FileServer>();
         services.AddSingleton<TaskUpdates>();
         services.AddSingleton<QueueResolver>();
