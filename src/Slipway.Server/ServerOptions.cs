@@ -27,6 +27,9 @@ public sealed class ServerOptions
     /// <summary>Path-style addressing (bucket in the path), which most S3-compatible servers need.</summary>
     public bool S3PathStyle { get; set; }
 
+    /// <summary>How often deleted entities' files are cleaned up; zero turns the background pass off.</summary>
+    public TimeSpan CleanupInterval { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Host name written into clearml.conf URLs (defaults to Host, or localhost when Host is a wildcard).</summary>
     public string? PublicHost { get; set; }
 
@@ -34,7 +37,7 @@ public sealed class ServerOptions
     public static readonly IReadOnlyList<string> Names =
     [
         "data", "host", "api_port", "web_port", "files_port", "db", "token_lifetime_sec", "public_host",
-        "blobs", "s3_endpoint", "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style",
+        "blobs", "s3_endpoint", "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style", "cleanup_interval_sec",
     ];
 
     public bool UsesPostgres => Db.Contains('=', StringComparison.Ordinal);
@@ -106,6 +109,12 @@ public sealed class ServerOptions
                     options.S3Endpoint = value;
                     break;
                 case "s3_region": options.S3Region = value; break;
+                case "cleanup_interval_sec":
+                    if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var interval))
+                        options.CleanupInterval = TimeSpan.FromSeconds(interval);
+                    else
+                        problems.Add($"cleanup_interval_sec must be a whole number of seconds (got '{value}')");
+                    break;
                 case "s3_access_key": options.S3AccessKey = value; break;
                 case "s3_secret_key": options.S3SecretKey = value; break;
                 case "s3_path_style":

@@ -102,6 +102,11 @@ public sealed class SlipwayServer : IAsyncDisposable
         // Made by a factory so that the container disposes it (the S3 client) with the app.
         services.AddSingleton<IBlobStore>(_ => options.S3 is { } s3 ? new S3BlobStore(s3) : new LocalBlobStore(Path.Combine(options.DataDir, "files")));
         services.AddSingleton<FileServer>();
+        services.AddSingleton(new FilesPort(filesPort));
+        services.AddSingleton<FileCleanup>();
+        services.AddHostedService<FileCleanupService>();
+        services.AddSingleton<TaskDeletion>();
+        services.AddSingleton<FilesApi>();
         services.AddSingleton<TaskUpdates>();
         services.AddSingleton<QueueResolver>();
         services.AddSingleton<ProjectTree>();
@@ -130,6 +135,7 @@ public sealed class SlipwayServer : IAsyncDisposable
             sp.GetRequiredService<EventsApi>().Map(router);
             sp.GetRequiredService<ModelsApi>().Map(router);
             sp.GetRequiredService<DatasetsApi>().Map(router);
+            sp.GetRequiredService<FilesApi>().Map(router);
             return router;
         });
         services.AddSingleton<RpcEndpoint>();

@@ -1,12 +1,13 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Slipway.Server.Domain;
+using Slipway.Server.Files;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;
 
 /// <summary>models.*: the model registry. A model points at its weights (uri) and at the task that made it.</summary>
-public sealed class ModelsApi(IDocumentStore docs, TaskUpdates tasks, TimeProvider clock)
+public sealed class ModelsApi(IDocumentStore docs, TaskUpdates tasks, FileCleanup cleanup, FilesPort filesPort, TimeProvider clock)
 {
     private const string DefinitionFields = "uri name comment tags system_tags framework design labels ready project parent task metadata";
 
@@ -173,13 +174,14 @@ public sealed class ModelsApi(IDocumentStore docs, TaskUpdates tasks, TimeProvid
         });
     }
 
-    /// <summary>A published model is deleted only with force. Its file is not removed here (the cleanup work of the files issue).</summary>
+    /// <summary>A published model is deleted only with force; its file goes to <see cref="FileCleanup"/>.</summary>
     private async ValueTask<JsonNode?> Delete(RpcCall call)
     {
         var model = await RequireAsync(call.RequireString("model"), call.Aborted);
         if (Json.GetBool(model.Body, "ready") && !call.Bool("force"))
             throw new ApiException(400, 202, $"Model is published and can only be deleted with force (id={model.Id})");
         await docs.DeleteAsync(Collection.Models, model.Id, call.Aborted);
+        await cleanup.EnqueueAsync(FileReferences.PathsIn(model.Body, await filesPort.Value), $"model {model.Id} deleted", call.Aborted);
         return new JsonObject { ["deleted"] = true, ["url"] = Json.GetString(model.Body, "uri") };
     }
 

@@ -5,7 +5,7 @@ using Slipway.Server.Storage;
 namespace Slipway.Server.Api;
 
 /// <summary>projects.*: path-named projects with auto-created parents, hidden projects, and task statistics.</summary>
-public sealed class ProjectsApi(IDocumentStore docs, IEventStore events, IQueueEntryStore queueEntries, ProjectTree tree, TimeProvider clock)
+public sealed class ProjectsApi(IDocumentStore docs, ProjectTree tree, TaskDeletion deletion, TimeProvider clock)
 {
     private const string WriteFields = "name description tags system_tags default_output_destination";
 
@@ -164,10 +164,8 @@ public sealed class ProjectsApi(IDocumentStore docs, IEventStore events, IQueueE
         {
             if (deleteContents)
             {
-                await queueEntries.RemoveEverywhereAsync(task.Id, call.Aborted);
-                await events.DeleteTaskEventsAsync(task.Id, call.Aborted);
-                if (await docs.DeleteAsync(Collection.Tasks, task.Id, call.Aborted))
-                    deletedTasks++;
+                await deletion.DeleteAsync(task, deleteOutputModels: true, call.Aborted);
+                deletedTasks++;
             }
             else
             {

@@ -6,7 +6,8 @@ using Slipway.Server.Storage;
 namespace Slipway.Server.Api;
 
 /// <summary>tasks.*: create, query, edit, the status state machine, clone, enqueue, parameters and configuration.</summary>
-public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntryStore queueEntries, TaskUpdates updates, QueueResolver queues, ProjectTree projects)
+public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntryStore queueEntries, TaskUpdates updates, QueueResolver queues, ProjectTree projects,
+    TaskDeletion deletion)
 {
     private const string StatusFields = "task force status_reason status_message";
     private const string DefinitionFields = "name type project system_tags tags comment parent output_dest script execution hyperparams configuration models container runtime";
@@ -302,7 +303,7 @@ public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntr
     private async ValueTask<JsonNode?> Delete(RpcCall call)
     {
         var id = call.RequireString("task");
-        await DeleteTaskAsync(id, call.Bool("force"), call.Aborted);
+        await DeleteTaskAsync(id, call.Bool("force"), call.Bool("delete_output_models"), call.Aborted);
         return new JsonObject
         {
             ["deleted"] = 1,
@@ -318,20 +319,18 @@ public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntr
         var ids = call.StringList("ids") ?? throw ApiException.MissingField("ids");
         return await BulkResult.RunAsync(ids, async id =>
         {
-            await DeleteTaskAsync(id, call.Bool("force"), call.Aborted);
+            await DeleteTaskAsync(id, call.Bool("force"), call.Bool("delete_output_models"), call.Aborted);
             return new JsonObject { ["deleted"] = true };
         });
     }
 
-    /// <summary>A running task is deleted only with force; its queue entries and events go with it.</summary>
-    private async Task DeleteTaskAsync(string id, bool force, CancellationToken ct)
+    /// <summary>A running task is deleted only with force; the rest is <see cref="TaskDeletion"/>.</summary>
+    private async Task DeleteTaskAsync(string id, bool force, bool deleteOutputModels, CancellationToken ct)
     {
         var task = await updates.RequireAsync(id, ct);
         if (!force && task.Body["status"]?.GetValue<string>() == TaskStatuses.InProgress)
             throw ApiException.InvalidTaskStatus("a task in progress can only be deleted with force");
-        await queueEntries.RemoveEverywhereAsync(id, ct);
-        await docs.DeleteAsync(Collection.Tasks, id, ct);
-        await events.DeleteTaskEventsAsync(id, ct);
+        await deletion.DeleteAsync(task, deleteOutputModels, ct);
     }
 
     private async ValueTask<JsonNode?> Archive(RpcCall call, bool archive)

@@ -10,4 +10,6 @@ public enum Collection
     Tasks,
     Queues,
     Models,
+    /// <summary>Files waiting to be removed from the blob store once nothing references them.</summary>
+    Cleanup,
 }

@@ -36,6 +36,9 @@ public sealed record TextContains(IReadOnlyList<string> Paths, string Text) : Do
 /// <summary>The text at <paramref name="Path"/> is missing or null.</summary>
 public sealed record FieldMissing(string Path) : DocFilter;
 
+/// <summary>The document's JSON text contains <paramref name="Text"/> anywhere (a coarse, case-sensitive pre-filter).</summary>
+public sealed record DocContains(string Text) : DocFilter;
+
 /// <summary>The JSON boolean at <paramref name="Path"/> is <paramref name="Value"/> (missing counts as false).</summary>
 public sealed record FieldIsBool(string Path, bool Value) : DocFilter;
 

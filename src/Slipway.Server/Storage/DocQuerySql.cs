@@ -44,6 +44,7 @@ public static class DocQuerySql
             : $"{d.Text(d.Path(f.Path, p))} IN ({string.Join(", ", f.Values.Select(v => p.Add(v)))})",
         FieldMatches f => d.Regex(f.Path == "id" ? "id" : d.Text(d.Path(f.Path, p)), p.Add(f.Pattern)),
         FieldMissing f => $"{d.Text(d.Path(f.Path, p))} IS NULL",
+        DocContains f => d.DocContains(p.Add(f.Text)),
         FieldIsBool f => f.Value ? d.IsTrue(d.Path(f.Path, p)) : $"NOT {d.IsTrue(d.Path(f.Path, p))}",
         FieldStartsWith f => $"{d.Text(d.Path(f.Path, p))} LIKE {p.Add(EscapeLike(f.Prefix) + "%")} ESCAPE '\\'",
         TextContains f => "(" + string.Join(" OR ", f.Paths.Select(path =>

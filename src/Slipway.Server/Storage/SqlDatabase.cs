@@ -33,6 +33,7 @@ public abstract class SqlDatabase : IAsyncDisposable
         Collection.Tasks => "tasks",
         Collection.Queues => "queues",
         Collection.Models => "models",
+        Collection.Cleanup => "cleanup",
         _ => throw new ArgumentOutOfRangeException(nameof(collection)),
     };
 }

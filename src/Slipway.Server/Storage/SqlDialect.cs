@@ -13,6 +13,9 @@ public abstract class SqlDialect
 
     public abstract string Regex(string textExpr, string patternParam);
 
+    /// <summary>The whole document's text contains the parameter's text.</summary>
+    public abstract string DocContains(string textParam);
+
     /// <summary>The value at a path is JSON true.</summary>
     public abstract string IsTrue(JsonPathRef path);
 

@@ -22,6 +22,35 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public async Task Gc_dry_run_lists_and_gc_removes_a_deleted_tasks_files()
+    {
+        await using var server = await ServerUnderTest.StartAsync("sqlite");
+        var task = (await server.Client.OkAsync("tasks.create", new JsonObject { ["name"] = "t", ["type"] = "training" }))["id"]!.GetValue<string>();
+        var path = $"p/t.{task}/artifacts/a/a.bin";
+        using (var http = new HttpClient { BaseAddress = server.Server.FilesUrl })
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", server.Client.Token);
+            (await http.PostAsync("/", new MultipartFormDataContent { { new ByteArrayContent([1]), "/" + path, "/" + path } })).EnsureSuccessStatusCode();
+        }
+        await server.Client.OkAsync("tasks.add_or_update_artifacts", new JsonObject
+        {
+            ["task"] = task, ["artifacts"] = new JsonArray(new JsonObject { ["key"] = "a", ["type"] = "custom", ["uri"] = new Uri(server.Server.FilesUrl, path).ToString() }),
+        });
+        await server.Client.OkAsync("tasks.delete", new JsonObject { ["task"] = task });
+        var environment = new Dictionary<string, string> { ["CLEARML_CONFIG_FILE"] = server.Server.ConfigPath };
+
+        var (exit, output, error) = await RunAsync(["gc", "--dry-run", "--json"], environment);
+        Assert.True(exit == 0, error);
+        Assert.Equal(path, JsonNode.Parse(output)!["would_delete"]![0]!.GetValue<string>());
+        Assert.True(File.Exists(Path.Combine(server.DataDir, "files", path)));
+
+        (exit, output, error) = await RunAsync(["gc"], environment);
+        Assert.True(exit == 0, error);
+        Assert.Contains($"Removed 1 file(s):\n  {path}", output, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(server.DataDir, "files", path)));
+    }
+
+    [Fact]
     public async Task A_restart_keeps_the_keys_in_clearml_conf_and_refreshes_its_ports()
     {
         var server = await ServerUnderTest.StartAsync("sqlite");

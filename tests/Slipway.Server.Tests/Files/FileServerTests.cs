@@ -128,6 +128,7 @@ public sealed class FileServerTests : ServerTests
     [Fact]
     public async Task An_interrupted_upload_is_never_visible()
     {
+        var incoming = Path.Combine(Server.DataDir, "files", ".slipway-incoming");
         using (var socket = new TcpClient())
         {
             await socket.ConnectAsync(IPAddress.Loopback, Server.Server.FilesUrl.Port);
@@ -138,13 +139,24 @@ public sealed class FileServerTests : ServerTests
             await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
             await stream.WriteAsync(new byte[500_000]);
             await stream.FlushAsync();
+            // The server is receiving the part once its staging file exists; only then is the connection dropped.
+            Assert.True(await EventuallyAsync(() => Directory.EnumerateFiles(incoming).Any()), "the upload never started");
         }
+        Assert.True(await EventuallyAsync(() => !Directory.EnumerateFiles(incoming).Any()), "the partial upload was not discarded");
         using var http = Files();
-        // The server notices the dropped connection; the staged part is discarded, never published.
-        for (var i = 0; i < 100 && Directory.EnumerateFiles(Path.Combine(Server.DataDir, "files", ".slipway-incoming")).Any(); i++)
-            await Task.Delay(50);
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/cut/off.bin")).StatusCode);
-        Assert.Empty(Directory.EnumerateFiles(Path.Combine(Server.DataDir, "files", ".slipway-incoming")));
+    }
+
+    /// <summary>Waits for a condition the server brings about on its own time (bounded: 20 s).</summary>
+    private static async Task<bool> EventuallyAsync(Func<bool> condition)
+    {
+        for (var waited = 0; waited < 20_000; waited += 20)
+        {
+            if (condition())
+                return true;
+            await Task.Delay(20);
+        }
+        return condition();
     }
 
     [Fact]

@@ -90,7 +90,10 @@ public abstract class ServerTests(string engine) : IAsyncLifetime
     protected ServerUnderTest Server => _server!;
     protected ApiClient Api => Server.Client;
 
-    public virtual async Task InitializeAsync() => _server = await ServerUnderTest.StartAsync(Engine);
+    /// <summary>The clock the server runs on (the system's unless a test class sets one).</summary>
+    protected virtual TimeProvider? Clock => null;
+
+    public virtual async Task InitializeAsync() => _server = await ServerUnderTest.StartAsync(Engine, Clock);
 
     public virtual async Task DisposeAsync()
     {
@@ -113,6 +116,23 @@ public abstract class ServerTests(string engine) : IAsyncLifetime
 
     protected async Task<JsonObject> GetTaskAsync(string id) =>
         (JsonObject)(await Api.OkAsync("tasks.get_by_id", new JsonObject { ["task"] = id }))["task"]!;
+
+    /// <summary>Uploads one file to the file server as the SDK does and returns its URL.</summary>
+    protected async Task<string> UploadAsync(string path, byte[] bytes)
+    {
+        using var http = new HttpClient { BaseAddress = Server.Server.FilesUrl };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Api.Token);
+        using var form = new MultipartFormDataContent { { new ByteArrayContent(bytes), "/" + path, "/" + path } };
+        (await http.PostAsync("/", form)).EnsureSuccessStatusCode();
+        return new Uri(Server.Server.FilesUrl, Uri.EscapeDataString(path).Replace("%2F", "/", StringComparison.Ordinal)).ToString();
+    }
+
+    protected async Task<bool> FileExistsAsync(string path)
+    {
+        using var http = new HttpClient { BaseAddress = Server.Server.FilesUrl };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Api.Token);
+        return (await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/" + path))).IsSuccessStatusCode;
+    }
 
     protected static JsonObject Scalar(string task, string metric, string variant, long iter, double value, long? timestamp = null) => new()
     {

@@ -54,5 +54,7 @@ public static class PostgresSchema
         DocTable("models"),
         "CREATE INDEX models_task ON models ((doc #>> '{task}'))",
         "CREATE INDEX models_project ON models ((doc #>> '{project}'))",
+        DocTable("cleanup"),
+        "CREATE INDEX cleanup_due ON cleanup ((doc #>> '{next_attempt}'))",
     ];
 }

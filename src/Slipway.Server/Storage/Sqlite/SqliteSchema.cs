@@ -56,5 +56,7 @@ public static class SqliteSchema
         DocTable("models"),
         "CREATE INDEX models_task ON models (json_extract(doc, '$.task'))",
         "CREATE INDEX models_project ON models (json_extract(doc, '$.project'))",
+        DocTable("cleanup"),
+        "CREATE INDEX cleanup_due ON cleanup (json_extract(doc, '$.next_attempt'))",
     ];
 }
