@@ -56,11 +56,13 @@ public sealed class SlipwayServer : IAsyncDisposable
             clock ??= TimeProvider.System;
             var setup = await FirstStart.RunAsync(stores.Docs, clock, ct);
             var filesPort = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var app = Build(options, stores, setup, clock, logging, filesPort.Task);
+            var filesPorts = new TaskCompletionSource<IReadOnlySet<int>>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var app = Build(options, stores, setup, clock, logging, filesPort.Task, filesPorts.Task);
             await app.StartAsync(ct);
             var ports = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
                 .Select(a => new Uri(a.Replace("0.0.0.0", "localhost", StringComparison.Ordinal).Replace("[::]", "localhost", StringComparison.Ordinal)).Port).ToList();
             filesPort.SetResult(ports[2]);
+            filesPorts.SetResult(await FirstStart.RecordFilesPortAsync(stores.Docs, ports[2], ct));
             Uri Url(int port) => new($"http://{options.ConfigHost}:{port}");
             var server = new SlipwayServer(app, stores, options, Url(ports[0]), Url(ports[1]), Url(ports[2]), setup.NewAdmin);
             ClearmlConf.Write(server.ConfigPath, server.ApiUrl, server.WebUrl, server.FilesUrl, setup.NewAdmin);
@@ -75,7 +77,7 @@ public sealed class SlipwayServer : IAsyncDisposable
 
     /// <param name="filesPort">The file server's port, known once Kestrel has bound (port 0 picks one).</param>
     private static WebApplication Build(ServerOptions options, Stores stores, FirstStart setup, TimeProvider clock, Action<ILoggingBuilder>? logging,
-        Task<int> filesPort)
+        Task<int> filesPort, Task<IReadOnlySet<int>> filesPorts)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -102,7 +104,7 @@ public sealed class SlipwayServer : IAsyncDisposable
         // Made by a factory so that the container disposes it (the S3 client) with the app.
         services.AddSingleton<IBlobStore>(_ => options.S3 is { } s3 ? new S3BlobStore(s3) : new LocalBlobStore(Path.Combine(options.DataDir, "files")));
         services.AddSingleton<FileServer>();
-        services.AddSingleton(new FilesPort(filesPort));
+        services.AddSingleton(new FilesPort(filesPorts));
         services.AddSingleton<FileCleanup>();
         services.AddHostedService<FileCleanupService>();
         services.AddSingleton<TaskDeletion>();
@@ -200,6 +202,22 @@ internal sealed record FirstStart(byte[] TokenSecret, string ServerId, AdminCred
         }
         await new QueueResolver(docs, clock).EnsureDefaultAsync(System, ct);
         return new FirstStart(Convert.FromHexString(secret), serverId, admin);
+    }
+
+    /// <summary>Adds this run's files port to the ports the file server has served on; returns them all.</summary>
+    public static async Task<IReadOnlySet<int>> RecordFilesPortAsync(IDocumentStore docs, int port, CancellationToken ct)
+    {
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            var stored = await docs.GetAsync(Collection.Settings, "files_ports", ct);
+            var ports = (stored?.Body["value"] as JsonArray ?? []).Select(p => (int)(Json.GetLong(p) ?? 0)).Where(p => p > 0).ToHashSet();
+            if (!ports.Add(port))
+                return ports;
+            var body = new JsonObject { ["id"] = "files_ports", ["value"] = new JsonArray(ports.Order().Select(p => (JsonNode)p).ToArray()) };
+            if (stored is null ? await docs.InsertAsync(Collection.Settings, "files_ports", body, ct) : await docs.ReplaceAsync(Collection.Settings, stored, body, ct))
+                return ports;
+        }
+        return new HashSet<int> { port };
     }
 
     /// <summary>Reads a setting, creating it once; replicas starting together agree on the first one stored.</summary>

@@ -6,22 +6,23 @@ using Slipway.Server.Blobs;
 namespace Slipway.Server.Domain;
 
 /// <summary>
-/// Finds the files of this server's file server that a document points at: any http(s) URL on the files
-/// port, its path decoded once (as the file server does) into a blob path.
+/// Finds the files of this server's file server that a document points at: any http(s) URL on a port the
+/// file server has served on (documents keep the URLs of earlier runs), its path decoded once (as the file
+/// server does) into a blob path.
 /// </summary>
 public static partial class FileReferences
 {
     /// <summary>The blob paths of every file-server URL anywhere in the document (artifact uris, model uris, image urls…).</summary>
-    public static HashSet<string> PathsIn(JsonNode? node, int filesPort)
+    public static HashSet<string> PathsIn(JsonNode? node, IReadOnlySet<int> filesPorts)
     {
         var paths = new HashSet<string>(StringComparer.Ordinal);
-        Collect(node, filesPort, paths);
+        Collect(node, filesPorts, paths);
         return paths;
     }
 
-    public static string? ToBlobPath(string url, int filesPort)
+    public static string? ToBlobPath(string url, IReadOnlySet<int> filesPorts)
     {
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Port != filesPort)
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || !filesPorts.Contains(uri.Port))
             return null;
         var raw = uri.AbsolutePath;
         if (raw.Contains("%2f", StringComparison.OrdinalIgnoreCase) || raw.Contains("%5c", StringComparison.OrdinalIgnoreCase))
@@ -33,7 +34,7 @@ public static partial class FileReferences
     public static IEnumerable<string> OwnerIds(string path) =>
         TaskIdInPath().Matches(path).Select(m => m.Groups[1].Value).Distinct();
 
-    private static void Collect(JsonNode? node, int filesPort, HashSet<string> paths)
+    private static void Collect(JsonNode? node, IReadOnlySet<int> filesPort, HashSet<string> paths)
     {
         switch (node)
         {

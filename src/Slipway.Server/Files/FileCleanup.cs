@@ -9,10 +9,10 @@ using Slipway.Server.Storage;
 
 namespace Slipway.Server.Files;
 
-/// <summary>The file server's port, known once Kestrel has bound it.</summary>
-public sealed class FilesPort(Task<int> port)
+/// <summary>The ports the file server has served on, this run's included, known once Kestrel has bound it.</summary>
+public sealed class FilesPort(Task<IReadOnlySet<int>> ports)
 {
-    public Task<int> Value => port;
+    public Task<IReadOnlySet<int>> Value => ports;
 }
 
 /// <summary>What a cleanup pass did (or, dry, would do).</summary>
@@ -97,7 +97,7 @@ public sealed partial class FileCleanup(IDocumentStore docs, IBlobStore blobs, F
     }
 
     /// <summary>Why the path must stay, or null when nothing live needs it.</summary>
-    private async Task<string?> ReferenceAsync(string path, int port, CancellationToken ct)
+    private async Task<string?> ReferenceAsync(string path, IReadOnlySet<int> port, CancellationToken ct)
     {
         var owners = FileReferences.OwnerIds(path).ToList();
         foreach (var collection in new[] { Collection.Tasks, Collection.Models })

@@ -126,6 +126,30 @@ public sealed class CleanupRestartTests
     }
 
     [Fact]
+    public async Task Files_registered_on_an_earlier_files_port_are_still_found()
+    {
+        var server = await ServerUnderTest.StartAsync("sqlite");
+        var task = (await server.Client.OkAsync("tasks.create", new JsonObject { ["name"] = "t", ["type"] = "training" }))["id"]!.GetValue<string>();
+        var path = $"p/t.{task}/artifacts/a/a.bin";
+        using (var http = new HttpClient { BaseAddress = server.Server.FilesUrl })
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", server.Client.Token);
+            (await http.PostAsync("/", new MultipartFormDataContent { { new ByteArrayContent([1]), "/" + path, "/" + path } })).EnsureSuccessStatusCode();
+        }
+        await server.Client.OkAsync("tasks.add_or_update_artifacts", new JsonObject
+        {
+            ["task"] = task, ["artifacts"] = new JsonArray(new JsonObject { ["key"] = "a", ["type"] = "custom", ["uri"] = new Uri(server.Server.FilesUrl, path).ToString() }),
+        });
+        await server.StopAsync();
+
+        await using var again = await ServerUnderTest.StartAsync("sqlite", dataDir: server.DataDir);
+        Assert.NotEqual(server.Server.FilesUrl.Port, again.Server.FilesUrl.Port);
+        using var client = again.ClientWithToken(await ServerUnderTest.LoginAsync(again.Api, server.Admin.AccessKey, server.Admin.SecretKey));
+        await client.OkAsync("tasks.delete", new JsonObject { ["task"] = task });
+        Assert.Equal(path, (await client.OkAsync("files.run_cleanup"))["deleted"]![0]!.GetValue<string>());
+    }
+
+    [Fact]
     public void Retries_back_off_up_to_an_hour() =>
         Assert.Equal([2, 4, 8, 3600], new long[] { 1, 2, 3, 30 }.Select(a => FileCleanup.Backoff(a).TotalSeconds));
 }
