@@ -17,6 +17,8 @@ public sealed class ServerMetrics : IDisposable
     private readonly Histogram<double> _duration;
     private readonly ConcurrentDictionary<(string Endpoint, int Code), Tally> _tallies = new();
     private long _eventsAdded;
+    private long _fileBytesServed;
+    private long _fileBytesStored;
 
     public ServerMetrics()
     {
@@ -41,6 +43,10 @@ public sealed class ServerMetrics : IDisposable
 
     public void RecordEvents(long count) => Interlocked.Add(ref _eventsAdded, count);
 
+    public void RecordFileBytesServed(long bytes) => Interlocked.Add(ref _fileBytesServed, bytes);
+
+    public void RecordFileBytesStored(long bytes) => Interlocked.Add(ref _fileBytesStored, bytes);
+
     public string ToPrometheus()
     {
         var text = new StringBuilder();
@@ -52,6 +58,10 @@ public sealed class ServerMetrics : IDisposable
             text.Append(CultureInfo.InvariantCulture, $"slipway_api_call_seconds_total{{endpoint=\"{endpoint}\",code=\"{code}\"}} {TimeSpan.FromTicks(tally.Ticks).TotalSeconds:R}\n");
         text.Append("# HELP slipway_events_added_total Events stored.\n# TYPE slipway_events_added_total counter\n");
         text.Append(CultureInfo.InvariantCulture, $"slipway_events_added_total {Interlocked.Read(ref _eventsAdded)}\n");
+        text.Append("# HELP slipway_file_bytes_served_total Bytes of file content the file server sent.\n# TYPE slipway_file_bytes_served_total counter\n");
+        text.Append(CultureInfo.InvariantCulture, $"slipway_file_bytes_served_total {Interlocked.Read(ref _fileBytesServed)}\n");
+        text.Append("# HELP slipway_file_bytes_stored_total Bytes of file content the file server stored.\n# TYPE slipway_file_bytes_stored_total counter\n");
+        text.Append(CultureInfo.InvariantCulture, $"slipway_file_bytes_stored_total {Interlocked.Read(ref _fileBytesStored)}\n");
         text.Append("# HELP process_resident_memory_bytes Resident memory.\n# TYPE process_resident_memory_bytes gauge\n");
         text.Append(CultureInfo.InvariantCulture, $"process_resident_memory_bytes {Environment.WorkingSet}\n");
         return text.ToString();

@@ -17,7 +17,7 @@ namespace Slipway.Server.Files;
 /// destination path, GET (with Range) / HEAD / DELETE by path, POST /delete_many, GET / → "OK". The same
 /// token as the API is required. Field names are stored literally; request paths are decoded exactly once.
 /// </summary>
-public sealed partial class FileServer(IBlobStore blobs, TokenService tokens, ILogger<FileServer> logger)
+public sealed partial class FileServer(IBlobStore blobs, TokenService tokens, ServerMetrics metrics, ILogger<FileServer> logger)
 {
     private static readonly FileExtensionContentTypeProvider ContentTypes = new();
 
@@ -94,6 +94,7 @@ public sealed partial class FileServer(IBlobStore blobs, TokenService tokens, IL
             foreach (var blob in staged)
                 await blob.CommitAsync(http.RequestAborted);
             Log.Uploaded(logger, staged.Count, staged.Sum(b => b.Length));
+            metrics.RecordFileBytesStored(staged.Sum(b => b.Length));
             return Results.Json(staged.Select(b => b.Path).ToArray());
         }
         finally
@@ -112,6 +113,14 @@ public sealed partial class FileServer(IBlobStore blobs, TokenService tokens, IL
         if (!ContentTypes.TryGetContentType(path, out var type))
             type = "application/octet-stream";
         var downloadName = http.Request.Query.ContainsKey("download") ? path.Split('/')[^1] : null;
+        if (!HttpMethods.IsHead(http.Request.Method))
+        {
+            http.Response.OnCompleted(() =>
+            {
+                metrics.RecordFileBytesServed(http.Response.ContentLength ?? 0);
+                return Task.CompletedTask;
+            });
+        }
         return Results.File(stream, type, downloadName, info.LastModified, enableRangeProcessing: true);
     }
 
