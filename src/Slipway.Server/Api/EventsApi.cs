@@ -61,7 +61,7 @@ public sealed class EventsApi(IDocumentStore docs, IEventStore events, EventInge
     /// </summary>
     private async ValueTask<JsonNode?> GetTaskLog(RpcCall call)
     {
-        var task = await RequireTaskAsync(call.RequireString("task"), call.Aborted);
+        var task = await RequireOwnerAsync(call, call.RequireString("task"));
         var batch = BatchSize(call, 500);
         var earlier = call.Bool("navigate_earlier", true);
         var cursor = Cursor.Decode(call.String("scroll_id"));
@@ -87,7 +87,7 @@ public sealed class EventsApi(IDocumentStore docs, IEventStore events, EventInge
 
     private async ValueTask<JsonNode?> GetTaskEvents(RpcCall call)
     {
-        var task = await RequireTaskAsync(call.RequireString("task"), call.Aborted);
+        var task = await RequireOwnerAsync(call, call.RequireString("task"));
         var type = call.String("event_type");
         var batch = BatchSize(call, 500);
         var descending = call.String("order") == "desc";
@@ -145,7 +145,7 @@ public sealed class EventsApi(IDocumentStore docs, IEventStore events, EventInge
 
     private async ValueTask<JsonNode?> ScalarIterHistogram(RpcCall call)
     {
-        var task = await RequireTaskAsync(call.RequireString("task"), call.Aborted);
+        var task = await RequireOwnerAsync(call, call.RequireString("task"));
         return await HistogramAsync([task], call, (_, metric, variant, points) => points);
     }
 
@@ -153,7 +153,7 @@ public sealed class EventsApi(IDocumentStore docs, IEventStore events, EventInge
     private async ValueTask<JsonNode?> MultiTaskHistogram(RpcCall call)
     {
         var ids = call.StringList("tasks") ?? throw ApiException.MissingField("tasks");
-        var found = await docs.FindAsync(Collection.Tasks, new DocQuery().Where(new FieldIn("id", ids)), call.Aborted);
+        var found = await docs.FindAsync(call.Bool("model_events") ? Collection.Models : Collection.Tasks, new DocQuery().Where(new FieldIn("id", ids)), call.Aborted);
         if (found.Count == 0)
             throw ApiException.InvalidTaskId(string.Join(",", ids));
         var names = found.ToDictionary(t => t.Id, t => Json.GetString(t.Body, "name") ?? t.Id);
@@ -220,7 +220,7 @@ public sealed class EventsApi(IDocumentStore docs, IEventStore events, EventInge
     {
         var tasks = call.StringList("tasks") ?? [call.RequireString("task")];
         foreach (var task in tasks)
-            await RequireTaskAsync(task, call.Aborted);
+            await RequireOwnerAsync(call, task);
         var iters = call.Int("iters");
         var found = await events.GetEventsAsync(new EventQuery(tasks, ["plot"])
         {
@@ -250,7 +250,7 @@ public sealed class EventsApi(IDocumentStore docs, IEventStore events, EventInge
         foreach (var item in requested.OfType<JsonObject>())
         {
             var task = RpcCall.AsString(item["task"], "task") ?? throw ApiException.MissingField("task");
-            await RequireTaskAsync(task, call.Aborted);
+            await RequireOwnerAsync(call, task);
             var metric = RpcCall.AsString(item["metric"], "metric");
             var variants = RpcCall.AsStringList(item["variants"], "variants") ?? [];
             var found = await events.GetEventsAsync(new EventQuery([task], ["training_debug_image"])
@@ -291,7 +291,7 @@ public sealed class EventsApi(IDocumentStore docs, IEventStore events, EventInge
 
     private async ValueTask<JsonNode?> MetricsAndVariants(RpcCall call)
     {
-        var task = await RequireTaskAsync(call.RequireString("task"), call.Aborted);
+        var task = await RequireOwnerAsync(call, call.RequireString("task"));
         var result = new JsonObject();
         foreach (var s in await events.GetSeriesAsync([task], call.Aborted))
         {
@@ -339,13 +339,15 @@ public sealed class EventsApi(IDocumentStore docs, IEventStore events, EventInge
 
     private async ValueTask<JsonNode?> DeleteForTask(RpcCall call)
     {
-        var task = await RequireTaskAsync(call.RequireString("task"), call.Aborted);
+        var task = await RequireOwnerAsync(call, call.RequireString("task"));
         await events.DeleteTaskEventsAsync(task, call.Aborted);
         return new JsonObject { ["deleted"] = true };
     }
 
-    private async Task<string> RequireTaskAsync(string id, CancellationToken ct) =>
-        (await docs.GetAsync(Collection.Tasks, id, ct))?.Id ?? throw ApiException.InvalidTaskId(id);
+    /// <summary>The task (or, with model_events, the model) whose events are asked for.</summary>
+    private async Task<string> RequireOwnerAsync(RpcCall call, string id) => call.Bool("model_events")
+        ? (await docs.GetAsync(Collection.Models, id, call.Aborted))?.Id ?? throw new ApiException(400, 201, $"Invalid model id (id={id})")
+        : (await docs.GetAsync(Collection.Tasks, id, call.Aborted))?.Id ?? throw ApiException.InvalidTaskId(id);
 
     private static int BatchSize(RpcCall call, int fallback) => Math.Clamp(call.Int("batch_size") ?? fallback, 1, MaxBatch);
 

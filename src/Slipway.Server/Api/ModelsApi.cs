@@ -7,7 +7,7 @@ using Slipway.Server.Storage;
 namespace Slipway.Server.Api;
 
 /// <summary>models.*: the model registry. A model points at its weights (uri) and at the task that made it.</summary>
-public sealed class ModelsApi(IDocumentStore docs, TaskUpdates tasks, FileCleanup cleanup, FilesPort filesPort, TimeProvider clock)
+public sealed class ModelsApi(IDocumentStore docs, IEventStore events, TaskUpdates tasks, FileCleanup cleanup, FilesPort filesPort, TimeProvider clock)
 {
     private const string DefinitionFields = "uri name comment tags system_tags framework design labels ready project parent task metadata";
 
@@ -181,6 +181,7 @@ public sealed class ModelsApi(IDocumentStore docs, TaskUpdates tasks, FileCleanu
         if (Json.GetBool(model.Body, "ready") && !call.Bool("force"))
             throw new ApiException(400, 202, $"Model is published and can only be deleted with force (id={model.Id})");
         await docs.DeleteAsync(Collection.Models, model.Id, call.Aborted);
+        await events.DeleteTaskEventsAsync(model.Id, call.Aborted);
         await cleanup.EnqueueAsync(FileReferences.PathsIn(model.Body, await filesPort.Value), $"model {model.Id} deleted", call.Aborted);
         return new JsonObject { ["deleted"] = true, ["url"] = Json.GetString(model.Body, "uri") };
     }

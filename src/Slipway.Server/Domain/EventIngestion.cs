@@ -10,6 +10,7 @@ public sealed record IngestResult(int Added, int Errors, Dictionary<string, int>
 /// <summary>
 /// Stores a batch of events and applies its side effects: events of unknown tasks or malformed events are
 /// counted as errors without failing the batch; scalars update the task's last_metrics and last_iteration.
+/// A model's events (model_event: true) name the model in their task field and update the model instead.
 /// </summary>
 public sealed class EventIngestion(IDocumentStore docs, IEventStore events, TaskUpdates updates, TimeProvider clock)
 {
@@ -35,19 +36,19 @@ public sealed class EventIngestion(IDocumentStore docs, IEventStore events, Task
             }
         }
 
-        var known = new HashSet<string>();
-        foreach (var task in parsed.Select(p => p.Task).Distinct())
+        var known = new HashSet<(string, bool)>();
+        foreach (var owner in parsed.Select(p => (p.Task, p.ForModel)).Distinct())
         {
-            if (await docs.GetAsync(Collection.Tasks, task, ct) is not null)
-                known.Add(task);
+            if (await docs.GetAsync(owner.ForModel ? Collection.Models : Collection.Tasks, owner.Task, ct) is not null)
+                known.Add(owner);
         }
         var scalars = new List<ScalarEvent>();
         var others = new List<StoredEvent>();
         foreach (var e in parsed)
         {
-            if (!known.Contains(e.Task))
+            if (!known.Contains((e.Task, e.ForModel)))
             {
-                var message = $"Invalid task id {e.Task}";
+                var message = e.ForModel ? $"Invalid model id {e.Task}" : $"Invalid task id {e.Task}";
                 errors[message] = errors.GetValueOrDefault(message) + 1;
             }
             else if (e.Scalar is { } scalar)
@@ -63,6 +64,7 @@ public sealed class EventIngestion(IDocumentStore docs, IEventStore events, Task
         others = others.Where(e => e.EventId is null).Concat(others.Where(e => e.EventId is not null).GroupBy(e => (e.Task, e.EventId)).Select(g => g.Last())).ToList();
 
         await events.AddAsync(scalars, others, ct);
+        var modelIds = parsed.Where(p => p.ForModel).Select(p => p.Task).ToHashSet();
         foreach (var group in scalars.GroupBy(s => s.Task))
         {
             var summaries = LastMetrics.Summarize(group).Values;
@@ -72,7 +74,10 @@ public sealed class EventIngestion(IDocumentStore docs, IEventStore events, Task
             await gate.WaitAsync(ct);
             try
             {
-                await updates.UpdateAsync(group.Key, task => LastMetrics.Merge(task, summaries, updates.Now()), ct);
+                if (modelIds.Contains(group.Key))
+                    await MergeIntoModelAsync(group.Key, summaries, ct);
+                else
+                    await updates.UpdateAsync(group.Key, task => LastMetrics.Merge(task, summaries, updates.Now()), ct);
             }
             finally
             {
@@ -81,6 +86,20 @@ public sealed class EventIngestion(IDocumentStore docs, IEventStore events, Task
         }
         var errorCount = errors.Values.Sum();
         return new IngestResult(scalars.Count + others.Count, errorCount, errors);
+    }
+
+    private async Task MergeIntoModelAsync(string id, IEnumerable<LastMetrics.Summary> summaries, CancellationToken ct)
+    {
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            if (await docs.GetAsync(Collection.Models, id, ct) is not { } model)
+                return;
+            var body = (JsonObject)model.Body.DeepClone();
+            LastMetrics.Merge(body, summaries, updates.Now());
+            if (await docs.ReplaceAsync(Collection.Models, model, body, ct))
+                return;
+        }
+        throw new ApiException(409, 0, $"The model kept changing while its metrics were updated; try again (id={id})");
     }
 
     public static JsonObject ToJson(IngestResult result)

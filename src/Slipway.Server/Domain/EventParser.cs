@@ -9,7 +9,8 @@ using Slipway.Server.Storage;
 namespace Slipway.Server.Domain;
 
 /// <summary>One parsed event: a scalar (kept compact) or another type (kept as its normalized document).</summary>
-public readonly record struct ParsedEvent(ScalarEvent? Scalar, StoredEvent? Other)
+/// <param name="ForModel">A model's event (model_event: true): the task field holds the model's id.</param>
+public readonly record struct ParsedEvent(ScalarEvent? Scalar, StoredEvent? Other, bool ForModel = false)
 {
     public string Task => Scalar?.Task ?? Other!.Task;
 }
@@ -36,6 +37,7 @@ public static class EventParser
         long iter = 0, timestamp = 0;
         double? value = null;
         var valueSeen = false;
+        var forModel = false;
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
         try
         {
@@ -49,6 +51,11 @@ public static class EventParser
                 else if (reader.ValueTextEquals("variant"u8)) variant = names.Read(ref reader, "variant");
                 else if (reader.ValueTextEquals("iter"u8)) iter = ReadLong(ref reader, "iter");
                 else if (reader.ValueTextEquals("timestamp"u8)) timestamp = ReadLong(ref reader, "timestamp");
+                else if (reader.ValueTextEquals("model_event"u8))
+                {
+                    reader.Read();
+                    forModel = reader.TokenType == JsonTokenType.True;
+                }
                 else if (reader.ValueTextEquals("value"u8))
                 {
                     reader.Read();
@@ -83,7 +90,7 @@ public static class EventParser
         {
             if (!valueSeen)
                 throw ApiException.MissingField("value");
-            return new ParsedEvent(new ScalarEvent(task, metric, variant, new ScalarPoint(iter, value, timestamp)), null);
+            return new ParsedEvent(new ScalarEvent(task, metric, variant, new ScalarPoint(iter, value, timestamp)), null, forModel);
         }
 
         var doc = (JsonObject)JsonNode.Parse(json)!;
@@ -95,7 +102,7 @@ public static class EventParser
         if (type == Log && (doc["worker"] is null) && worker is not null)
             doc["worker"] = worker;
         var eventId = type == Log ? null : Id(task, iter, metric, variant, doc["key"] is JsonValue k && k.TryGetValue(out string? key) ? key : "");
-        return new ParsedEvent(null, new StoredEvent(task, type, eventId, iter, metric, variant, timestamp, doc.ToJsonString()));
+        return new ParsedEvent(null, new StoredEvent(task, type, eventId, iter, metric, variant, timestamp, doc.ToJsonString()), forModel);
     }
 
     /// <summary>Replaces NaN, Infinity and -Infinity outside strings with null.</summary>

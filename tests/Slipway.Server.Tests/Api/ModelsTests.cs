@@ -75,6 +75,30 @@ public abstract class ModelsTests(string engine) : ServerTests(engine)
     }
 
     [Fact]
+    public async Task Model_events_update_the_models_metrics_and_are_read_with_model_events()
+    {
+        var model = (await Api.OkAsync("models.create", new JsonObject { ["uri"] = "file:///m", ["name"] = "m" }))["id"]!.GetValue<string>();
+        JsonObject Event(long iter, double value) => new()
+        {
+            ["type"] = "training_stats_scalar", ["task"] = model, ["metric"] = "acc", ["variant"] = "val", ["iter"] = iter, ["value"] = value, ["model_event"] = true,
+        };
+        var unknown = Scalar("no-such-model", "acc", "val", 1, 1);
+        unknown["model_event"] = true;
+        var added = (await Api.AddBatchAsync([Event(1, 0.5), Event(2, 0.7), unknown])).Data;
+        Assert.Equal((2, 1), (added["added"]!.GetValue<int>(), added["errors"]!.GetValue<int>()));
+        Assert.Equal(1, added["errors_info"]!["Invalid model id no-such-model"]!.GetValue<int>());
+        var stored = (await Api.OkAsync("models.get_by_id", new JsonObject { ["model"] = model }))["model"]!;
+        Assert.Equal(2, stored["last_iteration"]!.GetValue<long>());
+        Assert.Equal(0.7, stored["last_metrics"]!.AsObject().Single().Value!.AsObject().Single().Value!["value"]!.GetValue<double>());
+        var chart = await Api.OkAsync("events.scalar_metrics_iter_histogram", new JsonObject { ["task"] = model, ["model_events"] = true });
+        Assert.Equal([0.5, 0.7], chart["acc"]!["val"]!["y"]!.AsArray().Select(y => y!.GetValue<double>()));
+        Assert.Equal(400, (await Api.CallAsync("events.scalar_metrics_iter_histogram", new JsonObject { ["task"] = model })).Status);
+
+        await Api.OkAsync("models.delete", new JsonObject { ["model"] = model });
+        Assert.Empty(await Server.Server.Stores.Events.GetSeriesAsync([model]));
+    }
+
+    [Fact]
     public async Task Metadata_archive_and_filters_work_as_in_the_registry()
     {
         var project = await CreateProjectAsync("zoo");
