@@ -19,6 +19,7 @@ string? scenario = null, outFile = null, postgres = null, engines = null;
 int[]? writerCounts = null;
 double? seconds = null;
 int? points = null;
+int? fileMb = null;
 bool noPostgres = false, quick = false, noBuild = false;
 for (var i = 0; i < args.Length; i++)
 {
@@ -34,6 +35,7 @@ for (var i = 0; i < args.Length; i++)
         case "--writers": writerCounts = Next().Split(',').Select(w => int.Parse(w, CultureInfo.InvariantCulture)).ToArray(); break;
         case "--seconds": seconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--points": points = int.Parse(Next(), NumberStyles.AllowThousands, CultureInfo.InvariantCulture); break;
+        case "--file-mb": fileMb = int.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "-h" or "--help": scenario = "help"; break;
         default:
             if (args[i].StartsWith('-') || scenario is not null)
@@ -67,6 +69,7 @@ if (scenario is null or "help" || (scenario != "all" && scenarios.All(s => s.Nam
           --no-build            startup: do not build src/Slipway in Release first
           --writers <list>      ingest: the writer counts to run (default 1,16,64)
           --seconds <n>         ingest: the measuring window per writer count (default 10; warm-up is 3)
+          --file-mb <n>         files: size of the large file in MiB (default 1,024)
           --points <n>          histogram: points in the long series (default 10,000,000; PostgreSQL writes
                                 them at roughly 10,000/s on a small machine, so pass fewer there)
         """);
@@ -82,7 +85,7 @@ IReadOnlyList<Engine>? forced = engines?.Split(',', StringSplitOptions.RemoveEmp
     }).Distinct().ToList();
 
 await using var pg = new PostgresProvider(postgres);
-var context = new BenchContext(new Results(), pg, quick, noBuild, writerCounts, seconds, points, (name) =>
+var context = new BenchContext(new Results(), pg, quick, noBuild, writerCounts, seconds, points, fileMb, (name) =>
 {
     if (forced is not null)
         return noPostgres ? forced.Where(e => e == Engine.Sqlite).ToList() : forced;
@@ -138,8 +141,10 @@ namespace Slipway.Bench
 {
     /// <summary>What every scenario gets: where to put figures, PostgreSQL, and which engines to run on.</summary>
     public sealed class BenchContext(Results results, PostgresProvider postgres, bool quick, bool noBuild, int[]? writerCounts, double? seconds,
-        int? points, Func<string, IReadOnlyList<Engine>> engines)
+        int? points, int? fileMb, Func<string, IReadOnlyList<Engine>> engines)
     {
+        /// <summary>Size of the large file of the files scenario, in MiB (default 1,024).</summary>
+        public int? FileMb { get; } = fileMb;
         public int? Points { get; } = points;
         public int[]? WriterCounts { get; } = writerCounts;
         public double? Seconds { get; } = seconds;

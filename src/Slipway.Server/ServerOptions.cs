@@ -27,6 +27,9 @@ public sealed class ServerOptions
     /// <summary>Path-style addressing (bucket in the path), which most S3-compatible servers need.</summary>
     public bool S3PathStyle { get; set; }
 
+    /// <summary>When set (e.g. "/files"), the file server is also served under this path of the API port.</summary>
+    public string FilesPath { get; set; } = "";
+
     /// <summary>How often deleted entities' files are cleaned up; zero turns the background pass off.</summary>
     public TimeSpan CleanupInterval { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -37,7 +40,7 @@ public sealed class ServerOptions
     public static readonly IReadOnlyList<string> Names =
     [
         "data", "host", "api_port", "web_port", "files_port", "db", "token_lifetime_sec", "public_host",
-        "blobs", "s3_endpoint", "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style", "cleanup_interval_sec",
+        "blobs", "s3_endpoint", "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style", "cleanup_interval_sec", "files_path",
     ];
 
     public bool UsesPostgres => Db.Contains('=', StringComparison.Ordinal);
@@ -109,6 +112,11 @@ public sealed class ServerOptions
                     options.S3Endpoint = value;
                     break;
                 case "s3_region": options.S3Region = value; break;
+                case "files_path":
+                    if (value.Length > 0 && (!value.StartsWith('/') || value.EndsWith('/') || value.Contains('.', StringComparison.Ordinal)))
+                        problems.Add($"files_path must look like /files (got '{value}')");
+                    options.FilesPath = value;
+                    break;
                 case "cleanup_interval_sec":
                     if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var interval))
                         options.CleanupInterval = TimeSpan.FromSeconds(interval);

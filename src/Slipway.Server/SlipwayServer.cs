@@ -147,10 +147,13 @@ public sealed class SlipwayServer : IAsyncDisposable
         var metrics = app.Services.GetRequiredService<ServerMetrics>();
         var tokens = app.Services.GetRequiredService<TokenService>();
         var fileServer = app.Services.GetRequiredService<FileServer>();
+        var filesPath = options.FilesPath;
         app.Use(async (http, next) =>
         {
             if (http.Connection.LocalPort == await filesPort)
                 await fileServer.HandleAsync(http);
+            else if (filesPath.Length > 0 && (http.Request.Path.Value == filesPath || http.Request.Path.StartsWithSegments(filesPath, StringComparison.Ordinal)))
+                await fileServer.HandleAsync(http, filesPath);
             else
                 await next(http);
         });

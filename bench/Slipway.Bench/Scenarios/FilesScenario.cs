@@ -13,7 +13,7 @@ public static class FilesScenario
 {
     public static async Task RunAsync(BenchContext ctx)
     {
-        var size = ctx.Quick ? 64L << 20 : 1L << 30;
+        var size = ctx.Quick ? 64L << 20 : (ctx.FileMb ?? 1024) * (1L << 20);
         var smallFiles = ctx.Quick ? 1_000 : 10_000;
         await using var server = await BenchServer.StartAsync(Engine.Sqlite, ctx.Postgres);
         using var client = await server.LoginAsync();

@@ -21,10 +21,13 @@ public sealed partial class FileServer(IBlobStore blobs, TokenService tokens, Se
 {
     private static readonly FileExtensionContentTypeProvider ContentTypes = new();
 
-    public async Task HandleAsync(HttpContext http)
+    /// <param name="prefix">The path the file server is mounted under on this port ("" on its own port).</param>
+    public async Task HandleAsync(HttpContext http, string prefix = "")
     {
         var request = http.Request;
-        var rawPath = RawPath(http);
+        var rawPath = RawPath(http)[prefix.Length..];
+        if (rawPath.Length == 0)
+            rawPath = "/";
         if (rawPath == "/" && HttpMethods.IsGet(request.Method))
         {
             await Results.Text("OK").ExecuteAsync(http);

@@ -14,6 +14,27 @@ public abstract class CleanupTests(string engine) : ServerTests(engine)
     private async Task<JsonObject> RunCleanupAsync(bool dryRun = false) =>
         await Api.OkAsync("files.run_cleanup", new JsonObject { ["dry_run"] = dryRun });
 
+    /// <summary>
+    /// The invariant cleanup keeps: every file a live task or model points at exists (nothing missing), and
+    /// every stored file is pointed at or still waiting for its re-check (nothing orphaned for good).
+    /// </summary>
+    private async Task AssertNoOrphanedAndNoMissingFilesAsync()
+    {
+        var root = Path.Combine(Server.DataDir, "files");
+        var stored = Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(root, f).Replace('\\', '/')).Where(f => !f.StartsWith(".slipway", StringComparison.Ordinal)).ToHashSet();
+        var ports = new HashSet<int> { Server.Server.FilesUrl.Port };
+        var referenced = new HashSet<string>();
+        foreach (var collection in new[] { Slipway.Server.Storage.Collection.Tasks, Slipway.Server.Storage.Collection.Models })
+        {
+            foreach (var doc in await Server.Server.Stores.Docs.FindAsync(collection, new Slipway.Server.Storage.DocQuery()))
+                referenced.UnionWith(Slipway.Server.Domain.FileReferences.PathsIn(doc.Body, ports));
+        }
+        var pending = (await Api.OkAsync("files.get_cleanup"))["pending"]!.AsArray().Select(p => p!["path"]!.GetValue<string>()).ToHashSet();
+        Assert.Empty(referenced.Except(stored));
+        Assert.Empty(stored.Except(referenced).Except(pending));
+    }
+
     [Fact]
     public async Task Deleting_a_task_removes_its_files_but_keeps_a_model_a_clone_still_uses()
     {
@@ -22,7 +43,12 @@ public abstract class CleanupTests(string engine) : ServerTests(engine)
         var artifact = await UploadAsync($"{folder}/artifacts/stats/stats.json", [1]);
         var image = await UploadAsync($"{folder}/metrics/img/s/img_s_00000001.jpeg", [2]);
         var weights = await UploadAsync($"{folder}/models/weights.bin", [3]);
-        var unrelated = await UploadAsync("proj/other.0123456789abcdef0123456789abcdef/keep.txt", [4]);
+        var other = await CreateTaskAsync("other");
+        var unrelated = await UploadAsync($"proj/other.{other}/artifacts/keep/keep.txt", [4]);
+        await Api.OkAsync("tasks.add_or_update_artifacts", new JsonObject
+        {
+            ["task"] = other, ["artifacts"] = new JsonArray(new JsonObject { ["key"] = "keep", ["type"] = "custom", ["uri"] = unrelated }),
+        });
         await Api.OkAsync("tasks.add_or_update_artifacts", new JsonObject
         {
             ["task"] = task, ["artifacts"] = new JsonArray(new JsonObject { ["key"] = "stats", ["type"] = "dict", ["uri"] = artifact }),
@@ -43,15 +69,16 @@ public abstract class CleanupTests(string engine) : ServerTests(engine)
         Assert.False(await FileExistsAsync($"{folder}/artifacts/stats/stats.json"));
         Assert.False(await FileExistsAsync($"{folder}/metrics/img/s/img_s_00000001.jpeg"));
         Assert.True(await FileExistsAsync($"{folder}/models/weights.bin"));
-        Assert.True(await FileExistsAsync("proj/other.0123456789abcdef0123456789abcdef/keep.txt"));
+        Assert.True(await FileExistsAsync($"proj/other.{other}/artifacts/keep/keep.txt"));
         Assert.Equal(200, (await Api.CallAsync("models.get_by_id", new JsonObject { ["model"] = model })).Status);
+        await AssertNoOrphanedAndNoMissingFilesAsync();
 
         // Once the model itself is deleted, nothing points at the weights any more.
         await Api.OkAsync("models.delete", new JsonObject { ["model"] = model });
         Assert.Single((await RunCleanupAsync())["deleted"]!.AsArray());
         Assert.False(await FileExistsAsync($"{folder}/models/weights.bin"));
         Assert.Empty((await Api.OkAsync("files.get_cleanup"))["pending"]!.AsArray());
-        _ = unrelated;
+        await AssertNoOrphanedAndNoMissingFilesAsync();
     }
 
     [Fact]
@@ -84,6 +111,7 @@ public abstract class CleanupTests(string engine) : ServerTests(engine)
         var first = await RunCleanupAsync();
         Assert.Contains(child, first["kept"]![0]!["why"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.True(await FileExistsAsync(parentChunk));
+        await AssertNoOrphanedAndNoMissingFilesAsync();
 
         await Api.OkAsync("tasks.delete", new JsonObject { ["task"] = child });
         Assert.Equal([childChunk], (await RunCleanupAsync())["deleted"]!.AsArray().Select(p => p!.GetValue<string>()));
@@ -91,6 +119,7 @@ public abstract class CleanupTests(string engine) : ServerTests(engine)
         _clock.Advance(FileCleanup.RecheckReferenced + TimeSpan.FromMinutes(1));
         Assert.Equal([parentChunk], (await RunCleanupAsync())["deleted"]!.AsArray().Select(p => p!.GetValue<string>()));
         Assert.False(await FileExistsAsync(parentChunk));
+        await AssertNoOrphanedAndNoMissingFilesAsync();
     }
 }
 

@@ -51,3 +51,23 @@ public sealed class FileServerOnS3Tests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/" + path)).StatusCode);
     }
 }
+
+/// <summary>The file server mounted under a path of the API port as well (--files-path).</summary>
+public sealed class FileServerUnderApiPathTests
+{
+    [Fact]
+    public async Task Files_are_served_under_the_api_path_too()
+    {
+        await using var server = await ServerUnderTest.StartAsync("sqlite", filesPath: "/files");
+        using var http = new HttpClient { BaseAddress = new Uri(server.Api, "/files/") };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", server.Client.Token);
+        Assert.Equal("OK", await http.GetStringAsync("/files"));
+        var form = new MultipartFormDataContent { { new ByteArrayContent([5, 6]), "/a/b.bin", "/a/b.bin" } };
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsync("/files/", form)).StatusCode);
+        Assert.Equal([5, 6], await http.GetByteArrayAsync("/files/a/b.bin"));
+        using var direct = new HttpClient { BaseAddress = server.Server.FilesUrl };
+        direct.DefaultRequestHeaders.Authorization = http.DefaultRequestHeaders.Authorization;
+        Assert.Equal([5, 6], await direct.GetByteArrayAsync("/a/b.bin"));
+        Assert.Equal(200, (await server.Client.CallAsync("projects.get_all")).Status);
+    }
+}

@@ -25,7 +25,7 @@ public sealed class ServerUnderTest : IAsyncDisposable
     public AdminCredentials Admin => Server.NewAdmin!;
 
     public static async Task<ServerUnderTest> StartAsync(string engine, TimeProvider? clock = null, string? dataDir = null, string? database = null,
-        Slipway.Server.Blobs.S3Location? s3 = null)
+        Slipway.Server.Blobs.S3Location? s3 = null, string filesPath = "")
     {
         dataDir ??= Path.Combine(Path.GetTempPath(), "slipway-test-" + Guid.NewGuid().ToString("N")[..12]);
         if (engine == "postgres")
@@ -38,6 +38,7 @@ public sealed class ServerUnderTest : IAsyncDisposable
             WebPort = 0,
             FilesPort = 0,
             Db = database ?? "",
+            FilesPath = filesPath,
         };
         if (s3 is not null)
         {
