@@ -27,6 +27,9 @@ public sealed class ServerOptions
     /// <summary>Path-style addressing (bucket in the path), which most S3-compatible servers need.</summary>
     public bool S3PathStyle { get; set; }
 
+    /// <summary>A task in progress whose worker has not reported, nor the task pinged, for this long is marked failed.</summary>
+    public TimeSpan WatchdogTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>When set (e.g. "/files"), the file server is also served under this path of the API port.</summary>
     public string FilesPath { get; set; } = "";
 
@@ -40,7 +43,7 @@ public sealed class ServerOptions
     public static readonly IReadOnlyList<string> Names =
     [
         "data", "host", "api_port", "web_port", "files_port", "db", "token_lifetime_sec", "public_host",
-        "blobs", "s3_endpoint", "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style", "cleanup_interval_sec", "files_path",
+        "blobs", "s3_endpoint", "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style", "cleanup_interval_sec", "files_path", "watchdog_timeout_sec",
     ];
 
     public bool UsesPostgres => Db.Contains('=', StringComparison.Ordinal);
@@ -112,6 +115,12 @@ public sealed class ServerOptions
                     options.S3Endpoint = value;
                     break;
                 case "s3_region": options.S3Region = value; break;
+                case "watchdog_timeout_sec":
+                    if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var watchdog) && watchdog >= 0)
+                        options.WatchdogTimeout = TimeSpan.FromSeconds(watchdog);
+                    else
+                        problems.Add($"watchdog_timeout_sec must be a whole number of seconds (got '{value}')");
+                    break;
                 case "files_path":
                     if (value.Length > 0 && (!value.StartsWith('/') || value.EndsWith('/') || value.Contains('.', StringComparison.Ordinal)))
                         problems.Add($"files_path must look like /files (got '{value}')");

@@ -44,6 +44,7 @@ public sealed class SlipwayServer : IAsyncDisposable
     public AdminCredentials? NewAdmin { get; }
     public string ConfigPath => Path.Combine(Options.DataDir, "clearml.conf");
     internal Stores Stores => _stores;
+    internal IServiceProvider Services => _app.Services;
     internal IEnumerable<string> Endpoints => _app.Services.GetRequiredService<RpcRouter>().Names;
 
     public static async Task<SlipwayServer> StartAsync(ServerOptions options, Action<ILoggingBuilder>? logging = null, TimeProvider? clock = null,
@@ -109,6 +110,9 @@ public sealed class SlipwayServer : IAsyncDisposable
         services.AddHostedService<FileCleanupService>();
         services.AddSingleton<TaskDeletion>();
         services.AddSingleton<FilesApi>();
+        services.AddSingleton<WorkersApi>();
+        services.AddSingleton<TaskWatchdog>();
+        services.AddHostedService<TaskWatchdogService>();
         services.AddSingleton<TaskUpdates>();
         services.AddSingleton<QueueResolver>();
         services.AddSingleton<ProjectTree>();
@@ -138,6 +142,7 @@ public sealed class SlipwayServer : IAsyncDisposable
             sp.GetRequiredService<ModelsApi>().Map(router);
             sp.GetRequiredService<DatasetsApi>().Map(router);
             sp.GetRequiredService<FilesApi>().Map(router);
+            sp.GetRequiredService<WorkersApi>().Map(router);
             return router;
         });
         services.AddSingleton<RpcEndpoint>();

@@ -22,6 +22,9 @@ public sealed class RpcCall
     /// <summary>The raw lines of a json-lines batch (events.add_batch); null for a plain JSON body.</summary>
     public IReadOnlyList<ReadOnlyMemory<byte>>? Lines { get; init; }
     public Identity? Identity { get; }
+    /// <summary>The caller's address, as workers report it.</summary>
+    public string? RemoteIp { get; init; }
+
     /// <summary>The raw Authorization header, for auth.login's Basic credentials.</summary>
     public string? AuthorizationHeader { get; init; }
     public string? Worker { get; }

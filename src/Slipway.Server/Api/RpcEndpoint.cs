@@ -131,6 +131,7 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
         {
             Lines = lines,
             AuthorizationHeader = request.Headers.Authorization.ToString(),
+            RemoteIp = http.Connection.RemoteIpAddress?.ToString(),
         }, rented);
     }
 

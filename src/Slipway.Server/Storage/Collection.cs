@@ -12,4 +12,5 @@ public enum Collection
     Models,
     /// <summary>Files waiting to be removed from the blob store once nothing references them.</summary>
     Cleanup,
+    Workers,
 }

@@ -34,6 +34,7 @@ public abstract class SqlDatabase : IAsyncDisposable
         Collection.Queues => "queues",
         Collection.Models => "models",
         Collection.Cleanup => "cleanup",
+        Collection.Workers => "workers",
         _ => throw new ArgumentOutOfRangeException(nameof(collection)),
     };
 }

@@ -56,5 +56,6 @@ public static class PostgresSchema
         "CREATE INDEX models_project ON models ((doc #>> '{project}'))",
         DocTable("cleanup"),
         "CREATE INDEX cleanup_due ON cleanup ((doc #>> '{next_attempt}'))",
+        DocTable("workers"),
     ];
 }

@@ -58,5 +58,6 @@ public static class SqliteSchema
         "CREATE INDEX models_project ON models (json_extract(doc, '$.project'))",
         DocTable("cleanup"),
         "CREATE INDEX cleanup_due ON cleanup (json_extract(doc, '$.next_attempt'))",
+        DocTable("workers"),
     ];
 }

@@ -1,0 +1,176 @@
+using System.Text.Json.Nodes;
+using Slipway.Server.Domain;
+using Slipway.Server.Storage;
+
+namespace Slipway.Server.Api;
+
+/// <summary>
+/// workers.*: agents register, report their status every ~30 s (an unknown worker reporting is registered),
+/// and drop out of get_all once their timeout passes without a report.
+/// </summary>
+public sealed class WorkersApi(IDocumentStore docs, IQueueEntryStore queueEntries, TaskUpdates tasks, TimeProvider clock)
+{
+    public const int DefaultTimeoutSeconds = 600;
+
+    public void Map(RpcRouter router)
+    {
+        router.Add("workers.register", Register, "worker queues timeout tags system_tags");
+        router.Add("workers.unregister", Unregister, "worker");
+        router.Add("workers.status_report", StatusReport, "worker timestamp task queue queues machine_stats tags system_tags");
+        router.Add("workers.get_all", GetAll, "last_seen tags system_tags worker_pattern");
+    }
+
+    private async ValueTask<JsonNode?> Register(RpcCall call)
+    {
+        var timeout = call.Int("timeout") ?? DefaultTimeoutSeconds;
+        if (timeout <= 0)
+            throw ApiException.Validation("timeout must be positive");
+        await UpsertAsync(call, worker =>
+        {
+            worker["timeout"] = timeout;
+            worker["register_time"] = Json.Timestamp(clock.GetUtcNow());
+        });
+        return null;
+    }
+
+    private async ValueTask<JsonNode?> Unregister(RpcCall call)
+    {
+        var id = call.RequireString("worker");
+        if (!await docs.DeleteAsync(Collection.Workers, id, call.Aborted))
+            throw new ApiException(400, 1001, $"Unknown worker id (id={id})");
+        return null;
+    }
+
+    /// <summary>Records what the worker is doing; a task it runs learns its worker (for abort handling and the watchdog).</summary>
+    private async ValueTask<JsonNode?> StatusReport(RpcCall call)
+    {
+        if (call.Long("timestamp") is null)
+            throw ApiException.MissingField("timestamp");
+        var taskId = call.String("task");
+        await UpsertAsync(call, worker =>
+        {
+            if (taskId is { Length: > 0 })
+                worker["task"] = new JsonObject { ["id"] = taskId };
+            else
+                worker.Remove("task");
+            worker["queue"] = call.String("queue");
+            if (call.Object("machine_stats") is { } stats)
+                worker["machine_stats"] = stats.DeepClone();
+        });
+        if (taskId is { Length: > 0 } && await docs.GetAsync(Collection.Tasks, taskId, call.Aborted) is not null)
+        {
+            var workerId = call.RequireString("worker");
+            await tasks.UpdateAsync(taskId, task =>
+            {
+                task["last_worker"] = workerId;
+                task["last_worker_report"] = tasks.Now();
+            }, call.Aborted);
+        }
+        return null;
+    }
+
+    private async ValueTask<JsonNode?> GetAll(RpcCall call)
+    {
+        var now = clock.GetUtcNow();
+        var lastSeen = call.Int("last_seen");
+        var pattern = call.String("worker_pattern") is { Length: > 0 } p ? new System.Text.RegularExpressions.Regex(ListRequest.CheckedPattern(p, "worker_pattern")) : null;
+        var query = new DocQuery { OrderBy = { new SortKey("id", false) } };
+        if (call.NullableStringList("tags") is { Count: > 0 } tags)
+            query.Where(new TagMatch("tags", TagQuery.Parse(tags)));
+        if (call.NullableStringList("system_tags") is { Count: > 0 } systemTags)
+            query.Where(new TagMatch("system_tags", TagQuery.Parse(systemTags)));
+        var result = new JsonArray();
+        foreach (var worker in await docs.FindAsync(Collection.Workers, query, call.Aborted))
+        {
+            var idle = now - DateTimeOffset.Parse(Json.GetString(worker.Body, "last_activity_time")!, System.Globalization.CultureInfo.InvariantCulture);
+            if (idle > TimeSpan.FromSeconds(Json.GetLong(worker.Body["timeout"]) ?? DefaultTimeoutSeconds))
+            {
+                await docs.DeleteAsync(Collection.Workers, worker.Id, call.Aborted);
+                continue;
+            }
+            if ((lastSeen is { } seconds && idle > TimeSpan.FromSeconds(seconds)) || (pattern is not null && !pattern.IsMatch(worker.Id)))
+                continue;
+            result.Add(await PresentAsync(worker.Body, now, call.Aborted));
+        }
+        return new JsonObject { ["workers"] = result };
+    }
+
+    /// <summary>The worker as the UI and agents read it: its task and queues spelled out.</summary>
+    private async Task<JsonObject> PresentAsync(JsonObject worker, DateTimeOffset now, CancellationToken ct)
+    {
+        var shown = (JsonObject)worker.DeepClone();
+        shown.Remove("machine_stats");
+        if (Json.GetString(worker, "task.id") is { } taskId && await docs.GetAsync(Collection.Tasks, taskId, ct) is { } task)
+        {
+            var started = Json.GetString(task.Body, "started");
+            shown["task"] = new JsonObject
+            {
+                ["id"] = taskId,
+                ["name"] = task.Body["name"]?.DeepClone(),
+                ["running_time"] = started is null ? 0 : (long)(now - DateTimeOffset.Parse(started, System.Globalization.CultureInfo.InvariantCulture)).TotalMilliseconds,
+                ["last_iteration"] = task.Body["last_iteration"]?.DeepClone(),
+            };
+            if (Json.GetString(task.Body, "project") is { } projectId && await docs.GetAsync(Collection.Projects, projectId, ct) is { } project)
+                shown["project"] = new JsonObject { ["id"] = projectId, ["name"] = project.Body["name"]?.DeepClone() };
+        }
+        var queues = new JsonArray();
+        foreach (var queueId in Json.GetStrings(worker, "queues"))
+        {
+            if (await docs.GetAsync(Collection.Queues, queueId, ct) is not { } queue)
+                continue;
+            var entries = await queueEntries.ListAsync(queueId, ct);
+            var next = entries.FirstOrDefault();
+            queues.Add(new JsonObject
+            {
+                ["id"] = queueId,
+                ["name"] = queue.Body["name"]?.DeepClone(),
+                ["display_name"] = queue.Body["display_name"]?.DeepClone(),
+                ["num_tasks"] = entries.Count,
+                ["next_task"] = next is null ? null : new JsonObject { ["id"] = next.Task },
+            });
+        }
+        shown["queues"] = queues;
+        if (Json.GetString(worker, "queue") is { } current && queues.OfType<JsonObject>().FirstOrDefault(q => q["id"]?.GetValue<string>() == current) is { } currentQueue)
+            shown["queue"] = currentQueue.DeepClone();
+        else
+            shown.Remove("queue");
+        return shown;
+    }
+
+    /// <summary>Creates or refreshes the worker's document (every call counts as activity).</summary>
+    private async Task UpsertAsync(RpcCall call, Action<JsonObject> change)
+    {
+        var id = call.RequireString("worker");
+        var now = Json.Timestamp(clock.GetUtcNow());
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            var current = await docs.GetAsync(Collection.Workers, id, call.Aborted);
+            var worker = current is null
+                ? new JsonObject
+                {
+                    ["id"] = id,
+                    ["user"] = new JsonObject { ["id"] = call.Caller.User, ["name"] = call.Caller.UserName },
+                    ["company"] = new JsonObject { ["id"] = call.Caller.Company, ["name"] = call.Caller.Company },
+                    ["register_time"] = now,
+                    ["timeout"] = DefaultTimeoutSeconds,
+                    ["tags"] = new JsonArray(),
+                    ["system_tags"] = new JsonArray(),
+                    ["queues"] = new JsonArray(),
+                }
+                : (JsonObject)current.Body.DeepClone();
+            worker["ip"] = call.RemoteIp;
+            worker["last_activity_time"] = now;
+            worker["last_report_time"] = now;
+            if (call.StringList("queues") is { } queues)
+                worker["queues"] = new JsonArray(queues.Select(q => (JsonNode)q).ToArray());
+            if (call.StringList("tags") is { } tags)
+                worker["tags"] = Json.SortedStrings(tags);
+            if (call.StringList("system_tags") is { } systemTags)
+                worker["system_tags"] = Json.SortedStrings(systemTags);
+            change(worker);
+            if (current is null ? await docs.InsertAsync(Collection.Workers, id, worker, call.Aborted) : await docs.ReplaceAsync(Collection.Workers, current, worker, call.Aborted))
+                return;
+        }
+        throw new ApiException(409, 0, $"The worker kept changing while it reported; try again (id={id})");
+    }
+}

@@ -1,0 +1,105 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Slipway.Server.Domain;
+using Slipway.Server.Tests.Infrastructure;
+
+namespace Slipway.Server.Tests.Api;
+
+public abstract class WorkersTests(string engine) : ServerTests(engine)
+{
+    private readonly ManualClock _clock = new(DateTimeOffset.UtcNow);
+
+    protected override TimeProvider? Clock => _clock;
+
+    private Task<JsonObject> ReportAsync(string worker, string? task = null, string? queue = null) =>
+        Api.OkAsync("workers.status_report", new JsonObject
+        {
+            ["worker"] = worker, ["timestamp"] = _clock.GetUtcNow().ToUnixTimeMilliseconds(), ["task"] = task, ["queue"] = queue,
+            ["machine_stats"] = new JsonObject { ["cpu_usage"] = new JsonArray(12.5), ["memory_used"] = 1024 },
+        });
+
+    /// <summary>The official agent's loop (spec §2f) as far as the server is concerned.</summary>
+    [Fact]
+    public async Task An_agent_registers_pulls_a_task_reports_it_and_unregisters()
+    {
+        var queue = (await Api.OkAsync("queues.get_default"))["id"]!.GetValue<string>();
+        var task = await CreateTaskAsync("job");
+        await Api.OkAsync("tasks.enqueue", new JsonObject { ["task"] = task, ["queue"] = queue });
+        Assert.Equal(200, (await Api.CallAsync("workers.register", new JsonObject { ["worker"] = "host:cpu:0", ["queues"] = new JsonArray(queue) }, version: "")).Status);
+        Assert.Equal(404, (await Api.CallAsync("workers.get_runtime_properties", new JsonObject { ["worker"] = "host:cpu:0" }, version: "")).Status);
+        Assert.Equal(task, (await Api.OkAsync("queues.get_next_task", new JsonObject { ["queue"] = queue }))["entry"]!["task"]!.GetValue<string>());
+        await Api.OkAsync("tasks.started", new JsonObject { ["task"] = task, ["force"] = true, ["status_message"] = "pulled by agent" });
+        await ReportAsync("host:cpu:0", task, queue);
+        _clock.Advance(TimeSpan.FromSeconds(90));
+
+        var worker = (await Api.OkAsync("workers.get_all"))["workers"]![0]!;
+        Assert.Equal("host:cpu:0", worker["id"]!.GetValue<string>());
+        Assert.Equal(task, worker["task"]!["id"]!.GetValue<string>());
+        Assert.Equal("job", worker["task"]!["name"]!.GetValue<string>());
+        Assert.InRange(worker["task"]!["running_time"]!.GetValue<long>(), 90_000, 91_000);
+        Assert.Equal("default", worker["queues"]![0]!["name"]!.GetValue<string>());
+        Assert.Equal(queue, worker["queue"]!["id"]!.GetValue<string>());
+        Assert.Equal("host:cpu:0", (await GetTaskAsync(task))["last_worker"]!.GetValue<string>());
+
+        // A task an agent runs is asked to stop, and the agent stops it.
+        await Api.OkAsync("tasks.stop", new JsonObject { ["task"] = task });
+        var stopping = await GetTaskAsync(task);
+        Assert.Equal(("in_progress", "stopping"), (stopping["status"]!.GetValue<string>(), stopping["status_message"]!.GetValue<string>()));
+
+        await Api.OkAsync("workers.unregister", new JsonObject { ["worker"] = "host:cpu:0" });
+        Assert.Empty((await Api.OkAsync("workers.get_all"))["workers"]!.AsArray());
+        Assert.Equal(400, (await Api.CallAsync("workers.unregister", new JsonObject { ["worker"] = "host:cpu:0" })).Status);
+    }
+
+    [Fact]
+    public async Task Workers_that_stop_reporting_expire_and_unknown_reporters_are_registered()
+    {
+        await Api.OkAsync("workers.register", new JsonObject { ["worker"] = "short", ["timeout"] = 60, ["tags"] = new JsonArray("gpu") });
+        await ReportAsync("unknown-before");
+        Assert.Equal(["short", "unknown-before"], (await Api.OkAsync("workers.get_all"))["workers"]!.AsArray().Select(w => w!["id"]!.GetValue<string>()));
+        Assert.Equal(["short"], (await Api.OkAsync("workers.get_all", new JsonObject { ["tags"] = new JsonArray("gpu") }))["workers"]!.AsArray().Select(w => w!["id"]!.GetValue<string>()));
+        _clock.Advance(TimeSpan.FromSeconds(61));
+        await ReportAsync("fresh");
+        Assert.Equal(["fresh", "unknown-before"], (await Api.OkAsync("workers.get_all"))["workers"]!.AsArray().Select(w => w!["id"]!.GetValue<string>()));
+        Assert.Equal(["fresh"], (await Api.OkAsync("workers.get_all", new JsonObject { ["last_seen"] = 30 }))["workers"]!.AsArray().Select(w => w!["id"]!.GetValue<string>()));
+        Assert.Equal(400, (await Api.CallAsync("workers.status_report", new JsonObject { ["worker"] = "x" })).Status);
+    }
+
+    [Fact]
+    public async Task The_watchdog_fails_or_requeues_tasks_whose_worker_went_silent()
+    {
+        var queue = (await Api.OkAsync("queues.get_default"))["id"]!.GetValue<string>();
+        async Task<string> RunningOnAsync(string worker, params string[] systemTags)
+        {
+            var id = await CreateTaskAsync(worker, extra: new JsonObject { ["system_tags"] = new JsonArray(systemTags.Select(t => (JsonNode)t).ToArray()) });
+            await Api.OkAsync("tasks.enqueue", new JsonObject { ["task"] = id, ["queue"] = queue });
+            await Api.OkAsync("queues.get_next_task", new JsonObject { ["queue"] = queue });
+            await Api.OkAsync("tasks.started", new JsonObject { ["task"] = id, ["force"] = true });
+            await ReportAsync(worker, id, queue);
+            return id;
+        }
+        var lost = await RunningOnAsync("lost");
+        var requeued = await RunningOnAsync("lost-too", TaskWatchdog.RequeueTag);
+        var alive = await RunningOnAsync("alive");
+        var finished = await RunningOnAsync("done");
+        await Api.OkAsync("tasks.completed", new JsonObject { ["task"] = finished });
+
+        _clock.Advance(TimeSpan.FromMinutes(11));
+        await ReportAsync("alive", alive, queue);
+        var watchdog = Server.Server.Services.GetRequiredService<TaskWatchdog>();
+        Assert.Equal([lost, requeued], (await watchdog.RunOnceAsync(CancellationToken.None)).Order());
+
+        var failed = await GetTaskAsync(lost);
+        Assert.Equal("failed", failed["status"]!.GetValue<string>());
+        Assert.Contains("worker lost stopped reporting", failed["status_reason"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("queued", (await GetTaskAsync(requeued))["status"]!.GetValue<string>());
+        Assert.Equal(requeued, (await Api.OkAsync("queues.get_next_task", new JsonObject { ["queue"] = queue }))["entry"]!["task"]!.GetValue<string>());
+        Assert.Equal("in_progress", (await GetTaskAsync(alive))["status"]!.GetValue<string>());
+        Assert.Equal("completed", (await GetTaskAsync(finished))["status"]!.GetValue<string>());
+        Assert.Empty(await watchdog.RunOnceAsync(CancellationToken.None));
+    }
+}
+
+public sealed class WorkersTestsOnSqlite() : WorkersTests("sqlite");
+
+public sealed class WorkersTestsOnPostgres() : WorkersTests("postgres");
