@@ -87,7 +87,7 @@ public abstract class WorkersTests(string engine) : ServerTests(engine)
         _clock.Advance(TimeSpan.FromMinutes(11));
         await ReportAsync("alive", alive, queue);
         var watchdog = Server.Server.Services.GetRequiredService<TaskWatchdog>();
-        Assert.Equal([lost, requeued], (await watchdog.RunOnceAsync(CancellationToken.None)).Order());
+        Assert.Equal(new[] { lost, requeued }.Order(), (await watchdog.RunOnceAsync(CancellationToken.None)).Order());
 
         var failed = await GetTaskAsync(lost);
         Assert.Equal("failed", failed["status"]!.GetValue<string>());
