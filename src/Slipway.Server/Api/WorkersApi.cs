@@ -18,6 +18,8 @@ public sealed class WorkersApi(IDocumentStore docs, IQueueEntryStore queueEntrie
         router.Add("workers.unregister", Unregister, "worker");
         router.Add("workers.status_report", StatusReport, "worker timestamp task queue queues machine_stats tags system_tags");
         router.Add("workers.get_all", GetAll, "last_seen tags system_tags worker_pattern");
+        router.Add("workers.get_stats", GetStats, "worker_ids from_date to_date interval items split_by_variant");
+        router.Add("workers.get_activity_report", GetActivityReport, "from_date to_date interval");
     }
 
     private async ValueTask<JsonNode?> Register(RpcCall call)
@@ -57,6 +59,15 @@ public sealed class WorkersApi(IDocumentStore docs, IQueueEntryStore queueEntrie
             if (call.Object("machine_stats") is { } stats)
                 worker["machine_stats"] = stats.DeepClone();
         });
+        var statsId = Guid.NewGuid().ToString("N");
+        await docs.InsertAsync(Collection.WorkerStats, statsId, new JsonObject
+        {
+            ["id"] = statsId,
+            ["worker"] = call.RequireString("worker"),
+            ["ts"] = clock.GetUtcNow().ToUnixTimeSeconds(),
+            ["active"] = taskId is { Length: > 0 },
+            ["stats"] = call.Object("machine_stats")?.DeepClone(),
+        }, call.Aborted);
         if (taskId is { Length: > 0 } && await docs.GetAsync(Collection.Tasks, taskId, call.Aborted) is not null)
         {
             var workerId = call.RequireString("worker");
@@ -93,6 +104,49 @@ public sealed class WorkersApi(IDocumentStore docs, IQueueEntryStore queueEntrie
             result.Add(await PresentAsync(worker.Body, now, call.Aborted));
         }
         return new JsonObject { ["workers"] = result };
+    }
+
+    private async ValueTask<JsonNode?> GetStats(RpcCall call)
+    {
+        var (from, to, interval) = TimeRange(call);
+        var items = (call.Array("items") ?? throw ApiException.MissingField("items")).Select(i =>
+        {
+            var category = RpcCall.AsString(i?["category"], "category") ?? "avg";
+            if (category is not ("avg" or "min" or "max"))
+                throw ApiException.Validation("category must be avg, min or max");
+            return new WorkerStatistics.Item(RpcCall.AsString(i?["key"], "key") ?? throw ApiException.MissingField("key"), category);
+        }).ToList();
+        var reports = await ReportsAsync(from, to, call.StringList("worker_ids"), call.Aborted);
+        var workers = call.StringList("worker_ids") is { Count: > 0 } ids ? ids : reports.Select(r => r.Worker).Distinct().Order(StringComparer.Ordinal).ToList();
+        return new JsonObject { ["workers"] = WorkerStatistics.Stats(reports, workers, from, interval, items, call.Bool("split_by_variant")) };
+    }
+
+    private async ValueTask<JsonNode?> GetActivityReport(RpcCall call)
+    {
+        var (from, to, interval) = TimeRange(call);
+        return WorkerStatistics.Activity(await ReportsAsync(from, to, null, call.Aborted), from, interval);
+    }
+
+    private static (long From, long To, long Interval) TimeRange(RpcCall call)
+    {
+        var from = (long)(call.Body["from_date"] is JsonValue f && f.TryGetValue(out double fd) ? fd : throw ApiException.MissingField("from_date"));
+        var to = (long)(call.Body["to_date"] is JsonValue t && t.TryGetValue(out double td) ? td : throw ApiException.MissingField("to_date"));
+        var interval = call.Long("interval") ?? throw ApiException.MissingField("interval");
+        if (interval < 1 || to < from)
+            throw ApiException.Validation("interval must be at least 1 and to_date not before from_date");
+        if ((to - from) / interval > 10_000)
+            throw ApiException.Validation("too many intervals (at most 10,000)");
+        return (from, to, interval);
+    }
+
+    private async Task<List<WorkerStatistics.Report>> ReportsAsync(long from, long to, List<string>? workers, CancellationToken ct)
+    {
+        var query = new DocQuery().Where(new FieldRange("ts", from, to));
+        if (workers is { Count: > 0 })
+            query.Where(new FieldIn("worker", workers));
+        return (await docs.FindAsync(Collection.WorkerStats, query, ct))
+            .Select(d => new WorkerStatistics.Report(Json.GetString(d.Body, "worker")!, Json.GetLong(d.Body["ts"]) ?? 0, Json.GetBool(d.Body, "active"), d.Body["stats"] as JsonObject))
+            .ToList();
     }
 
     /// <summary>The worker as the UI and agents read it: its task and queues spelled out.</summary>

@@ -13,4 +13,6 @@ public enum Collection
     /// <summary>Files waiting to be removed from the blob store once nothing references them.</summary>
     Cleanup,
     Workers,
+    /// <summary>One document per worker status report (its machine stats), for utilisation over time.</summary>
+    WorkerStats,
 }

@@ -36,6 +36,9 @@ public sealed record TextContains(IReadOnlyList<string> Paths, string Text) : Do
 /// <summary>The text at <paramref name="Path"/> is missing or null.</summary>
 public sealed record FieldMissing(string Path) : DocFilter;
 
+/// <summary>The number at <paramref name="Path"/> lies in [<paramref name="Min"/>, <paramref name="Max"/>] (either bound optional).</summary>
+public sealed record FieldRange(string Path, double? Min, double? Max) : DocFilter;
+
 /// <summary>The document's JSON text contains <paramref name="Text"/> anywhere (a coarse, case-sensitive pre-filter).</summary>
 public sealed record DocContains(string Text) : DocFilter;
 

@@ -45,6 +45,11 @@ public static class DocQuerySql
         FieldMatches f => d.Regex(f.Path == "id" ? "id" : d.Text(d.Path(f.Path, p)), p.Add(f.Pattern)),
         FieldMissing f => $"{d.Text(d.Path(f.Path, p))} IS NULL",
         DocContains f => d.DocContains(p.Add(f.Text)),
+        FieldRange f => "(" + string.Join(" AND ", new[]
+        {
+            f.Min is { } min ? $"{d.Number(d.Path(f.Path, p))} >= {p.Add(min)}" : null,
+            f.Max is { } max ? $"{d.Number(d.Path(f.Path, p))} <= {p.Add(max)}" : null,
+        }.OfType<string>().DefaultIfEmpty("1=1")) + ")",
         FieldIsBool f => f.Value ? d.IsTrue(d.Path(f.Path, p)) : $"NOT {d.IsTrue(d.Path(f.Path, p))}",
         FieldStartsWith f => $"{d.Text(d.Path(f.Path, p))} LIKE {p.Add(EscapeLike(f.Prefix) + "%")} ESCAPE '\\'",
         TextContains f => "(" + string.Join(" OR ", f.Paths.Select(path =>

@@ -35,6 +35,7 @@ public abstract class SqlDatabase : IAsyncDisposable
         Collection.Models => "models",
         Collection.Cleanup => "cleanup",
         Collection.Workers => "workers",
+        Collection.WorkerStats => "worker_stats",
         _ => throw new ArgumentOutOfRangeException(nameof(collection)),
     };
 }

@@ -13,6 +13,9 @@ public abstract class SqlDialect
 
     public abstract string Regex(string textExpr, string patternParam);
 
+    /// <summary>The JSON number at a path, as a SQL number.</summary>
+    public abstract string Number(JsonPathRef path);
+
     /// <summary>The whole document's text contains the parameter's text.</summary>
     public abstract string DocContains(string textParam);
 

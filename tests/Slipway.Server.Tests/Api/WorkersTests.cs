@@ -18,6 +18,44 @@ public abstract class WorkersTests(string engine) : ServerTests(engine)
             ["machine_stats"] = new JsonObject { ["cpu_usage"] = new JsonArray(12.5), ["memory_used"] = 1024 },
         });
 
+    [Fact]
+    public async Task Stats_and_activity_aggregate_reports_per_interval()
+    {
+        var task = await CreateTaskAsync("busy");
+        var from = _clock.GetUtcNow().ToUnixTimeSeconds();
+        async Task Report(string worker, string? runs, params double[] cpu) => await Api.OkAsync("workers.status_report", new JsonObject
+        {
+            ["worker"] = worker, ["timestamp"] = _clock.GetUtcNow().ToUnixTimeMilliseconds(), ["task"] = runs,
+            ["machine_stats"] = new JsonObject { ["cpu_usage"] = new JsonArray(cpu.Select(c => (JsonNode)c).ToArray()), ["memory_used"] = 100 * cpu.Length },
+        });
+        await Report("a", task, 10, 30);
+        _clock.Advance(TimeSpan.FromSeconds(30));
+        await Report("a", null, 20, 40);
+        _clock.Advance(TimeSpan.FromSeconds(60));
+        await Report("b", null, 50);
+
+        var stats = await Api.OkAsync("workers.get_stats", new JsonObject
+        {
+            ["worker_ids"] = new JsonArray("a"), ["from_date"] = from, ["to_date"] = from + 120, ["interval"] = 60,
+            ["items"] = new JsonArray(new JsonObject { ["key"] = "cpu_usage", ["category"] = "avg" }, new JsonObject { ["key"] = "cpu_usage", ["category"] = "max" }),
+        });
+        var cpu = stats["workers"]![0]!["metrics"]![0]!;
+        Assert.Equal([from], cpu["dates"]!.AsArray().Select(d => d!.GetValue<long>()));
+        Assert.Equal((25.0, 30.0), (cpu["stats"]![0]!["values"]![0]!.GetValue<double>(), cpu["stats"]![1]!["values"]![0]!.GetValue<double>()));
+        var split = await Api.OkAsync("workers.get_stats", new JsonObject
+        {
+            ["worker_ids"] = new JsonArray("a"), ["from_date"] = from, ["to_date"] = from + 120, ["interval"] = 60, ["split_by_variant"] = true,
+            ["items"] = new JsonArray(new JsonObject { ["key"] = "cpu_usage", ["category"] = "avg" }),
+        });
+        Assert.Equal(["0:15", "1:35"], split["workers"]![0]!["metrics"]!.AsArray().Select(m => $"{m!["variant"]}:{m["stats"]![0]!["values"]![0]}"));
+
+        var activity = await Api.OkAsync("workers.get_activity_report", new JsonObject { ["from_date"] = from, ["to_date"] = from + 120, ["interval"] = 60 });
+        Assert.Equal([from, from + 60], activity["total"]!["dates"]!.AsArray().Select(d => d!.GetValue<long>()));
+        Assert.Equal([1, 1], activity["total"]!["counts"]!.AsArray().Select(c => c!.GetValue<int>()));
+        Assert.Equal([1, 0], activity["active"]!["counts"]!.AsArray().Select(c => c!.GetValue<int>()));
+        Assert.Equal(400, (await Api.CallAsync("workers.get_stats", new JsonObject { ["from_date"] = from, ["to_date"] = from - 1, ["interval"] = 60, ["items"] = new JsonArray() })).Status);
+    }
+
     /// <summary>The official agent's loop (spec §2f) as far as the server is concerned.</summary>
     [Fact]
     public async Task An_agent_registers_pulls_a_task_reports_it_and_unregisters()

@@ -12,6 +12,8 @@ public sealed partial class PostgresDialect : SqlDialect
 
     public override string IsTrue(JsonPathRef path) => $"coalesce((doc #> {path.Sql}) = 'true'::jsonb, false)";
 
+    public override string Number(JsonPathRef path) => $"((doc #>> {path.Sql})::numeric)";
+
     public override string DocContains(string textParam) => $"strpos(doc::text, {textParam}) > 0";
 
     public override string ArrayContains(JsonPathRef path, string valueParam) => $"(doc #> {path.Sql}) @> jsonb_build_array({valueParam}::text)";

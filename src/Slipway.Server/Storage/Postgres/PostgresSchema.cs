@@ -57,5 +57,7 @@ public static class PostgresSchema
         DocTable("cleanup"),
         "CREATE INDEX cleanup_due ON cleanup ((doc #>> '{next_attempt}'))",
         DocTable("workers"),
+        DocTable("worker_stats"),
+        "CREATE INDEX worker_stats_time ON worker_stats (((doc #>> '{ts}')::numeric))",
     ];
 }

@@ -14,6 +14,8 @@ public sealed partial class SqliteDialect : SqlDialect
     // json_extract gives 1 for true (and 1 for the number 1: a boolean field never holds numbers here).
     public override string IsTrue(JsonPathRef path) => $"coalesce(json_type(doc, {path.Sql}) = 'true', 0)";
 
+    public override string Number(JsonPathRef path) => $"json_extract(doc, {path.Sql})";
+
     public override string DocContains(string textParam) => $"instr(doc, {textParam}) > 0";
 
     public override string ArrayContains(JsonPathRef path, string valueParam) =>

@@ -59,5 +59,7 @@ public static class SqliteSchema
         DocTable("cleanup"),
         "CREATE INDEX cleanup_due ON cleanup (json_extract(doc, '$.next_attempt'))",
         DocTable("workers"),
+        DocTable("worker_stats"),
+        "CREATE INDEX worker_stats_time ON worker_stats (json_extract(doc, '$.ts'))",
     ];
 }
