@@ -83,11 +83,14 @@ HELPER="$TMP_HOME/flow_2f_helper.py"
 AGENT_PID=""
 stop_agent() {
   [ -n "$AGENT_PID" ] || return 0
-  if kill -0 "$AGENT_PID" 2>/dev/null; then
-    # SIGINT first: the daemon handles KeyboardInterrupt and unregisters the worker
+  # SIGINT first: the daemon handles KeyboardInterrupt and unregisters the worker. If a task is
+  # still running, the first SIGINT only aborts that task and the daemon keeps polling: send a second.
+  local _round
+  for _round in 1 2; do
+    kill -0 "$AGENT_PID" 2>/dev/null || break
     kill -INT "$AGENT_PID" 2>/dev/null || true
-    for _ in $(seq 1 20); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 1; done
-  fi
+    for _ in $(seq 1 10); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 1; done
+  done
   # the agent was started with setsid: its pid is its process group id; clean up leftovers
   kill -TERM -- "-$AGENT_PID" 2>/dev/null || true
   sleep 1

@@ -297,7 +297,8 @@ public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntr
                 task.Remove("enqueue_status");
                 (task["execution"] as JsonObject)?.Remove("queue");
             });
-        return new JsonObject { ["updated"] = 1, ["dequeued"] = new JsonObject { ["removed"] = removed }, ["fields"] = fields };
+        // The SDK's model types dequeued as 0 or 1 here (reset, by contrast, answers queues.remove_task's object).
+        return new JsonObject { ["updated"] = 1, ["dequeued"] = removed > 0 ? 1 : 0, ["fields"] = fields };
     }
 
     private async ValueTask<JsonNode?> Delete(RpcCall call)

@@ -15,7 +15,8 @@ public sealed class WorkersApi(IDocumentStore docs, IQueueEntryStore queueEntrie
     public void Map(RpcRouter router)
     {
         router.Add("workers.register", Register, "worker queues timeout tags system_tags");
-        router.Add("workers.unregister", Unregister, "worker");
+        // The official agent sends its queues along when it unregisters.
+        router.Add("workers.unregister", Unregister, "worker queues");
         router.Add("workers.status_report", StatusReport, "worker timestamp task queue queues machine_stats tags system_tags");
         router.Add("workers.get_all", GetAll, "last_seen tags system_tags worker_pattern");
         router.Add("workers.get_stats", GetStats, "worker_ids from_date to_date interval items split_by_variant");

@@ -187,6 +187,7 @@ public abstract class TasksTests(string engine) : ServerTests(engine)
 
         var dequeued = await Api.OkAsync("tasks.dequeue", new JsonObject { ["task"] = task });
         Assert.Equal("created", dequeued["fields"]!["status"]!.GetValue<string>());
+        Assert.Equal(1, dequeued["dequeued"]!.GetValue<int>());
         Assert.Equal(0, (await Api.OkAsync("queues.get_num_entries", new JsonObject { ["queue"] = queue["id"]!.DeepClone() }))["num"]!.GetValue<int>());
 
         await Api.OkAsync("tasks.started", new JsonObject { ["task"] = task });

@@ -84,7 +84,7 @@ public abstract class WorkersTests(string engine) : ServerTests(engine)
         var stopping = await GetTaskAsync(task);
         Assert.Equal(("in_progress", "stopping"), (stopping["status"]!.GetValue<string>(), stopping["status_message"]!.GetValue<string>()));
 
-        await Api.OkAsync("workers.unregister", new JsonObject { ["worker"] = "host:cpu:0" });
+        await Api.OkAsync("workers.unregister", new JsonObject { ["worker"] = "host:cpu:0", ["queues"] = new JsonArray(queue) });
         Assert.Empty((await Api.OkAsync("workers.get_all"))["workers"]!.AsArray());
         Assert.Equal(400, (await Api.CallAsync("workers.unregister", new JsonObject { ["worker"] = "host:cpu:0" })).Status);
     }
