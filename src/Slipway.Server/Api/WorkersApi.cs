@@ -40,7 +40,7 @@ public sealed class WorkersApi(IDocumentStore docs, IQueueEntryStore queueEntrie
     {
         var id = call.RequireString("worker");
         if (!await docs.DeleteAsync(Collection.Workers, id, call.Aborted))
-            throw new ApiException(400, 1001, $"Unknown worker id (id={id})");
+            throw new ApiException(400, 1004, $"Worker is not registered (worker={id})");
         return null;
     }
 
