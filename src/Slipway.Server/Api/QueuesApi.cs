@@ -22,7 +22,7 @@ public sealed class QueuesApi(IDocumentStore docs, IQueueEntryStore entries, Que
         router.Add("queues.move_task_backward", call => Move(call, (index, count) => index + (call.Int("count") ?? 1)), "queue task count");
         router.Add("queues.move_task_to_front", call => Move(call, (_, _) => 0), "queue task");
         router.Add("queues.move_task_to_back", call => Move(call, (_, count) => count - 1), "queue task");
-        router.Add("queues.get_next_task", GetNextTask, "queue get_task_info task");
+        router.Add("queues.get_next_task", GetNextTask, "queue get_task_info task wait");
         router.Add("queues.get_num_entries", GetNumEntries, "queue");
         router.Add("queues.peek_task", PeekTask, "queue");
     }
@@ -155,12 +155,27 @@ public sealed class QueuesApi(IDocumentStore docs, IQueueEntryStore entries, Que
 
     /// <summary>
     /// Pops the head atomically. Entries whose task was deleted are dropped; a stopped task is set back to
-    /// queued, as the reference does; otherwise the status stays queued for the agent to start.
+    /// queued, as the reference does; otherwise the status stays queued for the agent to start. With
+    /// <c>wait</c> (seconds, a Slipway extension official clients never send) an empty queue is waited on,
+    /// so an agent gets a task the moment it is enqueued instead of at its next poll.
     /// </summary>
     private async ValueTask<JsonNode?> GetNextTask(RpcCall call)
     {
         var queue = await RequireAsync(call.RequireString("queue"), call.Aborted);
-        while (await entries.PopAsync(queue.Id, call.Aborted) is { } entry)
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(Math.Clamp(call.Long("wait") ?? 0, 0, 60));
+        while (true)
+        {
+            if (await PopAsync(call, queue.Id) is { } popped)
+                return popped;
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero || !await entries.WaitForEntryAsync(queue.Id, left, call.Aborted))
+                return null;
+        }
+    }
+
+    private async Task<JsonObject?> PopAsync(RpcCall call, string queueId)
+    {
+        while (await entries.PopAsync(queueId, call.Aborted) is { } entry)
         {
             var task = await docs.GetAsync(Collection.Tasks, entry.Task, call.Aborted);
             if (task is null)

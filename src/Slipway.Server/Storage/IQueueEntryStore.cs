@@ -25,4 +25,7 @@ public interface IQueueEntryStore
     Task ReorderAsync(string queue, IReadOnlyList<QueueEntry> entries, CancellationToken ct = default);
 
     Task DeleteQueueAsync(string queue, CancellationToken ct = default);
+
+    /// <summary>Waits until an entry may have been added to the queue, or the timeout passes (false).</summary>
+    Task<bool> WaitForEntryAsync(string queue, TimeSpan timeout, CancellationToken ct = default);
 }

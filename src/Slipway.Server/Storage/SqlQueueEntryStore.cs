@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Data.Common;
 
 namespace Slipway.Server.Storage;
@@ -8,14 +9,39 @@ namespace Slipway.Server.Storage;
 /// </summary>
 public sealed class SqlQueueEntryStore(SqlDatabase db, string popSql) : IQueueEntryStore
 {
-    public Task AddAsync(string queue, string task, string added, CancellationToken ct = default) =>
-        db.WriteAsync(async (conn, tx) =>
+    /// <summary>Entries added by other replicas are noticed by looking again at this interval.</summary>
+    private static readonly TimeSpan Recheck = TimeSpan.FromMilliseconds(250);
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _added = new();
+
+    public async Task AddAsync(string queue, string task, string added, CancellationToken ct = default)
+    {
+        await db.WriteAsync(async (conn, tx) =>
         {
             await using var cmd = Command(conn, tx,
                 "INSERT INTO queue_entries (queue, task, added) VALUES (@queue, @task, @added)",
                 ("@queue", queue), ("@task", task), ("@added", added));
             return await cmd.ExecuteNonQueryAsync(ct);
         }, ct);
+        if (_added.TryRemove(queue, out var waiters))
+            waiters.TrySetResult();
+    }
+
+    public async Task<bool> WaitForEntryAsync(string queue, TimeSpan timeout, CancellationToken ct = default)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            var signal = _added.GetOrAdd(queue, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            if (await CountAsync(queue, ct) > 0)
+                return true;
+            var wait = deadline - DateTime.UtcNow;
+            await Task.WhenAny(signal, Task.Delay(wait < Recheck ? (wait > TimeSpan.Zero ? wait : TimeSpan.Zero) : Recheck, ct));
+            ct.ThrowIfCancellationRequested();
+            if (signal.IsCompleted)
+                return true;
+        }
+        return false;
+    }
 
     public Task<QueueEntry?> PopAsync(string queue, CancellationToken ct = default) =>
         db.WriteAsync(async (conn, tx) =>

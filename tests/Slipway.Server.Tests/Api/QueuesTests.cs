@@ -64,6 +64,17 @@ public abstract class QueuesTests(string engine) : ServerTests(engine)
     }
 
     [Fact]
+    public async Task Get_next_task_with_wait_hands_over_a_task_enqueued_while_waiting()
+    {
+        var queue = (await Api.OkAsync("queues.create", new JsonObject { ["name"] = "long-poll" }))["id"]!.GetValue<string>();
+        var task = await CreateTaskAsync("late");
+        var waiting = Api.OkAsync("queues.get_next_task", new JsonObject { ["queue"] = queue, ["wait"] = 30 });
+        await Api.OkAsync("tasks.enqueue", new JsonObject { ["task"] = task, ["queue"] = queue });
+        Assert.Equal(task, (await waiting)["entry"]!["task"]!.GetValue<string>());
+        Assert.Equal("{}", (await Api.OkAsync("queues.get_next_task", new JsonObject { ["queue"] = queue, ["wait"] = 1 })).ToJsonString());
+    }
+
+    [Fact]
     public async Task Thirty_two_concurrent_callers_draining_1000_entries_get_each_task_exactly_once()
     {
         var queue = (await Api.OkAsync("queues.create", new JsonObject { ["name"] = "drain" }))["id"]!.GetValue<string>();
