@@ -25,17 +25,7 @@ public sealed class CommandLineTests
     public async Task Gc_dry_run_lists_and_gc_removes_a_deleted_tasks_files()
     {
         await using var server = await ServerUnderTest.StartAsync("sqlite");
-        var task = (await server.Client.OkAsync("tasks.create", new JsonObject { ["name"] = "t", ["type"] = "training" }))["id"]!.GetValue<string>();
-        var path = $"p/t.{task}/artifacts/a/a.bin";
-        using (var http = new HttpClient { BaseAddress = server.Server.FilesUrl })
-        {
-            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", server.Client.Token);
-            (await http.PostAsync("/", new MultipartFormDataContent { { new ByteArrayContent([1]), "/" + path, "/" + path } })).EnsureSuccessStatusCode();
-        }
-        await server.Client.OkAsync("tasks.add_or_update_artifacts", new JsonObject
-        {
-            ["task"] = task, ["artifacts"] = new JsonArray(new JsonObject { ["key"] = "a", ["type"] = "custom", ["uri"] = new Uri(server.Server.FilesUrl, path).ToString() }),
-        });
+        var (task, path) = await server.CreateTaskWithArtifactAsync();
         await server.Client.OkAsync("tasks.delete", new JsonObject { ["task"] = task });
         var environment = new Dictionary<string, string> { ["CLEARML_CONFIG_FILE"] = server.Server.ConfigPath };
 

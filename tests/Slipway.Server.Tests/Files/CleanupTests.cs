@@ -133,17 +133,7 @@ public sealed class CleanupRestartTests
     public async Task Pending_deletions_survive_a_restart()
     {
         var server = await ServerUnderTest.StartAsync("sqlite");
-        var task = (await server.Client.OkAsync("tasks.create", new JsonObject { ["name"] = "t", ["type"] = "training" }))["id"]!.GetValue<string>();
-        var path = $"p/t.{task}/artifacts/a/a.bin";
-        using (var http = new HttpClient { BaseAddress = server.Server.FilesUrl })
-        {
-            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", server.Client.Token);
-            (await http.PostAsync("/", new MultipartFormDataContent { { new ByteArrayContent([1]), "/" + path, "/" + path } })).EnsureSuccessStatusCode();
-        }
-        await server.Client.OkAsync("tasks.add_or_update_artifacts", new JsonObject
-        {
-            ["task"] = task, ["artifacts"] = new JsonArray(new JsonObject { ["key"] = "a", ["type"] = "custom", ["uri"] = new Uri(server.Server.FilesUrl, path).ToString() }),
-        });
+        var (task, path) = await server.CreateTaskWithArtifactAsync();
         await server.Client.OkAsync("tasks.delete", new JsonObject { ["task"] = task });
         await server.StopAsync();
 
@@ -158,21 +148,11 @@ public sealed class CleanupRestartTests
     public async Task Files_registered_on_an_earlier_files_port_are_still_found()
     {
         var server = await ServerUnderTest.StartAsync("sqlite");
-        var task = (await server.Client.OkAsync("tasks.create", new JsonObject { ["name"] = "t", ["type"] = "training" }))["id"]!.GetValue<string>();
-        var path = $"p/t.{task}/artifacts/a/a.bin";
-        using (var http = new HttpClient { BaseAddress = server.Server.FilesUrl })
-        {
-            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", server.Client.Token);
-            (await http.PostAsync("/", new MultipartFormDataContent { { new ByteArrayContent([1]), "/" + path, "/" + path } })).EnsureSuccessStatusCode();
-        }
-        await server.Client.OkAsync("tasks.add_or_update_artifacts", new JsonObject
-        {
-            ["task"] = task, ["artifacts"] = new JsonArray(new JsonObject { ["key"] = "a", ["type"] = "custom", ["uri"] = new Uri(server.Server.FilesUrl, path).ToString() }),
-        });
+        var (task, path) = await server.CreateTaskWithArtifactAsync();
         await server.StopAsync();
 
-        await using var again = await ServerUnderTest.StartAsync("sqlite", dataDir: server.DataDir);
-        Assert.NotEqual(server.Server.FilesUrl.Port, again.Server.FilesUrl.Port);
+        var otherPort = Enumerable.Range(0, 10).Select(_ => PostgresCluster.FreePort()).First(p => p != server.Server.FilesUrl.Port);
+        await using var again = await ServerUnderTest.StartAsync("sqlite", dataDir: server.DataDir, filesPort: otherPort);
         using var client = again.ClientWithToken(await ServerUnderTest.LoginAsync(again.Api, server.Admin.AccessKey, server.Admin.SecretKey));
         await client.OkAsync("tasks.delete", new JsonObject { ["task"] = task });
         Assert.Equal(path, (await client.OkAsync("files.run_cleanup"))["deleted"]![0]!.GetValue<string>());

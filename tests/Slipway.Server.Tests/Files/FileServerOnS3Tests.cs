@@ -37,15 +37,10 @@ public sealed class FileServerOnS3Tests : IAsyncLifetime
     public async Task A_deleted_tasks_files_are_removed_from_s3()
     {
         var api = _server.Client;
-        var task = (await api.OkAsync("tasks.create", new JsonObject { ["name"] = "t", ["type"] = "training" }))["id"]!.GetValue<string>();
-        var path = $"p/t.{task}/artifacts/a/a.bin";
+        var (task, path) = await _server.CreateTaskWithArtifactAsync();
         using var http = new HttpClient { BaseAddress = _server.Server.FilesUrl };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", api.Token);
-        Assert.Equal(HttpStatusCode.OK, (await http.PostAsync("/", new MultipartFormDataContent { { new ByteArrayContent([1, 2]), "/" + path, "/" + path } })).StatusCode);
-        await api.OkAsync("tasks.add_or_update_artifacts", new JsonObject
-        {
-            ["task"] = task, ["artifacts"] = new JsonArray(new JsonObject { ["key"] = "a", ["type"] = "custom", ["uri"] = new Uri(_server.Server.FilesUrl, path).ToString() }),
-        });
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/" + path)).StatusCode);
         await api.OkAsync("tasks.delete", new JsonObject { ["task"] = task });
         Assert.Equal(path, (await api.OkAsync("files.run_cleanup"))["deleted"]![0]!.GetValue<string>());
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/" + path)).StatusCode);

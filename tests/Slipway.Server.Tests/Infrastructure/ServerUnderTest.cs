@@ -25,7 +25,7 @@ public sealed class ServerUnderTest : IAsyncDisposable
     public AdminCredentials Admin => Server.NewAdmin!;
 
     public static async Task<ServerUnderTest> StartAsync(string engine, TimeProvider? clock = null, string? dataDir = null, string? database = null,
-        Slipway.Server.Blobs.S3Location? s3 = null, string filesPath = "")
+        Slipway.Server.Blobs.S3Location? s3 = null, string filesPath = "", int filesPort = 0)
     {
         dataDir ??= Path.Combine(Path.GetTempPath(), "slipway-test-" + Guid.NewGuid().ToString("N")[..12]);
         if (engine == "postgres")
@@ -36,8 +36,10 @@ public sealed class ServerUnderTest : IAsyncDisposable
             Host = "127.0.0.1",
             ApiPort = 0,
             WebPort = 0,
-            FilesPort = 0,
+            FilesPort = filesPort,
             Db = database ?? "",
+            // Tests run cleanup passes themselves (files.run_cleanup), so none runs behind their back.
+            CleanupInterval = TimeSpan.Zero,
             FilesPath = filesPath,
         };
         if (s3 is not null)
@@ -62,6 +64,23 @@ public sealed class ServerUnderTest : IAsyncDisposable
     }
 
     public ApiClient ClientWithToken(string? token) => new(Api, token);
+
+    /// <summary>A task with one artifact uploaded to the file server, as the SDK makes them; returns the task id and the file's path.</summary>
+    public async Task<(string Task, string Path)> CreateTaskWithArtifactAsync()
+    {
+        var task = (await Client.OkAsync("tasks.create", new JsonObject { ["name"] = "t", ["type"] = "training" }))["id"]!.GetValue<string>();
+        var path = $"p/t.{task}/artifacts/a/a.bin";
+        using (var http = new HttpClient { BaseAddress = Server.FilesUrl })
+        {
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Client.Token);
+            (await http.PostAsync("/", new MultipartFormDataContent { { new ByteArrayContent([1, 2]), "/" + path, "/" + path } })).EnsureSuccessStatusCode();
+        }
+        await Client.OkAsync("tasks.add_or_update_artifacts", new JsonObject
+        {
+            ["task"] = task, ["artifacts"] = new JsonArray(new JsonObject { ["key"] = "a", ["type"] = "custom", ["uri"] = new Uri(Server.FilesUrl, path).ToString() }),
+        });
+        return (task, path);
+    }
 
     /// <summary>Stops the server but keeps its data (for restart tests).</summary>
     public async Task StopAsync() => await Server.DisposeAsync();
