@@ -159,6 +159,19 @@ public sealed class CleanupRestartTests
     }
 
     [Fact]
+    public async Task The_background_pass_removes_files_on_its_own()
+    {
+        await using var server = await ServerUnderTest.StartAsync("sqlite", cleanupInterval: TimeSpan.FromSeconds(1));
+        var (task, path) = await server.CreateTaskWithArtifactAsync();
+        var file = Path.Combine(server.DataDir, "files", path);
+        Assert.True(File.Exists(file));
+        await server.Client.OkAsync("tasks.delete", new JsonObject { ["task"] = task });
+        for (var waited = 0; File.Exists(file) && waited < 30_000; waited += 100)
+            await Task.Delay(100);
+        Assert.False(File.Exists(file), "the background pass did not remove the file within 30 s");
+    }
+
+    [Fact]
     public void Retries_back_off_up_to_an_hour() =>
         Assert.Equal([2, 4, 8, 3600], new long[] { 1, 2, 3, 30 }.Select(a => FileCleanup.Backoff(a).TotalSeconds));
 }

@@ -25,7 +25,7 @@ public sealed class ServerUnderTest : IAsyncDisposable
     public AdminCredentials Admin => Server.NewAdmin!;
 
     public static async Task<ServerUnderTest> StartAsync(string engine, TimeProvider? clock = null, string? dataDir = null, string? database = null,
-        Slipway.Server.Blobs.S3Location? s3 = null, string filesPath = "", int filesPort = 0)
+        Slipway.Server.Blobs.S3Location? s3 = null, string filesPath = "", int filesPort = 0, TimeSpan? cleanupInterval = null)
     {
         dataDir ??= Path.Combine(Path.GetTempPath(), "slipway-test-" + Guid.NewGuid().ToString("N")[..12]);
         if (engine == "postgres")
@@ -39,7 +39,7 @@ public sealed class ServerUnderTest : IAsyncDisposable
             FilesPort = filesPort,
             Db = database ?? "",
             // Tests run cleanup passes themselves (files.run_cleanup), so none runs behind their back.
-            CleanupInterval = TimeSpan.Zero,
+            CleanupInterval = cleanupInterval ?? TimeSpan.Zero,
             FilesPath = filesPath,
         };
         if (s3 is not null)
