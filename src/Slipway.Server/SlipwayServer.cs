@@ -56,14 +56,12 @@ public sealed class SlipwayServer : IAsyncDisposable
         {
             clock ??= TimeProvider.System;
             var setup = await FirstStart.RunAsync(stores.Docs, clock, ct);
-            var filesPort = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var filesPorts = new TaskCompletionSource<IReadOnlySet<int>>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var app = Build(options, stores, setup, clock, logging, filesPort.Task, filesPorts.Task);
+            var filesPort = new FilesPort();
+            var app = Build(options, stores, setup, clock, logging, filesPort);
             await app.StartAsync(ct);
             var ports = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
                 .Select(a => new Uri(a.Replace("0.0.0.0", "localhost", StringComparison.Ordinal).Replace("[::]", "localhost", StringComparison.Ordinal)).Port).ToList();
-            filesPort.SetResult(ports[2]);
-            filesPorts.SetResult(await FirstStart.RecordFilesPortAsync(stores.Docs, ports[2], ct));
+            filesPort.Bound(ports[2], await FirstStart.RecordFilesPortAsync(stores.Docs, ports[2], ct));
             Uri Url(int port) => new($"http://{options.ConfigHost}:{port}");
             var server = new SlipwayServer(app, stores, options, Url(ports[0]), Url(ports[1]), Url(ports[2]), setup.NewAdmin);
             ClearmlConf.Write(server.ConfigPath, server.ApiUrl, server.WebUrl, server.FilesUrl, setup.NewAdmin);
@@ -76,9 +74,8 @@ public sealed class SlipwayServer : IAsyncDisposable
         }
     }
 
-    /// <param name="filesPort">The file server's port, known once Kestrel has bound (port 0 picks one).</param>
     private static WebApplication Build(ServerOptions options, Stores stores, FirstStart setup, TimeProvider clock, Action<ILoggingBuilder>? logging,
-        Task<int> filesPort, Task<IReadOnlySet<int>> filesPorts)
+        FilesPort filesPort)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -105,7 +102,7 @@ public sealed class SlipwayServer : IAsyncDisposable
         // Made by a factory so that the container disposes it (the S3 client) with the app.
         services.AddSingleton<IBlobStore>(_ => options.S3 is { } s3 ? new S3BlobStore(s3) : new LocalBlobStore(Path.Combine(options.DataDir, "files")));
         services.AddSingleton<FileServer>();
-        services.AddSingleton(new FilesPort(filesPorts));
+        services.AddSingleton(filesPort);
         services.AddSingleton<FileCleanup>();
         services.AddHostedService<FileCleanupService>();
         services.AddSingleton<TaskDeletion>();
@@ -155,7 +152,7 @@ public sealed class SlipwayServer : IAsyncDisposable
         var filesPath = options.FilesPath;
         app.Use(async (http, next) =>
         {
-            if (http.Connection.LocalPort == await filesPort)
+            if (http.Connection.LocalPort == await filesPort.Current)
                 await fileServer.HandleAsync(http);
             else if (filesPath.Length > 0 && (http.Request.Path.Value == filesPath || http.Request.Path.StartsWithSegments(filesPath, StringComparison.Ordinal)))
                 await fileServer.HandleAsync(http, filesPath);

@@ -37,24 +37,15 @@
 
 set -uo pipefail
 
-PY="${COMPAT_PYTHON:-/usr/bin/python3}"
-SDK_DIR="${COMPAT_SDK_DIR:-/opt/clearml-sdk}"
-SHIM_DIR="${COMPAT_SHIM_DIR:-/opt/pyshim}"
+# shellcheck source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 AGENT_DIR="${COMPAT_AGENT_DIR:-/opt/clearml-agent}"
 QUEUE="${COMPAT_AGENT_QUEUE:-default}"
 AGENT_TIMEOUT="${COMPAT_AGENT_TIMEOUT:-240}"
 export COMPAT_POLL_TIMEOUT="${COMPAT_POLL_TIMEOUT:-30}"
 
-die() { echo "flow_2f_agent.sh: ERROR: $*" >&2; exit 2; }
-
 # ---------------------------------------------------------------- setup checks
-missing=()
-for v in CLEARML_API_HOST CLEARML_WEB_HOST CLEARML_FILES_HOST CLEARML_API_ACCESS_KEY CLEARML_API_SECRET_KEY; do
-  if [ -z "${!v:-}" ]; then missing+=("$v"); fi
-done
-[ ${#missing[@]} -eq 0 ] || die "missing required environment variable(s): ${missing[*]}"
-[ -x "$PY" ] || die "python interpreter not found: $PY"
-[ -d "$SDK_DIR/clearml" ] || die "ClearML SDK source not found at $SDK_DIR (see README.md)"
+require_clearml_setup
 [ -f "$AGENT_DIR/clearml_agent/__main__.py" ] || die "clearml-agent source not found at $AGENT_DIR (see README.md)"
 
 # The agent, the SDK and the task all run with $PY; the task inherits this PYTHONPATH (no venv).

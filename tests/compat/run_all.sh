@@ -23,23 +23,12 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PY="${COMPAT_PYTHON:-/usr/bin/python3}"
-SDK_DIR="${COMPAT_SDK_DIR:-/opt/clearml-sdk}"
-SHIM_DIR="${COMPAT_SHIM_DIR:-/opt/pyshim}"
+# shellcheck source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 FLOW_TIMEOUT="${COMPAT_FLOW_TIMEOUT:-300}"
 
-die() { echo "run_all.sh: ERROR: $*" >&2; exit 2; }
-
 # ---------------------------------------------------------------- setup checks
-missing=()
-for v in CLEARML_API_HOST CLEARML_WEB_HOST CLEARML_FILES_HOST CLEARML_API_ACCESS_KEY CLEARML_API_SECRET_KEY; do
-  if [ -z "${!v:-}" ]; then missing+=("$v"); fi
-done
-[ ${#missing[@]} -eq 0 ] || die "missing required environment variable(s): ${missing[*]}"
-
-[ -x "$PY" ] || die "python interpreter not found: $PY"
-[ -d "$SDK_DIR/clearml" ] || die "ClearML SDK source not found at $SDK_DIR (see README.md)"
-[ -f "$SHIM_DIR/pathlib2.py" ] || die "pathlib2 shim not found at $SHIM_DIR/pathlib2.py (see README.md)"
+require_clearml_setup
 
 if [ -n "${CLEARML_OFFLINE_MODE:-}" ] && [ "${CLEARML_OFFLINE_MODE}" != "0" ]; then
   die "CLEARML_OFFLINE_MODE is set; these flows need a live server"

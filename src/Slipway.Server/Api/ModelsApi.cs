@@ -50,7 +50,8 @@ public sealed class ModelsApi(IDocumentStore docs, IEventStore events, TaskUpdat
             ["metadata"] = new JsonObject(),
             ["ready"] = false,
         };
-        await ApplyAsync(call, model);
+        await CheckReferencesAsync(call);
+        Apply(call, model);
         if (!await docs.InsertAsync(Collection.Models, id, model, call.Aborted))
             throw ApiException.NotUnique($"model id {id}");
         return new JsonObject { ["id"] = id, ["created"] = true };
@@ -80,16 +81,13 @@ public sealed class ModelsApi(IDocumentStore docs, IEventStore events, TaskUpdat
     /// <summary>models.edit and models.update: set the given fields (design is replaced by edit, merged by update).</summary>
     private async ValueTask<JsonNode?> Edit(RpcCall call, bool replaceDesign)
     {
-        var id = call.RequireString("model");
-        var fields = new JsonObject();
-        for (var attempt = 0; ; attempt++)
+        await CheckReferencesAsync(call);
+        await UpdateAsync(call.RequireString("model"), model =>
         {
-            var current = await RequireAsync(id, call.Aborted);
-            var model = (JsonObject)current.Body.DeepClone();
             if (Json.GetBool(model, "ready") && call.Has("uri") && call.String("uri") != Json.GetString(model, "uri"))
                 throw new ApiException(400, 203, "Model is published and its uri cannot change");
             var before = model["design"]?.DeepClone();
-            await ApplyAsync(call, model);
+            Apply(call, model);
             if (!replaceDesign && before is JsonObject old && model["design"] is JsonObject given)
             {
                 foreach (var (k, v) in given)
@@ -98,12 +96,8 @@ public sealed class ModelsApi(IDocumentStore docs, IEventStore events, TaskUpdat
             }
             if (call.Long("iteration") is { } iteration)
                 model["last_iteration"] = iteration;
-            model["last_update"] = Now();
-            if (await docs.ReplaceAsync(Collection.Models, current, model, call.Aborted))
-                break;
-            if (attempt >= 10)
-                throw new ApiException(409, 0, $"The model kept changing while it was being updated; try again (id={id})");
-        }
+        }, call.Aborted);
+        var fields = new JsonObject();
         foreach (var (key, value) in call.Body.Where(p => p.Key != "model"))
             fields[key] = value?.DeepClone();
         return new JsonObject { ["updated"] = 1, ["fields"] = fields };
@@ -182,23 +176,19 @@ public sealed class ModelsApi(IDocumentStore docs, IEventStore events, TaskUpdat
             throw new ApiException(400, 202, $"Model is published and can only be deleted with force (id={model.Id})");
         await docs.DeleteAsync(Collection.Models, model.Id, call.Aborted);
         await events.DeleteTaskEventsAsync(model.Id, call.Aborted);
-        await cleanup.EnqueueAsync(FileReferences.PathsIn(model.Body, await filesPort.Value), $"model {model.Id} deleted", call.Aborted);
+        await cleanup.EnqueueAsync(FileReferences.PathsIn(model.Body, await filesPort.All), $"model {model.Id} deleted", call.Aborted);
         return new JsonObject { ["deleted"] = true, ["url"] = Json.GetString(model.Body, "uri") };
     }
 
-    private async Task ApplyAsync(RpcCall call, JsonObject model)
+    private static void Apply(RpcCall call, JsonObject model)
     {
         foreach (var field in new[] { "name", "uri", "comment", "framework", "parent" })
         {
             if (call.Has(field))
                 model[field] = call.String(field);
         }
-        if (call.Has("task") && call.String("task") is { Length: > 0 } task && await docs.GetAsync(Collection.Tasks, task, call.Aborted) is null)
-            throw ApiException.InvalidTaskId(task);
         if (call.Has("task"))
             model["task"] = call.String("task");
-        if (call.Has("project") && call.String("project") is { Length: > 0 } project && await docs.GetAsync(Collection.Projects, project, call.Aborted) is null)
-            throw ApiException.InvalidProjectId(project);
         if (call.Has("project"))
             model["project"] = call.String("project");
         if (call.StringList("tags") is { } tags)
@@ -220,20 +210,24 @@ public sealed class ModelsApi(IDocumentStore docs, IEventStore events, TaskUpdat
             model["ready"] = call.Bool("ready");
     }
 
-    private async Task<JsonObject> UpdateAsync(string id, Action<JsonObject> change, CancellationToken ct)
+    /// <summary>The task and project a call names must exist.</summary>
+    private async Task CheckReferencesAsync(RpcCall call)
     {
-        for (var attempt = 0; attempt < 10; attempt++)
-        {
-            var current = await RequireAsync(id, ct);
-            var model = (JsonObject)current.Body.DeepClone();
-            change(model);
-            model["last_update"] = Now();
-            if (await docs.ReplaceAsync(Collection.Models, current, model, ct))
-                return model;
-        }
-        throw new ApiException(409, 0, $"The model kept changing while it was being updated; try again (id={id})");
+        if (call.String("task") is { Length: > 0 } task && await docs.GetAsync(Collection.Tasks, task, call.Aborted) is null)
+            throw ApiException.InvalidTaskId(task);
+        if (call.String("project") is { Length: > 0 } project && await docs.GetAsync(Collection.Projects, project, call.Aborted) is null)
+            throw ApiException.InvalidProjectId(project);
     }
 
+    private async Task<JsonObject> UpdateAsync(string id, Action<JsonObject> change, CancellationToken ct) =>
+        (await docs.UpdateAsync(Collection.Models, id, model =>
+        {
+            change(model);
+            model["last_update"] = Now();
+        }, () => InvalidModelId(id), ct))!;
+
+    private static ApiException InvalidModelId(string id) => new(400, 201, $"Invalid model id (id={id})");
+
     private async Task<StoredDoc> RequireAsync(string id, CancellationToken ct) =>
-        await docs.GetAsync(Collection.Models, id, ct) ?? throw new ApiException(400, 201, $"Invalid model id (id={id})");
+        await docs.GetAsync(Collection.Models, id, ct) ?? throw InvalidModelId(id);
 }

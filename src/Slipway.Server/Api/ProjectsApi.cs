@@ -102,38 +102,30 @@ public sealed class ProjectsApi(IDocumentStore docs, ProjectTree tree, TaskDelet
     private async ValueTask<JsonNode?> Update(RpcCall call)
     {
         var id = call.RequireString("project");
-        for (var attempt = 0; ; attempt++)
+        var newName = call.String("name") is { } requested ? ProjectPaths.Normalize(requested) : null;
+        if (newName is not null && await tree.FindByNameAsync(newName, call.Aborted) is { } holder && holder.Id != id)
+            throw ApiException.NotUnique($"project name '{newName}'");
+        string? oldName = null;
+        await docs.UpdateAsync(Collection.Projects, id, body =>
         {
-            var doc = await RequireAsync(id, call.Aborted);
-            var body = (JsonObject)doc.Body.DeepClone();
-            var oldName = Json.GetString(body, "name")!;
-            string? newName = null;
-            if (call.String("name") is { } requested)
+            oldName = Json.GetString(body, "name");
+            if (newName is not null)
             {
-                newName = ProjectPaths.Normalize(requested);
-                if (newName != oldName && await tree.FindByNameAsync(newName, call.Aborted) is not null)
-                    throw ApiException.NotUnique($"project name '{newName}'");
                 body["name"] = newName;
                 body["basename"] = newName.Split('/')[^1];
             }
             ApplyFields(call, body);
             body["last_update"] = Json.Timestamp(clock.GetUtcNow());
-            if (!await docs.ReplaceAsync(Collection.Projects, doc, body, call.Aborted))
-            {
-                if (attempt < 5)
-                    continue;
-                throw new ApiException(409, 0, "The project changed while it was being updated; try again");
-            }
-            if (newName is not null && newName != oldName)
-                await RenameChildrenAsync(oldName, newName, call.Aborted);
-            var fields = new JsonObject();
-            foreach (var (key, value) in call.Body)
-            {
-                if (key != "project")
-                    fields[key] = value?.DeepClone();
-            }
-            return new JsonObject { ["updated"] = 1, ["fields"] = fields };
+        }, () => ApiException.InvalidProjectId(id), call.Aborted);
+        if (newName is not null && oldName is not null && newName != oldName)
+            await RenameChildrenAsync(oldName, newName, call.Aborted);
+        var fields = new JsonObject();
+        foreach (var (key, value) in call.Body)
+        {
+            if (key != "project")
+                fields[key] = value?.DeepClone();
         }
+        return new JsonObject { ["updated"] = 1, ["fields"] = fields };
     }
 
     private async Task RenameChildrenAsync(string oldName, string newName, CancellationToken ct)

@@ -74,16 +74,13 @@ public sealed class QueuesApi(IDocumentStore docs, IQueueEntryStore entries, Que
     private async ValueTask<JsonNode?> Update(RpcCall call)
     {
         var id = call.RequireString("queue");
-        for (var attempt = 0; attempt < 10; attempt++)
+        var name = call.String("name") is { Length: > 0 } given ? given : null;
+        if (name is not null && await resolver.FindByNameAsync(name, call.Aborted) is { } holder && holder.Id != id)
+            throw ApiException.NotUnique($"queue name '{name}'");
+        await docs.UpdateAsync(Collection.Queues, id, body =>
         {
-            var queue = await RequireAsync(id, call.Aborted);
-            var body = (JsonObject)queue.Body.DeepClone();
-            if (call.String("name") is { Length: > 0 } name)
-            {
-                if (name != Json.GetString(body, "name") && await resolver.FindByNameAsync(name, call.Aborted) is not null)
-                    throw ApiException.NotUnique($"queue name '{name}'");
+            if (name is not null)
                 body["name"] = name;
-            }
             if (call.String("display_name") is { } displayName)
                 body["display_name"] = displayName;
             if (call.StringList("tags") is { } tags)
@@ -93,15 +90,11 @@ public sealed class QueuesApi(IDocumentStore docs, IQueueEntryStore entries, Que
             if (call.Object("metadata") is { } metadata)
                 body["metadata"] = metadata.DeepClone();
             body["last_update"] = updates.Now();
-            if (await docs.ReplaceAsync(Collection.Queues, queue, body, call.Aborted))
-            {
-                var fields = new JsonObject();
-                foreach (var (key, value) in call.Body.Where(p => p.Key is not ("queue" or "force")))
-                    fields[key] = value?.DeepClone();
-                return new JsonObject { ["updated"] = 1, ["fields"] = fields };
-            }
-        }
-        throw new ApiException(409, 0, "The queue kept changing while it was being updated; try again");
+        }, () => ApiException.InvalidQueueId(id), call.Aborted);
+        var fields = new JsonObject();
+        foreach (var (key, value) in call.Body.Where(p => p.Key is not ("queue" or "force")))
+            fields[key] = value?.DeepClone();
+        return new JsonObject { ["updated"] = 1, ["fields"] = fields };
     }
 
     private async ValueTask<JsonNode?> Delete(RpcCall call)

@@ -88,19 +88,9 @@ public sealed class EventIngestion(IDocumentStore docs, IEventStore events, Task
         return new IngestResult(scalars.Count + others.Count, errorCount, errors);
     }
 
-    private async Task MergeIntoModelAsync(string id, IEnumerable<LastMetrics.Summary> summaries, CancellationToken ct)
-    {
-        for (var attempt = 0; attempt < 20; attempt++)
-        {
-            if (await docs.GetAsync(Collection.Models, id, ct) is not { } model)
-                return;
-            var body = (JsonObject)model.Body.DeepClone();
-            LastMetrics.Merge(body, summaries, updates.Now());
-            if (await docs.ReplaceAsync(Collection.Models, model, body, ct))
-                return;
-        }
-        throw new ApiException(409, 0, $"The model kept changing while its metrics were updated; try again (id={id})");
-    }
+    // A model deleted since its events were checked has no metrics to keep.
+    private Task MergeIntoModelAsync(string id, IEnumerable<LastMetrics.Summary> summaries, CancellationToken ct) =>
+        docs.UpdateAsync(Collection.Models, id, model => LastMetrics.Merge(model, summaries, updates.Now()), missing: null, ct);
 
     public static JsonObject ToJson(IngestResult result)
     {

@@ -13,7 +13,7 @@ public sealed class TaskDeletion(IDocumentStore docs, IEventStore events, IQueue
 {
     public async Task DeleteAsync(StoredDoc task, bool deleteOutputModels, CancellationToken ct)
     {
-        var port = await filesPort.Value;
+        var port = await filesPort.All;
         var paths = FileReferences.PathsIn(task.Body, port);
         foreach (var image in await events.GetEventsAsync(new EventQuery([task.Id], ["training_debug_image"]) { Limit = 100_000 }, ct))
             paths.UnionWith(FileReferences.PathsIn(JsonNode.Parse(image.Doc), port));

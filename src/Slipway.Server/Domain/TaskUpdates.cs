@@ -10,28 +10,14 @@ namespace Slipway.Server.Domain;
 /// </summary>
 public sealed class TaskUpdates(IDocumentStore docs, TimeProvider clock)
 {
-    private const int Attempts = 20;
-
     public string Now() => Json.Timestamp(clock.GetUtcNow());
 
     public async Task<StoredDoc> RequireAsync(string id, CancellationToken ct) =>
         await docs.GetAsync(Collection.Tasks, id, ct) ?? throw ApiException.InvalidTaskId(id);
 
     /// <summary>Applies <paramref name="change"/> to a copy of the task and stores it; returns the stored body.</summary>
-    public async Task<JsonObject> UpdateAsync(string id, Action<JsonObject> change, CancellationToken ct)
-    {
-        for (var attempt = 0; attempt < Attempts; attempt++)
-        {
-            var current = await RequireAsync(id, ct);
-            var body = (JsonObject)current.Body.DeepClone();
-            change(body);
-            if (await docs.ReplaceAsync(Collection.Tasks, current, body, ct))
-                return body;
-            // Another writer (another replica, say) got there first: back off a little, growing, with jitter.
-            await Task.Delay(Random.Shared.Next(0, 2 + attempt * 2), ct);
-        }
-        throw new ApiException(409, 0, $"The task kept changing while it was being updated; try again (id={id})");
-    }
+    public async Task<JsonObject> UpdateAsync(string id, Action<JsonObject> change, CancellationToken ct) =>
+        (await docs.UpdateAsync(Collection.Tasks, id, change, () => ApiException.InvalidTaskId(id), ct))!;
 
     /// <summary>
     /// Moves a task to <paramref name="status"/> under the state machine (unless forced). The transition is

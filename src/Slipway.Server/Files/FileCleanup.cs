@@ -9,12 +9,6 @@ using Slipway.Server.Storage;
 
 namespace Slipway.Server.Files;
 
-/// <summary>The ports the file server has served on, this run's included, known once Kestrel has bound it.</summary>
-public sealed class FilesPort(Task<IReadOnlySet<int>> ports)
-{
-    public Task<IReadOnlySet<int>> Value => ports;
-}
-
 /// <summary>What a cleanup pass did (or, dry, would do).</summary>
 public sealed record CleanupReport(List<string> Deleted, List<(string Path, string Why)> Kept, List<(string Path, string Error)> Failed);
 
@@ -49,7 +43,7 @@ public sealed partial class FileCleanup(IDocumentStore docs, IBlobStore blobs, F
     public async Task<CleanupReport> RunAsync(bool dryRun, CancellationToken ct)
     {
         var report = new CleanupReport([], [], []);
-        var port = await filesPort.Value;
+        var port = await filesPort.All;
         await _pass.WaitAsync(ct);
         try
         {

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.Features;
@@ -179,8 +178,6 @@ public sealed partial class FileServer(IBlobStore blobs, TokenService tokens, Se
         {
             throw new ApiException(400, 0, "the path is not validly encoded");
         }
-        if (Encoding.UTF8.GetByteCount(decoded) != decoded.Length && decoded.Contains('\uFFFD', StringComparison.Ordinal))
-            throw new ApiException(400, 0, "the path is not valid UTF-8");
         return BlobPath.Check(decoded, out var problem) ?? throw new ApiException(400, 0, $"refused path: {problem}");
     }
 
