@@ -44,6 +44,8 @@ public static class MotoServer
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
+        // The test host can end before exit handlers run; .ci/run stops the servers listed in these files.
+        File.WriteAllText(Path.Combine(Path.GetTempPath(), $"slipway-moto-{process.Id}.pid"), process.Id.ToString());
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
             if (!process.HasExited)
