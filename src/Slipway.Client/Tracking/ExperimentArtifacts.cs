@@ -19,7 +19,7 @@ public sealed partial class Experiment
             try
             {
                 ZipFile.CreateFromDirectory(path, zip, CompressionLevel.Fastest, includeBaseDirectory: false);
-                return await UploadFileArtifactAsync(name, zip, Path.GetFileName(Path.TrimEndingDirectorySeparator(path)) + ".zip", "folder", "application/zip",
+                return await StoreArtifactAsync(name, zip, Path.GetFileName(Path.TrimEndingDirectorySeparator(path)) + ".zip", "folder", "application/zip",
                     $"folder of {Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Count()} files", cancellationToken).ConfigureAwait(false);
             }
             finally
@@ -29,18 +29,18 @@ public sealed partial class Experiment
         }
         if (!File.Exists(path))
             throw new SlipwayException($"artifact '{name}': {path} does not exist");
-        return await UploadFileArtifactAsync(name, path, Path.GetFileName(path), "custom", ContentType(path), Path.GetFileName(path), cancellationToken).ConfigureAwait(false);
+        return await StoreArtifactAsync(name, path, Path.GetFileName(path), "custom", ContentType(path), Path.GetFileName(path), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Uploads an object, serialized as JSON, as an artifact named <paramref name="name"/>.</summary>
-    public async Task<ArtifactInfo> UploadArtifactAsync<T>(string name, T value, JsonSerializerOptions? json = null, CancellationToken cancellationToken = default)
+    public async Task<ArtifactInfo> UploadObjectArtifactAsync<T>(string name, T value, JsonSerializerOptions? json = null, CancellationToken cancellationToken = default)
     {
         var file = Path.Combine(Path.GetTempPath(), $"slipway-artifact-{Guid.NewGuid():N}.json");
         try
         {
             var text = JsonSerializer.Serialize(value, json ?? new JsonSerializerOptions { WriteIndented = true });
             await File.WriteAllTextAsync(file, text, cancellationToken).ConfigureAwait(false);
-            return await UploadFileArtifactAsync(name, file, name + ".json", "JSON", "application/json", text.Length > 200 ? text[..200] : text, cancellationToken).ConfigureAwait(false);
+            return await StoreArtifactAsync(name, file, name + ".json", "JSON", "application/json", text.Length > 200 ? text[..200] : text, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -48,7 +48,7 @@ public sealed partial class Experiment
         }
     }
 
-    private async Task<ArtifactInfo> UploadFileArtifactAsync(string name, string file, string fileName, string type, string contentType, string preview, CancellationToken ct)
+    private async Task<ArtifactInfo> StoreArtifactAsync(string name, string file, string fileName, string type, string contentType, string preview, CancellationToken ct)
     {
         string hash;
         await using (var stream = File.OpenRead(file))

@@ -6,13 +6,26 @@ namespace Slipway.Client.Tracking;
 public sealed partial class Experiment
 {
     /// <summary>
-    /// Records an object's public settable properties (numbers, strings, booleans, enums) as hyperparameters of
-    /// <paramref name="section"/>. In remote mode the server's values are written into the object first, so a
+    /// Records an object's public settable properties (numbers, strings, booleans, enums), or a dictionary's
+    /// entries, as hyperparameters of <paramref name="section"/>. In remote mode the server's values are written into the object first, so a
     /// clone edited in the UI runs with the edited values. Returns the same object.
     /// </summary>
     public async Task<T> ConnectAsync<T>(T parameters, string section = "General", CancellationToken cancellationToken = default) where T : class
     {
         ArgumentNullException.ThrowIfNull(parameters);
+        if (parameters is IDictionary<string, object?> dictionary)
+        {
+            await ConnectAsync(dictionary, section, cancellationToken).ConfigureAwait(false);
+            return parameters;
+        }
+        if (parameters is IDictionary<string, string> strings)
+        {
+            var copy = strings.ToDictionary(kv => kv.Key, kv => (object?)kv.Value);
+            await ConnectAsync(copy, section, cancellationToken).ConfigureAwait(false);
+            foreach (var (key, value) in copy)
+                strings[key] = (string)value!;
+            return parameters;
+        }
         var items = new List<(string Name, string Value, string Type)>();
         foreach (var property in ParameterProperties(parameters.GetType()))
         {

@@ -105,6 +105,25 @@ public sealed class TrackedProcessTests(TestServer server) : IClassFixture<TestS
     }
 
     [Fact]
+    public async Task A_remote_value_that_does_not_fit_the_local_type_fails_the_run_with_a_clear_reason()
+    {
+        using var client = server.NewClient();
+        using var first = ChildRun.Start(server, _project, ["complete"]);
+        Assert.Equal(0, await first.ExitAsync());
+        var clone = await client.Tasks.CloneAsync(await first.TaskId, new TaskCloneOptions
+        {
+            Parameters = new Dictionary<string, string> { ["General/Epochs"] = "many" },
+        });
+        await client.CallAsync("tasks.started", new() { ["task"] = clone.Id });
+        using var remote = ChildRun.Start(server, _project, ["complete"], new Dictionary<string, string> { ["CLEARML_TASK_ID"] = clone.Id });
+        Assert.NotEqual(0, await remote.ExitAsync());
+        var task = await client.Tasks.GetAsync(clone.Id);
+        Assert.Equal("failed", task.Status);
+        Assert.Contains("General/Epochs", task.StatusReason, StringComparison.Ordinal);
+        Assert.Contains("'many', which is not a valid int", task.StatusReason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_code_state_records_repository_branch_commit_entry_project_and_uncommitted_diff()
     {
         var repo = Path.Combine(Path.GetTempPath(), "slipway-repo-" + Guid.NewGuid().ToString("N")[..8]);
