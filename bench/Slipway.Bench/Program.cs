@@ -12,6 +12,7 @@ var scenarios = new (string Name, string Help, Func<BenchContext, Task> Run)[]
     ("get_all", "tasks.get_all over 100,000 tasks, filtered and ordered by a last_metrics value, vs unordered", GetAllScenario.RunAsync),
     ("histogram", "events.scalar_metrics_iter_histogram on a 10,000,000-point series vs a 10,000-point one", HistogramScenario.RunAsync),
     ("files", "file server: 1 GB upload and download vs a durable plain copy, 10,000 small files", FilesScenario.RunAsync),
+    ("report", "Slipway.Client Log.Scalar in a loop: 10,000,000 calls, every value checked on the server", ReportScenario.RunAsync),
     ("startup", "cold start of the slipway executable to first answered request, and its idle RSS", StartupScenario.RunAsync),
 };
 
