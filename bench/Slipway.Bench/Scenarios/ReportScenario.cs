@@ -67,5 +67,21 @@ public static class ReportScenario
             $"{floorNs:0.0} ns (store into an array)", Fmt.Ratio(perCallNs / floorNs), "< 1 µs, every value on the server", perCallNs < 1000 && all,
             $"{Fmt.N(stored)} of {Fmt.N(calls)} values stored; all delivered {delivered.TotalSeconds:0.0} s after the loop started " +
             $"({Fmt.Rate(calls / delivered.TotalSeconds)} end to end, client and server on the same cores); {cpuUse}"));
+
+        // Diagnostic: the call alone, with the sender held back until the loop ends (no lock or CPU contention).
+        await using var quiet = await Experiment.StartAsync(new ExperimentOptions
+        {
+            Project = "report-bench", Name = "sender held back", Client = client, FlushInterval = TimeSpan.FromHours(1),
+            HandleProcessExit = false, CaptureConsole = false, CaptureArguments = false, CaptureGit = false, MonitorInterval = null,
+        });
+        var quietCalls = Math.Min(calls, 2_000_000);
+        sw.Restart();
+        for (var i = 0; i < quietCalls / Series; i++)
+            for (var s = 0; s < Series; s++)
+                quiet.Log.Scalar("loss", names[s], i, i);
+        var quietNs = sw.Elapsed.TotalNanoseconds / quietCalls;
+        await quiet.CompleteAsync();
+        ctx.Results.Add(new Row("report", "SQLite", $"diagnostic: Log.Scalar per call with nothing being sent meanwhile, {Fmt.N(quietCalls)} calls",
+            $"{quietNs:0.0} ns", $"{floorNs:0.0} ns (store into an array)", Fmt.Ratio(quietNs / floorNs), "-", null));
     }
 }

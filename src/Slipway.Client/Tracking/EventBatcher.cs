@@ -16,6 +16,7 @@ internal sealed class EventBatcher : IAsyncDisposable
 {
     private const int SegmentSize = 65_536;
     private const int MaxRequestBytes = 8 << 20;
+    private const int MaxSpareSegments = 16;
 
     private readonly SlipwayClient _client;
     private readonly string _taskId;
@@ -33,6 +34,7 @@ internal sealed class EventBatcher : IAsyncDisposable
     private List<byte[]> _others = [];
     private long _queued;
     private long _enqueued;
+    private readonly Stack<Segment> _spare = new();
 
     private readonly SemaphoreSlim _wake = new(0);
     private readonly CancellationTokenSource _stop = new();
@@ -63,7 +65,9 @@ internal sealed class EventBatcher : IAsyncDisposable
             var segment = _current;
             if (segment.Count == SegmentSize)
                 segment = NextSegment();
-            segment.Items[segment.Count++] = new ScalarRecord(iteration, value, series, now);
+            if (segment.Count == 0)
+                segment.BaseTick = now;
+            segment.Items[segment.Count++] = new ScalarRecord(iteration, value, series, (int)(now - segment.BaseTick));
             _queued++;
             _enqueued++;
         }
@@ -117,7 +121,7 @@ internal sealed class EventBatcher : IAsyncDisposable
     {
         WaitForRoom();
         _full.Add(_current);
-        _current = new Segment();
+        _current = _spare.TryPop(out var spare) ? spare : new Segment();
         if (_full.Count == 1)
             _wake.Release();
         return _current;
@@ -165,7 +169,7 @@ internal sealed class EventBatcher : IAsyncDisposable
                 if (_current.Count > 0)
                 {
                     segments.Add(_current);
-                    _current = new Segment();
+                    _current = _spare.TryPop(out var spare) ? spare : new Segment();
                 }
                 _full = [];
                 others = _others;
@@ -205,16 +209,27 @@ internal sealed class EventBatcher : IAsyncDisposable
         {
             for (var i = 0; i < segment.Count; i++)
             {
-                WriteScalar(writer, segment.Items[i]);
+                WriteScalar(writer, segment.Items[i], segment.BaseTick);
                 count++;
                 if (writer.WrittenCount > MaxRequestBytes)
                     await SendBufferAsync().ConfigureAwait(false);
             }
         }
         await SendBufferAsync().ConfigureAwait(false);
+        // Segments are 1.5 MB arrays; reusing a few keeps a fast reporter from churning the large object heap.
+        lock (_gate)
+        {
+            foreach (var segment in segments)
+            {
+                if (_spare.Count >= MaxSpareSegments)
+                    break;
+                segment.Count = 0;
+                _spare.Push(segment);
+            }
+        }
     }
 
-    private void WriteScalar(ArrayBufferWriter<byte> writer, in ScalarRecord record)
+    private void WriteScalar(ArrayBufferWriter<byte> writer, in ScalarRecord record, long baseTick)
     {
         byte[] prefix;
         lock (_gate)
@@ -238,7 +253,7 @@ internal sealed class EventBatcher : IAsyncDisposable
         }
         ",\"timestamp\":"u8.CopyTo(span[n..]);
         n += 13;
-        Utf8Formatter.TryFormat(_startMs + record.Tick, span[n..], out w);
+        Utf8Formatter.TryFormat(_startMs + baseTick + record.Ms, span[n..], out w);
         n += w;
         "}\n"u8.CopyTo(span[n..]);
         writer.Advance(n + 2);
@@ -277,11 +292,13 @@ internal sealed class EventBatcher : IAsyncDisposable
         _wake.Dispose();
     }
 
-    private readonly record struct ScalarRecord(long Iteration, double Value, int Series, long Tick);
+    /// <summary>24 bytes: the time is kept as milliseconds since the segment's first record (a segment is sent within seconds).</summary>
+    private readonly record struct ScalarRecord(long Iteration, double Value, int Series, int Ms);
 
     private sealed class Segment
     {
         public readonly ScalarRecord[] Items = new ScalarRecord[SegmentSize];
         public int Count;
+        public long BaseTick;
     }
 }
