@@ -87,7 +87,7 @@ public sealed class ModelsClient
 
     /// <summary>Publishes a model (marks it ready).</summary>
     public Task PublishAsync(string modelId, CancellationToken cancellationToken = default) =>
-        _client.CallAsync("models.set_ready", new JsonObject { ["model"] = modelId, ["force_publish_task"] = true }, cancellationToken);
+        _client.CallAsync("models.set_ready", new JsonObject { ["model"] = modelId, ["publish_task"] = false }, cancellationToken);
 
     /// <summary>
     /// Downloads the model's file into a cache folder (default <c>~/.slipway/cache/models</c>) and returns its
