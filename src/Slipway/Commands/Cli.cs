@@ -38,6 +38,10 @@ public static class Cli
         var root = new RootCommand("Slipway: experiment tracking, datasets, queues and agents, speaking the ClearML API.")
         {
             ServerCommand.Create(console),
+            LoginCommand.Create(console),
+            TaskCommands.Create(console),
+            ModelCommands.Create(console),
+            QueueCommands.Create(console),
             UserCommand.Create(console),
             GcCommand.Create(console),
         };
