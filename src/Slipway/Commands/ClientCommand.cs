@@ -12,23 +12,15 @@ public sealed class ClientCommand : Command
 {
     private readonly CliConsole _console;
 
-    public ClientCommand(string name, string description, CliConsole console) : base(name, description)
-    {
-        _console = console;
-        Options.Add(Conf);
-        Options.Add(Json);
-    }
+    public ClientCommand(string name, string description, CliConsole console) : base(name, description) => _console = console;
 
-    public Option<string?> Conf { get; } = ConfOption();
-
-    public Option<bool> Json { get; } = new("--json") { Description = "Print JSON on stdout for scripts (stable field names, full ids, ISO 8601 UTC times) instead of text" };
-
-    /// <summary>The <c>--conf</c> option, described once for every command that reads clearml.conf.</summary>
-    public static Option<string?> ConfOption() => new("--conf")
+    public Option<string?> Conf { get; } = new("--conf")
     {
         Description = "Read the server and keys from this clearml.conf only (CLEARML_* variables are then ignored); default: as 'slipway --help' says",
         HelpName = "file",
     };
+
+    public Option<bool> Json { get; } = new("--json") { Description = "Print JSON on stdout for scripts (stable field names, full ids, ISO 8601 UTC times) instead of text" };
 
     /// <summary>A <c>--limit</c> option: at most this many items, 1 to 10,000.</summary>
     public static Option<int> LimitOption(int defaultValue, string what)
@@ -63,12 +55,9 @@ public sealed class ClientCommand : Command
     /// <summary>Sets what the command does with a connected client; the returned value is the exit code.</summary>
     public void SetClientAction(Func<ClientInvocation, Task<int>> action)
     {
-        // Listed after the command's own options in --help.
-        foreach (var common in new Option[] { Conf, Json })
-        {
-            Options.Remove(common);
-            Options.Add(common);
-        }
+        // Added here rather than in the constructor, so that --help lists them after the command's own options.
+        Options.Add(Conf);
+        Options.Add(Json);
         SetAction((parse, ct) => ExitCodes.RunAsync(_console, parse, async () =>
         {
             using var client = new SlipwayClient(LoadOptions(parse.GetValue(Conf)));
