@@ -79,7 +79,9 @@ public sealed class ModelCommandTests(CliServer server) : IClassFixture<CliServe
         Assert.Equal(bytes, await File.ReadAllBytesAsync(path));
 
         // A second get finds the cached copy, even with the file gone from the server.
-        File.Delete(Path.Combine(server.DataDir, "files", new Uri(model.Uri!).AbsolutePath.TrimStart('/')));
+        var stored = Path.Combine(server.DataDir, "files", Uri.UnescapeDataString(new Uri(model.Uri!).AbsolutePath.TrimStart('/')));
+        Assert.True(File.Exists(stored), stored);
+        File.Delete(stored);
         var again = (await server.RunAsync("model", "get", model.Id, "--cache-dir", cache)).Ok();
         Assert.Equal(path, again.Out.Trim());
     }
