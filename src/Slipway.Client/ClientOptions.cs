@@ -59,6 +59,25 @@ public sealed class ClientOptions
     public static ClientOptions FromEnvironment(string? configFile = null)
     {
         configFile ??= Env("CONFIG_FILE") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), "clearml.conf");
+        return Load(configFile, useEnvironment: true);
+    }
+
+    /// <summary>
+    /// Reads the settings from a configuration file only; <c>CLEARML_*</c> variables are ignored (for a file the
+    /// user named explicitly, e.g. a command line's <c>--conf</c>).
+    /// </summary>
+    /// <param name="configFile">The configuration file.</param>
+    /// <exception cref="SlipwayException">The file does not exist, is malformed, or configures no API server.</exception>
+    public static ClientOptions FromFile(string configFile)
+    {
+        ArgumentNullException.ThrowIfNull(configFile);
+        if (!File.Exists(configFile))
+            throw new SlipwayException($"{configFile} does not exist");
+        return Load(configFile, useEnvironment: false);
+    }
+
+    private static ClientOptions Load(string configFile, bool useEnvironment)
+    {
         var conf = new System.Text.Json.Nodes.JsonObject();
         if (File.Exists(configFile))
         {
@@ -72,19 +91,22 @@ public sealed class ClientOptions
             }
         }
         string? Conf(string path) => Hocon.GetString(conf, path) is { Length: > 0 } s ? s : null;
+        string? Var(string name) => useEnvironment ? Env(name) : null;
 
-        var api = Env("API_HOST") ?? Conf("api.api_server") ?? Conf("api.host")
-                  ?? throw new SlipwayException($"no server configured: set CLEARML_API_HOST (and CLEARML_API_ACCESS_KEY, CLEARML_API_SECRET_KEY), or write {configFile} (slipway login does)");
-        var web = Env("WEB_HOST") ?? Conf("api.web_server");
-        var files = Env("FILES_HOST") ?? Conf("api.files_server");
+        var api = Var("API_HOST") ?? Conf("api.api_server") ?? Conf("api.host")
+                  ?? throw new SlipwayException(useEnvironment
+                      ? $"no server configured: set CLEARML_API_HOST (and CLEARML_API_ACCESS_KEY, CLEARML_API_SECRET_KEY), or write {configFile} (slipway login does)"
+                      : $"{configFile} configures no server (api.api_server)");
+        var web = Var("WEB_HOST") ?? Conf("api.web_server");
+        var files = Var("FILES_HOST") ?? Conf("api.files_server");
         return new ClientOptions
         {
             ApiServer = ParseUrl(api, "API server"),
             WebServer = web is null ? null : ParseUrl(web, "web server"),
             FilesServer = files is null ? null : ParseUrl(files, "files server"),
-            AccessKey = Env("API_ACCESS_KEY") ?? Conf("api.credentials.access_key"),
-            SecretKey = Env("API_SECRET_KEY") ?? Conf("api.credentials.secret_key"),
-            AuthToken = Env("AUTH_TOKEN"),
+            AccessKey = Var("API_ACCESS_KEY") ?? Conf("api.credentials.access_key"),
+            SecretKey = Var("API_SECRET_KEY") ?? Conf("api.credentials.secret_key"),
+            AuthToken = Var("AUTH_TOKEN"),
         };
     }
 

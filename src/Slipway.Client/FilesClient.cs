@@ -129,6 +129,29 @@ public sealed class FilesClient
         }
     }
 
+    /// <summary>
+    /// The size in bytes of the file at a URL (http(s) by a HEAD request, or <c>file://</c>); null when the server
+    /// does not say or has no such file. Used to show a download's progress as a share of the whole.
+    /// </summary>
+    /// <exception cref="SlipwayException">The server could not be reached.</exception>
+    public async Task<long?> GetLengthAsync(Uri url, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        if (url.IsFile)
+            return File.Exists(url.LocalPath) ? new FileInfo(url.LocalPath).Length : null;
+        using var request = new HttpRequestMessage(HttpMethod.Head, url);
+        await AuthorizeAsync(request, url, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            return response.IsSuccessStatusCode ? response.Content.Headers.ContentLength : null;
+        }
+        catch (HttpRequestException e)
+        {
+            throw new SlipwayException($"cannot reach {url.GetLeftPart(UriPartial.Authority)}: {e.Message}", e);
+        }
+    }
+
     /// <summary>Deletes a file on the file server; a missing file is not an error.</summary>
     public async Task DeleteAsync(Uri url, CancellationToken cancellationToken = default)
     {

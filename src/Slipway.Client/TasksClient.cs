@@ -185,19 +185,55 @@ public sealed class TasksClient
         string? scroll = null;
         while (true)
         {
-            var body = new JsonObject { ["task"] = taskId, ["navigate_earlier"] = false, ["batch_size"] = 1000, ["order"] = "asc" };
-            if (scroll is not null)
-                body["scroll_id"] = scroll;
-            else
-                body["from_timestamp"] = 0;
-            var data = await _client.CallAsync("events.get_task_log", body, cancellationToken).ConfigureAwait(false);
-            var events = data["events"] as JsonArray ?? [];
-            foreach (var e in events)
-                yield return new ConsoleEntry(DateTimeOffset.FromUnixTimeMilliseconds(e.Long("timestamp") ?? 0), e.Str("level") ?? "info", e.Str("msg") ?? "");
-            if (events.Count == 0)
+            var (entries, next) = await ReadConsoleAsync(taskId, scroll, cancellationToken).ConfigureAwait(false);
+            foreach (var entry in entries)
+                yield return entry;
+            if (entries.Count == 0)
                 yield break;
-            scroll = data.Str("scroll_id");
+            scroll = next;
         }
+    }
+
+    /// <summary>
+    /// Reads the task's console output, oldest first, and keeps reading what it writes until the task finishes
+    /// (stopped, completed, failed, published or closed); then ends after the last of its output.
+    /// </summary>
+    /// <param name="taskId">The task.</param>
+    /// <param name="pollInterval">How often to look for new output once all of it was read; default 1 s.</param>
+    /// <param name="cancellationToken">Stops following.</param>
+    public async IAsyncEnumerable<ConsoleEntry> FollowConsoleAsync(string taskId, TimeSpan? pollInterval = null,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        string? scroll = null;
+        var finished = false;
+        while (true)
+        {
+            var (entries, next) = await ReadConsoleAsync(taskId, scroll, cancellationToken).ConfigureAwait(false);
+            foreach (var entry in entries)
+                yield return entry;
+            scroll = next ?? scroll;
+            if (entries.Count > 0)
+                continue;
+            if (finished)
+                yield break;
+            // Output written before the task finished is read by one more pass after the status says so.
+            finished = (await GetAsync(taskId, cancellationToken).ConfigureAwait(false)).IsFinished;
+            if (!finished)
+                await Task.Delay(pollInterval ?? TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<(List<ConsoleEntry> Entries, string? Scroll)> ReadConsoleAsync(string taskId, string? scroll, CancellationToken ct)
+    {
+        var body = new JsonObject { ["task"] = taskId, ["navigate_earlier"] = false, ["batch_size"] = 1000, ["order"] = "asc" };
+        if (scroll is not null)
+            body["scroll_id"] = scroll;
+        else
+            body["from_timestamp"] = 0;
+        var data = await _client.CallAsync("events.get_task_log", body, ct).ConfigureAwait(false);
+        var events = data["events"] as JsonArray ?? [];
+        var entries = events.Select(e => new ConsoleEntry(DateTimeOffset.FromUnixTimeMilliseconds(e.Long("timestamp") ?? 0), e.Str("level") ?? "info", e.Str("msg") ?? "")).ToList();
+        return (entries, data.Str("scroll_id"));
     }
 }
 

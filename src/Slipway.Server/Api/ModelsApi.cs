@@ -19,7 +19,7 @@ public sealed class ModelsApi(IDocumentStore docs, IEventStore events, TaskUpdat
         router.Add("models.get_all_ex", GetAll, ListRequest.Fields + " task project framework uri ready user include_subprojects last_update allow_public");
         router.Add("models.edit", call => Edit(call, replaceDesign: true), "model iteration " + DefinitionFields);
         router.Add("models.update", call => Edit(call, replaceDesign: false), "model iteration created " + DefinitionFields);
-        router.Add("models.set_ready", SetReady, "model publish_task force");
+        router.Add("models.set_ready", SetReady, "model publish_task force_publish_task force");
         router.Add("models.add_or_update_metadata", AddOrUpdateMetadata, "model metadata replace_metadata");
         router.Add("models.delete_metadata", DeleteMetadata, "model keys");
         router.Add("models.archive_many", call => Archive(call, true), "ids");
@@ -113,7 +113,7 @@ public sealed class ModelsApi(IDocumentStore docs, IEventStore events, TaskUpdat
             && await docs.GetAsync(Collection.Tasks, taskId, call.Aborted) is { } task
             && Json.GetString(task.Body, "status") != TaskStatuses.Published)
         {
-            await tasks.ChangeStatusAsync(taskId, TaskStatuses.Published, call.Bool("force"), "model published", "", call.Aborted,
+            await tasks.ChangeStatusAsync(taskId, TaskStatuses.Published, call.Bool("force_publish_task") || call.Bool("force"), "model published", "", call.Aborted,
                 (body, fields, _) => body["published"] = fields["status_changed"]!.DeepClone());
             result["published_task"] = new JsonObject { ["id"] = taskId, ["data"] = new JsonObject { ["updated"] = 1 } };
         }

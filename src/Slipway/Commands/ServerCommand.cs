@@ -6,7 +6,7 @@ namespace Slipway.Commands;
 /// <summary>`slipway server`: runs the API (and, as they arrive, web and file server) until Ctrl-C.</summary>
 public static class ServerCommand
 {
-    public static Command Create()
+    public static Command Create(CliConsole console)
     {
         var data = new Option<string?>("--data") { Description = "Data directory (default ~/.slipway; env SLIPWAY_DATA)" };
         var host = new Option<string?>("--host") { Description = "Address to listen on (default 0.0.0.0)" };
@@ -44,21 +44,21 @@ public static class ServerCommand
             catch (OptionsException e)
             {
                 foreach (var problem in e.Problems)
-                    Console.Error.WriteLine($"slipway server: {problem}");
+                    console.Error.WriteLine($"slipway server: {problem}");
                 return 2;
             }
             await using var server = await SlipwayServer.StartAsync(options, ct: ct);
-            Console.WriteLine($"Slipway {Slipway.Server.Auth.TokenService.ServerVersion} on {(options.UsesPostgres ? "PostgreSQL" : "SQLite")}, data in {options.DataDir}, files in {(options.S3 is null ? "the data directory" : options.Blobs)}");
-            Console.WriteLine($"  API:   {server.ApiUrl}");
-            Console.WriteLine($"  Web:   {server.WebUrl}");
-            Console.WriteLine($"  Files: {server.FilesUrl}");
+            console.Out.WriteLine($"Slipway {Slipway.Server.Auth.TokenService.ServerVersion} on {(options.UsesPostgres ? "PostgreSQL" : "SQLite")}, data in {options.DataDir}, files in {(options.S3 is null ? "the data directory" : options.Blobs)}");
+            console.Out.WriteLine($"  API:   {server.ApiUrl}");
+            console.Out.WriteLine($"  Web:   {server.WebUrl}");
+            console.Out.WriteLine($"  Files: {server.FilesUrl}");
             if (server.NewAdmin is { } admin)
             {
-                Console.WriteLine("First start: created the admin key pair (shown once; also written to clearml.conf):");
-                Console.WriteLine($"  access_key: {admin.AccessKey}");
-                Console.WriteLine($"  secret_key: {admin.SecretKey}");
+                console.Out.WriteLine("First start: created the admin key pair (shown once; also written to clearml.conf):");
+                console.Out.WriteLine($"  access_key: {admin.AccessKey}");
+                console.Out.WriteLine($"  secret_key: {admin.SecretKey}");
             }
-            Console.WriteLine($"Point the ClearML SDK here: CLEARML_CONFIG_FILE={server.ConfigPath} python train.py");
+            console.Out.WriteLine($"Point the ClearML SDK here: CLEARML_CONFIG_FILE={server.ConfigPath} python train.py");
             await server.WaitForShutdownAsync(ct);
             return 0;
         });

@@ -6,37 +6,30 @@ namespace Slipway.Commands;
 /// <summary>`slipway user add`: creates a user and a key pair through the API, as an admin.</summary>
 public static class UserCommand
 {
-    public static Command Create()
+    public static Command Create(CliConsole console)
     {
         var name = new Option<string>("--name") { Description = "The new user's name", Required = true };
         var admin = new Option<bool>("--admin") { Description = "Give the user the admin role" };
-        var conf = new Option<string?>("--conf") { Description = "clearml.conf with the admin's credentials (default: CLEARML_CONFIG_FILE, else ~/.slipway/clearml.conf)" };
-        var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
-        var add = new Command("add", "Add a user with an access/secret key pair") { name, admin, conf, json };
-        add.SetAction(async (parse, ct) =>
+        var add = new ClientCommand("add", "Add a user with an access/secret key pair (needs an admin's keys)", console) { name, admin };
+        add.SetClientAction(async run =>
         {
-            try
+            var userName = run.Get(name)!;
+            var user = Output.Text((await run.Client.CallAsync("users.create", new JsonObject { ["name"] = userName, ["role"] = run.Get(admin) ? "admin" : "user" }, run.CancellationToken))["id"])
+                       ?? throw new CliException(ExitCodes.Failed, "users.create answered without an id");
+            var keys = (await run.Client.CallAsync("auth.create_credentials", new JsonObject { ["user"] = user }, run.CancellationToken))["credentials"];
+            var accessKey = Output.Text(keys?["access_key"]);
+            var secretKey = Output.Text(keys?["secret_key"]);
+            if (run.Json)
             {
-                using var api = await ApiConnection.OpenAsync(parse.GetValue(conf), ct);
-                var user = (await api.CallAsync("users.create", new JsonObject { ["name"] = parse.GetValue(name), ["role"] = parse.GetValue(admin) ? "admin" : "user" }, ct))["id"]!.GetValue<string>();
-                var keys = (await api.CallAsync("auth.create_credentials", new JsonObject { ["user"] = user }, ct))["credentials"]!;
-                if (parse.GetValue(json))
-                {
-                    Console.WriteLine(new JsonObject { ["user"] = user, ["access_key"] = keys["access_key"]!.DeepClone(), ["secret_key"] = keys["secret_key"]!.DeepClone() }.ToJsonString());
-                }
-                else
-                {
-                    Console.WriteLine($"user        {user} ({parse.GetValue(name)})");
-                    Console.WriteLine($"access_key  {keys["access_key"]}");
-                    Console.WriteLine($"secret_key  {keys["secret_key"]}");
-                }
-                return 0;
+                run.WriteJson(new JsonObject { ["user"] = user, ["access_key"] = accessKey, ["secret_key"] = secretKey });
             }
-            catch (InvalidOperationException e)
+            else
             {
-                Console.Error.WriteLine($"slipway user add: {e.Message}");
-                return 1;
+                run.Out.WriteLine($"user        {user} ({userName})");
+                run.Out.WriteLine($"access_key  {accessKey}");
+                run.Out.WriteLine($"secret_key  {secretKey}");
             }
+            return ExitCodes.Ok;
         });
         return new Command("user", "Manage users and their keys") { add };
     }

@@ -75,6 +75,19 @@ public abstract class ModelsTests(string engine) : ServerTests(engine)
     }
 
     [Fact]
+    public async Task Force_publish_task_publishes_a_running_tasks_model_and_the_task()
+    {
+        var task = await CreateTaskAsync("exp");
+        await Api.OkAsync("tasks.started", new JsonObject { ["task"] = task });
+        var model = (await Api.OkAsync("models.create", new JsonObject { ["uri"] = "s3://b/m.pt", ["name"] = "m", ["task"] = task }))["id"]!.GetValue<string>();
+
+        await Api.OkAsync("models.set_ready", new JsonObject { ["model"] = model, ["force_publish_task"] = true });
+
+        Assert.True((await Api.OkAsync("models.get_by_id", new JsonObject { ["model"] = model }))["model"]!["ready"]!.GetValue<bool>());
+        Assert.Equal("published", (await GetTaskAsync(task))["status"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Model_events_update_the_models_metrics_and_are_read_with_model_events()
     {
         var model = (await Api.OkAsync("models.create", new JsonObject { ["uri"] = "file:///m", ["name"] = "m" }))["id"]!.GetValue<string>();

@@ -1,0 +1,396 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Slipway.Client;
+
+namespace Slipway.Commands;
+
+/// <summary>`slipway task list|show|log|clone|enqueue|abort|reset`: find, inspect and reproduce tasks.</summary>
+public static class TaskCommands
+{
+    private static readonly string[] Statuses = ["created", "queued", "in_progress", "stopped", "completed", "failed", "published", "closed"];
+
+    public static Command Create(CliConsole console) => new("task", "List, inspect and reproduce tasks (experiments): clone with changes, enqueue, abort, reset")
+    {
+        List(console), Show(console), Log(console), Clone(console), Enqueue(console), Abort(console), Reset(console),
+    };
+
+    private static Argument<string> IdArgument() => new("id") { Description = "The task id (as 'slipway task list' shows it)" };
+
+    private static ClientCommand List(CliConsole console)
+    {
+        var project = new Option<string?>("--project") { Description = "Only tasks of this project (its full name, e.g. 'examples/mnist')", HelpName = "name" };
+        var status = new Option<string[]>("--status") { Description = "Only tasks in this status; repeat for any of several", HelpName = "status" };
+        status.AcceptOnlyFromAmong(Statuses);
+        var tag = new Option<string[]>("--tag") { Description = "Only tasks with this tag; repeat for any of several; --tag=-T excludes T", HelpName = "tag" };
+        var name = ClientCommand.NameRegexOption("tasks");
+        var limit = ClientCommand.LimitOption(50, "tasks");
+        var all = new Option<bool>("--all") { Description = "Include archived tasks" };
+        var command = new ClientCommand("list", "List tasks, most recently updated first: id, name, status, type, project, start, duration, last iteration", console)
+        {
+            project, status, tag, name, limit, all,
+        };
+        command.SetClientAction(async run =>
+        {
+            var projectName = run.Get(project);
+            var filter = new TaskFilter
+            {
+                ProjectId = projectName is null ? null : await run.RequireProjectIdAsync(projectName),
+                Statuses = run.Get(status) is { Length: > 0 } statuses ? statuses : null,
+                Tags = run.Get(tag) is { Length: > 0 } tags ? tags : null,
+                Name = run.Get(name),
+                IncludeArchived = run.Get(all),
+                PageSize = run.Get(limit),
+            };
+            var tasks = await run.Client.Tasks.ListAsync(filter, run.CancellationToken);
+            var projects = await run.ProjectNamesAsync();
+            if (run.Json)
+            {
+                run.WriteJson(new JsonArray(tasks.Select(t => (JsonNode)TaskJson(t, projects, run.Now)).ToArray()));
+                return ExitCodes.Ok;
+            }
+            if (tasks.Count == 0)
+            {
+                run.Note("No tasks match.");
+                return ExitCodes.Ok;
+            }
+            var withProject = projectName is null;
+            string[] headers = withProject
+                ? ["ID", "NAME", "STATUS", "TYPE", "PROJECT", "STARTED", "DURATION", "ITER"]
+                : ["ID", "NAME", "STATUS", "TYPE", "STARTED", "DURATION", "ITER"];
+            var table = new Table(headers).AlignRight("DURATION", "ITER");
+            foreach (var t in tasks)
+            {
+                var status = t.SystemTags.Contains("archived") ? t.Status + " (archived)" : t.Status;
+                List<string?> cells = [t.Id, Output.Clip(t.Name, 40), status, t.Type ?? "-"];
+                if (withProject)
+                    cells.Add(Output.Clip(ClientInvocation.ProjectName(projects, t.ProjectId), 30));
+                cells.AddRange([Output.Ago(t.Started, run.Now), Output.Duration(DurationOf(t, run.Now)), t.LastIteration?.ToString(CultureInfo.InvariantCulture) ?? "-"]);
+                table.Add([.. cells]);
+            }
+            table.Write(run.Out);
+            if (tasks.Count == filter.PageSize)
+                run.Note($"(the first {tasks.Count}; --limit N shows more)");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static ClientCommand Show(CliConsole console)
+    {
+        var id = IdArgument();
+        var command = new ClientCommand("show", "Show a task: its fields, code reference, parameters, configuration names, artifacts and models", console) { id };
+        command.SetClientAction(async run =>
+        {
+            var task = await run.Client.Tasks.GetAsync(run.Get(id)!, run.CancellationToken);
+            var projects = await run.ProjectNamesAsync();
+            if (run.Json)
+            {
+                run.WriteJson(TaskDetailJson(task, projects, run.Now));
+                return ExitCodes.Ok;
+            }
+            WriteTask(run.Out, task, projects, run.Now);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static ClientCommand Log(CliConsole console)
+    {
+        var id = IdArgument();
+        var follow = new Option<bool>("--follow", "-f") { Description = "Keep printing new output until the task finishes (checks every second)" };
+        var command = new ClientCommand("log", "Print a task's console output, oldest first (--json: one JSON object per line: time, level, message)", console) { id, follow };
+        command.SetClientAction(async run =>
+        {
+            var taskId = run.Get(id)!;
+            var entries = run.Get(follow)
+                ? run.Client.Tasks.FollowConsoleAsync(taskId, cancellationToken: run.CancellationToken)
+                : run.Client.Tasks.GetConsoleAsync(taskId, run.CancellationToken);
+            await foreach (var entry in entries)
+            {
+                if (run.Json)
+                    Output.WriteJsonLine(run.Out, new JsonObject { ["time"] = Output.Time(entry.Time), ["level"] = entry.Level, ["message"] = entry.Message });
+                else
+                    run.Out.WriteLine(entry.Message.TrimEnd('\r', '\n'));
+            }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static ClientCommand Clone(CliConsole console)
+    {
+        var id = IdArgument();
+        var name = new Option<string?>("--name") { Description = "The new task's name (default: 'Clone of' the source's name)", HelpName = "name" };
+        var project = new Option<string?>("--project") { Description = "Put the new task in this project (full name; created if missing; default: the source's)", HelpName = "name" };
+        var parameters = new Option<string[]>("--param") { Description = "Set a hyperparameter, e.g. --param Args/lr=0.01 (a name without a section goes to General); repeat for several", HelpName = "Section/name=value" };
+        var branch = new Option<string?>("--branch") { Description = "Run this git branch", HelpName = "branch" };
+        var commit = new Option<string?>("--commit") { Description = "Run this git commit", HelpName = "commit" };
+        var repository = new Option<string?>("--repository") { Description = "Run code from this git repository", HelpName = "url" };
+        var enqueue = new Option<string?>("--enqueue") { Description = "Also put the new task in this queue (name or id)", HelpName = "queue" };
+        var command = new ClientCommand("clone", "Copy a task into a new draft with changes, and print the new task's id", console)
+        {
+            id, name, project, parameters, branch, commit, repository, enqueue,
+        };
+        command.SetClientAction(async run =>
+        {
+            var changes = ParseParameters(run.Get(parameters) ?? []);
+            var source = await run.Client.Tasks.GetAsync(run.Get(id)!, run.CancellationToken);
+            var queue = run.Get(enqueue) is { } queueName ? await run.RequireQueueAsync(queueName) : null;
+            var projectId = run.Get(project) is { } projectName ? await run.Client.Projects.GetOrCreateAsync(projectName, cancellationToken: run.CancellationToken) : null;
+            CodeReference? code = null;
+            if (run.Get(branch) is not null || run.Get(commit) is not null || run.Get(repository) is not null)
+                code = new CodeReference { Branch = run.Get(branch), Commit = run.Get(commit), Repository = run.Get(repository) };
+            var clone = await run.Client.Tasks.CloneAsync(source.Id, new TaskCloneOptions
+            {
+                Name = run.Get(name),
+                ProjectId = projectId,
+                Parameters = changes.Count > 0 ? changes : null,
+                Code = code,
+            }, run.CancellationToken);
+            if (queue is not null)
+            {
+                await run.Client.Tasks.EnqueueAsync(clone.Id, queue.Name, run.CancellationToken);
+                clone = await run.Client.Tasks.GetAsync(clone.Id, run.CancellationToken);
+            }
+            if (run.Json)
+            {
+                run.WriteJson(new JsonObject
+                {
+                    ["id"] = clone.Id,
+                    ["name"] = clone.Name,
+                    ["status"] = clone.Status,
+                    ["project"] = clone.ProjectId,
+                    ["parent"] = source.Id,
+                    ["queue"] = queue?.Name,
+                });
+                return ExitCodes.Ok;
+            }
+            run.Out.WriteLine(clone.Id);
+            if (queue is not null)
+                run.Note($"Enqueued in '{queue.Name}'.");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static ClientCommand Enqueue(CliConsole console)
+    {
+        var id = IdArgument();
+        var queue = new Option<string>("--queue", "-q") { Description = "The queue (name or id)", DefaultValueFactory = _ => "default", HelpName = "queue" };
+        var command = new ClientCommand("enqueue", "Put a draft task in a queue, for an agent to run", console) { id, queue };
+        command.SetClientAction(async run =>
+        {
+            var target = await run.RequireQueueAsync(run.Get(queue)!);
+            var taskId = run.Get(id)!;
+            await run.Client.Tasks.EnqueueAsync(taskId, target.Name, run.CancellationToken);
+            var task = await run.Client.Tasks.GetAsync(taskId, run.CancellationToken);
+            if (run.Json)
+                run.WriteJson(new JsonObject { ["id"] = task.Id, ["status"] = task.Status, ["queue"] = target.Name, ["queue_id"] = target.Id });
+            else
+                run.Out.WriteLine($"Enqueued {task.Id} in '{target.Name}' ({task.Status}).");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static ClientCommand Abort(CliConsole console)
+    {
+        var id = IdArgument();
+        var command = new ClientCommand("abort", "Stop a running or queued task (it is marked stopped)", console) { id };
+        command.SetClientAction(async run =>
+        {
+            var taskId = run.Get(id)!;
+            await run.Client.Tasks.AbortAsync(taskId, "aborted from the command line", run.CancellationToken);
+            return await WriteStatusAsync(run, taskId, "Aborted");
+        });
+        return command;
+    }
+
+    private static ClientCommand Reset(CliConsole console)
+    {
+        var id = IdArgument();
+        var force = new Option<bool>("--force") { Description = "Also reset a published task" };
+        var command = new ClientCommand("reset", "Set a task back to draft, taking it out of any queue and deleting what it reported", console) { id, force };
+        command.SetClientAction(async run =>
+        {
+            var taskId = run.Get(id)!;
+            await run.Client.Tasks.ResetAsync(taskId, run.Get(force), run.CancellationToken);
+            return await WriteStatusAsync(run, taskId, "Reset");
+        });
+        return command;
+    }
+
+    private static async Task<int> WriteStatusAsync(ClientInvocation run, string taskId, string verb)
+    {
+        var task = await run.Client.Tasks.GetAsync(taskId, run.CancellationToken);
+        if (run.Json)
+            run.WriteJson(new JsonObject { ["id"] = task.Id, ["status"] = task.Status });
+        else
+            run.Out.WriteLine($"{verb} {task.Id} ({task.Status}).");
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>"Section/name=value" pairs; the value may contain '=' and be empty.</summary>
+    internal static Dictionary<string, string> ParseParameters(IEnumerable<string> pairs)
+    {
+        var parameters = new Dictionary<string, string>();
+        foreach (var pair in pairs)
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            var key = equals < 0 ? "" : pair[..equals].Trim();
+            if (key.Length == 0 || key.StartsWith('/') || key.EndsWith('/'))
+                throw CliException.Usage($"--param expects Section/name=value, not '{pair}'");
+            parameters[key] = pair[(equals + 1)..];
+        }
+        return parameters;
+    }
+
+    private static TimeSpan? DurationOf(TaskInfo t, DateTimeOffset now)
+    {
+        if (t.Started is not { } started)
+            return null;
+        if (t.Completed is { } completed && completed >= started)
+            return completed - started;
+        if (t.Status == "in_progress")
+            return now - started;
+        return t.LastUpdate is { } updated && updated >= started ? updated - started : null;
+    }
+
+    private static JsonObject TaskJson(TaskInfo t, IReadOnlyDictionary<string, string> projects, DateTimeOffset now) => new()
+    {
+        ["id"] = t.Id,
+        ["name"] = t.Name,
+        ["status"] = t.Status,
+        ["type"] = t.Type,
+        ["project"] = t.ProjectId,
+        ["project_name"] = t.ProjectId is not null && projects.TryGetValue(t.ProjectId, out var projectName) ? projectName : null,
+        ["tags"] = Output.Array(t.Tags),
+        ["archived"] = t.SystemTags.Contains("archived"),
+        ["created"] = Output.Time(t.Created),
+        ["started"] = Output.Time(t.Started),
+        ["completed"] = Output.Time(t.Completed),
+        ["last_update"] = Output.Time(t.LastUpdate),
+        ["duration_sec"] = DurationOf(t, now) is { } d ? Math.Round(d.TotalSeconds, 3) : null,
+        ["last_iteration"] = t.LastIteration,
+    };
+
+    private static JsonObject TaskDetailJson(TaskInfo t, IReadOnlyDictionary<string, string> projects, DateTimeOffset now)
+    {
+        var json = TaskJson(t, projects, now);
+        json["status_reason"] = t.StatusReason;
+        json["status_message"] = t.StatusMessage;
+        json["parent"] = t.Parent;
+        json["comment"] = t.Comment;
+        json["system_tags"] = Output.Array(t.SystemTags);
+        json["last_worker"] = t.LastWorker;
+        json["code"] = new JsonObject
+        {
+            ["repository"] = t.Code.Repository,
+            ["branch"] = t.Code.Branch,
+            ["commit"] = t.Code.Commit,
+            ["tag"] = t.Code.Tag,
+            ["entry_point"] = t.Code.EntryPoint,
+            ["working_dir"] = t.Code.WorkingDirectory,
+            ["binary"] = t.Code.Binary,
+            ["diff"] = t.Code.Diff,
+        };
+        var parameters = new JsonObject();
+        foreach (var (key, value) in t.Parameters.OrderBy(p => p.Key, StringComparer.Ordinal))
+            parameters[key] = value;
+        json["parameters"] = parameters;
+        json["configuration"] = Output.Array(t.Configuration.Keys.Order(StringComparer.Ordinal));
+        json["artifacts"] = new JsonArray(t.Artifacts.Values.Select(a => (JsonNode)new JsonObject
+        {
+            ["key"] = a.Key,
+            ["type"] = a.Type,
+            ["uri"] = a.Uri,
+            ["size"] = a.Size,
+            ["hash"] = a.Hash,
+        }).ToArray());
+        json["models"] = new JsonObject
+        {
+            ["input"] = ModelRefsJson(t.InputModels),
+            ["output"] = ModelRefsJson(t.OutputModels),
+        };
+        return json;
+    }
+
+    private static JsonArray ModelRefsJson(IReadOnlyList<(string Name, string ModelId)> models) =>
+        new(models.Select(m => (JsonNode)new JsonObject { ["name"] = m.Name, ["id"] = m.ModelId }).ToArray());
+
+    private static void WriteTask(TextWriter w, TaskInfo t, IReadOnlyDictionary<string, string> projects, DateTimeOffset now)
+    {
+        var status = t.Status + (t.StatusMessage is { Length: > 0 } message ? $" ({message})" : "") + (t.SystemTags.Contains("archived") ? ", archived" : "");
+        new Fields()
+            .Add("id", t.Id)
+            .Add("name", t.Name)
+            .Add("status", status)
+            .Add("reason", t.StatusReason)
+            .Add("type", t.Type)
+            .Add("project", t.ProjectId is null ? null : ClientInvocation.ProjectName(projects, t.ProjectId))
+            .Add("tags", string.Join(", ", t.Tags))
+            .Add("parent", t.Parent)
+            .Add("created", Output.When(t.Created, now))
+            .Add("started", t.Started is null ? null : Output.When(t.Started, now))
+            .Add("completed", t.Completed is null ? null : Output.When(t.Completed, now))
+            .Add("duration", DurationOf(t, now) is { } d ? Output.Duration(d) : null)
+            .Add("last iteration", t.LastIteration?.ToString(CultureInfo.InvariantCulture))
+            .Add("worker", t.LastWorker)
+            .Add("comment", Output.Clip(t.Comment, 200))
+            .Write(w);
+
+        var code = new Fields()
+            .Add("repository", t.Code.Repository)
+            .Add("branch", t.Code.Branch)
+            .Add("commit", t.Code.Commit)
+            .Add("tag", t.Code.Tag)
+            .Add("entry point", t.Code.EntryPoint)
+            .Add("working dir", t.Code.WorkingDirectory)
+            .Add("binary", t.Code.Binary)
+            .Add("uncommitted", t.Code.Diff is { Length: > 0 } diff ? $"{diff.Split('\n').Length} lines of diff (--json shows them)" : null);
+        if (!code.IsEmpty)
+        {
+            w.WriteLine();
+            w.WriteLine("Code");
+            code.Write(w, "  ");
+        }
+
+        if (t.Parameters.Count > 0)
+        {
+            w.WriteLine();
+            w.WriteLine($"Parameters ({t.Parameters.Count})");
+            var parameters = new Fields();
+            foreach (var (key, value) in t.Parameters.OrderBy(p => p.Key, StringComparer.Ordinal))
+                parameters.Add(key, value.Length == 0 ? "\"\"" : Output.Clip(value, 100));
+            parameters.Write(w, "  ");
+        }
+        if (t.Configuration.Count > 0)
+        {
+            w.WriteLine();
+            w.WriteLine($"Configuration ({t.Configuration.Count})");
+            foreach (var name in t.Configuration.Keys.Order(StringComparer.Ordinal))
+                w.WriteLine($"  {name}");
+        }
+        if (t.Artifacts.Count > 0)
+        {
+            w.WriteLine();
+            w.WriteLine($"Artifacts ({t.Artifacts.Count})");
+            var artifacts = new Table("KEY", "TYPE", "SIZE", "URI").AlignRight("SIZE");
+            foreach (var a in t.Artifacts.Values)
+                artifacts.Add(a.Key, a.Type, a.Size is { } size ? Output.Bytes(size) : "-", a.Uri ?? "-");
+            artifacts.Write(w, "  ");
+        }
+        if (t.InputModels.Count + t.OutputModels.Count > 0)
+        {
+            w.WriteLine();
+            w.WriteLine("Models");
+            var models = new Table("DIRECTION", "NAME", "ID");
+            foreach (var (name, modelId) in t.InputModels)
+                models.Add("input", name, modelId);
+            foreach (var (name, modelId) in t.OutputModels)
+                models.Add("output", name, modelId);
+            models.Write(w, "  ");
+        }
+    }
+}
