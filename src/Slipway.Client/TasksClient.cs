@@ -115,9 +115,12 @@ public sealed class TasksClient
     public Task DequeueAsync(string taskId, CancellationToken cancellationToken = default) =>
         _client.CallAsync("tasks.dequeue", new JsonObject { ["task"] = taskId }, cancellationToken);
 
-    /// <summary>Aborts a running or queued task. A task run by an agent is asked to stop; the agent ends it.</summary>
-    public Task AbortAsync(string taskId, string? reason = null, CancellationToken cancellationToken = default) =>
-        _client.CallAsync("tasks.stop", new JsonObject { ["task"] = taskId, ["force"] = true, ["status_reason"] = reason ?? "aborted" }, cancellationToken);
+    /// <summary>
+    /// Aborts a running or queued task. A task run by an agent is asked to stop (its status message becomes
+    /// <c>stopping</c>) and the agent ends it; with <paramref name="force"/>, or for a task nobody runs, it is stopped at once.
+    /// </summary>
+    public Task AbortAsync(string taskId, string? reason = null, bool force = false, CancellationToken cancellationToken = default) =>
+        _client.CallAsync("tasks.stop", new JsonObject { ["task"] = taskId, ["force"] = force, ["status_reason"] = reason ?? "aborted" }, cancellationToken);
 
     /// <summary>Resets a task to draft, clearing what it reported.</summary>
     public Task ResetAsync(string taskId, bool force = false, CancellationToken cancellationToken = default) =>

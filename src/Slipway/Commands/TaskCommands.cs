@@ -197,11 +197,13 @@ public static class TaskCommands
     private static ClientCommand Abort(CliConsole console)
     {
         var id = IdArgument();
-        var command = new ClientCommand("abort", "Stop a running or queued task (it is marked stopped)", console) { id };
+        var force = new Option<bool>("--force") { Description = "Mark it stopped at once, even when an agent runs it (the agent is not asked to stop it first)" };
+        var command = new ClientCommand("abort",
+            "Stop a running or queued task: a task an agent runs is asked to stop (the agent ends it); any other is marked stopped", console) { id, force };
         command.SetClientAction(async run =>
         {
             var taskId = run.Get(id)!;
-            await run.Client.Tasks.AbortAsync(taskId, "aborted from the command line", run.CancellationToken);
+            await run.Client.Tasks.AbortAsync(taskId, "aborted from the command line", run.Get(force), run.CancellationToken);
             return await WriteStatusAsync(run, taskId, "Aborted");
         });
         return command;
