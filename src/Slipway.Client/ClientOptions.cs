@@ -45,6 +45,9 @@ public sealed class ClientOptions
     /// <summary>An <see cref="HttpClient"/> to use instead of the client's own (its base address and headers are left alone).</summary>
     public HttpClient? HttpClient { get; set; }
 
+    /// <summary>Where local copies of dataset versions are kept. Default <c>~/.slipway/cache/datasets</c>.</summary>
+    public string? DatasetCacheDirectory { get; set; }
+
     /// <summary>The web server actually used: <see cref="WebServer"/>, or derived from the API server (<c>:8008</c>→<c>:8080</c>, <c>api.</c>→<c>app.</c>).</summary>
     public Uri EffectiveWebServer => WebServer ?? DeriveHost(ApiServer, 8008, 8080, "api.", "app.");
 

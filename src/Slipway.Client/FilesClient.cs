@@ -162,6 +162,13 @@ public sealed class FilesClient
             throw new SlipwayException($"delete of {url} failed: HTTP {(int)response.StatusCode}");
     }
 
+    /// <summary>Sends a request (with the token where it belongs) and returns the answer at its headers, unchecked.</summary>
+    internal async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
+    {
+        await AuthorizeAsync(request, request.RequestUri!, ct).ConfigureAwait(false);
+        return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+    }
+
     private async Task AuthorizeAsync(HttpRequestMessage request, Uri target, CancellationToken ct)
     {
         var files = _client.Options.EffectiveFilesServer;

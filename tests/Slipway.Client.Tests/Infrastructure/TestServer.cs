@@ -16,8 +16,11 @@ public sealed class TestServer : IAsyncLifetime
     public string ConfigFile => Path.Combine(DataDir, "clearml.conf");
 
     public async Task InitializeAsync() =>
-        _server = await SlipwayServer.StartAsync(new ServerOptions { DataDir = DataDir, Host = "127.0.0.1", ApiPort = 0, WebPort = 0, FilesPort = 0 },
+        _server = await SlipwayServer.StartAsync(new ServerOptions { DataDir = DataDir, Host = "127.0.0.1", ApiPort = 0, WebPort = 0, FilesPort = 0, FilesPath = "/files" },
             logging => logging.AddFilter(_ => false));
+
+    /// <summary>The same file server, also reachable under /files of the API port (a second file-server base URL).</summary>
+    public Uri FilesOnApiUrl => new(Server.ApiUrl.ToString().TrimEnd('/') + "/files");
 
     public ClientOptions Options() => new()
     {
