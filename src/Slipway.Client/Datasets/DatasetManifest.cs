@@ -24,6 +24,12 @@ internal sealed class DatasetManifest
 
     public bool Dirty { get; set; }
 
+    /// <summary>
+    /// Local paths of files added but not uploaded yet (written as <c>local_path</c>, as the SDK does), so that a
+    /// later process, e.g. <c>slipway dataset upload</c>, can upload what an earlier <c>add</c> recorded.
+    /// </summary>
+    public Dictionary<string, string> LocalPaths { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Version id → number of chunks; written by finalize.</summary>
     public Dictionary<string, int>? ChunkLookup { get; set; }
 
@@ -47,6 +53,8 @@ internal sealed class DatasetManifest
         {
             var path = entry.Str("relative_path") ?? throw new SlipwayException($"the manifest of dataset version {versionId} has a file entry without relative_path");
             manifest.Files[path] = new DatasetFile(path, entry.Str("hash") ?? "", entry.Long("size") ?? 0, entry.Str("parent_dataset_id") ?? versionId, entry.Str("artifact_name"));
+            if (entry.Str("local_path") is { Length: > 0 } local)
+                manifest.LocalPaths[path] = local;
         }
         foreach (var entry in root["dataset_link_entries"] as JsonArray ?? [])
         {
@@ -78,6 +86,8 @@ internal sealed class DatasetManifest
                 w.WriteStartObject();
                 w.WriteString("artifact_name", f.ChunkName);
                 w.WriteString("hash", f.Hash);
+                if (LocalPaths.TryGetValue(f.RelativePath, out var local))
+                    w.WriteString("local_path", local);
                 w.WriteString("parent_dataset_id", f.SourceVersionId);
                 w.WriteString("relative_path", f.RelativePath);
                 w.WriteNumber("size", f.Size);

@@ -37,6 +37,9 @@ public sealed class DatasetVersion
         foreach (var (key, artifact) in task.Artifacts)
             if (DatasetNaming.IsChunkKey(key))
                 _ownChunks[key] = artifact.Size ?? 0;
+        foreach (var (path, local) in manifest.LocalPaths)
+            if (manifest.Files.TryGetValue(path, out var file) && file.SourceVersionId == Id && file.ChunkName is null)
+                _pending[path] = new PendingFile(path, local, file.Size, file.Hash);
         if (task.Raw.Str("output.destination") is { } destination && Uri.TryCreate(destination, UriKind.Absolute, out var url) && url.Scheme is "http" or "https")
             _storage = url;
     }
@@ -251,6 +254,17 @@ public sealed class DatasetVersion
     }
 
     /// <summary>
+    /// Records the changes made so far (files added, by their local paths, and files removed) on the server without
+    /// uploading any file, so that another process, e.g. a later <c>slipway dataset upload</c>, continues from them.
+    /// </summary>
+    /// <exception cref="SlipwayException">The version is finalized.</exception>
+    public Task SaveAsync(CancellationToken cancellationToken = default)
+    {
+        EnsureOpen("save");
+        return WriteStateAsync(withChunkLookup: false, cancellationToken);
+    }
+
+    /// <summary>
     /// Closes the version: writes the final manifest (with the chunk counts of every version it reads from), the
     /// "Dataset Struct" and "Dataset Content" configuration, and marks it completed. Upload first.
     /// </summary>
@@ -306,7 +320,10 @@ public sealed class DatasetVersion
     internal async Task WriteStateAsync(bool withChunkLookup, CancellationToken ct)
     {
         Manifest.PruneGraph();
-        Manifest.Dirty = false;
+        Manifest.Dirty = _pending.Count > 0;
+        Manifest.LocalPaths.Clear();
+        foreach (var (path, file) in _pending)
+            Manifest.LocalPaths[path] = file.LocalPath;
         if (withChunkLookup)
         {
             var others = Manifest.Graph.Keys.Where(k => k != Id).ToList();

@@ -42,6 +42,7 @@ public static class Cli
             TaskCommands.Create(console),
             ModelCommands.Create(console),
             QueueCommands.Create(console),
+            DatasetCommands.Create(console),
             UserCommand.Create(console),
             GcCommand.Create(console),
         };

@@ -1,0 +1,112 @@
+using System.Security.Cryptography;
+using Slipway.Tests.Infrastructure;
+
+namespace Slipway.Tests;
+
+/// <summary>The clearml-data style workflow, each step its own command (as separate processes would run them).</summary>
+public sealed class DatasetCommandTests(CliServer server) : IClassFixture<CliServer>
+{
+    private static string Write(string folder, string relative, byte[] bytes)
+    {
+        var path = Path.Combine(folder, relative);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    [Fact]
+    public async Task Create_add_upload_finalize_then_get_and_a_child_with_changes()
+    {
+        var project = CliServer.Unique("data");
+        var source = server.NewFolder();
+        var a = RandomNumberGenerator.GetBytes(200_000);
+        var b = RandomNumberGenerator.GetBytes(1_000);
+        Write(source, "images/a.bin", a);
+        Write(source, "images/sub/b.bin", b);
+        Write(source, "notes.tmp", [1, 2, 3]);
+
+        var id = (await server.RunAsync("dataset", "create", "--project", project, "--name", "images")).Ok().Out.Trim();
+        Assert.Matches("^[0-9a-f]{32}$", id);
+        var added = (await server.RunAsync("dataset", "add", "--id", id, "--files", source, "--json")).Json();
+        Assert.Equal(3, added["added"]!.GetValue<int>());
+        (await server.RunAsync("dataset", "remove", "--id", id, "--files", "*.tmp")).Ok();
+        var upload = (await server.RunAsync("dataset", "upload", "--id", id, "--chunk-size", "1")).Ok();
+        Assert.Contains("2 file(s) uploaded", upload.Out, StringComparison.Ordinal);
+        Assert.Equal("", upload.Error); // no bar when stderr is not a terminal
+        (await server.RunAsync("dataset", "finalize", "--id", id)).Ok();
+
+        var copy = Path.Combine(server.NewFolder(), "copy");
+        var got = (await server.RunAsync("dataset", "get", "--project", project, "--name", "images", "--copy", copy, "--cache-dir", server.NewFolder())).Ok();
+        Assert.Equal(copy, got.Out.Trim());
+        Assert.Equal(a, await File.ReadAllBytesAsync(Path.Combine(copy, "images", "a.bin")));
+        Assert.Equal(b, await File.ReadAllBytesAsync(Path.Combine(copy, "images", "sub", "b.bin")));
+        Assert.False(File.Exists(Path.Combine(copy, "notes.tmp")));
+
+        // A child version: one file changed, one removed, one added.
+        var child = (await server.RunAsync("dataset", "create", "--project", project, "--name", "images", "--parents", id, "--json")).Json()["id"]!.GetValue<string>();
+        var changed = RandomNumberGenerator.GetBytes(5_000);
+        var next = server.NewFolder();
+        Write(next, "images/a.bin", changed);
+        Write(next, "extra.txt", "new"u8.ToArray());
+        (await server.RunAsync("dataset", "add", "--id", child, "--files", Path.Combine(next, "images"), "--dataset-folder", "images")).Ok();
+        (await server.RunAsync("dataset", "add", "--id", child, "--files", Path.Combine(next, "extra.txt"))).Ok();
+        (await server.RunAsync("dataset", "remove", "--id", child, "--files", "images/sub/b.bin")).Ok();
+        var open = (await server.RunAsync("dataset", "show", "--id", child, "--json")).Json();
+        Assert.Equal(2, open["pending"]!.GetValue<int>());
+        Assert.False(open["final"]!.GetValue<bool>());
+        (await server.RunAsync("dataset", "upload", "--id", child)).Ok();
+        (await server.RunAsync("dataset", "finalize", "--id", child)).Ok();
+
+        var diff = (await server.RunAsync("dataset", "diff", "--from", id, "--to", child, "--json")).Json();
+        Assert.Equal("extra.txt", Assert.Single(diff["added"]!.AsArray())!["path"]!.GetValue<string>());
+        Assert.Equal("images/sub/b.bin", Assert.Single(diff["removed"]!.AsArray())!["path"]!.GetValue<string>());
+        Assert.Equal("images/a.bin", Assert.Single(diff["modified"]!.AsArray())!["after"]!["path"]!.GetValue<string>());
+
+        var latest = (await server.RunAsync("dataset", "get", "--project", project, "--name", "images", "--cache-dir", server.NewFolder(), "--json")).Json();
+        Assert.Equal(child, latest["id"]!.GetValue<string>());
+        var folder = latest["path"]!.GetValue<string>();
+        Assert.Equal(changed, await File.ReadAllBytesAsync(Path.Combine(folder, "images", "a.bin")));
+        Assert.Equal("new"u8.ToArray(), await File.ReadAllBytesAsync(Path.Combine(folder, "extra.txt")));
+        Assert.False(File.Exists(Path.Combine(folder, "images", "sub", "b.bin")));
+
+        var list = (await server.RunAsync("dataset", "list", "--project", project)).Ok().Out;
+        var row = Assert.Single(list.Split('\n'), l => l.Contains(child, StringComparison.Ordinal));
+        Assert.Contains("images", row, StringComparison.Ordinal);
+        Assert.Contains("2", row, StringComparison.Ordinal);
+        var versions = (await server.RunAsync("dataset", "list", "--project", project, "--json")).Json()[0]!["versions"]!.AsArray();
+        Assert.Equal([id, child], versions.Select(v => v!["id"]!.GetValue<string>()));
+        var shown = (await server.RunAsync("dataset", "show", "--id", child, "--files")).Ok().Out;
+        Assert.Contains("extra.txt", shown, StringComparison.Ordinal);
+        Assert.Contains(id, shown, StringComparison.Ordinal); // the parent
+    }
+
+    [Fact]
+    public async Task Mistakes_get_clear_errors_and_exit_codes()
+    {
+        var project = CliServer.Unique("data-errors");
+        var id = (await server.RunAsync("dataset", "create", "--project", project, "--name", "d")).Ok().Out.Trim();
+
+        var missing = await server.RunAsync("dataset", "add", "--id", id, "--files", "/nonexistent/file");
+        Assert.Equal(1, missing.Exit);
+        Assert.Contains("no such file or folder", missing.Error, StringComparison.Ordinal);
+
+        var nothing = await server.RunAsync("dataset", "remove", "--id", id, "--files", "*.none");
+        Assert.Equal(1, nothing.Exit);
+        Assert.Contains("no file", nothing.Error, StringComparison.Ordinal);
+
+        var file = Write(server.NewFolder(), "x.txt", [1]);
+        (await server.RunAsync("dataset", "add", "--id", id, "--files", file)).Ok();
+        var early = await server.RunAsync("dataset", "finalize", "--id", id);
+        Assert.Equal(1, early.Exit);
+        Assert.Contains("not uploaded", early.Error, StringComparison.Ordinal);
+
+        var open = await server.RunAsync("dataset", "get", "--id", id);
+        Assert.Equal(1, open.Exit);
+        Assert.Contains("not finalized", open.Error, StringComparison.Ordinal);
+
+        Assert.Equal(2, (await server.RunAsync("dataset", "get", "--id", id, "--project", project)).Exit);
+        Assert.Equal(2, (await server.RunAsync("dataset", "get", "--project", project)).Exit);
+        Assert.Equal(2, (await server.RunAsync("dataset", "create", "--name", "x")).Exit);
+        Assert.Equal(1, (await server.RunAsync("dataset", "show", "--id", "no-such-version")).Exit);
+    }
+}
