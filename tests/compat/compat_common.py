@@ -3,9 +3,19 @@
 These scripts only use the public API of the official, unmodified ClearML
 Python SDK. They are run by run_all.sh with Debian's /usr/bin/python3.
 """
+import hashlib
 import os
 import sys
 import time
+
+
+def sha256(path):
+    """The SHA-256 of a file, hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def project_name():

@@ -15,17 +15,10 @@ import shutil
 import sys
 import tempfile
 
+from compat_common import sha256
 from clearml import Dataset
 
 PROJECT = os.environ.get("COMPAT_PROJECT", "interop")
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def folder_hashes(root):

@@ -5,21 +5,13 @@ make            register a model with OutputModel.update_weights (uploaded to th
 get <id>        download a model with Model(id).get_local_copy(); prints "GOT <sha256>"
 scalars <task>  read a task's scalars with Task.get_task(...).get_reported_scalars(); prints "SCALARS <json>"
 """
-import hashlib
 import json
 import os
 import sys
 import tempfile
 
+from compat_common import sha256
 from clearml import Model, OutputModel, Task
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def make():
