@@ -13,6 +13,7 @@ var scenarios = new (string Name, string Help, Func<BenchContext, Task> Run)[]
     ("histogram", "events.scalar_metrics_iter_histogram on a 10,000,000-point series vs a 10,000-point one", HistogramScenario.RunAsync),
     ("files", "file server: 1 GB upload and download vs a durable plain copy, 10,000 small files", FilesScenario.RunAsync),
     ("report", "Slipway.Client Log.Scalar in a loop: 10,000,000 calls, every value checked on the server", ReportScenario.RunAsync),
+    ("dataset-get", "Slipway.Client dataset get of a 10,000-file, 1 GB version vs a plain copy of the same files", DatasetGetScenario.RunAsync),
     ("startup", "cold start of the slipway executable to first answered request, and its idle RSS", StartupScenario.RunAsync),
 };
 
@@ -20,7 +21,7 @@ string? scenario = null, outFile = null, postgres = null, engines = null;
 int[]? writerCounts = null;
 double? seconds = null;
 int? points = null;
-int? fileMb = null;
+int? fileMb = null, datasetMb = null, datasetFiles = null;
 bool noPostgres = false, quick = false, noBuild = false;
 for (var i = 0; i < args.Length; i++)
 {
@@ -37,6 +38,8 @@ for (var i = 0; i < args.Length; i++)
         case "--seconds": seconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--points": points = int.Parse(Next(), NumberStyles.AllowThousands, CultureInfo.InvariantCulture); break;
         case "--file-mb": fileMb = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+        case "--dataset-mb": datasetMb = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+        case "--dataset-files": datasetFiles = int.Parse(Next(), NumberStyles.AllowThousands, CultureInfo.InvariantCulture); break;
         case "-h" or "--help": scenario = "help"; break;
         default:
             if (args[i].StartsWith('-') || scenario is not null)
@@ -71,6 +74,8 @@ if (scenario is null or "help" || (scenario != "all" && scenarios.All(s => s.Nam
           --writers <list>      ingest: the writer counts to run (default 1,16,64)
           --seconds <n>         ingest: the measuring window per writer count (default 10; warm-up is 3)
           --file-mb <n>         files: size of the large file in MiB (default 1,024)
+          --dataset-mb <n>      dataset-get: size of the version in MiB (default 1,024)
+          --dataset-files <n>   dataset-get: number of files in the version (default 10,000)
           --points <n>          histogram: points in the long series (default 10,000,000; PostgreSQL writes
                                 them at roughly 10,000/s on a small machine, so pass fewer there)
         """);
@@ -95,7 +100,11 @@ var context = new BenchContext(new Results(), pg, quick, noBuild, writerCounts, 
     if (name == "ingest" || postgres is not null)
         return [Engine.Sqlite, Engine.Postgres];
     return [Engine.Sqlite];
-});
+})
+{
+    DatasetMb = datasetMb,
+    DatasetFiles = datasetFiles,
+};
 
 var started = DateTimeOffset.Now;
 var total = Stopwatch.StartNew();
@@ -146,6 +155,12 @@ namespace Slipway.Bench
     {
         /// <summary>Size of the large file of the files scenario, in MiB (default 1,024).</summary>
         public int? FileMb { get; } = fileMb;
+
+        /// <summary>Size of the dataset-get scenario's version, in MiB (default 1,024).</summary>
+        public int? DatasetMb { get; init; }
+
+        /// <summary>Files in the dataset-get scenario's version (default 10,000).</summary>
+        public int? DatasetFiles { get; init; }
         public int? Points { get; } = points;
         public int[]? WriterCounts { get; } = writerCounts;
         public double? Seconds { get; } = seconds;

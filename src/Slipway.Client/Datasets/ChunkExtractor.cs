@@ -7,43 +7,96 @@ namespace Slipway.Client.Datasets;
 /// <summary>
 /// Takes the wanted files out of one zip chunk, read straight from the file server, and checks each against the
 /// manifest (size and SHA-256, computed while the bytes are written). Other entries in the chunk are skipped.
-/// Entries may be stored or deflated (zip64 too), as the Python SDK writes either.
+/// Entries may be stored or deflated (zip64 too), as the Python SDK writes either. A large chunk is read by
+/// several lanes at once, each taking a contiguous run of entries over its own request.
 /// </summary>
 internal static class ChunkExtractor
 {
     private const int BufferSize = 1 << 20;
 
-    /// <summary>Extracts <paramref name="wanted"/> (by relative path) from the chunk at <paramref name="url"/> under <paramref name="root"/>.</summary>
+    // A lane is worth its own request from this many bytes on.
+    private const long MinLaneBytes = 8L << 20;
+
+    /// <summary>
+    /// Extracts <paramref name="wanted"/> (by relative path) from the chunk at <paramref name="url"/> under
+    /// <paramref name="root"/>, reading up to <paramref name="lanes"/> parts of the chunk in parallel.
+    /// </summary>
     /// <exception cref="SlipwayException">The chunk cannot be read, lacks a file, or a file does not match the manifest.</exception>
     public static async Task ExtractAsync(FilesClient files, Uri url, IReadOnlyCollection<DatasetFile> wanted, string root, IProgress<long>? progress,
-        int maxRetries, CancellationToken ct)
+        int maxRetries, int lanes, CancellationToken ct)
     {
         var remaining = wanted.ToDictionary(f => f.RelativePath, StringComparer.Ordinal);
         await using var source = await RangeReadStream.OpenAsync(files, url, progress, maxRetries, ct).ConfigureAwait(false);
-        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
             await using var zip = await ZipArchive.CreateAsync(source, ZipArchiveMode.Read, leaveOpen: true, entryNameEncoding: null, ct).ConfigureAwait(false);
-            foreach (var entry in zip.Entries)
+            var runs = Split(zip.Entries.Where(e => remaining.ContainsKey(Name(e))).ToList(), source is RangeReadStream ? lanes : 1);
+            using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var work = runs.Select((run, i) => ExtractRunAsync(i == 0 ? null : ((RangeReadStream)source).Fork(), zip, run, remaining, root, url, failed)).ToList();
+            await Task.WhenAll(work).ConfigureAwait(false);
+            foreach (var run in runs)
+                foreach (var name in run)
+                    remaining.Remove(name);
+        }
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException)
+        {
+            throw new SlipwayException($"the chunk {url} cannot be read as a zip: {e.Message}", e);
+        }
+        if (remaining.Count > 0)
+            throw new SlipwayException($"the chunk {url} lacks {remaining.Count} file(s) the manifest places there, e.g. '{remaining.Keys.Order(StringComparer.Ordinal).First()}'");
+    }
+
+    private static string Name(ZipArchiveEntry entry) => entry.FullName.Replace('\\', '/');
+
+    /// <summary>Splits the wanted entries (in file order) into up to <paramref name="lanes"/> runs of about equal compressed size.</summary>
+    private static List<HashSet<string>> Split(List<ZipArchiveEntry> entries, int lanes)
+    {
+        var total = entries.Sum(e => e.CompressedLength);
+        lanes = (int)Math.Clamp(Math.Min(lanes, total / MinLaneBytes), 1, Math.Max(1, entries.Count));
+        var runs = new List<HashSet<string>> { new(StringComparer.Ordinal) };
+        long taken = 0;
+        foreach (var entry in entries)
+        {
+            // Start the next run once this one holds its share.
+            if (runs.Count < lanes && taken >= total * runs.Count / lanes && runs[^1].Count > 0)
+                runs.Add(new HashSet<string>(StringComparer.Ordinal));
+            runs[^1].Add(Name(entry));
+            taken += entry.CompressedLength;
+        }
+        return runs;
+    }
+
+    /// <summary>Extracts one run: from the shared archive (the first run), or from a fork of the chunk with an archive of its own.</summary>
+    private static async Task ExtractRunAsync(RangeReadStream? fork, ZipArchive shared, HashSet<string> run, Dictionary<string, DatasetFile> wanted, string root, Uri url,
+        CancellationTokenSource failed)
+    {
+        var ct = failed.Token;
+        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        try
+        {
+            await using var own = fork is null ? null : await ZipArchive.CreateAsync(fork, ZipArchiveMode.Read, leaveOpen: false, entryNameEncoding: null, ct).ConfigureAwait(false);
+            foreach (var entry in (own ?? shared).Entries)
             {
-                if (!remaining.Remove(entry.FullName.Replace('\\', '/'), out var file))
+                if (!run.Contains(Name(entry)))
                     continue;
+                var file = wanted[Name(entry)];
                 var target = DatasetNaming.LocalPath(root, file.RelativePath);
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
                 await using var input = await entry.OpenAsync(ct).ConfigureAwait(false);
                 await WriteCheckedAsync(input, target, file, url, buffer, ct).ConfigureAwait(false);
             }
         }
-        catch (Exception e) when (e is InvalidDataException or NotSupportedException)
+        catch
         {
-            throw new SlipwayException($"the chunk {url} cannot be read as a zip: {e.Message}", e);
+            await failed.CancelAsync().ConfigureAwait(false);
+            throw;
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+            if (fork is not null)
+                await fork.DisposeAsync().ConfigureAwait(false);
         }
-        if (remaining.Count > 0)
-            throw new SlipwayException($"the chunk {url} lacks {remaining.Count} file(s) the manifest places there, e.g. '{remaining.Keys.Order(StringComparer.Ordinal).First()}'");
     }
 
     private static async Task WriteCheckedAsync(Stream input, string target, DatasetFile file, Uri url, byte[] buffer, CancellationToken ct)
@@ -64,7 +117,8 @@ internal static class ChunkExtractor
             while ((read = await input.ReadAsync(buffer.AsMemory(0, BufferSize), ct).ConfigureAwait(false)) > 0)
             {
                 sha.AppendData(buffer, 0, read);
-                await output.WriteAsync(buffer.AsMemory(0, read), ct).ConfigureAwait(false);
+                // A plain write: it lands in the page cache, and the async form would hop threads for every block.
+                output.Write(buffer, 0, read);
                 written += read;
             }
         }

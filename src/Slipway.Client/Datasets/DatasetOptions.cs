@@ -58,8 +58,11 @@ public sealed record LocalCopyOptions
     /// <summary>Empty a non-empty <see cref="CopyTo"/> folder first instead of refusing it.</summary>
     public bool Overwrite { get; init; }
 
-    /// <summary>How many chunks are downloaded and extracted at the same time. Default 4.</summary>
-    public int MaxParallelDownloads { get; init; } = 4;
+    /// <summary>
+    /// How many downloads run at the same time: whole chunks, or parts of one when a version has fewer chunks than
+    /// this. Default the number of processors, at least 4 and at most 16.
+    /// </summary>
+    public int MaxParallelDownloads { get; init; } = Math.Clamp(Environment.ProcessorCount, 4, 16);
 
     /// <summary>
     /// On a cache hit, re-hash every cached file instead of trusting sizes and modification times. Default false

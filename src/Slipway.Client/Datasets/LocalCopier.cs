@@ -49,10 +49,12 @@ internal static class LocalCopier
         var counting = new Counter(progress, n => Interlocked.Add(ref downloaded, n));
         try
         {
-            // Largest first, so the last chunk to finish is a small one.
-            await Parallel.ForEachAsync(work.OrderByDescending(w => w.Size),
-                new ParallelOptions { CancellationToken = ct, MaxDegreeOfParallelism = Math.Max(1, options.MaxParallelDownloads) },
-                async (w, token) => await ChunkExtractor.ExtractAsync(client.Files, w.Url, w.Files, build, counting, client.Options.MaxRetries, token).ConfigureAwait(false))
+            // Largest first, so the last chunk to finish is a small one; with fewer chunks than downloads allowed,
+            // each chunk is read by several lanes.
+            var parallel = Math.Max(1, options.MaxParallelDownloads);
+            var lanes = Math.Max(1, parallel / Math.Max(1, work.Count));
+            await Parallel.ForEachAsync(work.OrderByDescending(w => w.Size), new ParallelOptions { CancellationToken = ct, MaxDegreeOfParallelism = parallel },
+                async (w, token) => await ChunkExtractor.ExtractAsync(client.Files, w.Url, w.Files, build, counting, client.Options.MaxRetries, lanes, token).ConfigureAwait(false))
                 .ConfigureAwait(false);
             foreach (var link in version.Manifest.Links.Values)
                 await FetchLinkAsync(client, link, build, counting, ct).ConfigureAwait(false);

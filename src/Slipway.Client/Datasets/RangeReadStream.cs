@@ -17,6 +17,13 @@ internal sealed class RangeReadStream : Stream
     // A forward seek shorter than this reads through the gap instead of starting a new request.
     private const int SkipThrough = 1 << 20;
 
+    // The body is read in large blocks into a window that also keeps the last bytes behind the position, so a
+    // short step back (the zip reader reads an entry's local header, then goes back to its start) is answered
+    // from memory rather than by a new request, and small reads (a deflate stream asks for 8 KiB at a time)
+    // cost no network call each.
+    private const int WindowSize = 1 << 20;
+    private const int KeepBehind = 64 * 1024;
+
     private readonly FilesClient _files;
     private readonly Uri _url;
     private readonly IProgress<long>? _progress;
@@ -25,9 +32,10 @@ internal sealed class RangeReadStream : Stream
     private readonly long _tailStart;
     private HttpResponseMessage? _response;
     private Stream? _body;
-    private long _bodyPosition;
     private long _position;
-    private byte[]? _skipBuffer;
+    private readonly byte[] _window = new byte[WindowSize];
+    private long _windowStart;
+    private int _windowCount;
 
     private RangeReadStream(FilesClient files, Uri url, IProgress<long>? progress, int maxRetries, long length, byte[] tail)
     {
@@ -124,6 +132,9 @@ internal sealed class RangeReadStream : Stream
             throw new SlipwayException($"download of {url} failed: HTTP {(int)response.StatusCode}");
     }
 
+    /// <summary>Another reader of the same file, sharing the fetched tail, with its own position and request.</summary>
+    public RangeReadStream Fork() => new(_files, _url, _progress, _maxRetries, Length, _tail);
+
     public override bool CanRead => true;
     public override bool CanSeek => true;
     public override bool CanWrite => false;
@@ -146,10 +157,17 @@ internal sealed class RangeReadStream : Stream
 
     public override int Read(Span<byte> buffer)
     {
-        var rented = new byte[buffer.Length];
-        var read = ReadAsync(rented, CancellationToken.None).AsTask().GetAwaiter().GetResult();
-        rented.AsSpan(0, read).CopyTo(buffer);
-        return read;
+        var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(buffer.Length);
+        try
+        {
+            var read = ReadAsync(rented.AsMemory(0, buffer.Length), CancellationToken.None).AsTask().GetAwaiter().GetResult();
+            rented.AsSpan(0, read).CopyTo(buffer);
+            return read;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -166,19 +184,16 @@ internal sealed class RangeReadStream : Stream
             _position += n;
             return n;
         }
-        var want = (int)Math.Min(buffer.Length, _tailStart - _position);
         for (var attempt = 0; ; attempt++)
         {
             try
             {
-                var body = await BodyAtPositionAsync(cancellationToken).ConfigureAwait(false);
-                var read = await body.ReadAsync(buffer[..want], cancellationToken).ConfigureAwait(false);
-                if (read == 0)
-                    throw new IOException($"the connection closed early while reading {_url}");
-                _bodyPosition += read;
-                _position += read;
-                _progress?.Report(read);
-                return read;
+                await WindowAtPositionAsync(cancellationToken).ConfigureAwait(false);
+                var offset = (int)(_position - _windowStart);
+                var n = (int)Math.Min(Math.Min(buffer.Length, _tailStart - _position), _windowCount - offset);
+                _window.AsMemory(offset, n).CopyTo(buffer);
+                _position += n;
+                return n;
             }
             catch (Exception e) when (e is HttpRequestException or IOException && attempt < _maxRetries && !cancellationToken.IsCancellationRequested)
             {
@@ -188,23 +203,18 @@ internal sealed class RangeReadStream : Stream
         }
     }
 
-    /// <summary>The open response body, positioned at <see cref="_position"/>: the current one, read through a short gap, or a new request.</summary>
-    private async ValueTask<Stream> BodyAtPositionAsync(CancellationToken ct)
+    /// <summary>
+    /// Makes the window hold the byte at <see cref="_position"/>: it may already (a step back into the kept bytes,
+    /// or read-ahead), be filled further (a short skip forward), or be restarted by a new request there.
+    /// </summary>
+    private async ValueTask WindowAtPositionAsync(CancellationToken ct)
     {
-        if (_body is not null && _position > _bodyPosition && _position - _bodyPosition <= SkipThrough)
+        if (_body is not null && _position >= _windowStart && _position - (_windowStart + _windowCount) <= SkipThrough)
         {
-            _skipBuffer ??= new byte[64 * 1024];
-            while (_bodyPosition < _position)
-            {
-                var read = await _body.ReadAsync(_skipBuffer.AsMemory(0, (int)Math.Min(_skipBuffer.Length, _position - _bodyPosition)), ct).ConfigureAwait(false);
-                if (read == 0)
-                    throw new IOException($"the connection closed early while reading {_url}");
-                _bodyPosition += read;
-                _progress?.Report(read);
-            }
+            while (_position >= _windowStart + _windowCount)
+                await FillAsync(ct).ConfigureAwait(false);
+            return;
         }
-        if (_body is not null && _bodyPosition == _position)
-            return _body;
         CloseBody();
         var request = new HttpRequestMessage(HttpMethod.Get, _url);
         request.Headers.Range = new RangeHeaderValue(_position, _tailStart - 1);
@@ -225,12 +235,30 @@ internal sealed class RangeReadStream : Stream
         }
         _response = response;
         _body = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
-        _bodyPosition = _position;
-        return _body;
+        _windowStart = _position;
+        _windowCount = 0;
+        await FillAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads more of the body into the window; a full window first drops all but its last <see cref="KeepBehind"/> bytes.</summary>
+    private async ValueTask FillAsync(CancellationToken ct)
+    {
+        if (_windowCount == _window.Length)
+        {
+            _window.AsSpan(_windowCount - KeepBehind, KeepBehind).CopyTo(_window);
+            _windowStart += _windowCount - KeepBehind;
+            _windowCount = KeepBehind;
+        }
+        var read = await _body!.ReadAsync(_window.AsMemory(_windowCount), ct).ConfigureAwait(false);
+        if (read == 0)
+            throw new IOException($"the connection closed early while reading {_url}");
+        _windowCount += read;
+        _progress?.Report(read);
     }
 
     private void CloseBody()
     {
+        _windowCount = 0;
         _body?.Dispose();
         _response?.Dispose();
         _body = null;

@@ -207,4 +207,35 @@ public sealed class DatasetRoundTripTests(TestServer server) : IClassFixture<Tes
         var copy = await client.Datasets.GetLocalCopyAsync(version.Id);
         Assert.Equal(["b.txt", "pics/a.png", "single/d.txt"], DatasetScratch.Hashes(copy.Path).Keys.Order(StringComparer.Ordinal));
     }
+
+    [Fact]
+    public async Task A_large_chunk_is_read_by_parallel_lanes_skipping_what_the_version_no_longer_has()
+    {
+        using var scratch = new DatasetScratch(server);
+        var files = Enumerable.Range(0, 30).ToDictionary(i => $"blob/{i:00}.bin", i => DatasetScratch.Bytes(1_000_000 + i, 100 + i), StringComparer.Ordinal);
+        using var writer = scratch.Client();
+        var parent = await writer.Datasets.CreateAsync(scratch.Project, "lanes");
+        await parent.AddFilesAsync(scratch.Folder("parent", files));
+        await parent.UploadAsync();
+        await parent.FinalizeAsync();
+        var child = await writer.Datasets.CreateAsync(scratch.Project, "lanes", new DatasetCreateOptions { Parents = [parent.Id] });
+        var kept = new Dictionary<string, byte[]>(files, StringComparer.Ordinal);
+        foreach (var i in new[] { 0, 3, 4, 5, 11, 17, 18, 26, 29 }) // gaps of one and of several entries, at both ends
+        {
+            child.RemoveFiles($"blob/{i:00}.bin");
+            kept.Remove($"blob/{i:00}.bin");
+        }
+        kept["blob/12.bin"] = DatasetScratch.Bytes(500, 1);
+        await child.AddFilesAsync(scratch.Folder("child", new Dictionary<string, byte[]> { ["blob/12.bin"] = kept["blob/12.bin"] }));
+        await child.UploadAsync();
+        await child.FinalizeAsync();
+
+        using var handler = new CountingHandler { FilesServer = server.Server.FilesUrl };
+        using var reader = scratch.Client(handler);
+        var copy = await reader.Datasets.GetLocalCopyAsync(child.Id, new LocalCopyOptions { MaxParallelDownloads = 3 });
+        DatasetScratch.AssertFolder(kept, copy.Path);
+        Assert.True(handler.FileGets >= 4, $"{handler.FileGets} requests"); // the tails of two chunks, then lanes
+        Assert.True(copy.BytesDownloaded < files.Values.Sum(f => (long)f.Length), $"{copy.BytesDownloaded} bytes downloaded");
+        DatasetScratch.AssertFolder(files, (await reader.Datasets.GetLocalCopyAsync(parent.Id, new LocalCopyOptions { MaxParallelDownloads = 4 })).Path);
+    }
 }

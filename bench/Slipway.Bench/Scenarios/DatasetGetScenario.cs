@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using Slipway.Client;
+using Slipway.Client.Datasets;
+
+namespace Slipway.Bench.Scenarios;
+
+/// <summary>
+/// A dataset get with Slipway.Client (a fresh local copy of a 10,000-file, 1 GiB version: chunks downloaded from the
+/// file server, extracted and every file checked against its SHA-256) against a plain copy of the same 10,000
+/// source files (File.Copy, one after the other) into a fresh folder on the same disk. Rounds alternate the two.
+/// The files are random bytes (incompressible, like images), stored as the SDK's default deflate.
+/// </summary>
+public static class DatasetGetScenario
+{
+    public static async Task RunAsync(BenchContext ctx)
+    {
+        var totalBytes = (ctx.DatasetMb ?? (ctx.Quick ? 64 : 1024)) * (1L << 20);
+        var fileCount = ctx.DatasetFiles ?? (ctx.Quick ? 1_000 : 10_000);
+        var rounds = ctx.Quick ? 1 : 3;
+        await using var server = await BenchServer.StartAsync(Engine.Sqlite, ctx.Postgres);
+        var work = Path.Combine(server.Server.Options.DataDir, "bench-dataset");
+        var source = Path.Combine(work, "source");
+        var admin = server.Server.NewAdmin ?? throw new InvalidOperationException("a fresh server has a new admin key pair");
+        using var client = new SlipwayClient(new ClientOptions
+        {
+            ApiServer = server.Server.ApiUrl, WebServer = server.Server.WebUrl, FilesServer = server.Server.FilesUrl,
+            AccessKey = admin.AccessKey, SecretKey = admin.SecretKey,
+        });
+
+        Console.WriteLine($"-- writing {Fmt.N(fileCount)} source files, {Fmt.Mb(totalBytes)} in all");
+        var sizes = Sizes(fileCount, totalBytes);
+        var paths = WriteSource(source, sizes);
+
+        var upload = Stopwatch.StartNew();
+        var version = await client.Datasets.CreateAsync("bench", "dataset-get");
+        await version.AddFilesAsync(source);
+        await version.UploadAsync();
+        await version.FinalizeAsync();
+        upload.Stop();
+        var chunks = version.Files.Select(f => f.ChunkName).Distinct().Count();
+        Console.WriteLine($"-- version {version.Id}: {chunks} chunk(s), add + upload + finalize took {upload.Elapsed.TotalSeconds:0.0} s");
+
+        var copies = new List<TimeSpan>();
+        var parallelCopies = new List<TimeSpan>();
+        var gets = new List<TimeSpan>();
+        var hits = new List<TimeSpan>();
+        var copyCpu = new List<TimeSpan>();
+        var getCpu = new List<TimeSpan>();
+        using var process = Process.GetCurrentProcess();
+        for (var round = 0; round < rounds; round++)
+        {
+            // Every step writes into a folder of its own and nothing is deleted until the end: ext4 makes file
+            // creation slow for a while after many deletions (it avoids reusing recently freed inodes), which
+            // would charge whichever step came after a clean-up.
+            var target = Path.Combine(work, $"plain-copy-{round}");
+            Sync();
+            var cpu = Cpu(process);
+            copies.Add(Time(() =>
+            {
+                foreach (var path in paths)
+                {
+                    var destination = Path.Combine(target, Path.GetRelativePath(source, path));
+                    Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+                    File.Copy(path, destination);
+                }
+            }));
+            copyCpu.Add(Cpu(process) - cpu);
+            var parallelTarget = Path.Combine(work, $"parallel-copy-{round}");
+            Sync();
+            parallelCopies.Add(Time(() => Parallel.ForEach(paths, path =>
+            {
+                var destination = Path.Combine(parallelTarget, Path.GetRelativePath(source, path));
+                Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+                File.Copy(path, destination);
+            })));
+
+            DatasetLocalCopy? copy = null;
+            var options = new LocalCopyOptions { CacheDirectory = Path.Combine(work, $"cache-{round}") };
+            Sync();
+            cpu = Cpu(process);
+            gets.Add(await TimeAsync(async () => copy = await client.Datasets.GetLocalCopyAsync(version.Id, options)));
+            getCpu.Add(Cpu(process) - cpu);
+            if (copy!.FromCache || copy.Files.Count != fileCount)
+                throw new InvalidOperationException("the dataset get did not build a fresh, whole copy");
+            hits.Add(await TimeAsync(async () =>
+            {
+                if (!(await client.Datasets.GetLocalCopyAsync(version.Id, options)).FromCache)
+                    throw new InvalidOperationException("the second get missed the cache");
+            }));
+        }
+        static TimeSpan Median(List<TimeSpan> t) => t.Order().ElementAt(t.Count / 2);
+        var (plain, get, hit) = (Median(copies), Median(gets), Median(hits));
+        string Speed(TimeSpan t) => $"{totalBytes / t.TotalSeconds / (1 << 20):N0} MiB/s";
+        var ratio = plain / get;
+        ctx.Results.Add(new Row("dataset-get", "local", $"fresh local copy of a {Fmt.N(fileCount)}-file, {Fmt.Mb(totalBytes)} version ({chunks} chunks; download, extract, SHA-256 check)",
+            $"{Speed(get)} ({get.TotalSeconds:0.00} s)", $"{Speed(plain)} ({plain.TotalSeconds:0.00} s, File.Copy of the source files)", Fmt.Pct(ratio),
+            "≥ 80 % of a plain copy", ratio >= 0.8));
+        ctx.Results.Add(new Row("dataset-get", "local", "second get (cache hit: one stat per file, no request)", $"{hit.TotalMilliseconds:0} ms", "-", "-", "-", null));
+        ctx.Results.Add(new Row("dataset-get", "local", $"diagnostic: CPU time of the get (client and server) / of the plain copy", $"{Median(getCpu).TotalSeconds:0.00} s",
+            $"{Median(copyCpu).TotalSeconds:0.00} s", "-", "-", null));
+        ctx.Results.Add(new Row("dataset-get", "local", $"diagnostic: plain copy with {Environment.ProcessorCount} threads", Speed(Median(parallelCopies)), "-", "-", "-", null));
+        ctx.Results.Note($"dataset-get: medians of {rounds} round(s), each step after a sync; plain copy {string.Join(" / ", copies.Select(Speed))}, " +
+            $"dataset get {string.Join(" / ", gets.Select(Speed))}, parallel copy {string.Join(" / ", parallelCopies.Select(Speed))}");
+        Directory.Delete(work, true);
+    }
+
+    /// <summary>File sizes around the mean (±50 %), summing to the total.</summary>
+    private static long[] Sizes(int count, long total)
+    {
+        var random = new Random(42);
+        var weights = Enumerable.Range(0, count).Select(_ => 0.5 + random.NextDouble()).ToArray();
+        var sum = weights.Sum();
+        var sizes = weights.Select(w => (long)(w / sum * total)).ToArray();
+        sizes[0] += total - sizes.Sum();
+        return sizes;
+    }
+
+    /// <summary>Writes the source files (random bytes) into 100 folders and returns their paths.</summary>
+    private static List<string> WriteSource(string root, long[] sizes)
+    {
+        var block = new byte[4 << 20];
+        Random.Shared.NextBytes(block);
+        var paths = new List<string>(sizes.Length);
+        for (var i = 0; i < sizes.Length; i++)
+        {
+            var path = Path.Combine(root, $"part-{i % 100:00}", $"sample-{i:00000}.bin");
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 0);
+            var offset = (int)((i * 7919L) % (block.Length / 2)); // a different slice of the block per file, so files differ
+            for (var left = sizes[i]; left > 0;)
+            {
+                var n = (int)Math.Min(left, block.Length - offset);
+                file.Write(block, offset, n);
+                left -= n;
+                offset = 0;
+            }
+            paths.Add(path);
+        }
+        return paths;
+    }
+
+    /// <summary>
+    /// Writes dirty pages back before a timed step, so no step pays for the write-back of the one before it (each
+    /// writes 1 GB into the page cache; neither is timed to disk).
+    /// </summary>
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "sync")]
+    private static extern void Sync();
+
+    private static TimeSpan Cpu(Process process)
+    {
+        process.Refresh();
+        return process.TotalProcessorTime;
+    }
+
+    private static TimeSpan Time(Action work)
+    {
+        var start = Stopwatch.GetTimestamp();
+        work();
+        return Stopwatch.GetElapsedTime(start);
+    }
+
+    private static async Task<TimeSpan> TimeAsync(Func<Task> work)
+    {
+        var start = Stopwatch.GetTimestamp();
+        await work();
+        return Stopwatch.GetElapsedTime(start);
+    }
+}
