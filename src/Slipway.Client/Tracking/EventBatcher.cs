@@ -23,6 +23,7 @@ internal sealed class EventBatcher : IAsyncDisposable
     private readonly int _maxQueued;
     private readonly TimeSpan _interval;
     private readonly Action<string> _warn;
+    private readonly byte[] _taskPrefix;
     private readonly Lock _gate = new();
     private readonly Dictionary<(string Metric, string Variant), int> _seriesIds = [];
     private readonly List<byte[]> _seriesPrefixes = [];
@@ -49,6 +50,7 @@ internal sealed class EventBatcher : IAsyncDisposable
         _maxQueued = maxQueued;
         _interval = interval;
         _warn = warn;
+        _taskPrefix = Encoding.UTF8.GetBytes($"{{\"task\":{JsonSerializer.Serialize(taskId)},");
         _sender = Task.Run(SendLoopAsync);
     }
 
@@ -76,10 +78,9 @@ internal sealed class EventBatcher : IAsyncDisposable
     /// <summary>Queues an event that is already a JSON object (without the task field, which is added here).</summary>
     public void Other(ReadOnlySpan<byte> eventJsonWithoutTask)
     {
-        var prefix = Encoding.UTF8.GetBytes($"{{\"task\":{JsonSerializer.Serialize(_taskId)},");
-        var line = new byte[prefix.Length + eventJsonWithoutTask.Length - 1];
-        prefix.CopyTo(line, 0);
-        eventJsonWithoutTask[1..].CopyTo(line.AsSpan(prefix.Length));
+        var line = new byte[_taskPrefix.Length + eventJsonWithoutTask.Length - 1];
+        _taskPrefix.CopyTo(line, 0);
+        eventJsonWithoutTask[1..].CopyTo(line.AsSpan(_taskPrefix.Length));
         lock (_gate)
         {
             WaitForRoom();

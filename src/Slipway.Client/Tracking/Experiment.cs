@@ -360,11 +360,7 @@ public sealed partial class Experiment : IAsyncDisposable
         }
     }
 
-    private void Warn(string message)
-    {
-        var original = _console is null ? Console.Error : null;
-        (original ?? Console.Error).WriteLine(message);
-    }
+    private static void Warn(string message) => Console.Error.WriteLine(message);
 
     internal static string TypeName(Type type) =>
         type == typeof(bool) ? "bool"
