@@ -23,7 +23,7 @@ internal static class ChunkExtractor
     /// </summary>
     /// <exception cref="SlipwayException">The chunk cannot be read, lacks a file, or a file does not match the manifest.</exception>
     public static async Task ExtractAsync(FilesClient files, Uri url, IReadOnlyCollection<DatasetFile> wanted, string root, IProgress<long>? progress,
-        int maxRetries, int lanes, CancellationToken ct)
+        IProgress<long>? written, int maxRetries, int lanes, CancellationToken ct)
     {
         var remaining = wanted.ToDictionary(f => f.RelativePath, StringComparer.Ordinal);
         await using var source = await RangeReadStream.OpenAsync(files, url, progress, maxRetries, ct).ConfigureAwait(false);
@@ -32,7 +32,7 @@ internal static class ChunkExtractor
             await using var zip = await ZipArchive.CreateAsync(source, ZipArchiveMode.Read, leaveOpen: true, entryNameEncoding: null, ct).ConfigureAwait(false);
             var runs = Split(zip.Entries.Where(e => remaining.ContainsKey(Name(e))).ToList(), source is RangeReadStream ? lanes : 1);
             using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            var work = runs.Select((run, i) => ExtractRunAsync(i == 0 ? null : ((RangeReadStream)source).Fork(), zip, run, remaining, root, url, failed)).ToList();
+            var work = runs.Select((run, i) => ExtractRunAsync(i == 0 ? null : ((RangeReadStream)source).Fork(), zip, run, remaining, root, url, written, failed)).ToList();
             await Task.WhenAll(work).ConfigureAwait(false);
             foreach (var run in runs)
                 foreach (var name in run)
@@ -68,7 +68,7 @@ internal static class ChunkExtractor
 
     /// <summary>Extracts one run: from the shared archive (the first run), or from a fork of the chunk with an archive of its own.</summary>
     private static async Task ExtractRunAsync(RangeReadStream? fork, ZipArchive shared, HashSet<string> run, Dictionary<string, DatasetFile> wanted, string root, Uri url,
-        CancellationTokenSource failed)
+        IProgress<long>? written, CancellationTokenSource failed)
     {
         var ct = failed.Token;
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
@@ -83,7 +83,7 @@ internal static class ChunkExtractor
                 var target = DatasetNaming.LocalPath(root, file.RelativePath);
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
                 await using var input = await entry.OpenAsync(ct).ConfigureAwait(false);
-                await WriteCheckedAsync(input, target, file, url, buffer, ct).ConfigureAwait(false);
+                await WriteCheckedAsync(input, target, file, url, buffer, written, ct).ConfigureAwait(false);
             }
         }
         catch
@@ -99,7 +99,7 @@ internal static class ChunkExtractor
         }
     }
 
-    private static async Task WriteCheckedAsync(Stream input, string target, DatasetFile file, Uri url, byte[] buffer, CancellationToken ct)
+    private static async Task WriteCheckedAsync(Stream input, string target, DatasetFile file, Uri url, byte[] buffer, IProgress<long>? progress, CancellationToken ct)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long written = 0;
@@ -120,6 +120,7 @@ internal static class ChunkExtractor
                 // A plain write: it lands in the page cache, and the async form would hop threads for every block.
                 output.Write(buffer, 0, read);
                 written += read;
+                progress?.Report(read);
             }
         }
         var hash = Convert.ToHexStringLower(sha.GetHashAndReset());

@@ -193,7 +193,10 @@ public sealed class DatasetVersion
     /// records them on the version. Inherited and unchanged files are not uploaded again.
     /// </summary>
     /// <param name="options">Chunk size, compression, parallelism, another file server.</param>
-    /// <param name="progress">Receives the number of bytes sent, as they are sent.</param>
+    /// <param name="progress">
+    /// Receives progress in file bytes, as the chunks are sent (each chunk's bytes on the wire scaled to the file bytes
+    /// it holds), so the reports add up to the size of the files uploaded.
+    /// </param>
     /// <param name="cancellationToken">Cancels the upload (the version keeps its pending files).</param>
     /// <exception cref="SlipwayException">The version is finalized, a file changed since it was added, or an upload failed.</exception>
     public async Task UploadAsync(DatasetUploadOptions? options = null, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
@@ -221,7 +224,10 @@ public sealed class DatasetVersion
                         var zipPath = Path.Combine(scratch, fileName);
                         var (size, hash) = await ChunkWriter.WriteAsync(zipPath, chunks[i], options.Compression, ct).ConfigureAwait(false);
                         var remote = DatasetNaming.ArtifactPath(_projectName, _projectId, Name, Id, key, fileName);
-                        var url = await _client.Files.UploadFileAsync(zipPath, remote, storage, progress, ct).ConfigureAwait(false);
+                        var fileBytes = chunks[i].Sum(f => f.Size);
+                        var scaled = progress is null ? null : new ScaledProgress(progress, fileBytes, size);
+                        var url = await _client.Files.UploadFileAsync(zipPath, remote, storage, scaled, ct).ConfigureAwait(false);
+                        scaled?.Finish();
                         File.Delete(zipPath);
                         artifacts[i] = new JsonObject
                         {
@@ -289,7 +295,7 @@ public sealed class DatasetVersion
     /// <see cref="LocalCopyOptions.CopyTo"/>, the files are also copied there.
     /// </summary>
     /// <param name="options">Cache root, copy target, parallelism.</param>
-    /// <param name="progress">Receives the number of bytes downloaded, as they arrive.</param>
+    /// <param name="progress">Receives the number of file bytes written, as they are written (they add up to <see cref="TotalSize"/>; nothing on a cache hit).</param>
     /// <param name="cancellationToken">Cancels the download (nothing half-made is left in the cache).</param>
     /// <exception cref="SlipwayException">The version is not finalized, or a chunk or file cannot be fetched or does not match.</exception>
     public async Task<DatasetLocalCopy> GetLocalCopyAsync(LocalCopyOptions? options = null, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
@@ -491,5 +497,29 @@ public sealed class DatasetVersion
             for (var i = 0; i < span.Length; i++)
                 span[i] = alphabet[RandomNumberGenerator.GetInt32(alphabet.Length)];
         });
+    }
+
+    /// <summary>Turns bytes of a zip on the wire into the file bytes they carry, ending exactly at the files' total.</summary>
+    private sealed class ScaledProgress(IProgress<long> inner, long fileBytes, long zipBytes) : IProgress<long>
+    {
+        private long _sent;
+        private long _reported;
+
+        public void Report(long value)
+        {
+            var sent = Interlocked.Add(ref _sent, value);
+            var target = zipBytes <= 0 ? 0 : Math.Min(fileBytes, (long)((double)sent / zipBytes * fileBytes));
+            var delta = target - Interlocked.Exchange(ref _reported, target);
+            if (delta > 0)
+                inner.Report(delta);
+        }
+
+        /// <summary>Reports what is left (a retried upload sends some bytes twice; rounding leaves a few).</summary>
+        public void Finish()
+        {
+            var delta = fileBytes - Interlocked.Exchange(ref _reported, fileBytes);
+            if (delta > 0)
+                inner.Report(delta);
+        }
     }
 }

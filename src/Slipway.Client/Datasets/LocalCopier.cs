@@ -46,7 +46,7 @@ internal static class LocalCopier
         var cache = new DatasetCache(datasets.CacheRoot(options));
         var build = cache.NewBuildFolder(version.Id);
         long downloaded = 0;
-        var counting = new Counter(progress, n => Interlocked.Add(ref downloaded, n));
+        var counting = new Counter(null, n => Interlocked.Add(ref downloaded, n));
         try
         {
             // Largest first, so the last chunk to finish is a small one; with fewer chunks than downloads allowed,
@@ -54,10 +54,10 @@ internal static class LocalCopier
             var parallel = Math.Max(1, options.MaxParallelDownloads);
             var lanes = Math.Max(1, parallel / Math.Max(1, work.Count));
             await Parallel.ForEachAsync(work.OrderByDescending(w => w.Size), new ParallelOptions { CancellationToken = ct, MaxDegreeOfParallelism = parallel },
-                async (w, token) => await ChunkExtractor.ExtractAsync(client.Files, w.Url, w.Files, build, counting, client.Options.MaxRetries, lanes, token).ConfigureAwait(false))
+                async (w, token) => await ChunkExtractor.ExtractAsync(client.Files, w.Url, w.Files, build, counting, progress, client.Options.MaxRetries, lanes, token).ConfigureAwait(false))
                 .ConfigureAwait(false);
             foreach (var link in version.Manifest.Links.Values)
-                await FetchLinkAsync(client, link, build, counting, ct).ConfigureAwait(false);
+                await FetchLinkAsync(client, link, build, new Counter(progress, n => Interlocked.Add(ref downloaded, n)), ct).ConfigureAwait(false);
             var all = files.Concat(version.Manifest.Links.Values.Select(l => new DatasetFile(l.RelativePath, l.Hash ?? "", l.Size ?? new FileInfo(DatasetNaming.LocalPath(build, l.RelativePath)).Length,
                 l.SourceVersionId, null))).ToList();
             await cache.PublishAsync(version.Id, build, all, ct).ConfigureAwait(false);

@@ -142,7 +142,9 @@ public static class DatasetCommands
             if (run.Get(output) is { } url && !Uri.TryCreate(url, UriKind.Absolute, out outputUrl))
                 throw new CliException(ExitCodes.Usage, $"--output-url '{url}' is not a URL");
             var pending = version.PendingFiles.Count;
-            using (var bar = ProgressBar.Start(run.Console, $"{pending} file(s)", null))
+            var pendingPaths = version.PendingFiles.ToHashSet(StringComparer.Ordinal);
+            var pendingBytes = version.Files.Where(f => pendingPaths.Contains(f.RelativePath)).Sum(f => f.Size);
+            using (var bar = ProgressBar.Start(run.Console, $"{pending} file(s)", pendingBytes))
             {
                 await version.UploadAsync(new DatasetUploadOptions
                 {
@@ -195,7 +197,7 @@ public static class DatasetCommands
         {
             var version = await choice.ResolveAsync(run);
             DatasetLocalCopy local;
-            using (var bar = ProgressBar.Start(run.Console, $"{version.Name} {version.Version}", null))
+            using (var bar = ProgressBar.Start(run.Console, $"{version.Name} {version.Version}", version.TotalSize))
             {
                 local = await version.GetLocalCopyAsync(new LocalCopyOptions
                 {
