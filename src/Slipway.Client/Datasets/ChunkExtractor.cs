@@ -75,13 +75,15 @@ internal static class ChunkExtractor
         try
         {
             await using var own = fork is null ? null : await ZipArchive.CreateAsync(fork, ZipArchiveMode.Read, leaveOpen: false, entryNameEncoding: null, ct).ConfigureAwait(false);
+            var folders = new HashSet<string>(StringComparer.Ordinal);
             foreach (var entry in (own ?? shared).Entries)
             {
                 if (!run.Contains(Name(entry)))
                     continue;
                 var file = wanted[Name(entry)];
                 var target = DatasetNaming.LocalPath(root, file.RelativePath);
-                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                if (folders.Add(Path.GetDirectoryName(target)!))
+                    Directory.CreateDirectory(Path.GetDirectoryName(target)!);
                 await using var input = await entry.OpenAsync(ct).ConfigureAwait(false);
                 await WriteCheckedAsync(input, target, file, url, buffer, written, ct).ConfigureAwait(false);
             }
@@ -103,13 +105,13 @@ internal static class ChunkExtractor
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long written = 0;
+        // The scratch folder is new and every path is extracted once: CreateNew spares the truncate Create would do.
         var output = new FileStream(target, new FileStreamOptions
         {
-            Mode = FileMode.Create,
+            Mode = FileMode.CreateNew,
             Access = FileAccess.Write,
             Share = FileShare.None,
             BufferSize = 0,
-            PreallocationSize = file.Size,
         });
         await using (output.ConfigureAwait(false))
         {
