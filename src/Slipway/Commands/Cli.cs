@@ -45,6 +45,7 @@ public static class Cli
             DatasetCommands.Create(console),
             UserCommand.Create(console),
             GcCommand.Create(console),
+            AgentCommand.Create(console),
         };
         var help = root.Options.OfType<HelpOption>().Single();
         if (help.Action is HelpAction standard)
