@@ -13,23 +13,26 @@ internal enum EntryKind
 /// <summary>Turns a task's entry point into the command that runs it.</summary>
 internal static class TaskCommand
 {
-    /// <summary>From <c>script.binary</c> when it says (python…, dotnet, bash/sh), else from the entry point's form.</summary>
+    /// <summary>
+    /// From the entry point's form when it says (.csproj/.fsproj/.dll, .sh), else from <c>script.binary</c>
+    /// (dotnet, bash/sh); Python otherwise (the server's default binary is "python").
+    /// </summary>
     public static EntryKind KindOf(TaskCode code)
     {
-        var binary = Path.GetFileName(code.Binary ?? "");
-        if (binary.StartsWith("python", StringComparison.Ordinal))
-            return EntryKind.Python;
-        if (binary == "dotnet")
-            return EntryKind.Dotnet;
-        if (binary is "bash" or "sh" or "zsh")
-            return EntryKind.Shell;
         var entry = code.EntryPoint;
         if (entry.EndsWith(".csproj", StringComparison.Ordinal) || entry.EndsWith(".fsproj", StringComparison.Ordinal) || entry.EndsWith(".dll", StringComparison.Ordinal))
             return EntryKind.Dotnet;
         if (entry.EndsWith(".sh", StringComparison.Ordinal))
             return EntryKind.Shell;
+        var binary = Path.GetFileName(code.Binary ?? "");
+        if (binary == "dotnet")
+            return EntryKind.Dotnet;
+        if (IsShell(binary))
+            return EntryKind.Shell;
         return EntryKind.Python;
     }
+
+    private static bool IsShell(string binary) => binary is "bash" or "sh" or "zsh" or "dash";
 
     /// <summary>The process to start; <paramref name="python"/> is the interpreter for a Python task.</summary>
     public static ProcessStartInfo Build(TaskCode code, EntryKind kind, string workingDirectory, string? python)
@@ -71,7 +74,7 @@ internal static class TaskCommand
                 }
                 break;
             default:
-                var shell = code.Binary is { Length: > 0 } b ? b : "bash";
+                var shell = code.Binary is { Length: > 0 } b && IsShell(Path.GetFileName(b)) ? b : "bash";
                 start = new ProcessStartInfo(shell);
                 // A file that is there is run as a script; anything else is a command line.
                 if (entry.Length > 0 && !entry.Contains(' ', StringComparison.Ordinal) && File.Exists(Path.Combine(workingDirectory, entry)))
