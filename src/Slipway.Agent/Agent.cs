@@ -16,7 +16,7 @@ public sealed class Agent
 {
     private readonly MachineStats _stats = new();
     private readonly SemaphoreSlim _statsGate = new(1, 1);
-    private (DateTime At, JsonObject Stats)? _lastStats;
+    private volatile StatsSnapshot? _lastStats;
     private readonly Dictionary<string, string> _queueNames = [];
     private List<string> _queueIds = [];
 
@@ -173,7 +173,7 @@ public sealed class Agent
     }
 
     /// <summary>Tells the server what the slot does now, with the machine's stats; a failure is logged and left for the next report.</summary>
-    internal async Task ReportAsync(Slot slot, CancellationToken ct)
+    internal async Task ReportAsync(Slot slot, CancellationToken ct, bool withFreshStats = true)
     {
         try
         {
@@ -182,8 +182,11 @@ public sealed class Agent
                 ["worker"] = slot.WorkerId,
                 ["timestamp"] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
                 ["queues"] = new JsonArray(_queueIds.Select(q => (JsonNode?)q).ToArray()),
-                ["machine_stats"] = await MachineStatsAsync(ct).ConfigureAwait(false),
             };
+            if (withFreshStats)
+                body["machine_stats"] = await MachineStatsAsync(ct).ConfigureAwait(false);
+            else if (_lastStats is { } cached)
+                body["machine_stats"] = JsonNode.Parse(cached.Json);
             if (slot.Current is { } current)
             {
                 body["task"] = current.Task;
@@ -209,13 +212,16 @@ public sealed class Agent
             if (_lastStats is not { } last || DateTime.UtcNow - last.At > TimeSpan.FromSeconds(1))
             {
                 var sample = await Task.Run(_stats.Sample, ct).ConfigureAwait(false);
-                _lastStats = last = (DateTime.UtcNow, MachineStatsReport.From(sample));
+                _lastStats = last = new StatsSnapshot(DateTime.UtcNow, MachineStatsReport.From(sample).ToJsonString());
             }
-            return (JsonObject)last.Stats.DeepClone();
+            return (JsonObject)JsonNode.Parse(last.Json)!;
         }
         finally
         {
             _statsGate.Release();
         }
     }
+
+    /// <summary>The last machine-stats sample, kept as text so that slots can read it at the same time.</summary>
+    private sealed record StatsSnapshot(DateTime At, string Json);
 }

@@ -21,6 +21,10 @@ internal sealed class TaskRun(Agent agent, Slot slot, string taskId, string queu
     {
         var logger = agent.Logger;
         JsonObject task;
+        // The worker says it runs the task before the task says it runs: a task in progress always names its
+        // worker, so the server's watchdog can fail it should this agent die.
+        slot.Running(taskId, queueId);
+        await agent.ReportAsync(slot, shutdown, withFreshStats: false).ConfigureAwait(false);
         try
         {
             task = await Resilient.CallAsync(async ct => (await _client.Tasks.GetAsync(taskId, ct).ConfigureAwait(false)).Raw, logger, "tasks.get_by_id", shutdown).ConfigureAwait(false);
@@ -35,9 +39,9 @@ internal sealed class TaskRun(Agent agent, Slot slot, string taskId, string queu
         catch (SlipwayException e)
         {
             AgentLog.TaskNotStarted(logger, taskId, e.Message);
+            slot.Idle();
             return;
         }
-        slot.Running(taskId, queueId);
         var report = agent.ReportAsync(slot, shutdown);
 
         var directory = Path.Combine(_options.TasksDirectory, taskId);

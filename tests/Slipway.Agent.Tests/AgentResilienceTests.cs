@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Slipway.Client;
 using Slipway.Agent.Tests.Infrastructure;
 
 namespace Slipway.Agent.Tests;
@@ -62,7 +63,17 @@ public sealed class AgentResilienceTests
             var clock = Stopwatch.StartNew();
 
             agent.Kill(entireProcessTree: false);
-            var task = await TestTasks.WaitFinishedAsync(client, id, TimeSpan.FromSeconds(30));
+            TaskInfo task;
+            try
+            {
+                task = await TestTasks.WaitFinishedAsync(client, id, TimeSpan.FromSeconds(30));
+            }
+            catch (OperationCanceledException)
+            {
+                var workers = await client.CallAsync("workers.get_all", new JsonObject());
+                Assert.Fail($"not failed: {(await client.Tasks.GetAsync(id)).Raw.ToJsonString()}\nworkers: {workers.ToJsonString()}\nnow {DateTimeOffset.UtcNow:O}");
+                throw;
+            }
 
             Assert.Equal("failed", task.Status);
             Assert.Contains("stopped reporting", task.StatusReason, StringComparison.Ordinal);
