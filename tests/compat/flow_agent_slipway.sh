@@ -95,7 +95,7 @@ def check(task_id, timeout):
         print(("PASS " if cond else "FAIL ") + name + ("" if cond else f": {detail}"))
         ok = ok and cond
     expect("status completed", task.get_status() == "completed", task.get_status() + " " + str(task.data.status_reason))
-    console = "".join(e.get("msg", "") for e in task.get_reported_console_output(number_of_reports=100) or [])
+    console = "".join(e if isinstance(e, str) else e.get("msg", "") for e in task.get_reported_console_output(number_of_reports=100) or [])
     expect("console holds LR=0.5 (the changed hyperparameter reached argparse)", "LR=0.5" in console, console[-2000:])
     expect("Args/lr is 0.5 on the task", str(task.get_parameter("Args/lr")) == "0.5", task.get_parameter("Args/lr"))
     scalars = task.get_reported_scalars()
