@@ -24,10 +24,11 @@ internal sealed class TaskRun(Agent agent, Slot slot, string taskId, string queu
         // The worker says it runs the task before the task says it runs: a task in progress always names its
         // worker, so the server's watchdog can fail it should this agent die.
         slot.Running(taskId, queueId);
-        await agent.ReportAsync(slot, shutdown, withFreshStats: false).ConfigureAwait(false);
+        var reported = agent.ReportAsync(slot, shutdown, withFreshStats: false);
         try
         {
             task = await Resilient.CallAsync(async ct => (await _client.Tasks.GetAsync(taskId, ct).ConfigureAwait(false)).Raw, logger, "tasks.get_by_id", shutdown).ConfigureAwait(false);
+            await reported.ConfigureAwait(false);
             await Resilient.CallAsync(ct => _client.CallAsync("tasks.started", new JsonObject
             {
                 ["task"] = taskId,
@@ -38,11 +39,11 @@ internal sealed class TaskRun(Agent agent, Slot slot, string taskId, string queu
         }
         catch (SlipwayException e)
         {
+            await reported.ConfigureAwait(false);
             AgentLog.TaskNotStarted(logger, taskId, e.Message);
             slot.Idle();
             return;
         }
-        var report = agent.ReportAsync(slot, shutdown);
 
         var directory = Path.Combine(_options.TasksDirectory, taskId);
         var shipper = new ConsoleShipper(_client, taskId, slot.WorkerId, _options.ConsoleFlushInterval);
@@ -87,7 +88,6 @@ internal sealed class TaskRun(Agent agent, Slot slot, string taskId, string queu
         }
         AgentLog.TaskEnded(logger, taskId, ending.Status ?? "left as set by others", ending.Reason);
         slot.Idle();
-        await report.ConfigureAwait(false);
         await agent.ReportAsync(slot, shutdown).ConfigureAwait(false);
         if (!_options.KeepWorkDirectories)
             TryDelete(directory);
@@ -111,7 +111,7 @@ internal sealed class TaskRun(Agent agent, Slot slot, string taskId, string queu
                 requirements = await File.ReadAllTextAsync(Path.Combine(workingDirectory, "requirements.txt"), shutdown).ConfigureAwait(false);
             var clock = Stopwatch.StartNew();
             (python, var hit) = await agent.Pythons.PrepareAsync(requirements, shipper.Write, shutdown).ConfigureAwait(false);
-            shipper.WriteLine($"Python environment ready in {clock.ElapsedMilliseconds} ms ({(_options.SystemPython ? "system interpreter" : hit ? "cached" : "built")}): {python}");
+            shipper.WriteLine(FormattableString.Invariant($"Python environment ready in {clock.Elapsed.TotalMilliseconds:0.0} ms ({(_options.SystemPython ? "system interpreter" : hit ? "cached" : "built")}): {python}"));
         }
 
         var start = TaskCommand.Build(code, kind, workingDirectory, python);

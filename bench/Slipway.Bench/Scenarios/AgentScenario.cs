@@ -167,7 +167,7 @@ public static partial class AgentScenario
         return (double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture), match.Groups[2].Value);
     }
 
-    [GeneratedRegex(@"Python environment ready in (\d+) ms \((\w+)")]
+    [GeneratedRegex(@"Python environment ready in ([\d.]+) ms \((\w+)")]
     private static partial Regex EnvReady();
 
     private static void WriteWheel(string directory, string name, string version)
