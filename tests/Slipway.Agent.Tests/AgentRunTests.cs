@@ -173,4 +173,37 @@ public sealed class AgentRunTests
         var scalars = await client.Tasks.GetScalarsAsync(id);
         Assert.Equal(3, scalars["loss"]["train"].Iterations.Length);
     }
+
+    [Fact]
+    public async Task Dotnet_project_in_a_repository_runs_with_dotnet_run()
+    {
+        using var repo = new GitRepo();
+        repo.Write("app/App.csproj", """
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
+              </PropertyGroup>
+            </Project>
+            """);
+        repo.Write("app/Program.cs", "Console.WriteLine($\"dotnet project ran for {Environment.GetEnvironmentVariable(\"CLEARML_TASK_ID\")}\");\n");
+        repo.Commit("app");
+        await using var server = await AgentTestServer.StartAsync();
+        using var client = server.NewClient();
+        await client.Queues.CreateAsync("q");
+        await using var agent = new RunningAgent(server, RunningAgent.DefaultOptions("q"));
+        var id = await TestTasks.CreateAsync(client, "dotnet-run", new JsonObject
+        {
+            ["repository"] = repo.Path,
+            ["branch"] = "main",
+            ["entry_point"] = "app/App.csproj",
+        }, "q");
+
+        var task = await TestTasks.WaitFinishedAsync(client, id, TimeSpan.FromMinutes(3));
+
+        var console = await TestTasks.ConsoleAsync(client, id);
+        Assert.True(task.Status == "completed", console);
+        Assert.Contains($"dotnet project ran for {id}", console, StringComparison.Ordinal);
+    }
 }
