@@ -14,6 +14,7 @@ var scenarios = new (string Name, string Help, Func<BenchContext, Task> Run)[]
     ("files", "file server: 1 GB upload and download vs a durable plain copy, 10,000 small files", FilesScenario.RunAsync),
     ("report", "Slipway.Client Log.Scalar in a loop: 10,000,000 calls, every value checked on the server", ReportScenario.RunAsync),
     ("dataset-get", "Slipway.Client dataset get of a 10,000-file, 1 GB version vs a plain copy of the same files", DatasetGetScenario.RunAsync),
+    ("agent", "slipway agent: enqueue → task started p50/p99 over 200 tasks, Python env cache hit vs miss, agent CPU and RSS while a task runs", AgentScenario.RunAsync),
     ("startup", "cold start of the slipway executable to first answered request, and its idle RSS", StartupScenario.RunAsync),
 };
 

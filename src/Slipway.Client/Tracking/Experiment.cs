@@ -129,7 +129,9 @@ public sealed partial class Experiment : IAsyncDisposable
 
     private async Task RecordStartAsync(CancellationToken ct)
     {
-        if (_options.CaptureConsole)
+        // Under an agent that ships the console itself (CLEARML_LOG_TASK_TO_BACKEND=0, as clearml-agent and
+        // slipway agent set it) the output would otherwise reach the task twice.
+        if (_options.CaptureConsole && !(IsRemote && ClientOptions.Env("LOG_TASK_TO_BACKEND") is "0" or "false" or "False"))
             _console = new ConsoleCapture(Log);
         _runtime = Runtime();
         var edit = new JsonObject { ["task"] = Id, ["force"] = true, ["runtime"] = _runtime.DeepClone() };

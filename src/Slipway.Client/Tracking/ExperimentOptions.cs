@@ -18,7 +18,10 @@ public sealed record ExperimentOptions
     /// <summary>The connection; default <see cref="SlipwayClient.FromEnvironment"/>. The experiment does not dispose a client it is given.</summary>
     public SlipwayClient? Client { get; init; }
 
-    /// <summary>Tee the process's console output (stdout as <c>info</c>, stderr as <c>error</c>) to the task. Default true.</summary>
+    /// <summary>
+    /// Tee the process's console output (stdout as <c>info</c>, stderr as <c>error</c>) to the task. Default true; left
+    /// off in remote mode when <c>CLEARML_LOG_TASK_TO_BACKEND=0</c> (the agent running the task ships the console).
+    /// </summary>
     public bool CaptureConsole { get; init; } = true;
 
     /// <summary>Record the git repository, branch, commit and uncommitted diff of the working directory. Default true.</summary>

@@ -5,14 +5,14 @@ using Slipway.Client;
 
 namespace Slipway.Commands;
 
-/// <summary>`slipway task list|show|log|clone|enqueue|abort|reset`: find, inspect and reproduce tasks.</summary>
+/// <summary>`slipway task list|show|log|create|clone|enqueue|abort|reset`: find, inspect and reproduce tasks.</summary>
 public static class TaskCommands
 {
     private static readonly string[] Statuses = ["created", "queued", "in_progress", "stopped", "completed", "failed", "published", "closed"];
 
     public static Command Create(CliConsole console) => new("task", "List, inspect and reproduce tasks (experiments): clone with changes, enqueue, abort, reset")
     {
-        List(console), Show(console), Log(console), Clone(console), Enqueue(console), Abort(console), Reset(console),
+        List(console), Show(console), Log(console), TaskCreateCommand.Create(console), Clone(console), Enqueue(console), Abort(console), Reset(console),
     };
 
     private static Argument<string> IdArgument() => new("id") { Description = "The task id (as 'slipway task list' shows it)" };

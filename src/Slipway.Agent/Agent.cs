@@ -1,0 +1,227 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Slipway.Client;
+using Slipway.Client.Tracking;
+
+namespace Slipway.Agent;
+
+/// <summary>
+/// A worker that serves queues: each slot takes the next task from the first non-empty queue (in the order
+/// given) and runs it to its end, then takes the next. An idle slot waits on the server
+/// (<c>queues.get_next_task</c> with <c>wait</c>), so a task starts as soon as it is enqueued. Every slot
+/// reports to the server as a worker of its own, with the machine's stats.
+/// </summary>
+public sealed class Agent
+{
+    private readonly MachineStats _stats = new();
+    private readonly SemaphoreSlim _statsGate = new(1, 1);
+    private volatile StatsSnapshot? _lastStats;
+    private readonly Dictionary<string, string> _queueNames = [];
+    private List<string> _queueIds = [];
+
+    public Agent(SlipwayClient client, AgentOptions options, ILogger<Agent>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Client = client;
+        Options = options;
+        Logger = logger ?? NullLogger<Agent>.Instance;
+        Code = new CodePreparer(options);
+        Pythons = new PythonEnvironments(options);
+    }
+
+    public SlipwayClient Client { get; }
+
+    public AgentOptions Options { get; }
+
+    internal ILogger Logger { get; }
+
+    internal CodePreparer Code { get; }
+
+    internal PythonEnvironments Pythons { get; }
+
+    /// <summary>The worker ids the slots report as.</summary>
+    public IReadOnlyList<string> WorkerIds => Enumerable.Range(0, Options.Slots)
+        .Select(i => Slot.WorkerIdFor(Options.WorkerPrefix, i, Options.GpusOf(i))).ToList();
+
+    /// <summary>Serves the queues until <paramref name="ct"/> is cancelled; running tasks are then stopped and the workers unregistered.</summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        await ResolveQueuesAsync(ct).ConfigureAwait(false);
+        var slots = Enumerable.Range(0, Options.Slots).Select(i => new Slot(i, Slot.WorkerIdFor(Options.WorkerPrefix, i, Options.GpusOf(i)), Options.GpusOf(i))).ToList();
+        foreach (var slot in slots)
+        {
+            await Resilient.CallAsync(c => Client.CallAsync("workers.register", new JsonObject
+            {
+                ["worker"] = slot.WorkerId,
+                ["queues"] = new JsonArray(_queueIds.Select(q => (JsonNode?)q).ToArray()),
+            }, c), Logger, "workers.register", ct).ConfigureAwait(false);
+            AgentLog.Serving(Logger, slot.WorkerId, string.Join(", ", Options.Queues));
+        }
+        try
+        {
+            await Task.WhenAll(slots.Select(s => Task.Run(() => ServeAsync(s, ct), CancellationToken.None))).ConfigureAwait(false);
+        }
+        finally
+        {
+            using var bye = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            foreach (var slot in slots)
+            {
+                try
+                {
+                    await Client.CallAsync("workers.unregister", new JsonObject { ["worker"] = slot.WorkerId }, bye.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is SlipwayException or OperationCanceledException)
+                {
+                    AgentLog.WorkerProblem(Logger, slot.WorkerId, "could not unregister: " + e.Message);
+                }
+            }
+        }
+    }
+
+    private async Task ResolveQueuesAsync(CancellationToken ct)
+    {
+        var all = await Resilient.CallAsync(c => Client.Queues.ListAsync(c), Logger, "queues.get_all", ct).ConfigureAwait(false);
+        _queueIds = [];
+        foreach (var wanted in Options.Queues)
+        {
+            var queue = all.FirstOrDefault(q => q.Name == wanted || q.Id == wanted)
+                        ?? throw new SlipwayException($"no queue named '{wanted}' (create it with 'slipway queue create {wanted}')");
+            _queueIds.Add(queue.Id);
+            _queueNames[queue.Id] = queue.Name;
+        }
+    }
+
+    internal string QueueName(string queueId) => _queueNames.TryGetValue(queueId, out var name) ? name : queueId;
+
+    private async Task ServeAsync(Slot slot, CancellationToken ct)
+    {
+        using var reporter = new CancellationTokenSource();
+        var reports = ReportLoopAsync(slot, reporter.Token);
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                (string Task, string Queue)? next;
+                try
+                {
+                    next = await Resilient.CallAsync(c => NextTaskAsync(c), Logger, "queues.get_next_task", ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+                catch (SlipwayException e)
+                {
+                    // An error answer (a queue deleted, a bad id): said once, then tried again a little later.
+                    AgentLog.WorkerProblem(Logger, slot.WorkerId, e.Message);
+                    await Task.Delay(TimeSpan.FromSeconds(5), ct).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+                    continue;
+                }
+                if (next is { } found)
+                    await new TaskRun(this, slot, found.Task, found.Queue).RunAsync(ct).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await reporter.CancelAsync().ConfigureAwait(false);
+            await reports.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The first queue in priority order that has a task. One queue: a single long poll. Several: each is
+    /// tried at once, then the idle slot waits on the first queue (higher ones win when both fill up).
+    /// </summary>
+    private async Task<(string Task, string Queue)?> NextTaskAsync(CancellationToken ct)
+    {
+        if (_queueIds.Count > 1)
+        {
+            foreach (var queue in _queueIds)
+            {
+                if (await PopAsync(queue, 0, ct).ConfigureAwait(false) is { } task)
+                    return (task, queue);
+            }
+        }
+        var wait = _queueIds.Count > 1 ? Math.Min(2, Options.PollWait.TotalSeconds) : Options.PollWait.TotalSeconds;
+        var first = _queueIds[0];
+        return await PopAsync(first, (int)Math.Ceiling(wait), ct).ConfigureAwait(false) is { } t ? (t, first) : null;
+    }
+
+    private async Task<string?> PopAsync(string queue, int waitSeconds, CancellationToken ct)
+    {
+        var body = new JsonObject { ["queue"] = queue };
+        if (waitSeconds > 0)
+            body["wait"] = waitSeconds;
+        var data = await Client.CallAsync("queues.get_next_task", body, ct).ConfigureAwait(false);
+        return data["entry"]?["task"]?.GetValue<string>();
+    }
+
+    private async Task ReportLoopAsync(Slot slot, CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(Options.ReportInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+                await ReportAsync(slot, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Tells the server what the slot does now, with the machine's stats; a failure is logged and left for the next report.</summary>
+    internal async Task ReportAsync(Slot slot, CancellationToken ct, bool withFreshStats = true)
+    {
+        try
+        {
+            var body = new JsonObject
+            {
+                ["worker"] = slot.WorkerId,
+                ["timestamp"] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+                ["queues"] = new JsonArray(_queueIds.Select(q => (JsonNode?)q).ToArray()),
+            };
+            if (withFreshStats)
+                body["machine_stats"] = await MachineStatsAsync(ct).ConfigureAwait(false);
+            else if (_lastStats is { } cached)
+                body["machine_stats"] = JsonNode.Parse(cached.Json);
+            if (slot.Current is { } current)
+            {
+                body["task"] = current.Task;
+                body["queue"] = current.Queue;
+            }
+            await Client.CallAsync("workers.status_report", body, ct).ConfigureAwait(false);
+        }
+        catch (SlipwayException e)
+        {
+            AgentLog.WorkerProblem(Logger, slot.WorkerId, "status report not sent: " + e.Message);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>One sample serves all slots' reports for a second (nvidia-smi is not cheap).</summary>
+    private async Task<JsonObject> MachineStatsAsync(CancellationToken ct)
+    {
+        await _statsGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (_lastStats is not { } last || DateTime.UtcNow - last.At > TimeSpan.FromSeconds(1))
+            {
+                var sample = await Task.Run(_stats.Sample, ct).ConfigureAwait(false);
+                _lastStats = last = new StatsSnapshot(DateTime.UtcNow, MachineStatsReport.From(sample).ToJsonString());
+            }
+            return (JsonObject)JsonNode.Parse(last.Json)!;
+        }
+        finally
+        {
+            _statsGate.Release();
+        }
+    }
+
+    /// <summary>The last machine-stats sample, kept as text so that slots can read it at the same time.</summary>
+    private sealed record StatsSnapshot(DateTime At, string Json);
+}

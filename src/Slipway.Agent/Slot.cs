@@ -1,0 +1,39 @@
+namespace Slipway.Agent;
+
+/// <summary>One place a task runs: a worker id of its own (as the server lists it), its GPUs, and what it runs now.</summary>
+internal sealed class Slot(int index, string workerId, IReadOnlyList<string> gpus)
+{
+    private readonly Lock _gate = new();
+    private (string Task, string Queue)? _current;
+
+    public int Index { get; } = index;
+
+    public string WorkerId { get; } = workerId;
+
+    public IReadOnlyList<string> Gpus { get; } = gpus;
+
+    public (string Task, string Queue)? Current
+    {
+        get
+        {
+            lock (_gate)
+                return _current;
+        }
+    }
+
+    public void Running(string task, string queue)
+    {
+        lock (_gate)
+            _current = (task, queue);
+    }
+
+    public void Idle()
+    {
+        lock (_gate)
+            _current = null;
+    }
+
+    /// <summary>The official agent's naming: <c>host:gpu0</c>, <c>host:gpu0,1</c>, or <c>host:cpu:N</c>.</summary>
+    public static string WorkerIdFor(string prefix, int index, IReadOnlyList<string> gpus) =>
+        gpus.Count > 0 ? $"{prefix}:gpu{string.Join(',', gpus)}" : $"{prefix}:cpu:{index}";
+}

@@ -1,0 +1,69 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using Slipway.Agent;
+
+namespace Slipway.Commands;
+
+/// <summary>`slipway agent --queue NAME …`: runs tasks from queues on this machine until Ctrl-C.</summary>
+public static class AgentCommand
+{
+    public static ClientCommand Create(CliConsole console)
+    {
+        var queues = new Option<string[]>("--queue") { Description = "Serve this queue (name or id); repeat for several, highest priority first", HelpName = "name", Required = true };
+        var slots = new Option<int>("--slots") { Description = "Run up to this many tasks at once, one per slot (default 1)", DefaultValueFactory = _ => 1, HelpName = "n" };
+        var gpus = new Option<string?>("--gpus") { Description = "GPUs shared out among the slots as CUDA_VISIBLE_DEVICES, e.g. 0,1", HelpName = "ids" };
+        var workDir = new Option<string?>("--work-dir") { Description = "Task directories, the git cache and Python environments (default ~/.slipway/agent)", HelpName = "dir" };
+        var python = new Option<string?>("--python") { Description = "The Python interpreter that builds environments (default python3)", HelpName = "path" };
+        var systemPython = new Option<bool>("--system-python") { Description = "Run Python tasks with that interpreter itself, without a virtual environment (also CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL=1)" };
+        var pipArgs = new Option<string[]>("--pip-arg") { Description = "Pass this argument to pip install, e.g. --pip-arg=--no-index --pip-arg=--find-links=/wheels; repeat", HelpName = "arg" };
+        var workerId = new Option<string?>("--worker-id") { Description = "Worker id prefix; slots report as PREFIX:cpu:N or PREFIX:gpuN (default CLEARML_WORKER_ID, else the host name)", HelpName = "id" };
+        var ping = new Option<int>("--ping") { Description = "Seconds between pings of a running task and machine-stats reports (default 30)", DefaultValueFactory = _ => 30, HelpName = "seconds" };
+        var keep = new Option<bool>("--keep-work-dirs") { Description = "Keep each task's working directory after it ends" };
+        var command = new ClientCommand("agent", "Run tasks from queues on this machine: prepare the code and environment, run it, report, until Ctrl-C", console)
+        {
+            queues, slots, gpus, workDir, python, systemPython, pipArgs, workerId, ping, keep,
+        };
+        command.SetClientAction(async run =>
+        {
+            var options = new AgentOptions { Slots = run.Get(slots), ReportInterval = TimeSpan.FromSeconds(Math.Max(1, run.Get(ping))) };
+            options.Queues.AddRange(run.Get(queues) ?? []);
+            if (run.Get(gpus) is { Length: > 0 } ids)
+                options.Gpus.AddRange(ids.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            if (run.Get(workDir) is { } dir)
+                options.WorkDirectory = Path.GetFullPath(dir);
+            if (run.Get(python) is { } interpreter)
+                options.Python = interpreter;
+            if (run.Get(systemPython))
+                options.SystemPython = true;
+            options.PipArguments.AddRange(run.Get(pipArgs) ?? []);
+            if (run.Get(workerId) is { } prefix)
+                options.WorkerPrefix = prefix;
+            if (run.Get(keep))
+                options.KeepWorkDirectories = true;
+            Agent.Agent agent;
+            using var logging = LoggerFactory.Create(b => b.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss ";
+            }).SetMinimumLevel(LogLevel.Information));
+            try
+            {
+                agent = new Agent.Agent(run.Client, options, logging.CreateLogger<Agent.Agent>());
+            }
+            catch (ArgumentException e)
+            {
+                throw CliException.Usage(e.Message);
+            }
+            console.Error.WriteLine($"slipway agent: serving {string.Join(", ", options.Queues)} as {string.Join(", ", agent.WorkerIds)} against {run.Client.Options.ApiServer} (Ctrl-C stops)");
+            try
+            {
+                await agent.RunAsync(run.CancellationToken);
+            }
+            catch (OperationCanceledException) when (run.CancellationToken.IsCancellationRequested)
+            {
+            }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+}
