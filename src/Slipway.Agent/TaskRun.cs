@@ -66,7 +66,7 @@ internal sealed class TaskRun(Agent agent, Slot slot, string taskId, string queu
 
         // The last of the console and the final status get through even across a server restart; a shutting
         // down agent gives them a little time.
-        using var finish = CancellationTokenSource.CreateLinkedTokenSource(CancellationToken.None);
+        using var finish = new CancellationTokenSource();
         if (shutdown.IsCancellationRequested)
             finish.CancelAfter(TimeSpan.FromSeconds(10));
         try
