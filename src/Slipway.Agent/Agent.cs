@@ -115,7 +115,7 @@ public sealed class Agent
                 }
                 catch (SlipwayException e)
                 {
-                    // An error answer (a queue deleted, a bad id): said once, then tried again a little later.
+                    // An error answer (a queue deleted, a bad id): logged, and tried again 5 s later.
                     AgentLog.WorkerProblem(Logger, slot.WorkerId, e.Message);
                     await Task.Delay(TimeSpan.FromSeconds(5), ct).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
                     continue;

@@ -58,7 +58,7 @@ internal sealed class ConsoleShipper : IAsyncDisposable
     /// <summary>Writes a line of the agent's own (e.g. "task pulled", "environment ready").</summary>
     public void WriteLine(string line) => Write(line + "\n");
 
-    /// <summary>Sends everything written so far; false when the server could not be reached (the text is kept).</summary>
+    /// <summary>Sends everything written so far; false when the server could not be reached (the text is kept for the next try).</summary>
     public async Task<bool> FlushAsync(CancellationToken ct)
     {
         List<(long Time, string Text)> batch;
@@ -80,9 +80,13 @@ internal sealed class ConsoleShipper : IAsyncDisposable
         {
             await _client.CallAsync("events.add_batch", new JsonObject { ["requests"] = requests }, ct).ConfigureAwait(false);
         }
-        catch (SlipwayException)
+        catch (SlipwayException e) when (Resilient.IsUnreachable(e))
         {
             return false;
+        }
+        catch (SlipwayException)
+        {
+            // The server answered with an error (e.g. the task was deleted): sending it again would not help.
         }
         lock (_gate)
         {

@@ -14,9 +14,6 @@ internal sealed class TaskRun(Agent agent, Slot slot, string taskId, string queu
     private readonly SlipwayClient _client = agent.Client;
     private readonly AgentOptions _options = agent.Options;
 
-    /// <summary>How the process ended, as the final status and a reason a person understands.</summary>
-    private readonly record struct Ending(string? Status, string Reason, string ConsoleLine);
-
     public async Task RunAsync(CancellationToken shutdown)
     {
         var logger = agent.Logger;
@@ -48,25 +45,32 @@ internal sealed class TaskRun(Agent agent, Slot slot, string taskId, string queu
         var directory = Path.Combine(_options.TasksDirectory, taskId);
         var shipper = new ConsoleShipper(_client, taskId, slot.WorkerId, _options.ConsoleFlushInterval);
         shipper.WriteLine($"task {taskId} pulled from {agent.QueueName(queueId)} by worker {slot.WorkerId}");
-        Ending ending;
+        TaskEnding ending;
+        var watch = new TaskWatch(_client, taskId, _options, shutdown);
         try
         {
-            ending = await ExecuteAsync(task, directory, shipper, shutdown).ConfigureAwait(false);
+            ending = await ExecuteAsync(task, directory, shipper, watch).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (watch.Reason is { } reason)
+        {
+            ending = reason;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            ending = new Ending("failed", $"the agent could not run the task: {e.Message}", $"slipway agent: {e.Message}");
+            ending = new TaskEnding("failed", $"the agent could not run the task: {e.Message}", $"slipway agent: {e.Message}");
         }
-        catch (OperationCanceledException)
+        finally
         {
-            ending = new Ending("stopped", "the agent was shut down", "Process aborted: the agent was shut down");
+            await watch.DisposeAsync().ConfigureAwait(false);
         }
+        if (ending.Status != "completed" && ending.Status != "failed")
+            AgentLog.TaskAborted(logger, taskId, ending.Reason);
         shipper.WriteLine(ending.ConsoleLine);
         await shipper.DisposeAsync().ConfigureAwait(false);
 
         // The last of the console and the final status get through even across a server restart; a shutting
         // down agent gives them a little time.
-        using var finish = CancellationTokenSource.CreateLinkedTokenSource(CancellationToken.None);
+        using var finish = new CancellationTokenSource();
         if (shutdown.IsCancellationRequested)
             finish.CancelAfter(TimeSpan.FromSeconds(10));
         try
@@ -93,11 +97,12 @@ internal sealed class TaskRun(Agent agent, Slot slot, string taskId, string queu
             TryDelete(directory);
     }
 
-    private async Task<Ending> ExecuteAsync(JsonObject task, string directory, ConsoleShipper shipper, CancellationToken shutdown)
+    private async Task<TaskEnding> ExecuteAsync(JsonObject task, string directory, ConsoleShipper shipper, TaskWatch watch)
     {
+        var stopped = watch.Stopped;
         TryDelete(directory);
         var code = TaskCode.From(task);
-        var (workingDirectory, commit) = await agent.Code.PrepareAsync(code, directory, shipper.Write, shutdown).ConfigureAwait(false);
+        var (workingDirectory, commit) = await agent.Code.PrepareAsync(code, directory, shipper.Write, stopped).ConfigureAwait(false);
         if (code.IsLiteralScript)
             code = code with { EntryPoint = Path.GetFileName(code.EntryPoint is { Length: > 0 } e && !e.Contains(' ', StringComparison.Ordinal) ? e : "script.py") };
         if (code.Commit is null && commit is not null)
@@ -108,11 +113,12 @@ internal sealed class TaskRun(Agent agent, Slot slot, string taskId, string queu
         {
             var requirements = code.Requirements;
             if (requirements is null && File.Exists(Path.Combine(workingDirectory, "requirements.txt")))
-                requirements = await File.ReadAllTextAsync(Path.Combine(workingDirectory, "requirements.txt"), shutdown).ConfigureAwait(false);
+                requirements = await File.ReadAllTextAsync(Path.Combine(workingDirectory, "requirements.txt"), stopped).ConfigureAwait(false);
             var clock = Stopwatch.StartNew();
-            (python, var hit) = await agent.Pythons.PrepareAsync(requirements, shipper.Write, shutdown).ConfigureAwait(false);
+            (python, var hit) = await agent.Pythons.PrepareAsync(requirements, shipper.Write, stopped).ConfigureAwait(false);
             shipper.WriteLine(FormattableString.Invariant($"Python environment ready in {clock.Elapsed.TotalMilliseconds:0.0} ms ({(_options.SystemPython ? "system interpreter" : hit ? "cached" : "built")}): {python}"));
         }
+        stopped.ThrowIfCancellationRequested();
 
         var start = TaskCommand.Build(code, kind, workingDirectory, python);
         foreach (var (key, value) in ChildEnvironment())
@@ -121,80 +127,20 @@ internal sealed class TaskRun(Agent agent, Slot slot, string taskId, string queu
         using (process)
         {
             AgentLog.TaskStarted(agent.Logger, taskId, agent.QueueName(queueId), slot.WorkerId, kind.ToString());
-            var abort = await WatchAsync(process, shutdown).ConfigureAwait(false);
-            if (abort is not null)
+            TaskEnding? aborted = null;
+            try
             {
-                AgentLog.TaskAborted(agent.Logger, taskId, abort.Value.Reason);
-                await ProcessTree.EndAsync(process, _options.KillGracePeriod).ConfigureAwait(false);
-            }
-            else
-            {
+                await process.WaitForExitAsync(stopped).ConfigureAwait(false);
                 // Background processes the task left behind end with it.
                 ProcessTree.KillGroup(process.Id);
             }
-            await Task.WhenAny(pumps, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None)).ConfigureAwait(false);
-            if (abort is { } aborted)
-                return aborted;
-            var exit = process.ExitCode;
-            return exit == 0
-                ? new Ending("completed", "worker execution done", "Process completed successfully")
-                : new Ending("failed", ExitReason(exit), $"Process failed: {ExitReason(exit)}");
-        }
-    }
-
-    internal static string ExitReason(int exit) => exit > 128 && exit < 160
-        ? $"the task process was killed by signal {exit - 128} (exit code {exit})"
-        : $"the task process exited with exit code {exit}";
-
-    /// <summary>Waits for the process to exit, pinging the task and polling it for an abort; returns how it was aborted, or null when the process exited by itself.</summary>
-    private async Task<Ending?> WatchAsync(Process process, CancellationToken shutdown)
-    {
-        var exited = process.WaitForExitAsync(CancellationToken.None);
-        var lastPing = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                await exited.WaitAsync(_options.AbortPollInterval, shutdown).ConfigureAwait(false);
-                return null;
-            }
-            catch (TimeoutException)
-            {
-            }
             catch (OperationCanceledException)
             {
-                return new Ending("stopped", "the agent was shut down", "Process aborted: the agent was shut down");
+                aborted = watch.Reason ?? TaskEnding.Shutdown;
+                await ProcessTree.EndAsync(process, _options.KillGracePeriod).ConfigureAwait(false);
             }
-            try
-            {
-                var data = await _client.CallAsync("tasks.get_all", new JsonObject
-                {
-                    ["id"] = new JsonArray(taskId),
-                    ["only_fields"] = new JsonArray("status", "status_message"),
-                    ["search_hidden"] = true,
-                }, shutdown).ConfigureAwait(false);
-                var current = (data["tasks"] as JsonArray)?.FirstOrDefault() as JsonObject;
-                var status = current?["status"]?.GetValue<string>();
-                if (current is null)
-                    return new Ending(null, "the task was deleted", "Process aborted: the task was deleted");
-                if (status == "in_progress" && current["status_message"]?.GetValue<string>() == "stopping")
-                    return new Ending("stopped", "user abort", "Process aborted by the user");
-                if (status != "in_progress")
-                    return new Ending(null, $"the task became {status}", $"Process aborted: the task became {status}");
-                if (lastPing.Elapsed >= _options.ReportInterval)
-                {
-                    await _client.CallAsync("tasks.ping", new JsonObject { ["task"] = taskId }, shutdown).ConfigureAwait(false);
-                    lastPing.Restart();
-                }
-            }
-            catch (SlipwayException)
-            {
-                // The server is unreachable (or restarting): the task keeps running, and its console is kept.
-            }
-            catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
-            {
-                return new Ending("stopped", "the agent was shut down", "Process aborted: the agent was shut down");
-            }
+            await Task.WhenAny(pumps, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None)).ConfigureAwait(false);
+            return aborted ?? TaskEnding.FromExitCode(process.ExitCode);
         }
     }
 

@@ -206,4 +206,39 @@ public sealed class AgentRunTests
         Assert.True(task.Status == "completed", console);
         Assert.Contains($"dotnet project ran for {id}", console, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Abort_while_the_environment_is_being_built_stops_the_task_and_the_build()
+    {
+        await using var server = await AgentTestServer.StartAsync();
+        using var client = server.NewClient();
+        await client.Queues.CreateAsync("q");
+        // An "interpreter" whose venv creation never ends, and which says where it runs.
+        var work = Path.Combine(Path.GetTempPath(), "slipway-slow-python-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(work);
+        var pidFile = Path.Combine(work, "pid");
+        var python = Path.Combine(work, "python");
+        await File.WriteAllTextAsync(python, $"#!/bin/bash\necho $$ > {pidFile}.tmp; mv {pidFile}.tmp {pidFile}\nexec sleep 300\n");
+        if (OperatingSystem.IsWindows())
+            return;
+        File.SetUnixFileMode(python, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var options = RunningAgent.DefaultOptions("q");
+        options.Python = python;
+        await using var agent = new RunningAgent(server, options);
+        var id = await TestTasks.CreateAsync(client, "slow-env", new JsonObject
+        {
+            ["binary"] = "python3", ["entry_point"] = "main.py", ["diff"] = "print('never')\n",
+            ["requirements"] = new JsonObject { ["pip"] = "something==1.0\n" },
+        }, "q");
+        await TestTasks.WaitForFileAsync(pidFile);
+        await TestTasks.WaitUntilAsync(client, id, t => t.Status == "in_progress");
+
+        await client.Tasks.AbortAsync(id);
+        var task = await TestTasks.WaitFinishedAsync(client, id);
+
+        Assert.Equal("stopped", task.Status);
+        Assert.Equal("user abort", task.StatusReason);
+        Assert.False(TestTasks.ProcessAlive(int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture)), "the environment build is still running");
+        Directory.Delete(work, recursive: true);
+    }
 }

@@ -11,6 +11,11 @@ public static class AgentCommand
     {
         var queues = new Option<string[]>("--queue") { Description = "Serve this queue (name or id); repeat for several, highest priority first", HelpName = "name", Required = true };
         var slots = new Option<int>("--slots") { Description = "Run up to this many tasks at once, one per slot (default 1)", DefaultValueFactory = _ => 1, HelpName = "n" };
+        slots.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < 1 or > 256)
+                result.AddError("--slots must be between 1 and 256");
+        });
         var gpus = new Option<string?>("--gpus") { Description = "GPUs shared out among the slots as CUDA_VISIBLE_DEVICES, e.g. 0,1", HelpName = "ids" };
         var workDir = new Option<string?>("--work-dir") { Description = "Task directories, the git cache and Python environments (default ~/.slipway/agent)", HelpName = "dir" };
         var python = new Option<string?>("--python") { Description = "The Python interpreter that builds environments (default python3)", HelpName = "path" };
@@ -18,6 +23,11 @@ public static class AgentCommand
         var pipArgs = new Option<string[]>("--pip-arg") { Description = "Pass this argument to pip install, e.g. --pip-arg=--no-index --pip-arg=--find-links=/wheels; repeat", HelpName = "arg" };
         var workerId = new Option<string?>("--worker-id") { Description = "Worker id prefix; slots report as PREFIX:cpu:N or PREFIX:gpuN (default CLEARML_WORKER_ID, else the host name)", HelpName = "id" };
         var ping = new Option<int>("--ping") { Description = "Seconds between pings of a running task and machine-stats reports (default 30)", DefaultValueFactory = _ => 30, HelpName = "seconds" };
+        ping.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 1)
+                result.AddError("--ping must be at least 1 second");
+        });
         var keep = new Option<bool>("--keep-work-dirs") { Description = "Keep each task's working directory after it ends" };
         var command = new ClientCommand("agent", "Run tasks from queues on this machine: prepare the code and environment, run it, report, until Ctrl-C", console)
         {
@@ -25,7 +35,7 @@ public static class AgentCommand
         };
         command.SetClientAction(async run =>
         {
-            var options = new AgentOptions { Slots = run.Get(slots), ReportInterval = TimeSpan.FromSeconds(Math.Max(1, run.Get(ping))) };
+            var options = new AgentOptions { Slots = run.Get(slots), ReportInterval = TimeSpan.FromSeconds(run.Get(ping)) };
             options.Queues.AddRange(run.Get(queues) ?? []);
             if (run.Get(gpus) is { Length: > 0 } ids)
                 options.Gpus.AddRange(ids.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));

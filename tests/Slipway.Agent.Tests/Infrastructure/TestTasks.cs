@@ -54,4 +54,17 @@ public static class TestTasks
     }
 
     public static bool ProcessAlive(int pid) => Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal);
+
+    /// <summary>Reads something until it satisfies the condition (with a deadline) and returns it.</summary>
+    public static async Task<T> WaitForAsync<T>(Func<Task<T>> read, Func<T, bool> condition, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            var value = await read();
+            if (condition(value))
+                return value;
+            await Task.Delay(100, cts.Token);
+        }
+    }
 }
