@@ -5,14 +5,16 @@
 #      loss/train = lr at iterations 0..2; the task completes (its code is recorded as a literal script);
 #   2. the SDK clones that task, sets Args/lr = 0.5 on the clone and enqueues it (Task.clone, set_parameter,
 #      Task.enqueue);
-#   3. `slipway agent --queue <queue> --system-python` (this checkout, Release) pulls and runs the clone;
+#   3. `slipway agent --queue <queue> --system-python` (this checkout, Release) pulls and runs the clone; with
+#      COMPAT_AGENT=official the official `clearml-agent daemon --queue <queue> --foreground` (from
+#      COMPAT_AGENT_DIR, default /opt/clearml-agent, no venv) runs it instead;
 #   4. checks, through the SDK: the clone is completed, its console (shipped by the agent) holds LR=0.5, the
 #      changed hyperparameter reached argparse, and the scalar loss/train is 0.5.
 #
 # With no CLEARML_API_HOST set it starts its own server (SQLite, temporary data, free ports) and stops it at the
 # end. Needs the SDK as tests/compat/README.md describes. Optional: COMPAT_PYTHON, COMPAT_SDK_DIR,
 # COMPAT_SHIM_DIR, COMPAT_AGENT_QUEUE (default slipway-agent-<epoch>), COMPAT_KEEP_WORK=1.
-# Prints "FLOW AGENT SLIPWAY OK <task id>" and exits 0 on success; 1 when a check fails, 2 on setup errors.
+# Prints "FLOW AGENT SLIPWAY OK <task id>" (or OFFICIAL) and exits 0 on success; 1 when a check fails, 2 on setup errors.
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -121,13 +123,25 @@ CLONE_ID="$(cd "$WORK" && "$PY" "$WORK/helper.py" clone "$SOURCE_ID" "$QUEUE" 2>
 [ -n "$CLONE_ID" ] || { cat "$WORK/clone.log"; die "clone failed"; }
 echo "   clone: $CLONE_ID"
 
-echo "== 3. slipway agent runs it"
-"${SLIPWAY[@]}" agent --queue "$QUEUE" --system-python --python "$PY" --work-dir "$WORK/agent" >"$WORK/agent.log" 2>&1 &
+if [ "${COMPAT_AGENT:-slipway}" = "official" ]; then
+  echo "== 3. the official clearml-agent runs it"
+  AGENT_DIR="${COMPAT_AGENT_DIR:-/opt/clearml-agent}"
+  [ -f "$AGENT_DIR/clearml_agent/__main__.py" ] || die "clearml-agent source not found at $AGENT_DIR"
+  (
+    cd "$WORK" || exit 2
+    export PYTHONPATH="$SDK_DIR:$SHIM_DIR:$AGENT_DIR" TMPDIR="$WORK" CLEARML_WORKER_ID=compat-official-agent
+    export CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL=1 CLEARML_AGENT_SKIP_PIP_VENV_INSTALL="$PY"
+    exec "$PY" -m clearml_agent daemon --queue "$QUEUE" --foreground
+  ) >"$WORK/agent.log" 2>&1 </dev/null &
+else
+  echo "== 3. slipway agent runs it"
+  "${SLIPWAY[@]}" agent --queue "$QUEUE" --system-python --python "$PY" --work-dir "$WORK/agent" >"$WORK/agent.log" 2>&1 &
+fi
 AGENT_PID=$!
 
 echo "== 4. checks"
 if (cd "$WORK" && "$PY" "$WORK/helper.py" check "$CLONE_ID" 180); then
-  echo "FLOW AGENT SLIPWAY OK $CLONE_ID"
+  echo "FLOW AGENT $(tr '[:lower:]' '[:upper:]' <<<"${COMPAT_AGENT:-slipway}") OK $CLONE_ID"
   exit 0
 fi
 echo "--- agent log (tail)"; tail -n 40 "$WORK/agent.log"
