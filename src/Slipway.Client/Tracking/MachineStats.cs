@@ -11,9 +11,19 @@ namespace Slipway.Client.Tracking;
 /// </summary>
 public sealed class MachineStats
 {
+    private readonly string _nvidiaSmi;
     private (long Busy, long Total)? _lastCpu;
     private (long Rx, long Tx, long Tick)? _lastNet;
     private bool _gpuAbsent;
+
+    /// <summary>Samples this machine, with <c>nvidia-smi</c> found on the PATH.</summary>
+    public MachineStats()
+        : this("nvidia-smi")
+    {
+    }
+
+    /// <summary>Samples with another <c>nvidia-smi</c> executable (tests use a stand-in that prints known figures).</summary>
+    internal MachineStats(string nvidiaSmi) => _nvidiaSmi = nvidiaSmi;
 
     /// <summary>Takes a sample: metric name → value (e.g. <c>cpu_usage</c> in percent, <c>memory_used_gb</c>, <c>gpu_0_utilization</c>).</summary>
     public IReadOnlyDictionary<string, double> Sample()
@@ -119,11 +129,11 @@ public sealed class MachineStats
         }
     }
 
-    private static string? NvidiaSmi()
+    private string? NvidiaSmi()
     {
         try
         {
-            var start = new ProcessStartInfo("nvidia-smi", "--query-gpu=index,utilization.gpu,memory.used,memory.total,temperature.gpu,power.draw --format=csv,noheader,nounits")
+            var start = new ProcessStartInfo(_nvidiaSmi, "--query-gpu=index,utilization.gpu,memory.used,memory.total,temperature.gpu,power.draw --format=csv,noheader,nounits")
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
