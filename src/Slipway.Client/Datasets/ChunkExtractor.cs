@@ -115,14 +115,21 @@ internal static class ChunkExtractor
         });
         await using (output.ConfigureAwait(false))
         {
-            int read;
-            while ((read = await input.ReadAsync(buffer.AsMemory(0, BufferSize), ct).ConfigureAwait(false)) > 0)
+            while (true)
             {
-                sha.AppendData(buffer, 0, read);
+                // Fill the whole buffer first: a deflate stream hands out a few KiB per read, and a write (and a hash
+                // update) per few KiB costs far more than the copy itself. A small file is written at once.
+                var filled = 0;
+                int read;
+                while (filled < BufferSize && (read = await input.ReadAsync(buffer.AsMemory(filled, BufferSize - filled), ct).ConfigureAwait(false)) > 0)
+                    filled += read;
+                if (filled == 0)
+                    break;
+                sha.AppendData(buffer, 0, filled);
                 // A plain write: it lands in the page cache, and the async form would hop threads for every block.
-                output.Write(buffer, 0, read);
-                written += read;
-                progress?.Report(read);
+                output.Write(buffer, 0, filled);
+                written += filled;
+                progress?.Report(filled);
             }
         }
         var hash = Convert.ToHexStringLower(sha.GetHashAndReset());
