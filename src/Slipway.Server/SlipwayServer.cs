@@ -77,7 +77,13 @@ public sealed class SlipwayServer : IAsyncDisposable
     private static WebApplication Build(ServerOptions options, Stores stores, FirstStart setup, TimeProvider clock, Action<ILoggingBuilder>? logging,
         FilesPort filesPort)
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        // Slipway reads no appsettings files; without this the host watches the working directory, recursively, for
+        // changes to them, and a server started from /tmp reacts to every file created below it.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = AppContext.BaseDirectory,
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+        });
         builder.Logging.ClearProviders();
         if (logging is not null)
             logging(builder.Logging);
