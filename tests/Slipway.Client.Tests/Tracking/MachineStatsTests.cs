@@ -9,9 +9,10 @@ public sealed class MachineStatsTests
     {
         var stats = new MachineStats();
         stats.Sample();
-        // CPU use is measured between two samples, so the kernel's tick counters must have moved in between.
+        // CPU use and network rates are measured between two samples, so the kernel's tick counters and the
+        // millisecond clock must have moved in between.
         var sample = stats.Sample();
-        for (var i = 0; i < 100 && !sample.ContainsKey("cpu_usage"); i++)
+        for (var i = 0; i < 100 && !(sample.ContainsKey("cpu_usage") && sample.ContainsKey("network_rx_mbs")); i++)
         {
             Thread.Sleep(20);
             sample = stats.Sample();
