@@ -45,7 +45,7 @@ public sealed class ClientOptions
     /// <summary>An <see cref="HttpClient"/> to use instead of the client's own (its base address and headers are left alone).</summary>
     public HttpClient? HttpClient { get; set; }
 
-    /// <summary>Where local copies of dataset versions are kept. Default <c>~/.slipway/cache/datasets</c>.</summary>
+    /// <summary>Where local copies of dataset versions are kept. Default <c>SLIPWAY_CACHE_DIR/datasets</c>, else <c>~/.slipway/cache/datasets</c>.</summary>
     public string? DatasetCacheDirectory { get; set; }
 
     /// <summary>The web server actually used: <see cref="WebServer"/>, or derived from the API server (<c>:8008</c>→<c>:8080</c>, <c>api.</c>→<c>app.</c>).</summary>
@@ -112,6 +112,11 @@ public sealed class ClientOptions
             AuthToken = Var("AUTH_TOKEN"),
         };
     }
+
+    /// <summary>Where downloads of a kind (models, datasets) are cached: under <c>SLIPWAY_CACHE_DIR</c>, else <c>~/.slipway/cache</c>.</summary>
+    internal static string DefaultCacheFolder(string kind) =>
+        Path.Combine(Environment.GetEnvironmentVariable("SLIPWAY_CACHE_DIR")
+                     ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".slipway", "cache"), kind);
 
     internal static string? Env(string name) =>
         Environment.GetEnvironmentVariable("CLEARML_" + name) is { Length: > 0 } v ? v

@@ -102,16 +102,12 @@ public sealed class ModelsClient
             return File.Exists(uri.LocalPath) ? uri.LocalPath : throw new SlipwayException($"model {modelId} points at {uri.LocalPath}, which is not on this machine");
         var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(model.Uri)))[..16];
         var name = Uri.UnescapeDataString(uri.Segments[^1]);
-        var path = Path.Combine(cacheFolder ?? DefaultCacheFolder("models"), $"{modelId}-{key}", name);
+        var path = Path.Combine(cacheFolder ?? ClientOptions.DefaultCacheFolder("models"), $"{modelId}-{key}", name);
         if (File.Exists(path))
             return path;
         await _client.Files.DownloadAsync(uri, path, progress, cancellationToken).ConfigureAwait(false);
         return path;
     }
-
-    internal static string DefaultCacheFolder(string kind) =>
-        Path.Combine(Environment.GetEnvironmentVariable("SLIPWAY_CACHE_DIR")
-                     ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".slipway", "cache"), kind);
 }
 
 /// <summary>What <see cref="ModelsClient.RegisterAsync"/> registers.</summary>

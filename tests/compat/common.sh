@@ -16,3 +16,25 @@ require_clearml_setup() {
   [ -d "$SDK_DIR/clearml" ] || die "ClearML SDK source not found at $SDK_DIR (see README.md)"
   [ -f "$SHIM_DIR/pathlib2.py" ] || die "pathlib2 shim not found at $SHIM_DIR/pathlib2.py (see README.md)"
 }
+
+# Starts `slipway server` from this checkout's Release build (SQLite, data under $1, free ports) unless
+# CLEARML_API_HOST already names a server, and exports the CLEARML_* variables from what it prints.
+# Sets SERVER_PID (empty when nothing was started); the caller stops it.
+start_server_unless_set() {
+  local work="$1" repo
+  repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  SERVER_PID=""
+  [ -z "${CLEARML_API_HOST:-}" ] || return 0
+  echo "== starting a server"
+  dotnet "$repo/src/Slipway/bin/Release/net10.0/slipway.dll" server --data "$work/data" --host 127.0.0.1 \
+    --api-port 0 --web-port 0 --files-port 0 >"$work/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 300); do
+    grep -q "secret_key:" "$work/server.log" 2>/dev/null && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$work/server.log"; die "the server did not start"; }
+    sleep 0.1
+  done
+  field() { sed -n "s/^ *$1 *\(.*\)$/\1/p" "$work/server.log" | head -n 1 | sed 's:/*$::'; }
+  export CLEARML_API_HOST="$(field 'API:')" CLEARML_WEB_HOST="$(field 'Web:')" CLEARML_FILES_HOST="$(field 'Files:')"
+  export CLEARML_API_ACCESS_KEY="$(field 'access_key:')" CLEARML_API_SECRET_KEY="$(field 'secret_key:')"
+}

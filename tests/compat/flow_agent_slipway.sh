@@ -37,19 +37,7 @@ dotnet build "$REPO/src/Slipway/Slipway.csproj" -c Release -v q -nologo >"$WORK/
   || { tail -n 30 "$WORK/build.log"; die "build failed"; }
 SLIPWAY=(dotnet "$REPO/src/Slipway/bin/Release/net10.0/slipway.dll")
 
-if [ -z "${CLEARML_API_HOST:-}" ]; then
-  echo "== starting a server"
-  "${SLIPWAY[@]}" server --data "$WORK/data" --host 127.0.0.1 --api-port 0 --web-port 0 --files-port 0 >"$WORK/server.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 300); do
-    grep -q "secret_key:" "$WORK/server.log" 2>/dev/null && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log"; die "the server did not start"; }
-    sleep 0.1
-  done
-  field() { sed -n "s/^ *$1 *\(.*\)$/\1/p" "$WORK/server.log" | head -n 1 | sed 's:/*$::'; }
-  export CLEARML_API_HOST="$(field 'API:')" CLEARML_WEB_HOST="$(field 'Web:')" CLEARML_FILES_HOST="$(field 'Files:')"
-  export CLEARML_API_ACCESS_KEY="$(field 'access_key:')" CLEARML_API_SECRET_KEY="$(field 'secret_key:')"
-fi
+start_server_unless_set "$WORK"
 require_clearml_setup
 export PYTHONPATH="$SDK_DIR:$SHIM_DIR" PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 unset CLEARML_CONFIG_FILE CLEARML_TASK_ID CLEARML_AUTH_TOKEN CLEARML_PROC_MASTER_ID || true

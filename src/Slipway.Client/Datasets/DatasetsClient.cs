@@ -207,8 +207,7 @@ public sealed class DatasetsClient
     }
 
     internal string CacheRoot(LocalCopyOptions options) =>
-        options.CacheDirectory ?? _client.Options.DatasetCacheDirectory
-        ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".slipway", "cache", "datasets");
+        options.CacheDirectory ?? _client.Options.DatasetCacheDirectory ?? ClientOptions.DefaultCacheFolder("datasets");
 
     /// <summary>Downloads and parses a version's manifest; a version without one (nothing written yet) is empty.</summary>
     internal async Task<DatasetManifest> ReadManifestAsync(TaskInfo task, CancellationToken ct)

@@ -98,14 +98,17 @@ internal sealed class EventBatcher : IAsyncDisposable
         long target;
         lock (_gate)
             target = _enqueued;
-        while (Interlocked.Read(ref _sent) < target)
+        if (Interlocked.Read(ref _sent) >= target)
+            return;
+        _wake.Release(); // send what is buffered now rather than at the next interval
+        while (true)
         {
+            // The sender counts a batch as sent before it completes the progress task it replaces, so reading the
+            // task first and the count second never misses a wake-up.
             var progress = Volatile.Read(ref _progress);
-            _wake.Release();
             if (Interlocked.Read(ref _sent) >= target)
-                break;
-            await progress.Task.WaitAsync(TimeSpan.FromMilliseconds(200), ct).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
-            ct.ThrowIfCancellationRequested();
+                return;
+            await progress.Task.WaitAsync(ct).ConfigureAwait(false);
         }
     }
 
@@ -164,8 +167,11 @@ internal sealed class EventBatcher : IAsyncDisposable
             }
             List<Segment> segments;
             List<byte[]> others;
+            byte[][] prefixes;
             lock (_gate)
             {
+                // The series taken so far, read once per pass rather than under the lock for every record.
+                prefixes = [.. _seriesPrefixes];
                 segments = _full;
                 if (_current.Count > 0)
                 {
@@ -176,13 +182,13 @@ internal sealed class EventBatcher : IAsyncDisposable
                 others = _others;
                 _others = [];
             }
-            await SendAsync(segments, others, writer).ConfigureAwait(false);
+            await SendAsync(segments, others, prefixes, writer).ConfigureAwait(false);
             if (stopping && Pending == 0)
                 return;
         }
     }
 
-    private async Task SendAsync(List<Segment> segments, List<byte[]> others, ArrayBufferWriter<byte> writer)
+    private async Task SendAsync(List<Segment> segments, List<byte[]> others, byte[][] prefixes, ArrayBufferWriter<byte> writer)
     {
         var count = 0;
         async Task SendBufferAsync()
@@ -210,7 +216,7 @@ internal sealed class EventBatcher : IAsyncDisposable
         {
             for (var i = 0; i < segment.Count; i++)
             {
-                WriteScalar(writer, segment.Items[i], segment.BaseTick);
+                WriteScalar(writer, segment.Items[i], prefixes[segment.Items[i].Series], segment.BaseTick);
                 count++;
                 if (writer.WrittenCount > MaxRequestBytes)
                     await SendBufferAsync().ConfigureAwait(false);
@@ -230,11 +236,8 @@ internal sealed class EventBatcher : IAsyncDisposable
         }
     }
 
-    private void WriteScalar(ArrayBufferWriter<byte> writer, in ScalarRecord record, long baseTick)
+    private void WriteScalar(ArrayBufferWriter<byte> writer, in ScalarRecord record, byte[] prefix, long baseTick)
     {
-        byte[] prefix;
-        lock (_gate)
-            prefix = _seriesPrefixes[record.Series];
         var span = writer.GetSpan(prefix.Length + 96);
         prefix.CopyTo(span);
         var n = prefix.Length;

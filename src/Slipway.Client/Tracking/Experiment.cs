@@ -27,6 +27,7 @@ public sealed partial class Experiment : IAsyncDisposable
     private readonly List<Task> _tracked = [];
     private ConsoleCapture? _console;
     private JsonObject _runtime = [];
+    private readonly MachineStats _machine = new();
     private PosixSignalRegistration? _sigterm;
     private int _ended;
 
@@ -147,9 +148,8 @@ public sealed partial class Experiment : IAsyncDisposable
             HookProcessExit();
     }
 
-    private static JsonObject Runtime()
+    private JsonObject Runtime()
     {
-        var stats = new MachineStats();
         return new JsonObject
         {
             ["slipway_client"] = typeof(Experiment).Assembly.GetName().Version?.ToString(3),
@@ -162,7 +162,7 @@ public sealed partial class Experiment : IAsyncDisposable
             ["memory_gb"] = Math.Round(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024.0 * 1024 * 1024), 1),
             ["hostname"] = Environment.MachineName,
             ["user"] = Environment.UserName,
-            ["gpu_count"] = stats.GpuCount,
+            ["gpu_count"] = _machine.GpuCount,
             ["CLI"] = Environment.CommandLine,
             ["progress"] = "0",
         };
@@ -268,13 +268,12 @@ public sealed partial class Experiment : IAsyncDisposable
         }, ct), ct));
         if (_options.MonitorInterval is { } monitor)
         {
-            var stats = new MachineStats();
             var start = Environment.TickCount64;
-            stats.Sample();
+            _machine.Sample();
             _backgroundLoops.Add(Task.Run(() => EveryAsync(monitor, () =>
             {
                 var seconds = (Environment.TickCount64 - start) / 1000;
-                foreach (var (key, value) in stats.Sample())
+                foreach (var (key, value) in _machine.Sample())
                     Log.Scalar(key.StartsWith("gpu_", StringComparison.Ordinal) ? ":monitor:gpu" : ":monitor:machine", key, value, seconds);
                 return Task.CompletedTask;
             }, ct), ct));
