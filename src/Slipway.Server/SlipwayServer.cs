@@ -13,6 +13,7 @@ using Slipway.Server.Blobs;
 using Slipway.Server.Domain;
 using Slipway.Server.Files;
 using Slipway.Server.Storage;
+using Slipway.Server.Web;
 
 namespace Slipway.Server;
 
@@ -88,7 +89,10 @@ public sealed class SlipwayServer : IAsyncDisposable
         if (logging is not null)
             logging(builder.Logging);
         else
-            builder.Logging.AddSimpleConsole(o => o.SingleLine = true).AddFilter("Microsoft", LogLevel.Warning);
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true).AddFilter("Microsoft", LogLevel.Warning)
+                // The web UI's keys live in the data directory as files, unencrypted at rest like the database beside them.
+                .AddFilter("Microsoft.AspNetCore.DataProtection", LogLevel.Error)
+                .AddFilter(typeof(TokenCookie).FullName, LogLevel.Warning);
         builder.WebHost.UseKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = RpcEndpoint.MaxBodyBytes;
@@ -149,6 +153,7 @@ public sealed class SlipwayServer : IAsyncDisposable
             return router;
         });
         services.AddSingleton<RpcEndpoint>();
+        services.AddWebUi(options);
 
         var app = builder.Build();
         var endpoint = app.Services.GetRequiredService<RpcEndpoint>();
@@ -179,6 +184,7 @@ public sealed class SlipwayServer : IAsyncDisposable
             }
             return Results.Text(metrics.ToPrometheus(), "text/plain; version=0.0.4");
         });
+        app.MapWebUi(options);
         app.MapMethods("/{**path}", ["GET", "POST", "PUT"], endpoint.HandleAsync);
         return app;
     }

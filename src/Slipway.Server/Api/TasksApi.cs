@@ -73,7 +73,11 @@ public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntr
         var tasks = new JsonArray();
         foreach (var doc in found)
             tasks.Add(Json.Project(Present(doc.Body), onlyFields));
-        return new JsonObject { ["tasks"] = tasks };
+        var answer = new JsonObject { ["tasks"] = tasks };
+        // A page of get_all_ex also says how many match in all, for a table's pager.
+        if (call.Endpoint == "tasks.get_all_ex" && query.Take is not null)
+            answer["total"] = await docs.CountAsync(Collection.Tasks, query, call.Aborted);
+        return answer;
     }
 
     private async ValueTask<JsonNode?> Edit(RpcCall call)

@@ -1,0 +1,1 @@
+// Browser-side code of the charts pages.

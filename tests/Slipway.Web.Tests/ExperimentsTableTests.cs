@@ -1,0 +1,123 @@
+using System.Text.Json.Nodes;
+using Microsoft.Playwright;
+using Slipway.Web.Tests.Infrastructure;
+
+namespace Slipway.Web.Tests;
+
+[Collection("web")]
+public sealed class ExperimentsTableTests(WebFixture web)
+{
+    [Fact]
+    public async Task Signing_in_with_wrong_keys_says_so_and_the_right_keys_open_the_projects()
+    {
+        await using var tab = await web.NewPageAsync();
+        await tab.Page.GotoAsync("projects");
+        Assert.Contains("/login", tab.Page.Url, StringComparison.Ordinal);
+        await tab.Page.FillAsync("input[name=access_key]", web.Server.NewAdmin!.AccessKey);
+        await tab.Page.FillAsync("input[name=secret_key]", "wrong");
+        await tab.Page.ClickAsync("button[type=submit]");
+        await Assertions.Expect(tab.Page.Locator(".error")).ToContainTextAsync("invalid credentials");
+        await tab.ScreenshotAsync("login-error");
+        await tab.Page.FillAsync("input[name=access_key]", web.Server.NewAdmin!.AccessKey);
+        await tab.Page.FillAsync("input[name=secret_key]", web.Server.NewAdmin!.SecretKey);
+        await tab.Page.ClickAsync("button[type=submit]");
+        await Assertions.Expect(tab.Page.Locator("h1")).ToHaveTextAsync("Projects");
+    }
+
+    [Fact]
+    public async Task Projects_show_the_tree_with_counts_per_status()
+    {
+        await using var tab = await web.SignedInPageAsync();
+        await tab.GotoAsync("projects");
+        var resnet = tab.Page.Locator($"tr[data-project='{web.Runs.ProjectId}']");
+        await Assertions.Expect(resnet).ToContainTextAsync("resnet");
+        await Assertions.Expect(resnet).ToContainTextAsync("completed 2");
+        var vision = tab.Page.Locator("tr", new() { HasText = "vision" }).First;
+        await Assertions.Expect(vision).ToContainTextAsync("in progress 1");
+        await tab.ScreenshotAsync("projects");
+
+        await tab.Page.FillAsync("input.search", "resn");
+        await Assertions.Expect(tab.Page.Locator("tbody tr")).ToHaveCountAsync(1);
+        await tab.Page.ClickAsync("tbody tr a");
+        await Assertions.Expect(tab.Page.Locator("h1")).ToHaveTextAsync(SeededRuns.Project);
+    }
+
+    [Fact]
+    public async Task The_table_filters_searches_and_sorts_by_an_added_metric_column()
+    {
+        await using var tab = await web.SignedInPageAsync();
+        await tab.GotoAsync($"projects/{web.Runs.ProjectId}/experiments");
+        var rows = tab.Page.Locator("table.experiments tbody tr");
+        await Assertions.Expect(rows).ToHaveCountAsync(2);
+
+        await tab.Page.ClickAsync("details.columns summary");
+        var accuracy = tab.Page.Locator(".menu-row", new() { HasText = "accuracy / validation" });
+        await accuracy.Locator("label", new() { HasText = "max" }).Locator("input").CheckAsync();
+        await tab.Page.Locator(".menu-row", new() { HasText = "General/lr" }).Locator("input").CheckAsync();
+        await tab.Page.ClickAsync("details.columns summary");
+        var header = tab.Page.Locator("th", new() { HasText = "accuracy / validation (max)" });
+        await Assertions.Expect(header).ToBeVisibleAsync();
+
+        await header.ClickAsync(); // first click on a number column sorts highest first
+        await Assertions.Expect(rows.First).ToContainTextAsync("resnet tuned lr");
+        await Assertions.Expect(rows.First).ToContainTextAsync("0.05");
+        await header.ClickAsync();
+        await Assertions.Expect(rows.First).ToContainTextAsync("resnet baseline");
+        await tab.ScreenshotAsync("experiments-metric-column");
+
+        await tab.Page.FillAsync("input.search", "tuned");
+        await tab.Page.PressAsync("input.search", "Enter");
+        await Assertions.Expect(rows).ToHaveCountAsync(1);
+        await Assertions.Expect(rows.First).ToContainTextAsync("resnet tuned lr");
+    }
+
+    [Fact]
+    public async Task All_experiments_filter_by_status_and_update_live()
+    {
+        var task = (await web.ApiAsync("tasks.create", new JsonObject { ["name"] = "live status", ["type"] = "testing", ["project"] = web.Runs.ProjectId }))["id"]!.GetValue<string>();
+        await using var tab = await web.SignedInPageAsync();
+        await tab.GotoAsync("experiments");
+        var row = tab.Page.Locator($"tr[data-task='{task}']");
+        await Assertions.Expect(row).ToContainTextAsync("created");
+
+        await web.ApiAsync("tasks.started", new JsonObject { ["task"] = task });
+        await Assertions.Expect(row).ToContainTextAsync("in progress"); // no reload: the page polls
+
+        await tab.Page.ClickAsync(".chips button:text-is('completed')");
+        await Assertions.Expect(tab.Page.Locator("table.experiments tbody tr")).ToHaveCountAsync(2);
+        await Assertions.Expect(row).ToHaveCountAsync(0);
+        await tab.ScreenshotAsync("experiments-all");
+        await web.ApiAsync("tasks.delete", new JsonObject { ["task"] = task, ["force"] = true });
+    }
+
+    [Fact]
+    public async Task Bulk_actions_tag_archive_and_enqueue_the_selected_experiments()
+    {
+        var ids = new List<string>();
+        for (var i = 0; i < 2; i++)
+            ids.Add((await web.ApiAsync("tasks.create", new JsonObject { ["name"] = $"bulk {i}", ["type"] = "training", ["project"] = web.Runs.ProjectId }))["id"]!.GetValue<string>());
+        await using var tab = await web.SignedInPageAsync();
+        await tab.GotoAsync($"projects/{web.Runs.ProjectId}/experiments");
+        foreach (var id in ids)
+            await tab.Page.Locator($"tr[data-task='{id}'] input[type=checkbox]").CheckAsync();
+        await Assertions.Expect(tab.Page.Locator(".bulk")).ToContainTextAsync("2 selected");
+
+        await tab.Page.FillAsync(".bulk input[aria-label='Tag to add']", "sweep-7");
+        await tab.Page.ClickAsync(".bulk button:text-is('Add tag')");
+        await Assertions.Expect(tab.Page.Locator($"tr[data-task='{ids[0]}'] .tag")).ToHaveTextAsync("sweep-7");
+
+        await tab.Page.ClickAsync(".bulk button:text-is('Enqueue')");
+        await Assertions.Expect(tab.Page.Locator($"tr[data-task='{ids[1]}']")).ToContainTextAsync("queued");
+        var queued = await web.ApiAsync("tasks.get_all", new JsonObject { ["id"] = new JsonArray(ids[0], ids[1]), ["only_fields"] = new JsonArray("status", "tags") });
+        Assert.All(queued["tasks"]!.AsArray(), t => Assert.Equal("queued", t!["status"]!.GetValue<string>()));
+        Assert.All(queued["tasks"]!.AsArray(), t => Assert.Contains("sweep-7", t!["tags"]!.AsArray().Select(x => x!.GetValue<string>())));
+
+        await tab.Page.ClickAsync(".bulk button:text-is('Abort')");
+        await Assertions.Expect(tab.Page.Locator($"tr[data-task='{ids[0]}']")).ToContainTextAsync("stopped");
+        await tab.Page.ClickAsync(".bulk button:text-is('Archive')");
+        await Assertions.Expect(tab.Page.Locator($"tr[data-task='{ids[0]}']")).ToHaveCountAsync(0);
+        var archived = await web.ApiAsync("tasks.get_all", new JsonObject { ["id"] = new JsonArray(ids[0]), ["only_fields"] = new JsonArray("system_tags") });
+        Assert.Contains("archived", archived["tasks"]![0]!["system_tags"]!.AsArray().Select(x => x!.GetValue<string>()));
+        await web.ApiAsync("tasks.delete_many", new JsonObject { ["ids"] = new JsonArray(ids[0], ids[1]), ["force"] = true });
+    }
+}
