@@ -15,6 +15,7 @@ var scenarios = new (string Name, string Help, Func<BenchContext, Task> Run)[]
     ("report", "Slipway.Client Log.Scalar in a loop: 10,000,000 calls, every value checked on the server", ReportScenario.RunAsync),
     ("dataset-get", "Slipway.Client dataset get of a 10,000-file, 1 GB version vs a plain copy of the same files", DatasetGetScenario.RunAsync),
     ("agent", "slipway agent: enqueue → task started p50/p99 over 200 tasks, Python env cache hit vs miss, agent CPU and RSS while a task runs", AgentScenario.RunAsync),
+    ("web-table", "web UI experiments page over a 100,000-task project: first render and sorted by a metric column (server time) vs a 100-task project", WebTableScenario.RunAsync),
     ("startup", "cold start of the slipway executable to first answered request, and its idle RSS", StartupScenario.RunAsync),
 };
 

@@ -131,7 +131,7 @@ public static class GetAllScenario
     }
 
     /// <summary>A finished-looking task: five hyperparameters, and last_metrics for loss/train, loss/validation and accuracy/validation.</summary>
-    private static JsonObject NewTask(string id, int i, string project, string status, string user, string company)
+    internal static JsonObject NewTask(string id, int i, string project, string status, string user, string company)
     {
         var now = Json.Timestamp(DateTimeOffset.UtcNow.AddSeconds(-i));
         var task = TaskDocuments.New(id, $"experiment {i}", "training", user, company, now);

@@ -67,8 +67,9 @@ public static class DocQuerySql
         {
             var terms = g.Terms.Select(t =>
             {
-                var test = t.Tag is null ? d.ArrayEmpty(path) : d.ArrayContains(path, p.Add(t.Tag));
-                return t.Negated ? $"NOT ({test})" : test;
+                if (t.Tag is null)
+                    return t.Negated ? $"NOT ({d.ArrayEmpty(path)})" : d.ArrayEmpty(path);
+                return t.Negated ? d.ArrayLacks(path, p.Add(t.Tag)) : d.ArrayContains(path, p.Add(t.Tag));
             });
             return "(" + string.Join(g.All ? " AND " : " OR ", terms) + ")";
         });

@@ -26,6 +26,12 @@ public abstract class SqlDialect
 
     public abstract string ArrayEmpty(JsonPathRef path);
 
+    /// <summary>The list at the path does not hold the value (a missing list holds nothing).</summary>
+    public virtual string ArrayLacks(JsonPathRef path, string valueParam) => $"NOT ({ArrayContains(path, valueParam)})";
+
+    /// <summary>DDL for an index that serves ORDER BY on the path, or null where the engine does not get one.</summary>
+    public virtual string? SortIndex(string table, string name, JsonPathRef path) => null;
+
     public abstract string ContainsIgnoreCase(string textExpr, string likeParam);
 
     /// <summary>Returns the SQL for a path, inlined when its segments are plain names (so expression indexes match), else bound as a parameter.</summary>

@@ -1,4 +1,7 @@
+using System.Collections.Concurrent;
 using System.Data.Common;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json.Nodes;
 using Slipway.Server.Api;
 
@@ -7,6 +10,11 @@ namespace Slipway.Server.Storage;
 /// <summary>Documents as JSON in one table per collection (id, version, doc), on any <see cref="SqlDatabase"/>.</summary>
 public sealed class SqlDocumentStore(SqlDatabase db) : IDocumentStore
 {
+    // Indexes made on first use for ORDER BY on a field that users pick (a metric or hyperparameter column of the
+    // experiments table), at most this many per table and process: each costs one scan to build and a little per write.
+    private const int MaxSortIndexes = 32;
+    private readonly ConcurrentDictionary<string, Lazy<Task>> _sortIndexes = new(StringComparer.Ordinal);
+
     private SqlDialect Dialect => db.Dialect;
 
     public async Task<StoredDoc?> GetAsync(Collection collection, string id, CancellationToken ct = default)
@@ -21,6 +29,8 @@ public sealed class SqlDocumentStore(SqlDatabase db) : IDocumentStore
 
     public async Task<List<StoredDoc>> FindAsync(Collection collection, DocQuery query, CancellationToken ct = default)
     {
+        if (query.Take is not null)
+            await EnsureSortIndexesAsync(SqlDatabase.Table(collection), query.OrderBy, ct);
         var parameters = new SqlParameters();
         var sql = $"SELECT id, version, doc FROM {SqlDatabase.Table(collection)}"
                   + DocQuerySql.Where(query, Dialect, parameters) + DocQuerySql.OrderAndPage(query, Dialect, parameters);
@@ -128,6 +138,36 @@ public sealed class SqlDocumentStore(SqlDatabase db) : IDocumentStore
         }, ct);
 
     private string DocParameter => Dialect.JsonParameter("@doc");
+
+    private async Task EnsureSortIndexesAsync(string table, List<SortKey> order, CancellationToken ct)
+    {
+        foreach (var key in order)
+        {
+            if (!key.Path.StartsWith("last_metrics.", StringComparison.Ordinal) && !key.Path.StartsWith("hyperparams.", StringComparison.Ordinal))
+                continue;
+            var name = $"{table}_sort_{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key.Path)))[..16]}";
+            if (!_sortIndexes.ContainsKey(name) && _sortIndexes.Keys.Count(k => k.StartsWith(table + "_sort_", StringComparison.Ordinal)) >= MaxSortIndexes)
+                continue;
+            if (Dialect.SortIndex(table, name, Dialect.Path(key.Path, new SqlParameters())) is not { } ddl)
+                continue;
+            var build = _sortIndexes.GetOrAdd(name, _ => new Lazy<Task>(() => db.WriteAsync(async (conn, tx) =>
+            {
+                await using var cmd = conn.CreateCommand();
+                cmd.Transaction = tx;
+                cmd.CommandText = ddl;
+                return await cmd.ExecuteNonQueryAsync(CancellationToken.None);
+            }, CancellationToken.None)));
+            try
+            {
+                await build.Value.WaitAsync(ct);
+            }
+            catch (DbException)
+            {
+                // The order is right without the index, only slower; a later query tries again.
+                _sortIndexes.TryRemove(name, out _);
+            }
+        }
+    }
 
     private async Task<T> Run<T>(Func<DbConnection, Task<T>> query, CancellationToken ct)
     {

@@ -36,6 +36,8 @@ public sealed partial class PostgresDialect : SqlDialect
 
     public override string JsonParameter(string param) => $"CAST({param} AS jsonb)";
 
-    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$")]
+    // Letters, digits and underscores only (metric keys are hex hashes): written into the SQL, so that an index on the
+    // expression matches the query text.
+    [GeneratedRegex("^[A-Za-z0-9_]+(\\.[A-Za-z0-9_]+)*$")]
     private static partial Regex PlainPath();
 }

@@ -18,8 +18,13 @@ public sealed partial class SqliteDialect : SqlDialect
 
     public override string DocContains(string textParam) => $"instr(doc, {textParam}) > 0";
 
+    // json_each over the extracted array (stored lists are always arrays), so that an index on the list's expression
+    // covers the test; an empty list, the usual case, lacks every value without being parsed.
     public override string ArrayContains(JsonPathRef path, string valueParam) =>
-        $"EXISTS (SELECT 1 FROM json_each(doc, {path.Sql}) WHERE value = {valueParam})";
+        $"EXISTS (SELECT 1 FROM json_each(json_extract(doc, {path.Sql})) WHERE value = {valueParam})";
+
+    public override string ArrayLacks(JsonPathRef path, string valueParam) =>
+        $"(json_extract(doc, {path.Sql}) = '[]' OR NOT {ArrayContains(path, valueParam)})";
 
     public override string ArrayEmpty(JsonPathRef path) => $"coalesce(json_array_length(doc, {path.Sql}), 0) = 0";
 
@@ -30,6 +35,10 @@ public sealed partial class SqliteDialect : SqlDialect
         var segments = dotted.Split('.');
         if (PlainPath().IsMatch(dotted))
             return new JsonPathRef($"'$.{dotted}'");
+        // Written out too when every name is letters, digits and underscores (metric keys are hex hashes), so that an
+        // index on the expression matches the query's text.
+        if (SafePath().IsMatch(dotted))
+            return new JsonPathRef("'$" + string.Concat(segments.Select(s => char.IsAsciiDigit(s[0]) ? $".\"{s}\"" : "." + s)) + "'");
         var quoted = "$" + string.Concat(segments.Select(s => s.Contains('"', StringComparison.Ordinal)
             ? throw new InvalidQueryException($"field name not supported: {dotted}")
             : $".\"{s}\""));
@@ -41,6 +50,12 @@ public sealed partial class SqliteDialect : SqlDialect
 
     public override string JsonParameter(string param) => param;
 
+    public override string? SortIndex(string table, string name, JsonPathRef path) =>
+        path.Sql.StartsWith('\'') ? $"CREATE INDEX IF NOT EXISTS {name} ON {table} ({Value(path)})" : null;
+
     [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$")]
     private static partial Regex PlainPath();
+
+    [GeneratedRegex("^[A-Za-z0-9_]+(\\.[A-Za-z0-9_]+)*$")]
+    private static partial Regex SafePath();
 }

@@ -61,5 +61,7 @@ public static class SqliteSchema
         DocTable("workers"),
         DocTable("worker_stats"),
         "CREATE INDEX worker_stats_time ON worker_stats (json_extract(doc, '$.ts'))",
+        // Counts a project's visible tasks (system tags without "archived"/"hidden") from the index alone.
+        "CREATE INDEX tasks_project_system_tags ON tasks (json_extract(doc, '$.project'), json_extract(doc, '$.system_tags'))",
     ];
 }
