@@ -69,7 +69,13 @@ public sealed partial class ReproduceTests(WebFixture web)
         {
             await using var tab = await web.SignedInPageAsync();
             var page = tab.Page;
+            await web.ApiAsync("tasks.edit_hyper_params", new JsonObject
+            {
+                ["task"] = id,
+                ["hyperparams"] = new JsonArray(new JsonObject { ["section"] = "Args", ["name"] = "seed", ["value"] = "7", ["description"] = "random seed" }),
+            });
             await tab.GotoAsync("experiments/" + id);
+            await Assertions.Expect(page.Locator("table.args tr", new() { HasText = "seed" })).ToContainTextAsync("7");
             await page.ClickAsync("button:text-is('Edit execution')");
             await page.FillAsync("input[aria-label='Branch']", "feature/warmup");
             await page.FillAsync("input[aria-label='Commit']", "abc1234");
