@@ -143,6 +143,17 @@ public sealed partial class ExperimentPageTests(WebFixture web)
             await Assertions.Expect(console.Locator("span.line")).ToHaveCountAsync(3);
             await tab.ScreenshotAsync("experiment-console-live");
 
+            await tab.Page.ClickAsync("nav.tabs a:text-is('Plots')");
+            await Assertions.Expect(tab.Page.Locator(".tab-body .empty")).ToContainTextAsync("No plots");
+            await web.ApiAsync("events.add", new JsonObject
+            {
+                ["task"] = id, ["type"] = "plot", ["metric"] = "pr", ["variant"] = "test", ["iter"] = 1,
+                ["plot_str"] = "{\"data\": [{\"type\": \"bar\", \"x\": [\"a\", \"b\"], \"y\": [1, 2]}], \"layout\": {}}",
+            });
+            await Assertions.Expect(tab.Page.Locator("figure[data-plot='pr/test'] .js-plotly-plot")).ToHaveCountAsync(1, new() { Timeout = 15_000 });
+            await tab.Page.ClickAsync("nav.tabs a:text-is('Console')");
+            await Assertions.Expect(console).ToContainTextAsync("step 3 of 3");
+
             await web.ApiAsync("tasks.completed", new JsonObject { ["task"] = id });
             await Assertions.Expect(tab.Page.Locator(".experiment-head .status")).ToHaveTextAsync("completed");
             await Assertions.Expect(tab.Page.Locator(".console-tools .live")).ToHaveCountAsync(0);

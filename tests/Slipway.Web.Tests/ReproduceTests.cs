@@ -157,7 +157,7 @@ public sealed partial class ReproduceTests(WebFixture web)
             Assert.Equal("in_progress", task["status"]!.GetValue<string>());
 
             // A project chosen in the clone dialog that is deleted before the click: the API's answer shows in the dialog.
-            var project = (await web.ApiAsync("projects.create", new JsonObject { ["name"] = "web/short lived", ["description"] = "" }))["id"]!.GetValue<string>();
+            var project = (await web.ApiAsync("projects.create", new JsonObject { ["name"] = "short lived clone target", ["description"] = "" }))["id"]!.GetValue<string>();
             await tab.Page.ClickAsync(".experiment-head button:text-is('Clone')");
             var dialog = tab.Page.Locator(".dialog[role=dialog]");
             await dialog.Locator("select[aria-label='Target project']").SelectOptionAsync(project);
