@@ -121,6 +121,12 @@ public sealed partial class ExperimentPageTests(WebFixture web)
         await tab.GotoAsync($"experiments/{web.Runs.Tuned}/hyperparameters");
         await Assertions.Expect(tab.Page.Locator("nav.tabs a.active")).ToHaveTextAsync("Hyperparameters");
         await Assertions.Expect(tab.Page.Locator("tr[data-param='General/lr'] td.value")).ToHaveTextAsync("0.05");
+
+        // The results page the Python SDK prints in every run's console ("ClearML results page: …/output/log").
+        await tab.GotoAsync($"projects/*/experiments/{web.Runs.Tuned}/output/log");
+        await Assertions.Expect(tab.Page.Locator("nav.tabs a.active")).ToHaveTextAsync("Console");
+        await tab.GotoAsync($"projects/{web.Runs.ProjectId}/experiments/{web.Runs.Tuned}/output/metrics/scalar");
+        await Assertions.Expect(tab.Page.Locator("nav.tabs a.active")).ToHaveTextAsync("Scalars");
     }
 
     [Fact]

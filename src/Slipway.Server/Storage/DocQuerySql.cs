@@ -22,7 +22,8 @@ public static class DocQuerySql
             sql.Append(" ORDER BY ");
             sql.AppendJoin(", ", query.OrderBy.Select(k =>
                 $"{dialect.Value(dialect.Path(k.Path, parameters))} {(k.Descending ? "DESC" : "ASC")}{dialect.OrderNulls(k.Descending)}"));
-            sql.Append(", id");
+            // Ties break on id in the direction of the last key, so that an index on (key, id) gives the whole order.
+            sql.Append(query.OrderBy[^1].Descending ? ", id DESC" : ", id");
         }
         if (query.Take is { } take)
         {

@@ -51,7 +51,7 @@ public sealed partial class SqliteDialect : SqlDialect
     public override string JsonParameter(string param) => param;
 
     public override string? SortIndex(string table, string name, JsonPathRef path) =>
-        path.Sql.StartsWith('\'') ? $"CREATE INDEX IF NOT EXISTS {name} ON {table} ({Value(path)})" : null;
+        path.Sql.StartsWith('\'') ? $"CREATE INDEX IF NOT EXISTS {name} ON {table} ({Value(path)}, id)" : null;
 
     [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$")]
     private static partial Regex PlainPath();

@@ -63,5 +63,8 @@ public static class SqliteSchema
         "CREATE INDEX worker_stats_time ON worker_stats (json_extract(doc, '$.ts'))",
         // Counts a project's visible tasks (system tags without "archived"/"hidden") from the index alone.
         "CREATE INDEX tasks_project_system_tags ON tasks (json_extract(doc, '$.project'), json_extract(doc, '$.system_tags'))",
+        // Ordered pages walk (key, id) indexes: the id breaks ties in the same direction.
+        "DROP INDEX tasks_last_update",
+        "CREATE INDEX tasks_last_update ON tasks (json_extract(doc, '$.last_update'), id)",
     ];
 }
