@@ -14,5 +14,29 @@
   document.addEventListener("drop", () => mark(null));
   document.addEventListener("dragend", () => mark(null));
 
-  window.slipwayRegistry = {};
+  window.slipwayRegistry = {
+    // specs: [{id, spec}]: line charts drawn into the elements with those ids (the page re-renders them on refresh).
+    // A spec's range [from, to] pins the time axis (empty ends are added as gaps, drawn as nothing); series with fewer
+    // than two points are drawn as dots, which a line alone would not show.
+    charts(specs) {
+      for (const { id, spec, range } of specs) {
+        const el = document.getElementById(id);
+        if (!el) continue;
+        if (range) {
+          for (const s of spec.series) {
+            if (s.x.length === 0 || s.x[0] > range[0]) { s.x.unshift(range[0]); s.y.unshift(null); }
+            if (s.x[s.x.length - 1] < range[1]) { s.x.push(range[1]); s.y.push(null); }
+          }
+        }
+        window.slipway.lineChart(el, spec, null);
+        const u = el._chart;
+        if (!u) continue;
+        let sparse = false;
+        spec.series.forEach((s, i) => {
+          if (s.y.filter(v => v != null).length < 2) { u.series[i + 1].points.show = () => true; u.series[i + 1].points.filter = () => null; sparse = true; }
+        });
+        if (sparse) u.redraw(false, false);
+      }
+    },
+  };
 })();
