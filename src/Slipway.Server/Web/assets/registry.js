@@ -15,6 +15,11 @@
   document.addEventListener("dragend", () => mark(null));
 
   window.slipwayRegistry = {
+    // Copies text to the clipboard; false where the browser refuses (no permission, not a secure context).
+    async copy(text) {
+      try { await navigator.clipboard.writeText(text); return true; } catch { return false; }
+    },
+
     // specs: [{id, spec}]: line charts drawn into the elements with those ids (the page re-renders them on refresh).
     // A spec's range [from, to] pins the time axis (empty ends are added as gaps, drawn as nothing); series with fewer
     // than two points are drawn as dots, which a line alone would not show.
