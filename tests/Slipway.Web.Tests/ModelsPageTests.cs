@@ -97,5 +97,6 @@ public sealed class ModelsPageTests(WebFixture web)
         var response = await tab.Page.Context.APIRequest.GetAsync(href!);
         Assert.Equal(200, response.Status);
         Assert.Equal("not really onnx", await response.TextAsync());
+        await tab.ScreenshotAsync("model-seeded");
     }
 }

@@ -19,8 +19,8 @@ public sealed class QueuesPageTests(WebFixture web)
         await tab.GotoAsync("queues");
         var listed = tab.Page.Locator($"table.queues tr[data-queue='{queue}']");
         await Assertions.Expect(listed.Locator("td").Nth(1)).ToHaveTextAsync("3");
-        await Assertions.Expect(listed).ToContainTextAsync("job one"); // the next task
-        await listed.Locator("a").ClickAsync();
+        await Assertions.Expect(listed.GetByRole(AriaRole.Link, new() { Name = "job one" })).ToHaveAttributeAsync("href", $"experiments/{first}"); // the next task
+        await listed.Locator("td.name a").First.ClickAsync();
         var rows = tab.Page.Locator($"[data-entries='{queue}'] tbody tr");
         await Assertions.Expect(rows).ToHaveCountAsync(3);
         await tab.ScreenshotAsync("queues");
@@ -75,16 +75,29 @@ public sealed class QueuesPageTests(WebFixture web)
     }
 
     [Fact]
-    public async Task A_queue_is_created_from_the_page()
+    public async Task A_queue_created_on_the_page_shows_tasks_enqueued_elsewhere_without_a_reload()
     {
-        var name = "made-in-ui-" + Guid.NewGuid().ToString("N")[..8];
+        await using var scratch = new RegistryScratch(web);
+        var name = "made-in-ui-" + scratch.Unique;
         await using var tab = await web.SignedInPageAsync();
         await tab.GotoAsync("queues");
         await tab.Page.GetByLabel("New queue name").FillAsync(name);
         await tab.Page.GetByRole(AriaRole.Button, new() { Name = "Create queue" }).ClickAsync();
         var row = tab.Page.Locator("table.queues tr", new() { HasText = name });
         await Assertions.Expect(row).ToHaveCountAsync(1);
-        var id = await row.GetAttributeAsync("data-queue");
-        await web.ApiAsync("queues.delete", new() { ["queue"] = id });
+        var id = (await row.GetAttributeAsync("data-queue"))!;
+        try
+        {
+            await row.Locator("td.name a").First.ClickAsync();
+            await Assertions.Expect(tab.Page.Locator($"[data-entries='{id}']")).ToContainTextAsync("Nothing queued");
+            var task = await scratch.TaskAsync("enqueued by the sdk");
+            await scratch.EnqueueAsync(task, id);
+            await Assertions.Expect(tab.Page.Locator($"[data-entries='{id}'] tbody tr[data-task='{task}']")).ToBeVisibleAsync(new() { Timeout = 10_000 });
+            await Assertions.Expect(row.Locator("td").Nth(1)).ToHaveTextAsync("1");
+        }
+        finally
+        {
+            await web.ApiAsync("queues.delete", new() { ["queue"] = id, ["force"] = true });
+        }
     }
 }

@@ -10,6 +10,11 @@
     over = row;
     if (row) row.classList.add("drag-over");
   }
+  document.addEventListener("dragstart", e => {
+    const row = e.target instanceof Element ? e.target.closest("tr.drag-row") : null;
+    // Some browsers start a drag only with data set; the id also lets a row be dropped into a text field.
+    if (row && e.dataTransfer) { e.dataTransfer.setData("text/plain", row.dataset.task || ""); e.dataTransfer.effectAllowed = "move"; }
+  });
   document.addEventListener("dragover", e => mark(e.target instanceof Element ? e.target.closest("tr.drag-row") : null));
   document.addEventListener("drop", () => mark(null));
   document.addEventListener("dragend", () => mark(null));
