@@ -65,6 +65,7 @@ public sealed class SlipwayServer : IAsyncDisposable
             filesPort.Bound(ports[2], await FirstStart.RecordFilesPortAsync(stores.Docs, ports[2], ct));
             Uri Url(int port) => new($"http://{options.ConfigHost}:{port}");
             var server = new SlipwayServer(app, stores, options, Url(ports[0]), Url(ports[1]), Url(ports[2]), setup.NewAdmin);
+            app.Services.GetRequiredService<ServerUrls>().Bound(server.ApiUrl, server.WebUrl, server.FilesUrl);
             ClearmlConf.Write(server.ConfigPath, server.ApiUrl, server.WebUrl, server.FilesUrl, setup.NewAdmin);
             return server;
         }
@@ -113,6 +114,7 @@ public sealed class SlipwayServer : IAsyncDisposable
         services.AddSingleton<IBlobStore>(_ => options.S3 is { } s3 ? new S3BlobStore(s3) : new LocalBlobStore(Path.Combine(options.DataDir, "files")));
         services.AddSingleton<FileServer>();
         services.AddSingleton(filesPort);
+        services.AddSingleton<ServerUrls>();
         services.AddSingleton<FileCleanup>();
         services.AddHostedService<FileCleanupService>();
         services.AddSingleton<TaskDeletion>();
