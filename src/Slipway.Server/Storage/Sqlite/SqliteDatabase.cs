@@ -51,8 +51,6 @@ public sealed class SqliteDatabase : SqlDatabase
             await using var tx = await _writer.BeginTransactionAsync(ct);
             var result = await work(_writer, tx);
             await tx.CommitAsync(CancellationToken.None);
-            if (++_writes % StatisticsEvery == 0)
-                await OptimizeAsync(_writer, CancellationToken.None);
             return result;
         }
         finally
@@ -70,19 +68,6 @@ public sealed class SqliteDatabase : SqlDatabase
             await wal.ExecuteNonQueryAsync(ct);
         }
         await SchemaMigrations.ApplyAsync(conn, SqliteSchema.Steps, ct);
-        await OptimizeAsync(conn, ct);
-    }
-
-    // The planner's statistics (sqlite_stat1), sampled, so that it knows a filter that matches most rows (a project of
-    // 100,000 tasks) from one that matches few, and walks the index of the requested order or of the filter.
-    private const int StatisticsEvery = 20_000;
-    private long _writes;
-
-    private static async Task OptimizeAsync(SqliteConnection conn, CancellationToken ct)
-    {
-        await using var cmd = conn.CreateCommand();
-        cmd.CommandText = "PRAGMA analysis_limit=1000; ANALYZE;";
-        await cmd.ExecuteNonQueryAsync(ct);
     }
 
     public override bool IsUniqueViolation(Exception e) =>

@@ -50,8 +50,12 @@ public sealed partial class SqliteDialect : SqlDialect
 
     public override string JsonParameter(string param) => param;
 
+    // One index for the order across all projects and one within a project, as for last_update.
     public override string? SortIndex(string table, string name, JsonPathRef path) =>
-        path.Sql.StartsWith('\'') ? $"CREATE INDEX IF NOT EXISTS {name} ON {table} ({Value(path)}, id)" : null;
+        path.Sql.StartsWith('\'') ? $"""
+            CREATE INDEX IF NOT EXISTS {name} ON {table} ({Value(path)}, id);
+            CREATE INDEX IF NOT EXISTS {name}_project ON {table} (json_extract(doc, '$.project'), {Value(path)}, id);
+            """ : null;
 
     [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$")]
     private static partial Regex PlainPath();

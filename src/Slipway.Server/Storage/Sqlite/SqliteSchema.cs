@@ -63,8 +63,10 @@ public static class SqliteSchema
         "CREATE INDEX worker_stats_time ON worker_stats (json_extract(doc, '$.ts'))",
         // Counts a project's visible tasks (system tags without "archived"/"hidden") from the index alone.
         "CREATE INDEX tasks_project_system_tags ON tasks (json_extract(doc, '$.project'), json_extract(doc, '$.system_tags'))",
-        // Ordered pages walk (key, id) indexes: the id breaks ties in the same direction.
+        // An ordered page walks a (key, id) index, within one project or across all, and stops at the page's end:
+        // ties break on id in the key's direction.
         "DROP INDEX tasks_last_update",
         "CREATE INDEX tasks_last_update ON tasks (json_extract(doc, '$.last_update'), id)",
+        "CREATE INDEX tasks_project_last_update ON tasks (json_extract(doc, '$.project'), json_extract(doc, '$.last_update'), id)",
     ];
 }
