@@ -90,39 +90,101 @@ public sealed class ScalarsTabTests(WebFixture web)
     public async Task A_long_series_loads_downsampled_and_zooming_in_shows_its_raw_points()
     {
         const int points = 200_000;
-        var project = (await web.ApiAsync("projects.create", new JsonObject { ["name"] = "charts " + Guid.NewGuid().ToString("N")[..8], ["description"] = "long series" }))["id"]!.GetValue<string>();
-        var task = (await web.ApiAsync("tasks.create", new JsonObject { ["name"] = "long series", ["type"] = "training", ["project"] = project }))["id"]!.GetValue<string>();
-        const long start = 1_767_225_600_000;
-        for (var batch = 0; batch < points; batch += 10_000)
+        var (project, task) = await NewTaskAsync("long series");
+        try
         {
-            var events = new JsonArray(Enumerable.Range(batch, 10_000).Select(i => (JsonNode)new JsonObject
+            const long start = 1_767_225_600_000;
+            for (var batch = 0; batch < points; batch += 10_000)
             {
-                ["type"] = "training_stats_scalar", ["task"] = task, ["metric"] = "loss", ["variant"] = "train",
-                ["iter"] = i, ["value"] = 1 + Math.Sin(i / 700.0) + i * 1e-5, ["timestamp"] = start + i * 10L,
-            }).ToArray());
-            await web.ApiAsync("events.add_batch", new JsonObject { ["requests"] = events });
+                var events = new JsonArray(Enumerable.Range(batch, 10_000).Select(i => (JsonNode)new JsonObject
+                {
+                    ["type"] = "training_stats_scalar", ["task"] = task, ["metric"] = "loss", ["variant"] = "train",
+                    ["iter"] = i, ["value"] = 1 + Math.Sin(i / 700.0) + i * 1e-5 + (i * 7919 % 13 - 6) / 120.0, ["timestamp"] = start + i * 10L,
+                }).ToArray());
+                await web.ApiAsync("events.add_batch", new JsonObject { ["requests"] = events });
+            }
+
+            await using var tab = await web.SignedInPageAsync();
+            await tab.GotoAsync($"scalars/{task}");
+            var page = tab.Page;
+            var loss = Plot(page, "loss");
+            await Assertions.Expect(loss.Locator("canvas")).ToBeVisibleAsync();
+            var first = await PointsAsync(loss);
+            Assert.InRange(first, 1000, 2000); // a pyramid level, not 200,000 points
+            await tab.ScreenshotAsync("scalars-long-series");
+
+            // Two drags, as a user narrows in: the second range is short enough for every raw point.
+            await DragAsync(page, loss, 0.40f, 0.50f);
+            var (from, to) = await ZoomedRangeAsync(loss);
+            Assert.InRange(to - from, 10_000, 30_000);
+            await DragAsync(page, loss, 0.45f, 0.52f);
+            await Assertions.Expect(loss).Not.ToHaveAttributeAsync("data-zoomed", $"{from}-{to}");
+            (from, to) = await ZoomedRangeAsync(loss);
+            Assert.InRange(to - from, 100, 2000);
+            Assert.Equal(to - from + 1, await PointsAsync(loss));
+            var range = await loss.EvaluateAsync<double[]>("el => slipway.xRange(el)");
+            Assert.Equal((long)Math.Floor(range[1]) - (long)Math.Ceiling(range[0]) + 1, await PointsAsync(loss, inView: true));
+            await tab.ScreenshotAsync("scalars-long-series-raw");
         }
-
-        await using var tab = await web.SignedInPageAsync();
-        await tab.GotoAsync($"scalars/{task}");
-        var page = tab.Page;
-        var loss = Plot(page, "loss");
-        await Assertions.Expect(loss.Locator("canvas")).ToBeVisibleAsync();
-        var first = await PointsAsync(loss);
-        Assert.InRange(first, 1000, 2000); // a pyramid level, not 200,000 points
-        await tab.ScreenshotAsync("scalars-long-series");
-
-        // Two drags, as a user narrows in: the second range is short enough for every raw point.
-        await DragAsync(page, loss, 0.40f, 0.50f);
-        var (from, to) = await ZoomedRangeAsync(loss);
-        Assert.InRange(to - from, 10_000, 30_000);
-        await DragAsync(page, loss, 0.45f, 0.52f);
-        await Assertions.Expect(loss).Not.ToHaveAttributeAsync("data-zoomed", $"{from}-{to}");
-        (from, to) = await ZoomedRangeAsync(loss);
-        Assert.InRange(to - from, 100, 2000);
-        Assert.Equal(to - from + 1, await PointsAsync(loss));
-        var range = await loss.EvaluateAsync<double[]>("el => slipway.xRange(el)");
-        Assert.Equal((long)Math.Floor(range[1]) - (long)Math.Ceiling(range[0]) + 1, await PointsAsync(loss, inView: true));
-        await tab.ScreenshotAsync("scalars-long-series-raw");
+        finally
+        {
+            await DeleteAsync(project, task);
+        }
     }
+
+    [Fact]
+    public async Task A_running_experiment_updates_live_and_lists_monitoring_charts_last()
+    {
+        var (project, task) = await NewTaskAsync("live scalars");
+        try
+        {
+            await web.ApiAsync("tasks.started", new JsonObject { ["task"] = task });
+            await AddAsync(task, "loss", "train", 0, 10);
+            await AddAsync(task, ":monitor:gpu", "gpu_0_utilization", 0, 5);
+            await AddAsync(task, "zeta", "value", 0, 10);
+
+            await using var tab = await web.SignedInPageAsync();
+            await tab.GotoAsync($"scalars/{task}");
+            var page = tab.Page;
+            var titles = page.Locator(".chart h3");
+            await Assertions.Expect(titles).ToHaveTextAsync(["loss", "zeta", ":monitor:gpu"]);
+            await Assertions.Expect(page.Locator("h2.chart-group")).ToHaveTextAsync("Monitoring");
+            var loss = Plot(page, "loss");
+            await Assertions.Expect(loss.Locator("canvas")).ToBeVisibleAsync();
+            Assert.Equal(10, await PointsAsync(loss));
+
+            // No reload: the tab polls while the experiment runs.
+            await AddAsync(task, "loss", "train", 10, 15);
+            await page.WaitForFunctionAsync("el => slipway.pointCount(el) === 25", await loss.ElementHandleAsync());
+            await tab.ScreenshotAsync("scalars-live");
+        }
+        finally
+        {
+            await DeleteAsync(project, task);
+        }
+    }
+
+    /// <summary>A task in a project of its own, so that the seeded projects keep their counts.</summary>
+    private async Task<(string Project, string Task)> NewTaskAsync(string name)
+    {
+        var project = (await web.ApiAsync("projects.create", new JsonObject { ["name"] = "charts " + Guid.NewGuid().ToString("N")[..8], ["description"] = name }))["id"]!.GetValue<string>();
+        var task = (await web.ApiAsync("tasks.create", new JsonObject { ["name"] = name, ["type"] = "training", ["project"] = project }))["id"]!.GetValue<string>();
+        return (project, task);
+    }
+
+    private async Task DeleteAsync(string project, string task)
+    {
+        await web.ApiAsync("tasks.delete", new JsonObject { ["task"] = task, ["force"] = true });
+        await web.ApiAsync("projects.delete", new JsonObject { ["project"] = project, ["force"] = true });
+    }
+
+    private Task<JsonObject> AddAsync(string task, string metric, string variant, int from, int count) =>
+        web.ApiAsync("events.add_batch", new JsonObject
+        {
+            ["requests"] = new JsonArray(Enumerable.Range(from, count).Select(i => (JsonNode)new JsonObject
+            {
+                ["type"] = "training_stats_scalar", ["task"] = task, ["metric"] = metric, ["variant"] = variant,
+                ["iter"] = i, ["value"] = 1.0 / (i + 1), ["timestamp"] = 1_767_225_600_000 + i * 1000L,
+            }).ToArray()),
+        });
 }

@@ -79,10 +79,16 @@
     return { width: w, height: 260 };
   }
 
-  function duration(v) {
-    const sign = v < 0 ? "-" : "", t = Math.abs(Math.round(v));
-    const h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), sec = t % 60;
-    return sign + (h > 0 ? `${h}:${String(m).padStart(2, "0")}:${String(sec).padStart(2, "0")}` : m > 0 ? `${m}:${String(sec).padStart(2, "0")}` : `${sec}s`);
+  // Seconds of run time as a person reads them: 0.25s, 42s, 3:07, 1:02:09 (decimals as fine as the axis ticks need).
+  function duration(v, step) {
+    if (v == null) return "-";
+    const sign = v < 0 ? "-" : "", a = Math.abs(v);
+    if (a < 60) {
+      const decimals = step ? Math.min(3, Math.max(0, Math.ceil(-Math.log10(step)))) : a < 10 ? 2 : 0;
+      return sign + a.toFixed(decimals) + "s";
+    }
+    const t = Math.round(a), h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), sec = t % 60;
+    return sign + (h > 0 ? `${h}:${String(m).padStart(2, "0")}:${String(sec).padStart(2, "0")}` : `${m}:${String(sec).padStart(2, "0")}`);
   }
 
   // What a chart is built from; anything else changes by setting its data.
@@ -97,11 +103,11 @@
     const opts = {
       ...sizeOf(el),
       scales: { x: { time }, y: spec.log ? { distr: 3 } : {} },
-      series: [Object.assign({ label: time ? "time" : relative ? "run time" : "iteration" }, relative ? { value: (u, v) => v == null ? "-" : duration(v) } : {})]
+      series: [Object.assign({ label: time ? "time" : relative ? "run time" : "iteration" }, relative ? { value: (u, v) => duration(v) } : {})]
         .concat(spec.series.map((s, i) => ({
           label: s.label, stroke: s.color || palette[i % palette.length], width: 1.5, spanGaps: true, points: { show: false },
         }))),
-      axes: [relative ? { values: (u, vals) => vals.map(duration) } : {}, { size: 60 }],
+      axes: [relative ? { values: (u, vals, axis, space, incr) => vals.map(v => duration(v, incr)) } : {}, { size: 60 }],
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },
       hooks: {
