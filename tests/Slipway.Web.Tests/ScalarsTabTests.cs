@@ -67,6 +67,8 @@ public sealed class ScalarsTabTests(WebFixture web)
         await tab.ScreenshotAsync("scalars-log-smoothed-relative-time");
         await page.GetByLabel("X axis").SelectOptionAsync("iter");
         await page.GetByLabel("Log scale").UncheckAsync();
+        await page.WaitForFunctionAsync("el => el._chart && el._chart.scales.y.distr === 1 && el._spec.xMode === 'iter'", await loss.ElementHandleAsync());
+        await Assertions.Expect(loss.Locator(".u-legend")).ToContainTextAsync("iteration");
 
         // Zoom: the drag asks the server for the range's points, a double click brings the whole series back.
         await DragAsync(page, loss, 0.3f, 0.6f);
