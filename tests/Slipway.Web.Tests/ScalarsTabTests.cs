@@ -127,6 +127,18 @@ public sealed class ScalarsTabTests(WebFixture web)
             var range = await loss.EvaluateAsync<double[]>("el => slipway.xRange(el)");
             Assert.Equal((long)Math.Floor(range[1]) - (long)Math.Ceiling(range[0]) + 1, await PointsAsync(loss, inView: true));
             await tab.ScreenshotAsync("scalars-long-series-raw");
+
+            // On a time axis the drag's time range is mapped back to the iterations reported in it (here 10 ms apart).
+            await loss.Locator(".u-over").DblClickAsync();
+            await Assertions.Expect(loss).Not.ToHaveAttributeAsync("data-zoomed", new System.Text.RegularExpressions.Regex("."));
+            await page.GetByLabel("X axis").SelectOptionAsync("relative");
+            await page.WaitForFunctionAsync("el => el._chart && el._spec.xMode === 'relative'", await loss.ElementHandleAsync());
+            await Assertions.Expect(loss.Locator(".u-legend")).ToContainTextAsync("run time");
+            await DragAsync(page, loss, 0.40f, 0.50f);
+            (from, to) = await ZoomedRangeAsync(loss);
+            Assert.InRange(from, 76_000, 82_000);
+            Assert.InRange(to, 98_000, 104_000);
+            Assert.InRange(await PointsAsync(loss), 500, 2000); // the finest level that fits: 64-iteration buckets here
         }
         finally
         {
