@@ -122,7 +122,7 @@
             u.setData(tableOf(el._spec), false);
             u.setScale("x", { min: a, max: b });
             el.dataset.zoomed = `${lo}-${hi}`;
-          });
+          }, e => console.warn("zoom failed", e));
         }],
       },
     };
@@ -137,7 +137,7 @@
         el._spec.series = series;
         chart.setData(tableOf(el._spec));
         delete el.dataset.zoomed;
-      });
+      }, e => console.warn("zoom reset failed", e));
     };
     if (!el._resize) {
       el._resize = new ResizeObserver(() => { if (el._chart) el._chart.setSize(sizeOf(el)); });
