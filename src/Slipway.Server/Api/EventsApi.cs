@@ -17,8 +17,8 @@ public sealed class EventsApi(IDocumentStore docs, IEventStore events, EventInge
         router.Add("events.add_batch", AddBatch, null);
         router.Add("events.get_task_log", GetTaskLog, "task order navigate_earlier batch_size from_timestamp scroll_id refresh");
         router.Add("events.get_task_events", GetTaskEvents, "task event_type order batch_size scroll_id metrics model_events iters");
-        router.Add("events.scalar_metrics_iter_histogram", ScalarIterHistogram, "task samples key metrics model_events");
-        router.Add("events.multi_task_scalar_metrics_iter_histogram", MultiTaskHistogram, "tasks samples key metrics model_events");
+        router.Add("events.scalar_metrics_iter_histogram", ScalarIterHistogram, "task samples key metrics model_events from_iter to_iter timestamps");
+        router.Add("events.multi_task_scalar_metrics_iter_histogram", MultiTaskHistogram, "tasks samples key metrics model_events from_iter to_iter timestamps");
         router.Add("events.get_task_plots", GetTaskPlots, "task iters scroll_id metrics no_scroll model_events");
         router.Add("events.get_multi_task_plots", GetTaskPlots, "tasks iters scroll_id metrics no_scroll model_events last_iters_per_task_metric");
         router.Add("events.debug_images", DebugImages, "metrics iters navigate_earlier refresh scroll_id model_events");
@@ -146,7 +146,7 @@ public sealed class EventsApi(IDocumentStore docs, IEventStore events, EventInge
     private async ValueTask<JsonNode?> ScalarIterHistogram(RpcCall call)
     {
         var task = await RequireOwnerAsync(call, call.RequireString("task"));
-        return await HistogramAsync([task], call, (_, metric, variant, points) => points);
+        return await HistogramAsync([task], byTask: false, call, (_, metric, variant, points) => points);
     }
 
     /// <summary>The comparison view: per metric and variant, one series per task, named after the task.</summary>
@@ -158,7 +158,7 @@ public sealed class EventsApi(IDocumentStore docs, IEventStore events, EventInge
             throw ApiException.InvalidTaskId(string.Join(",", ids));
         var names = found.ToDictionary(t => t.Id, t => Json.GetString(t.Body, "name") ?? t.Id);
         var result = new JsonObject();
-        var byTask = (JsonObject)(await HistogramAsync(found.Select(t => t.Id).ToList(), call, (task, metric, variant, points) =>
+        var byTask = (JsonObject)(await HistogramAsync(found.Select(t => t.Id).ToList(), byTask: true, call, (task, metric, variant, points) =>
         {
             points["name"] = names[task];
             points["task"] = task;
@@ -182,24 +182,36 @@ public sealed class EventsApi(IDocumentStore docs, IEventStore events, EventInge
         return result;
     }
 
-    private async Task<JsonNode?> HistogramAsync(IReadOnlyList<string> tasks, RpcCall call, Func<string, string, string, JsonObject, JsonObject> shape)
+    /// <summary>
+    /// Per metric and variant, the series as x and y (downsampled to about <c>samples</c> points). Two Slipway additions,
+    /// ignored by ClearML clients that do not send them: <c>from_iter</c>/<c>to_iter</c> limit the series to an iteration
+    /// range (a zoomed chart reads finer points there), and <c>timestamps</c> adds each point's time (ms) next to x.
+    /// </summary>
+    private async Task<JsonNode?> HistogramAsync(IReadOnlyList<string> tasks, bool byTask, RpcCall call, Func<string, string, string, JsonObject, JsonObject> shape)
     {
         var samples = Math.Clamp(call.Int("samples") ?? Domain.ScalarHistogram.DefaultSamples, 2, 100_000);
         var key = call.String("key") ?? "iter";
         if (key is not ("iter" or "timestamp" or "iso_time"))
             throw ApiException.Validation("key must be iter, timestamp or iso_time");
         var wanted = MetricFilter(call.Array("metrics"));
+        var fromIter = call.Long("from_iter") ?? long.MinValue;
+        var toIter = call.Long("to_iter") ?? long.MaxValue;
+        if (fromIter > toIter)
+            throw ApiException.Validation("from_iter must not be greater than to_iter");
+        var withTimestamps = call.Bool("timestamps");
         var series = await events.GetSeriesAsync(tasks, call.Aborted);
         var result = new JsonObject();
         foreach (var s in series)
         {
             if (wanted is not null && (!wanted.TryGetValue(s.Metric, out var variants) || (variants.Count > 0 && !variants.Contains(s.Variant))))
                 continue;
-            var points = await histogram.PointsAsync(s, samples, call.Aborted);
+            var points = await histogram.PointsAsync(s, samples, fromIter, toIter, call.Aborted);
             var x = new JsonArray();
             var y = new JsonArray();
+            var timestamps = withTimestamps ? new JsonArray() : null;
             foreach (var p in points)
             {
+                timestamps?.Add(p.Timestamp);
                 x.Add(key switch
                 {
                     "timestamp" => JsonValue.Create(p.Timestamp),
@@ -208,10 +220,13 @@ public sealed class EventsApi(IDocumentStore docs, IEventStore events, EventInge
                 });
                 y.Add(p.Value is { } v && double.IsFinite(v) ? JsonValue.Create(v) : null);
             }
-            var container = tasks.Count == 1 ? result : (JsonObject)(result[s.Task] ??= new JsonObject());
+            var container = byTask ? (JsonObject)(result[s.Task] ??= new JsonObject()) : result;
             if (container[s.Metric] is not JsonObject byVariant)
                 container[s.Metric] = byVariant = [];
-            byVariant[s.Variant] = shape(s.Task, s.Metric, s.Variant, new JsonObject { ["name"] = s.Variant, ["x"] = x, ["y"] = y });
+            var shaped = new JsonObject { ["name"] = s.Variant, ["x"] = x, ["y"] = y };
+            if (timestamps is not null)
+                shaped["timestamps"] = timestamps;
+            byVariant[s.Variant] = shape(s.Task, s.Metric, s.Variant, shaped);
         }
         return result;
     }

@@ -39,7 +39,13 @@ public interface IEventStore
 
     Task<List<ScalarPoint>> GetScalarsAsync(long series, CancellationToken ct = default);
 
+    /// <summary>The points of a series whose iterations lie in [fromIter, toIter], in iteration order; reads only the chunks that range covers.</summary>
+    Task<List<ScalarPoint>> GetScalarsAsync(long series, long fromIter, long toIter, CancellationToken ct = default);
+
     Task<List<ScalarBucket>> GetBucketsAsync(long series, int level, CancellationToken ct = default);
+
+    /// <summary>The buckets of one level numbered fromBucket to toBucket (inclusive), in bucket order.</summary>
+    Task<List<ScalarBucket>> GetBucketsAsync(long series, int level, long fromBucket, long toBucket, CancellationToken ct = default);
 
     Task<List<StoredEvent>> GetEventsAsync(EventQuery query, CancellationToken ct = default);
 

@@ -235,26 +235,49 @@ public sealed class SqlEventStore : IEventStore
         return series;
     }
 
-    public async Task<List<ScalarPoint>> GetScalarsAsync(long series, CancellationToken ct = default)
+    public Task<List<ScalarPoint>> GetScalarsAsync(long series, CancellationToken ct = default) =>
+        GetScalarsAsync(series, long.MinValue, long.MaxValue, ct);
+
+    public async Task<List<ScalarPoint>> GetScalarsAsync(long series, long fromIter, long toIter, CancellationToken ct = default)
     {
+        if (fromIter > toIter)
+            return [];
         await using var conn = await _db.OpenReadAsync(ct);
         await using var cmd = conn.CreateCommand();
-        cmd.CommandText = "SELECT points FROM scalar_chunks WHERE series = @series ORDER BY chunk";
+        cmd.CommandText = "SELECT points FROM scalar_chunks WHERE series = @series AND chunk BETWEEN @from AND @to ORDER BY chunk";
         SqlDocumentStore.AddParameter(cmd, "@series", series);
+        SqlDocumentStore.AddParameter(cmd, "@from", ScalarChunks.ChunkOf(fromIter));
+        SqlDocumentStore.AddParameter(cmd, "@to", ScalarChunks.ChunkOf(toIter));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var points = new List<ScalarPoint>();
         while (await reader.ReadAsync(ct))
-            points.AddRange(ScalarChunks.Decode((byte[])reader.GetValue(0)));
+        {
+            foreach (var p in ScalarChunks.Decode((byte[])reader.GetValue(0)))
+            {
+                if (p.Iter >= fromIter && p.Iter <= toIter)
+                    points.Add(p);
+            }
+        }
         return points;
     }
 
-    public async Task<List<ScalarBucket>> GetBucketsAsync(long series, int level, CancellationToken ct = default)
+    public Task<List<ScalarBucket>> GetBucketsAsync(long series, int level, CancellationToken ct = default) =>
+        GetBucketsAsync(series, level, long.MinValue, long.MaxValue, ct);
+
+    public async Task<List<ScalarBucket>> GetBucketsAsync(long series, int level, long fromBucket, long toBucket, CancellationToken ct = default)
     {
+        if (fromBucket > toBucket)
+            return [];
         await using var conn = await _db.OpenReadAsync(ct);
         await using var cmd = conn.CreateCommand();
-        cmd.CommandText = "SELECT bucket, count, min_value, min_iter, min_ts, max_value, max_iter, max_ts FROM scalar_buckets WHERE series = @series AND level = @level ORDER BY bucket";
+        cmd.CommandText = """
+            SELECT bucket, count, min_value, min_iter, min_ts, max_value, max_iter, max_ts FROM scalar_buckets
+            WHERE series = @series AND level = @level AND bucket BETWEEN @from AND @to ORDER BY bucket
+            """;
         SqlDocumentStore.AddParameter(cmd, "@series", series);
         SqlDocumentStore.AddParameter(cmd, "@level", (long)level);
+        SqlDocumentStore.AddParameter(cmd, "@from", fromBucket);
+        SqlDocumentStore.AddParameter(cmd, "@to", toBucket);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var buckets = new List<ScalarBucket>();
         while (await reader.ReadAsync(ct))

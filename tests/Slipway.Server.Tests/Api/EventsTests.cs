@@ -109,6 +109,34 @@ public abstract class EventsTests(string engine) : ServerTests(engine)
     }
 
     [Fact]
+    public async Task A_histogram_limited_to_an_iteration_range_returns_its_raw_points_with_timestamps()
+    {
+        var task = await CreateTaskAsync("t");
+        for (var start = 0; start < 20_000; start += 5000)
+            await Api.AddBatchAsync(Enumerable.Range(start, 5000).Select(i => Scalar(task, "loss", "train", i, i * 0.25)));
+        var reply = await Api.OkAsync("events.scalar_metrics_iter_histogram", new JsonObject
+        {
+            ["task"] = task, ["samples"] = 500, ["from_iter"] = 12_000, ["to_iter"] = 12_399, ["timestamps"] = true,
+        });
+        var series = reply["loss"]!["train"]!;
+        Assert.Equal(Enumerable.Range(12_000, 400).Select(i => (long)i), series["x"]!.AsArray().Select(v => v!.GetValue<long>()));
+        Assert.Equal(3000, series["y"]![0]!.GetValue<double>());
+        var timestamps = series["timestamps"]!.AsArray().Select(v => v!.GetValue<long>()).ToList();
+        Assert.Equal(400, timestamps.Count);
+        Assert.Equal(1_700_000_012_000, timestamps[0]);
+
+        var plain = await Api.OkAsync("events.scalar_metrics_iter_histogram", new JsonObject { ["task"] = task, ["samples"] = 500 });
+        Assert.Null(plain["loss"]!["train"]!["timestamps"]);
+        var multi = await Api.OkAsync("events.multi_task_scalar_metrics_iter_histogram", new JsonObject
+        {
+            ["tasks"] = new JsonArray(task), ["from_iter"] = 19_990, ["timestamps"] = true,
+        });
+        Assert.Equal(10, multi["loss"]!["train"]![task]!["timestamps"]!.AsArray().Count);
+        var backwards = await Api.CallAsync("events.scalar_metrics_iter_histogram", new JsonObject { ["task"] = task, ["from_iter"] = 10, ["to_iter"] = 5 });
+        Assert.Equal(400, backwards.Status);
+    }
+
+    [Fact]
     public async Task Comparison_histogram_groups_series_by_metric_variant_and_task()
     {
         var a = await CreateTaskAsync("run-a");

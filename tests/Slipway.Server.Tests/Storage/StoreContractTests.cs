@@ -149,6 +149,62 @@ public abstract class StoreContractTests(string engine) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Scalars_and_buckets_read_by_iteration_range()
+    {
+        var events = _stores.Events;
+        // Three chunks' worth, with a gap, so a range starts and ends inside chunks and spans a missing one.
+        var points = Enumerable.Range(0, 3000).Where(i => i is < 1100 or >= 2100).Select(i => new ScalarEvent("t", "loss", "train", new ScalarPoint(i, i * 0.5, 1000 + i))).ToList();
+        await events.AddAsync(points, []);
+        var series = Assert.Single(await events.GetSeriesAsync(["t"]));
+
+        var range = await events.GetScalarsAsync(series.Id, 1000, 2200);
+        Assert.Equal(Enumerable.Range(1000, 100).Concat(Enumerable.Range(2100, 101)).Select(i => (long)i), range.Select(p => p.Iter));
+        Assert.Equal(new ScalarPoint(2200, 1100, 3200), range[^1]);
+        Assert.Empty(await events.GetScalarsAsync(series.Id, 1200, 2000));
+        Assert.Empty(await events.GetScalarsAsync(series.Id, 10, 5));
+        Assert.Equal(points.Count, (await events.GetScalarsAsync(series.Id, long.MinValue, long.MaxValue)).Count);
+
+        var buckets = await events.GetBucketsAsync(series.Id, 0, 10, 20);
+        Assert.Equal(Enumerable.Range(10, 11).Select(b => (long)b), buckets.Select(b => b.Bucket));
+        Assert.Equal(new ScalarPoint(160, 80, 1160), buckets[0].Min);
+        Assert.Equal(new ScalarPoint(335, 167.5, 1335), buckets[^1].Max);
+        Assert.Equal(16, buckets[0].Count);
+        var coarse = await events.GetBucketsAsync(series.Id, 2, 0, 100);
+        Assert.Equal((await events.GetBucketsAsync(series.Id, 2)).Select(b => b.Bucket), coarse.Select(b => b.Bucket));
+    }
+
+    [Fact]
+    public async Task A_histogram_zoomed_into_a_long_series_shows_its_raw_points()
+    {
+        var events = _stores.Events;
+        var histogram = new ScalarHistogram(events);
+        await events.AddAsync(Enumerable.Range(0, 200_000).Select(i => new ScalarEvent("t", "loss", "train", new ScalarPoint(i, Math.Sin(i / 50.0), i))).ToList(), []);
+        await events.AddAsync(Enumerable.Range(0, 2_000).Select(i => new ScalarEvent("t", "loss", "sparse", new ScalarPoint(i * 100L, i, i))).ToList(), []);
+        var all = await events.GetSeriesAsync(["t"]);
+        var dense = all.Single(s => s.Variant == "train");
+        var sparse = all.Single(s => s.Variant == "sparse");
+
+        var overview = await histogram.PointsAsync(dense, 2000, CancellationToken.None);
+        Assert.InRange(overview.Count, 1000, 2000);
+        Assert.Equal(overview.Select(p => p.Iter).Order(), overview.Select(p => p.Iter));
+
+        var zoomed = await histogram.PointsAsync(dense, 2000, 150_000, 150_999, CancellationToken.None);
+        Assert.Equal(Enumerable.Range(150_000, 1000).Select(i => (long)i), zoomed.Select(p => p.Iter));
+
+        // Wider than the sample count: a pyramid level, limited to the range (edge buckets at most one bucket past it).
+        var wide = await histogram.PointsAsync(dense, 2000, 100_000, 140_000, CancellationToken.None);
+        Assert.InRange(wide.Count, 1000, 2000);
+        Assert.All(wide, p => Assert.InRange(p.Iter, 100_000 - 64, 140_000 + 64));
+        Assert.Contains(wide, p => p.Value > 0.999);
+        Assert.Contains(wide, p => p.Value < -0.999);
+
+        // A sparse series over a long range: the points in range fit, so they come back raw.
+        var fewer = await histogram.PointsAsync(sparse, 500, 50_000, 90_000, CancellationToken.None);
+        Assert.Equal(Enumerable.Range(500, 401).Select(i => i * 100L), fewer.Select(p => p.Iter));
+        Assert.Empty(await histogram.PointsAsync(dense, 2000, 300_000, 400_000, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Other_events_overwrite_by_id_and_page_by_time()
     {
         var events = _stores.Events;
