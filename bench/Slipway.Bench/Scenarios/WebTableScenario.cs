@@ -56,6 +56,10 @@ public static partial class WebTableScenario
                 return (latencies, html);
             }
 
+            // The first sort by a metric column builds that column's indexes (once per column and database).
+            var firstSort = Stopwatch.StartNew();
+            await browser.GetStringAsync($"projects/{big}/experiments?sort={sort}");
+            var firstSortMs = firstSort.Elapsed.TotalMilliseconds;
             var (first, firstHtml) = await MeasureAsync($"projects/{big}/experiments");
             var (sorted, sortedHtml) = await MeasureAsync($"projects/{big}/experiments?sort={sort}");
             var (baseline, _) = await MeasureAsync($"projects/{small}/experiments");
@@ -110,6 +114,7 @@ public static partial class WebTableScenario
                 Fmt.Ms(sorted.P50), Fmt.Ms(baselineSorted.P50) + " (100 tasks)", Fmt.Ratio(sorted.P50 / baselineSorted.P50), "< 300 ms", sorted.P50 < 300));
             ctx.Results.Add(new Row("web-table", engineName, "experiments page sorted by a metric column, p99",
                 Fmt.Ms(sorted.P99), Fmt.Ms(baselineSorted.P99) + " (100 tasks)", Fmt.Ratio(sorted.P99 / baselineSorted.P99), "< 300 ms", sorted.P99 < 300));
+            ctx.Results.Add(new Row("web-table", engineName, "diagnostic: the first sort by that column (builds its indexes)", Fmt.Ms(firstSortMs), "-", "-", "-", null));
         }
     }
 
