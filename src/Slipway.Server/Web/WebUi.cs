@@ -30,7 +30,6 @@ public static class WebUi
         app.UseAuthorization();
         app.UseAntiforgery();
         app.MapGet("/assets/{name}", (HttpContext http, string name) => assets.ServeAsync(http, name));
-        app.MapGet("/_framework/blazor.web.js", (HttpContext http) => assets.ServeAsync(http, "blazor.web.js"));
         app.MapPost("/auth/login", async (HttpContext http) =>
         {
             var form = await http.Request.ReadFormAsync(http.RequestAborted);
