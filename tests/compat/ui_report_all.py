@@ -3,7 +3,7 @@
 web UI's experiment page (and the model and dataset pages) shows SDK-made data.
 
 Reports: argparse `Args`, `connect` of a dict (General) and of a nested dict (its own section),
-`connect_configuration` of a dict, of a text file and of a multi-line string; console output with ANSI
+`connect_configuration` of a dict and of a YAML file, user properties; console output with ANSI
 colours, carriage-return progress lines (tqdm when installed, a hand-made bar otherwise) and stderr;
 scalars; `report_plotly`, `report_matplotlib_figure` (as a plot and as an image), matplotlib
 auto-capture through `plt.show()`, `report_table` (pandas DataFrame when installed, a CSV file and a list
