@@ -13,7 +13,7 @@ of rows), `report_scatter2d`, `report_scatter3d`, `report_histogram`, `report_ve
 artifacts of type dict, numpy, pandas, str, file, folder, image; an `OutputModel` with weights; and a
 dataset with two versions. Reads nothing back: the page checks are made in a browser.
 
-Prints "UI REPORT OK <task_id> <model_id> <dataset_id>".
+Prints "UI REPORT OK <task_id> <model_id> <dataset_id> <child_dataset_id>".
 """
 import argparse
 import math
