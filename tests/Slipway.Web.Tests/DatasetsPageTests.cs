@@ -63,6 +63,11 @@ public sealed class DatasetsPageTests(WebFixture web)
             await Assertions.Expect(tab.Page.Locator("h1")).ToHaveTextAsync($"pets {parent.Version}");
             await Assertions.Expect(tab.Page.Locator(".lineage-graph")).ToContainTextAsync("No parents");
             await Assertions.Expect(files).ToHaveCountAsync(2);
+
+            // Versions are tasks, but not experiments: the experiments table leaves them out.
+            await tab.GotoAsync("experiments");
+            await Assertions.Expect(tab.Page.Locator("table.experiments tbody tr").First).ToBeVisibleAsync();
+            await Assertions.Expect(tab.Page.Locator($"tr[data-task='{child.Id}']")).ToHaveCountAsync(0);
         }
         finally
         {
