@@ -101,6 +101,12 @@ public static partial class WebTableScenario
                 "count by project and tags " + await StoreAsync(() => docs.CountAsync(Collection.Tasks, Query(true, null))),
                 "first 50 by last_update " + await StoreAsync(() => docs.FindAsync(Collection.Tasks, Query(true, "last_update"))),
                 "first 50 by the metric " + await StoreAsync(() => docs.FindAsync(Collection.Tasks, Query(true, sort[1..]))),
+                "the page's tasks.get_all_ex over HTTP " + await StoreAsync(() => client.CallAsync("tasks.get_all_ex", new JsonObject
+                {
+                    ["project"] = new JsonArray(big), ["page"] = 0, ["page_size"] = 50, ["order_by"] = new JsonArray("-last_update"),
+                    ["system_tags"] = new JsonArray("__$all", "-archived", "-dataset"),
+                    ["only_fields"] = new JsonArray("id", "name", "status", "type", "user", "tags", "started", "completed", "last_update", "last_iteration", "last_metrics", "hyperparams", "project"),
+                })),
             });
             ctx.Results.Add(new Row("web-table", engineName, "diagnostic: store queries alone, p50", diagnostics, "-", "-", "-", null));
 

@@ -36,6 +36,13 @@ public sealed partial class PostgresDialect : SqlDialect
 
     public override string JsonParameter(string param) => $"CAST({param} AS jsonb)";
 
+    // As for last_update: across all projects and within one, in the descending order (backwards: the ascending one).
+    public override string? SortIndex(string table, string name, JsonPathRef path) =>
+        path.Sql.StartsWith('\'') ? $$"""
+            CREATE INDEX IF NOT EXISTS {{name}} ON {{table}} ({{Value(path)}} DESC NULLS LAST, id DESC);
+            CREATE INDEX IF NOT EXISTS {{name}}_project ON {{table}} ((doc #>> '{project}'), {{Value(path)}} DESC NULLS LAST, id DESC);
+            """ : null;
+
     // Letters, digits and underscores only (metric keys are hex hashes): written into the SQL, so that an index on the
     // expression matches the query text.
     [GeneratedRegex("^[A-Za-z0-9_]+(\\.[A-Za-z0-9_]+)*$")]

@@ -59,5 +59,11 @@ public static class PostgresSchema
         DocTable("workers"),
         DocTable("worker_stats"),
         "CREATE INDEX worker_stats_time ON worker_stats (((doc #>> '{ts}')::numeric))",
+        // An ordered page walks a (key, id) index, within one project or across all, and stops at the page's end. The
+        // order is the one queries ask for descending (missing values last, ties by id); read backwards it is the
+        // ascending one.
+        "DROP INDEX tasks_last_update",
+        "CREATE INDEX tasks_last_update ON tasks ((doc #> '{last_update}') DESC NULLS LAST, id DESC)",
+        "CREATE INDEX tasks_project_last_update ON tasks ((doc #>> '{project}'), (doc #> '{last_update}') DESC NULLS LAST, id DESC)",
     ];
 }
