@@ -46,6 +46,7 @@ public static class DatasetGetScenario
         var hits = new List<TimeSpan>();
         var copyCpu = new List<(TimeSpan User, TimeSpan Kernel)>();
         var getCpu = new List<(TimeSpan User, TimeSpan Kernel)>();
+        var getJit = new List<(TimeSpan Time, long Methods)>();
         using var process = Process.GetCurrentProcess();
         for (var round = 0; round < rounds; round++)
         {
@@ -75,8 +76,10 @@ public static class DatasetGetScenario
                 var options = new LocalCopyOptions { CacheDirectory = Path.Combine(work, $"cache-{round}") };
                 Sync();
                 var cpu = Cpu(process);
+                var (jit, methods) = (System.Runtime.JitInfo.GetCompilationTime(), System.Runtime.JitInfo.GetCompiledMethodCount());
                 gets.Add(await TimeAsync(async () => copy = await client.Datasets.GetLocalCopyAsync(version.Id, options)));
                 getCpu.Add(Since(process, cpu));
+                getJit.Add((System.Runtime.JitInfo.GetCompilationTime() - jit, System.Runtime.JitInfo.GetCompiledMethodCount() - methods));
                 if (copy!.FromCache || copy.Files.Count != fileCount)
                     throw new InvalidOperationException("the dataset get did not build a fresh, whole copy");
                 hits.Add(await TimeAsync(async () =>
@@ -127,6 +130,8 @@ public static class DatasetGetScenario
         }
         ctx.Results.Add(new Row("dataset-get", "local", "diagnostic: CPU time of the get (client and server in one process) / of the plain copy", CpuText(getCpu),
             CpuText(copyCpu), "-", "-", null));
+        ctx.Results.Add(new Row("dataset-get", "local", "diagnostic: JIT time during the get, per round (methods compiled)",
+            string.Join(" / ", getJit.Select(j => $"{j.Time.TotalMilliseconds:0} ms ({j.Methods})")), "-", "-", "-", null));
         ctx.Results.Add(new Row("dataset-get", "local", $"diagnostic: plain copy with {Environment.ProcessorCount} threads", Speed(Median(parallelCopies)), "-", "-", "-", null));
         ctx.Results.Note($"dataset-get: {rounds} round(s), the copy first in even rounds and the get first in odd ones, each step after a sync; " +
             $"plain copy {string.Join(" / ", copies.Select(Speed))}, dataset get {string.Join(" / ", gets.Select(Speed))}, parallel copy {string.Join(" / ", parallelCopies.Select(Speed))}");

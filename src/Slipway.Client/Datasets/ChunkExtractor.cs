@@ -72,6 +72,8 @@ internal static class ChunkExtractor
     {
         var ct = failed.Token;
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        // One hash object per lane: GetHashAndReset leaves it ready for the next file.
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         try
         {
             await using var own = fork is null ? null : await ZipArchive.CreateAsync(fork, ZipArchiveMode.Read, leaveOpen: false, entryNameEncoding: null, ct).ConfigureAwait(false);
@@ -85,7 +87,7 @@ internal static class ChunkExtractor
                 if (folders.Add(Path.GetDirectoryName(target)!))
                     Directory.CreateDirectory(Path.GetDirectoryName(target)!);
                 await using var input = await entry.OpenAsync(ct).ConfigureAwait(false);
-                await WriteCheckedAsync(input, target, file, url, buffer, written, ct).ConfigureAwait(false);
+                await WriteCheckedAsync(input, target, file, url, buffer, sha, written, ct).ConfigureAwait(false);
             }
         }
         catch
@@ -101,24 +103,18 @@ internal static class ChunkExtractor
         }
     }
 
-    private static async Task WriteCheckedAsync(Stream input, string target, DatasetFile file, Uri url, byte[] buffer, IProgress<long>? progress, CancellationToken ct)
+    private static async Task WriteCheckedAsync(Stream input, string target, DatasetFile file, Uri url, byte[] buffer, IncrementalHash sha, IProgress<long>? progress,
+        CancellationToken ct)
     {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long written = 0;
-        // The scratch folder is new and every path is extracted once: CreateNew spares the truncate Create would do.
-        var output = new FileStream(target, new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.Write,
-            Share = FileShare.None,
-            BufferSize = 0,
-        });
-        await using (output.ConfigureAwait(false))
+        // The scratch folder is new and every path is extracted once: CreateNew spares the truncate Create would do. A
+        // bare handle written at explicit offsets: no stream object or buffer of its own per file.
+        using (var output = File.OpenHandle(target, FileMode.CreateNew, FileAccess.Write, FileShare.None))
         {
             while (true)
             {
-                // Fill the whole buffer first: a deflate stream hands out a few KiB per read, and a write (and a hash
-                // update) per few KiB costs far more than the copy itself. A small file is written at once.
+                // Fill the whole buffer first: a deflate stream hands out 8 KiB per read, and a write (and a hash
+                // update) per 8 KiB costs far more than the copy itself. A small file is written at once.
                 var filled = 0;
                 int read;
                 while (filled < BufferSize && (read = await input.ReadAsync(buffer.AsMemory(filled, BufferSize - filled), ct).ConfigureAwait(false)) > 0)
@@ -127,7 +123,7 @@ internal static class ChunkExtractor
                     break;
                 sha.AppendData(buffer, 0, filled);
                 // A plain write: it lands in the page cache, and the async form would hop threads for every block.
-                output.Write(buffer, 0, filled);
+                RandomAccess.Write(output, buffer.AsSpan(0, filled), written);
                 written += filled;
                 progress?.Report(filled);
             }

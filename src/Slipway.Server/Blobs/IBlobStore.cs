@@ -13,6 +13,9 @@ public interface IBlobStore
     /// <summary>A seekable stream of the file, or null when there is none.</summary>
     Task<Stream?> OpenReadAsync(string path, CancellationToken ct);
 
+    /// <summary>The file's full path on this machine's disk when the store keeps it there (so it can be sent as a file); null otherwise.</summary>
+    string? LocalPath(string path) => null;
+
     Task<bool> DeleteAsync(string path, CancellationToken ct);
 }
 

@@ -83,6 +83,8 @@ public sealed class LocalBlobStore : IBlobStore
         }
     }
 
+    public string? LocalPath(string path) => Resolve(path);
+
     public Task<bool> DeleteAsync(string path, CancellationToken ct)
     {
         var target = Resolve(path);

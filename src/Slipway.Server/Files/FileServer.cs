@@ -109,9 +109,8 @@ public sealed partial class FileServer(IBlobStore blobs, TokenService tokens, Se
     private async Task<IResult> DownloadAsync(HttpContext http, string path)
     {
         var info = await blobs.StatAsync(path, http.RequestAborted);
-        var stream = info is null ? null : await blobs.OpenReadAsync(path, http.RequestAborted);
-        if (info is null || stream is null)
-            return Results.Json(new { error = $"no file at {path}" }, statusCode: 404);
+        if (info is null)
+            return NotFound(path);
         if (!ContentTypes.TryGetContentType(path, out var type))
             type = "application/octet-stream";
         var downloadName = http.Request.Query.ContainsKey("download") ? path.Split('/')[^1] : null;
@@ -123,7 +122,35 @@ public sealed partial class FileServer(IBlobStore blobs, TokenService tokens, Se
                 return Task.CompletedTask;
             });
         }
+        if (blobs.LocalPath(path) is { } local)
+        {
+            // A file on this disk is sent as a file (ranges and conditions handled by the result), read straight into
+            // the response's buffers.
+            http.Features.Set<IHttpResponseBodyFeature>(new PipeSendFileFeature(http.Features.GetRequiredFeature<IHttpResponseBodyFeature>()));
+            return new LocalFileResult(Results.File(local, type, downloadName, info.LastModified, enableRangeProcessing: true), path);
+        }
+        var stream = await blobs.OpenReadAsync(path, http.RequestAborted);
+        if (stream is null)
+            return NotFound(path);
         return Results.File(stream, type, downloadName, info.LastModified, enableRangeProcessing: true);
+    }
+
+    private static IResult NotFound(string path) => Results.Json(new { error = $"no file at {path}" }, statusCode: 404);
+
+    /// <summary>A local file's result; a file deleted between the stat and the send is answered 404, like one never there.</summary>
+    private sealed class LocalFileResult(IResult file, string path) : IResult
+    {
+        public async Task ExecuteAsync(HttpContext http)
+        {
+            try
+            {
+                await file.ExecuteAsync(http);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException && !http.Response.HasStarted)
+            {
+                await NotFound(path).ExecuteAsync(http);
+            }
+        }
     }
 
     private async Task<IResult> DeleteAsync(string path, CancellationToken ct) =>

@@ -56,6 +56,11 @@ public sealed class FileServerTests : ServerTests
         var partial = await http.SendAsync(range);
         Assert.Equal(HttpStatusCode.PartialContent, partial.StatusCode);
         Assert.Equal(weights[1000..2000], await partial.Content.ReadAsByteArrayAsync());
+        // An open-ended range over more than one of the server's 256 KiB send blocks.
+        using var rest = new HttpRequestMessage(HttpMethod.Get, "/proj/exp.1/models/weights.bin") { Headers = { Range = new RangeHeaderValue(1000, null) } };
+        var tail = await http.SendAsync(rest);
+        Assert.Equal(HttpStatusCode.PartialContent, tail.StatusCode);
+        Assert.Equal(weights[1000..], await tail.Content.ReadAsByteArrayAsync());
 
         var head = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/proj/exp.1/models/weights.bin"));
         Assert.Equal(HttpStatusCode.OK, head.StatusCode);
