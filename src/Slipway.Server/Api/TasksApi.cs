@@ -10,6 +10,7 @@ public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntr
     TaskDeletion deletion)
 {
     private const string StatusFields = "task force status_reason status_message";
+    public const long TotalLimit = 10_000;
     private const string DefinitionFields = "name type project system_tags tags comment parent output_dest script execution hyperparams configuration models container runtime";
 
     public void Map(RpcRouter router)
@@ -74,9 +75,14 @@ public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntr
         foreach (var doc in found)
             tasks.Add(Json.Project(Present(doc.Body), onlyFields));
         var answer = new JsonObject { ["tasks"] = tasks };
-        // A page of get_all_ex also says how many match in all, for a table's pager.
+        // A page of get_all_ex also says how many match, for a table's pager: exactly up to TotalLimit, and that there
+        // are more beyond it (a count that stops there costs the same for any project size, on either engine).
         if (call.Endpoint == "tasks.get_all_ex" && query.Take is not null)
-            answer["total"] = await docs.CountAsync(Collection.Tasks, query, call.Aborted);
+        {
+            var total = await docs.CountUpToAsync(Collection.Tasks, query, TotalLimit + 1, call.Aborted);
+            answer["total"] = Math.Min(total, TotalLimit);
+            answer["total_more"] = total > TotalLimit;
+        }
         return answer;
     }
 

@@ -14,6 +14,9 @@ public interface IDocumentStore
 
     Task<long> CountAsync(Collection collection, DocQuery query, CancellationToken ct = default);
 
+    /// <summary>Counts matches, stopping at <paramref name="limit"/>: the cost is bounded however many there are.</summary>
+    Task<long> CountUpToAsync(Collection collection, DocQuery query, long limit, CancellationToken ct = default);
+
     /// <summary>Counts documents per value of one or two fields (e.g. tasks per project and status).</summary>
     Task<List<GroupCount>> CountByAsync(Collection collection, DocQuery query, string field1, string? field2, CancellationToken ct = default);
 

@@ -47,10 +47,16 @@ public sealed class SqlDocumentStore(SqlDatabase db) : IDocumentStore
         }, ct);
     }
 
-    public async Task<long> CountAsync(Collection collection, DocQuery query, CancellationToken ct = default)
+    public Task<long> CountAsync(Collection collection, DocQuery query, CancellationToken ct = default) =>
+        CountAsync($"SELECT count(*) FROM {SqlDatabase.Table(collection)}", query, "", ct);
+
+    public Task<long> CountUpToAsync(Collection collection, DocQuery query, long limit, CancellationToken ct = default) =>
+        CountAsync($"SELECT count(*) FROM (SELECT 1 FROM {SqlDatabase.Table(collection)}", query, $" LIMIT {Math.Max(0, limit)}) AS matches", ct);
+
+    private async Task<long> CountAsync(string select, DocQuery query, string tail, CancellationToken ct)
     {
         var parameters = new SqlParameters();
-        var sql = $"SELECT count(*) FROM {SqlDatabase.Table(collection)}" + DocQuerySql.Where(query, Dialect, parameters);
+        var sql = select + DocQuerySql.Where(query, Dialect, parameters) + tail;
         return await Run(async conn =>
         {
             await using var cmd = conn.CreateCommand();

@@ -24,6 +24,19 @@ public abstract class TasksTests(string engine) : ServerTests(engine)
     }
 
     [Fact]
+    public async Task A_page_of_get_all_ex_says_how_many_match_and_get_all_does_not()
+    {
+        for (var i = 0; i < 3; i++)
+            await CreateTaskAsync($"paged {i}");
+        var page = await Api.OkAsync("tasks.get_all_ex", new JsonObject { ["name"] = "^paged ", ["page"] = 1, ["page_size"] = 2 });
+        Assert.Single(page["tasks"]!.AsArray());
+        Assert.Equal(3, page["total"]!.GetValue<long>());
+        Assert.False(page["total_more"]!.GetValue<bool>());
+        var plain = await Api.OkAsync("tasks.get_all", new JsonObject { ["name"] = "^paged ", ["page"] = 0, ["page_size"] = 2 });
+        Assert.Null(plain["total"]);
+    }
+
+    [Fact]
     public async Task Concurrent_conflicting_status_changes_have_one_winning_status()
     {
         var task = await CreateTaskAsync("race");

@@ -83,7 +83,10 @@ public abstract class StoreContractTests(string engine) : IAsyncLifetime
         Assert.DoesNotContain(page, d => Json.GetStrings(d.Body, "system_tags").Contains("archived"));
         query.OrderBy[0] = query.OrderBy[0] with { Descending = false };
         Assert.Equal([0, 2, 3, 4, 5], (await Docs.FindAsync(Collection.Tasks, query)).Select(d => Json.GetLong(Json.Get(d.Body, "last_metrics.3f0a.9b.value"))).ToList());
-        Assert.Equal(27, await Docs.CountAsync(Collection.Tasks, new DocQuery().Where(new FieldIn("project", ["p"])).Where(new TagMatch("system_tags", TagQuery.Parse(["-archived"])))));
+        var visible = new DocQuery().Where(new FieldIn("project", ["p"])).Where(new TagMatch("system_tags", TagQuery.Parse(["-archived"])));
+        Assert.Equal(27, await Docs.CountAsync(Collection.Tasks, visible));
+        Assert.Equal(10, await Docs.CountUpToAsync(Collection.Tasks, visible, 10));
+        Assert.Equal(27, await Docs.CountUpToAsync(Collection.Tasks, visible, 100));
     }
 
     [Fact]
