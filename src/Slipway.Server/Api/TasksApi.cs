@@ -10,7 +10,7 @@ public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntr
     TaskDeletion deletion)
 {
     private const string StatusFields = "task force status_reason status_message";
-    public const long TotalLimit = 10_000;
+    private const long TotalLimit = 10_000;
     private const string DefinitionFields = "name type project system_tags tags comment parent output_dest script execution hyperparams configuration models container runtime";
 
     public void Map(RpcRouter router)
