@@ -132,7 +132,7 @@ public sealed partial class ExperimentPageTests(WebFixture web)
     [Fact]
     public async Task A_running_task_is_followed_live_status_and_console()
     {
-        var id = (await web.ApiAsync("tasks.create", new JsonObject { ["name"] = "live console", ["type"] = "training", ["project"] = web.Runs.ProjectId }))["id"]!.GetValue<string>();
+        var id = await web.NewTaskAsync("live console");
         try
         {
             await web.ApiAsync("tasks.started", new JsonObject { ["task"] = id });

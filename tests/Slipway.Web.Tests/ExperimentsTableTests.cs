@@ -74,7 +74,7 @@ public sealed class ExperimentsTableTests(WebFixture web)
     [Fact]
     public async Task All_experiments_filter_by_status_and_update_live()
     {
-        var task = (await web.ApiAsync("tasks.create", new JsonObject { ["name"] = "live status", ["type"] = "testing", ["project"] = web.Runs.ProjectId }))["id"]!.GetValue<string>();
+        var task = await web.NewTaskAsync("live status", "testing");
         await using var tab = await web.SignedInPageAsync();
         await tab.GotoAsync("experiments");
         var row = tab.Page.Locator($"tr[data-task='{task}']");
@@ -95,7 +95,7 @@ public sealed class ExperimentsTableTests(WebFixture web)
     {
         var ids = new List<string>();
         for (var i = 0; i < 2; i++)
-            ids.Add((await web.ApiAsync("tasks.create", new JsonObject { ["name"] = $"bulk {i}", ["type"] = "training", ["project"] = web.Runs.ProjectId }))["id"]!.GetValue<string>());
+            ids.Add(await web.NewTaskAsync($"bulk {i}"));
         await using var tab = await web.SignedInPageAsync();
         await tab.GotoAsync($"projects/{web.Runs.ProjectId}/experiments");
         foreach (var id in ids)

@@ -24,7 +24,7 @@ public sealed class RegistryScratch(WebFixture web) : IAsyncDisposable
 
     public async Task<string> TaskAsync(string name)
     {
-        var id = Id(await web.ApiAsync("tasks.create", new JsonObject { ["name"] = name, ["type"] = "training", ["project"] = await ProjectAsync() }));
+        var id = await web.NewTaskAsync(name, project: await ProjectAsync());
         _tasks.Add(id);
         return id;
     }

@@ -227,7 +227,7 @@ public sealed partial class ReproduceTests(WebFixture web)
 
     private async Task<string> RunningTaskAsync(string name)
     {
-        var id = (await web.ApiAsync("tasks.create", new JsonObject { ["name"] = name, ["type"] = "training", ["project"] = web.Runs.ProjectId }))["id"]!.GetValue<string>();
+        var id = await web.NewTaskAsync(name);
         await web.ApiAsync("tasks.started", new JsonObject { ["task"] = id });
         return id;
     }

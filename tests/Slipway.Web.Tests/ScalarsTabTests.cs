@@ -182,7 +182,7 @@ public sealed class ScalarsTabTests(WebFixture web)
     private async Task<(string Project, string Task)> NewTaskAsync(string name)
     {
         var project = (await web.ApiAsync("projects.create", new JsonObject { ["name"] = "charts " + Guid.NewGuid().ToString("N")[..8], ["description"] = name }))["id"]!.GetValue<string>();
-        var task = (await web.ApiAsync("tasks.create", new JsonObject { ["name"] = name, ["type"] = "training", ["project"] = project }))["id"]!.GetValue<string>();
+        var task = await web.NewTaskAsync(name, project: project);
         return (project, task);
     }
 

@@ -17,7 +17,7 @@ public sealed class SdkShapesTests(WebFixture web)
     [Fact]
     public async Task Console_colours_and_progress_bar_redraws_show_as_a_terminal_would()
     {
-        var id = await NewTaskAsync("sdk console");
+        var id = await web.NewTaskAsync("sdk console");
         try
         {
             await AddBatchAsync(
@@ -59,7 +59,7 @@ public sealed class SdkShapesTests(WebFixture web)
     [Fact]
     public async Task Plots_with_the_SDK_s_string_titles_draw_chart_and_axis_titles()
     {
-        var id = await NewTaskAsync("sdk plots");
+        var id = await web.NewTaskAsync("sdk plots");
         try
         {
             await AddBatchAsync(
@@ -98,7 +98,7 @@ public sealed class SdkShapesTests(WebFixture web)
     [Fact]
     public async Task Report_media_files_and_image_artifacts_show_by_their_kind()
     {
-        var id = await NewTaskAsync("sdk media");
+        var id = await web.NewTaskAsync("sdk media");
         try
         {
             var prefix = $"sdk-shapes/sdk-media.{id}";
@@ -165,9 +165,6 @@ public sealed class SdkShapesTests(WebFixture web)
             folder.Delete(recursive: true);
         }
     }
-
-    private async Task<string> NewTaskAsync(string name) =>
-        (await web.ApiAsync("tasks.create", new JsonObject { ["name"] = name, ["type"] = "training", ["project"] = web.Runs.ProjectId }))["id"]!.GetValue<string>();
 
     private static JsonObject Plot(string task, string metric, string variant, int iter, string plotStr) => new()
     {

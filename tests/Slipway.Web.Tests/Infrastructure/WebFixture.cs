@@ -88,6 +88,10 @@ public sealed class WebFixture : IAsyncLifetime
         return data as JsonObject ?? [];
     }
 
+    /// <summary>A new draft task (in the seeded project unless another is named); the caller deletes it.</summary>
+    public async Task<string> NewTaskAsync(string name, string type = "training", string? project = null) =>
+        (await ApiAsync("tasks.create", new JsonObject { ["name"] = name, ["type"] = type, ["project"] = project ?? Runs.ProjectId }))["id"]!.GetValue<string>();
+
     public async Task DisposeAsync()
     {
         if (_browser is not null)

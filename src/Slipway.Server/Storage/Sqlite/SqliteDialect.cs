@@ -33,10 +33,8 @@ public sealed partial class SqliteDialect : SqlDialect
     public override JsonPathRef Path(string dotted, SqlParameters parameters)
     {
         var segments = dotted.Split('.');
-        if (PlainPath().IsMatch(dotted))
-            return new JsonPathRef($"'$.{dotted}'");
-        // Written out too when every name is letters, digits and underscores (metric keys are hex hashes), so that an
-        // index on the expression matches the query's text.
+        // Written into the SQL when every name is letters, digits and underscores (metric keys are hex hashes; a name
+        // that starts with a digit is quoted), so that an index on the expression matches the query's text.
         if (SafePath().IsMatch(dotted))
             return new JsonPathRef("'$" + string.Concat(segments.Select(s => char.IsAsciiDigit(s[0]) ? $".\"{s}\"" : "." + s)) + "'");
         var quoted = "$" + string.Concat(segments.Select(s => s.Contains('"', StringComparison.Ordinal)
@@ -56,9 +54,6 @@ public sealed partial class SqliteDialect : SqlDialect
             CREATE INDEX IF NOT EXISTS {name} ON {table} ({Value(path)}, id);
             CREATE INDEX IF NOT EXISTS {name}_project ON {table} (json_extract(doc, '$.project'), {Value(path)}, id);
             """ : null;
-
-    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$")]
-    private static partial Regex PlainPath();
 
     [GeneratedRegex("^[A-Za-z0-9_]+(\\.[A-Za-z0-9_]+)*$")]
     private static partial Regex SafePath();
