@@ -168,6 +168,39 @@ public sealed class DatasetRoundTripTests(TestServer server) : IClassFixture<Tes
     }
 
     [Fact]
+    public async Task By_default_incompressible_files_are_stored_and_the_rest_deflated()
+    {
+        using var scratch = new DatasetScratch(server);
+        using var client = scratch.Client();
+        var version = await client.Datasets.CreateAsync(scratch.Project, "mixed");
+        await version.AddFilesAsync(scratch.Folder("mixed", Sample));
+        await version.UploadAsync();
+        await version.FinalizeAsync();
+
+        var task = await client.Tasks.GetAsync(version.Id);
+        var local = Path.Combine(scratch.Root, "mixed.zip");
+        await client.Files.DownloadAsync(new Uri(task.Artifacts["data"].Uri!), local);
+        using (var zip = ZipFile.OpenRead(local))
+        {
+            var entries = zip.Entries.ToDictionary(e => e.FullName);
+            // Random bytes go in as they are (deflate would have added its block headers); text shrinks.
+            Assert.All(new[] { "images/cat.bin", "images/deep/dog.bin" }, name => Assert.Equal(entries[name].Length, entries[name].CompressedLength));
+            Assert.True(entries["compressible.csv"].CompressedLength < entries["compressible.csv"].Length / 10);
+        }
+        DatasetScratch.AssertFolder(Sample, (await client.Datasets.GetLocalCopyAsync(version.Id)).Path);
+    }
+
+    [Fact]
+    public void The_incompressibility_test_takes_random_bytes_and_leaves_text_and_short_samples()
+    {
+        Assert.True(ChunkWriter.Incompressible(DatasetScratch.Bytes(64 * 1024, 7)));
+        Assert.False(ChunkWriter.Incompressible(DatasetScratch.Bytes(1000, 7)));
+        Assert.False(ChunkWriter.Incompressible(DatasetScratch.Text(string.Concat(Enumerable.Repeat("epoch,loss,accuracy\n", 4000)))));
+        // Floats of a smooth series: few distinct high bytes, well under 7.9 bits per byte.
+        Assert.False(ChunkWriter.Incompressible(Enumerable.Range(0, 16_384).SelectMany(i => BitConverter.GetBytes((float)Math.Sin(i / 100.0))).ToArray()));
+    }
+
+    [Fact]
     public async Task Chunks_can_go_to_another_file_server()
     {
         using var scratch = new DatasetScratch(server);
