@@ -24,6 +24,11 @@ internal sealed class RangeReadStream : Stream
     private const int WindowSize = 1 << 20;
     private const int KeepBehind = 64 * 1024;
 
+    // A read of at least this much (a stored entry's bytes, not the zip reader's headers or a deflate stream's 8 KiB
+    // reads) skips the window: the bytes are copied once, not twice. The window then keeps the last few KiB.
+    private const int DirectRead = 32 * 1024;
+    private const int DirectKeep = 4 * 1024;
+
     private readonly FilesClient _files;
     private readonly Uri _url;
     private readonly IProgress<long>? _progress;
@@ -188,6 +193,8 @@ internal sealed class RangeReadStream : Stream
         {
             try
             {
+                if (_body is not null && _position == _windowStart + _windowCount && buffer.Length >= DirectRead)
+                    return await ReadDirectAsync(buffer[..(int)Math.Min(buffer.Length, _tailStart - _position)], cancellationToken).ConfigureAwait(false);
                 await WindowAtPositionAsync(cancellationToken).ConfigureAwait(false);
                 var offset = (int)(_position - _windowStart);
                 var n = (int)Math.Min(Math.Min(buffer.Length, _tailStart - _position), _windowCount - offset);
@@ -238,6 +245,24 @@ internal sealed class RangeReadStream : Stream
         _windowStart = _position;
         _windowCount = 0;
         await FillAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A large read at the end of the window goes from the connection straight into the caller's buffer; the window
+    /// then keeps only its last bytes, for a step back.
+    /// </summary>
+    private async ValueTask<int> ReadDirectAsync(Memory<byte> buffer, CancellationToken ct)
+    {
+        var read = await _body!.ReadAsync(buffer, ct).ConfigureAwait(false);
+        if (read == 0)
+            throw new IOException($"the connection closed early while reading {_url}");
+        _progress?.Report(read);
+        var keep = Math.Min(read, DirectKeep);
+        buffer.Span.Slice(read - keep, keep).CopyTo(_window);
+        _windowStart = _position + read - keep;
+        _windowCount = keep;
+        _position += read;
+        return read;
     }
 
     /// <summary>Reads more of the body into the window; a full window first drops all but its last <see cref="KeepBehind"/> bytes.</summary>
