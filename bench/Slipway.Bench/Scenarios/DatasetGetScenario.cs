@@ -16,7 +16,7 @@ public static class DatasetGetScenario
     {
         var totalBytes = (ctx.DatasetMb ?? (ctx.Quick ? 64 : 1024)) * (1L << 20);
         var fileCount = ctx.DatasetFiles ?? (ctx.Quick ? 1_000 : 10_000);
-        var rounds = ctx.Quick ? 1 : 4;
+        var rounds = ctx.Quick ? 1 : 6;
         await using var server = await BenchServer.StartAsync(Engine.Sqlite, ctx.Postgres);
         var work = Path.Combine(server.Server.Options.DataDir, "bench-dataset");
         var source = Path.Combine(work, "source");
@@ -51,7 +51,7 @@ public static class DatasetGetScenario
 
         // The first get in a process also compiles the client's and the file server's code (about 2,000 methods, ~1 s
         // of JIT): it is timed on its own, and the rounds measure the get as a process that has run one before does.
-        Settle();
+        Sync();
         var (jit0, methods0) = (System.Runtime.JitInfo.GetCompilationTime(), System.Runtime.JitInfo.GetCompiledMethodCount());
         var first = await TimeAsync(() => client.Datasets.GetLocalCopyAsync(version.Id, new LocalCopyOptions { CacheDirectory = Path.Combine(work, "cache-first") }));
         var firstJit = (System.Runtime.JitInfo.GetCompilationTime() - jit0, System.Runtime.JitInfo.GetCompiledMethodCount() - methods0);
@@ -64,7 +64,7 @@ public static class DatasetGetScenario
             void PlainCopy()
             {
                 var target = Path.Combine(work, $"plain-copy-{round}");
-                Settle();
+                Sync();
                 var cpu = Cpu(process);
                 copies.Add(Time(() =>
                 {
@@ -81,12 +81,10 @@ public static class DatasetGetScenario
             {
                 DatasetLocalCopy? copy = null;
                 var options = new LocalCopyOptions { CacheDirectory = Path.Combine(work, $"cache-{round}") };
-                Settle();
+                Sync();
                 var cpu = Cpu(process);
                 var (jit, methods) = (System.Runtime.JitInfo.GetCompilationTime(), System.Runtime.JitInfo.GetCompiledMethodCount());
-                var t0 = Stopwatch.GetTimestamp();
                 gets.Add(await TimeAsync(async () => copy = await client.Datasets.GetLocalCopyAsync(version.Id, options)));
-                Console.WriteLine($"PERFWINDOW {t0 / 1e9:0.000000},{Stopwatch.GetTimestamp() / 1e9:0.000000}");
                 getCpu.Add(Since(process, cpu));
                 getJit.Add((System.Runtime.JitInfo.GetCompilationTime() - jit, System.Runtime.JitInfo.GetCompiledMethodCount() - methods));
                 if (copy!.FromCache || copy.Files.Count != fileCount)
@@ -108,7 +106,7 @@ public static class DatasetGetScenario
                 PlainCopy();
             }
             var parallelTarget = Path.Combine(work, $"parallel-copy-{round}");
-            Settle();
+            Sync();
             parallelCopies.Add(Time(() => Parallel.ForEach(paths, path =>
             {
                 var destination = Path.Combine(parallelTarget, Path.GetRelativePath(source, path));
@@ -184,24 +182,6 @@ public static class DatasetGetScenario
             paths.Add(path);
         }
         return paths;
-    }
-
-    /// <summary>
-    /// Readies the machine the same way before each timed step: dirty pages written back (<see cref="Sync"/>), then
-    /// 3 GiB of memory touched and freed. The VMs this runs on hand free memory back to their host (free page
-    /// reporting), and a page first touched after that costs a fault in the host, 5–10× the copy into it: whichever
-    /// step ran first after memory was freed got backed pages and the other did not, which swung both figures 2–6×
-    /// from round to round. With backed pages in the free lists, as on a physical machine, both steps pay for the work
-    /// they do.
-    /// </summary>
-    private static unsafe void Settle()
-    {
-        Sync();
-        const long size = 3L << 30;
-        var memory = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)size);
-        for (long i = 0; i < size; i += Environment.SystemPageSize)
-            memory[i] = 1;
-        System.Runtime.InteropServices.NativeMemory.Free(memory);
     }
 
     /// <summary>
