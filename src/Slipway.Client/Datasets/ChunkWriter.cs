@@ -61,7 +61,7 @@ internal static class ChunkWriter
 
     /// <summary>
     /// Adds one file as an entry. A file whose first bytes look incompressible (already compressed or random: images,
-    /// archives, model weights) is stored rather than deflated, as <c>zip</c> does: deflate would gain under 2 % on it
+    /// archives, model weights) is stored rather than deflated, as <c>zip</c> does: deflate would gain about 1 % on it
     /// and cost the most CPU on both sides, the writer's deflating and the reader's inflating.
     /// </summary>
     private static async Task AddCheckedAsync(ZipArchive zip, PendingFile file, CompressionLevel level, byte[] buffer, CancellationToken ct)
