@@ -191,6 +191,34 @@ public sealed class DatasetRoundTripTests(TestServer server) : IClassFixture<Tes
     }
 
     [Fact]
+    public async Task A_chunk_whose_file_no_longer_matches_the_manifest_is_refused_and_nothing_is_cached()
+    {
+        using var scratch = new DatasetScratch(server);
+        using var client = scratch.Client();
+        var version = await client.Datasets.CreateAsync(scratch.Project, "tampered");
+        await version.AddFilesAsync(scratch.Folder("tampered", Sample));
+        await version.UploadAsync();
+        await version.FinalizeAsync();
+
+        // The same file, the same size, other bytes: only the SHA-256 check can tell.
+        var url = new Uri((await client.Tasks.GetAsync(version.Id)).Artifacts["data"].Uri!);
+        var local = Path.Combine(scratch.Root, "tampered.zip");
+        await client.Files.DownloadAsync(url, local);
+        using (var zip = ZipFile.Open(local, ZipArchiveMode.Update))
+        {
+            zip.GetEntry("images/cat.bin")!.Delete();
+            using var replaced = zip.CreateEntry("images/cat.bin", CompressionLevel.NoCompression).Open();
+            replaced.Write(DatasetScratch.Bytes(300_000, 99));
+        }
+        await client.Files.UploadFileAsync(local, Uri.UnescapeDataString(url.AbsolutePath));
+
+        var error = await Assert.ThrowsAsync<SlipwayException>(() => client.Datasets.GetLocalCopyAsync(version.Id));
+        Assert.Contains("'images/cat.bin'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("SHA-256", error.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(scratch.Cache, version.Id)));
+    }
+
+    [Fact]
     public void The_incompressibility_test_takes_random_bytes_and_leaves_text_and_short_samples()
     {
         Assert.True(ChunkWriter.Incompressible(DatasetScratch.Bytes(64 * 1024, 7)));
