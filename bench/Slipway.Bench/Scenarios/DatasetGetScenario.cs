@@ -44,6 +44,7 @@ public static class DatasetGetScenario
         var parallelCopies = new List<TimeSpan>();
         var gets = new List<TimeSpan>();
         var hits = new List<TimeSpan>();
+        var sizesOnly = new List<TimeSpan>();
         var copyCpu = new List<(TimeSpan User, TimeSpan Kernel)>();
         var getCpu = new List<(TimeSpan User, TimeSpan Kernel)>();
         var getJit = new List<(TimeSpan Time, long Methods)>();
@@ -105,6 +106,10 @@ public static class DatasetGetScenario
                 await DatasetGetAsync();
                 PlainCopy();
             }
+            // Diagnostic, always last in the round: the same get checking sizes only (what hashing costs).
+            Sync();
+            sizesOnly.Add(await TimeAsync(() => client.Datasets.GetLocalCopyAsync(version.Id,
+                new LocalCopyOptions { CacheDirectory = Path.Combine(work, $"cache-sizes-{round}"), VerifyHashes = false })));
             var parallelTarget = Path.Combine(work, $"parallel-copy-{round}");
             Sync();
             parallelCopies.Add(Time(() => Parallel.ForEach(paths, path =>
@@ -127,6 +132,10 @@ public static class DatasetGetScenario
         ctx.Results.Add(new Row("dataset-get", "local", $"fresh local copy of a {Fmt.N(fileCount)}-file, {Fmt.Mb(totalBytes)} version ({chunks} chunks; download, extract, SHA-256 check)",
             $"{Speed(get)} ({get.TotalSeconds:0.00} s)", $"{Speed(plain)} ({plain.TotalSeconds:0.00} s, File.Copy of the source files)", Fmt.Pct(ratio),
             "≥ 80 % of a plain copy", ratio >= 0.8, $"ratio per round {string.Join(" / ", ratios.Select(Fmt.Pct))} (median shown)"));
+        var sizesRatios = copies.Zip(sizesOnly, (c, g) => c / g).ToList();
+        ctx.Results.Add(new Row("dataset-get", "local", "diagnostic: the same get checking sizes only (VerifyHashes = false), run last in each round",
+            $"{Speed(Median(sizesOnly))}", "-", $"{Fmt.Pct(MedianOf(sizesRatios))} of the round's plain copy", "-", null,
+            $"ratio per round {string.Join(" / ", sizesRatios.Select(Fmt.Pct))}"));
         ctx.Results.Add(new Row("dataset-get", "local", "first get in the process (not in the rounds; JIT time, methods compiled)",
             $"{Speed(first)} ({first.TotalSeconds:0.00} s; JIT {firstJit.Item1.TotalMilliseconds:0} ms, {firstJit.Item2} methods)", "-", "-", "-", null));
         ctx.Results.Add(new Row("dataset-get", "local", "diagnostic: writing the version (create, add with hashing, upload with deflate, finalize; not timed against anything)",

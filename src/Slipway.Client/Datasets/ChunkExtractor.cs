@@ -23,7 +23,7 @@ internal static class ChunkExtractor
     /// </summary>
     /// <exception cref="SlipwayException">The chunk cannot be read, lacks a file, or a file does not match the manifest.</exception>
     public static async Task ExtractAsync(FilesClient files, Uri url, IReadOnlyCollection<DatasetFile> wanted, string root, IProgress<long>? progress,
-        IProgress<long>? written, int maxRetries, int lanes, CancellationToken ct)
+        IProgress<long>? written, int maxRetries, int lanes, bool verifyHashes, CancellationToken ct)
     {
         var remaining = wanted.ToDictionary(f => f.RelativePath, StringComparer.Ordinal);
         await using var source = await RangeReadStream.OpenAsync(files, url, progress, maxRetries, ct).ConfigureAwait(false);
@@ -32,7 +32,7 @@ internal static class ChunkExtractor
             await using var zip = await ZipArchive.CreateAsync(source, ZipArchiveMode.Read, leaveOpen: true, entryNameEncoding: null, ct).ConfigureAwait(false);
             var runs = Split(zip.Entries.Where(e => remaining.ContainsKey(Name(e))).ToList(), source is RangeReadStream ? lanes : 1);
             using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            var work = runs.Select((run, i) => ExtractRunAsync(i == 0 ? null : ((RangeReadStream)source).Fork(), zip, run, remaining, root, url, written, failed)).ToList();
+            var work = runs.Select((run, i) => ExtractRunAsync(i == 0 ? null : ((RangeReadStream)source).Fork(), zip, run, remaining, root, url, written, verifyHashes, failed)).ToList();
             await Task.WhenAll(work).ConfigureAwait(false);
             foreach (var run in runs)
                 foreach (var name in run)
@@ -68,12 +68,12 @@ internal static class ChunkExtractor
 
     /// <summary>Extracts one run: from the shared archive (the first run), or from a fork of the chunk with an archive of its own.</summary>
     private static async Task ExtractRunAsync(RangeReadStream? fork, ZipArchive shared, HashSet<string> run, Dictionary<string, DatasetFile> wanted, string root, Uri url,
-        IProgress<long>? written, CancellationTokenSource failed)
+        IProgress<long>? written, bool verifyHashes, CancellationTokenSource failed)
     {
         var ct = failed.Token;
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         // One hash object per lane: GetHashAndReset leaves it ready for the next file.
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var sha = verifyHashes ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
         try
         {
             await using var own = fork is null ? null : await ZipArchive.CreateAsync(fork, ZipArchiveMode.Read, leaveOpen: false, entryNameEncoding: null, ct).ConfigureAwait(false);
@@ -103,7 +103,7 @@ internal static class ChunkExtractor
         }
     }
 
-    private static async Task WriteCheckedAsync(Stream input, string target, DatasetFile file, Uri url, byte[] buffer, IncrementalHash sha, IProgress<long>? progress,
+    private static async Task WriteCheckedAsync(Stream input, string target, DatasetFile file, Uri url, byte[] buffer, IncrementalHash? sha, IProgress<long>? progress,
         CancellationToken ct)
     {
         long written = 0;
@@ -121,15 +121,15 @@ internal static class ChunkExtractor
                     filled += read;
                 if (filled == 0)
                     break;
-                sha.AppendData(buffer, 0, filled);
+                sha?.AppendData(buffer, 0, filled);
                 // A plain write: it lands in the page cache, and the async form would hop threads for every block.
                 RandomAccess.Write(output, buffer.AsSpan(0, filled), written);
                 written += filled;
                 progress?.Report(filled);
             }
         }
-        var hash = Convert.ToHexStringLower(sha.GetHashAndReset());
-        if (written != file.Size || (file.Hash.Length > 0 && !hash.Equals(file.Hash, StringComparison.OrdinalIgnoreCase)))
+        var hash = sha is null ? null : Convert.ToHexStringLower(sha.GetHashAndReset());
+        if (written != file.Size || (hash is not null && file.Hash.Length > 0 && !hash.Equals(file.Hash, StringComparison.OrdinalIgnoreCase)))
         {
             File.Delete(target);
             throw new SlipwayException(written != file.Size

@@ -20,8 +20,11 @@ internal sealed class DatasetCache(string root)
 
     private string RecordOf(string versionId) => Path.Combine(Root, versionId + ".complete.json");
 
-    /// <summary>The files of the copy when it is whole; null when there is none, or it was changed (it is then removed).</summary>
-    public async Task<IReadOnlyList<DatasetFile>?> TryGetCompleteAsync(string versionId, bool verifyHashes, CancellationToken ct)
+    /// <summary>
+    /// The files of the copy when it is whole; null when there is none, or it was changed (it is then removed). A copy
+    /// made without hashing is hashed when <paramref name="wantHashed"/>, and then recorded as hashed.
+    /// </summary>
+    public async Task<IReadOnlyList<DatasetFile>?> TryGetCompleteAsync(string versionId, bool verifyHashes, bool wantHashed, CancellationToken ct)
     {
         var recordPath = RecordOf(versionId);
         var folder = FolderOf(versionId);
@@ -37,11 +40,14 @@ internal sealed class DatasetCache(string root)
         {
             record = null;
         }
-        if (record is null || record.Id != versionId || !await IsWholeAsync(folder, record, verifyHashes, ct).ConfigureAwait(false))
+        var rehash = verifyHashes || (wantHashed && record?.Unhashed == true);
+        if (record is null || record.Id != versionId || !await IsWholeAsync(folder, record, rehash, ct).ConfigureAwait(false))
         {
             Remove(versionId);
             return null;
         }
+        if (rehash && record.Unhashed)
+            await WriteRecordAsync(record with { Unhashed = false }, ct).ConfigureAwait(false);
         return record.Files.Select(f => new DatasetFile(f.Path, f.Hash, f.Size, f.Source, f.Chunk)).ToList();
     }
 
@@ -83,8 +89,8 @@ internal sealed class DatasetCache(string root)
         return folder;
     }
 
-    /// <summary>Moves an assembled copy into place and records it as whole.</summary>
-    public async Task PublishAsync(string versionId, string buildFolder, IReadOnlyCollection<DatasetFile> files, CancellationToken ct)
+    /// <summary>Moves an assembled copy into place and records it as whole (and whether its files were hashed).</summary>
+    public async Task PublishAsync(string versionId, string buildFolder, IReadOnlyCollection<DatasetFile> files, bool hashed, CancellationToken ct)
     {
         Remove(versionId);
         var folder = FolderOf(versionId);
@@ -98,12 +104,16 @@ internal sealed class DatasetCache(string root)
             Remove(versionId);
             Directory.Move(buildFolder, folder);
         }
-        var record = new Record(versionId, files.Select(f => new RecordedFile(f.RelativePath, f.Size, f.Hash, f.SourceVersionId, f.ChunkName,
-            File.GetLastWriteTimeUtc(DatasetNaming.LocalPath(folder, f.RelativePath)).Ticks)).ToList());
-        var temp = RecordOf(versionId) + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
+        await WriteRecordAsync(new Record(versionId, files.Select(f => new RecordedFile(f.RelativePath, f.Size, f.Hash, f.SourceVersionId, f.ChunkName,
+            File.GetLastWriteTimeUtc(DatasetNaming.LocalPath(folder, f.RelativePath)).Ticks)).ToList(), Unhashed: !hashed), ct).ConfigureAwait(false);
+    }
+
+    private async Task WriteRecordAsync(Record record, CancellationToken ct)
+    {
+        var temp = RecordOf(record.Id) + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
         await using (var stream = File.Create(temp))
             await JsonSerializer.SerializeAsync(stream, record, RecordJson.Default.Record, ct).ConfigureAwait(false);
-        File.Move(temp, RecordOf(versionId), overwrite: true);
+        File.Move(temp, RecordOf(record.Id), overwrite: true);
     }
 
     /// <summary>Removes a version's copy and its record.</summary>
@@ -119,7 +129,8 @@ internal sealed class DatasetCache(string root)
             Directory.Delete(folder, recursive: true);
     }
 
-    internal sealed record Record(string Id, List<RecordedFile> Files);
+    // Unhashed: the files were checked by size only (records written before it existed were all hashed).
+    internal sealed record Record(string Id, List<RecordedFile> Files, bool Unhashed = false);
 
     internal sealed record RecordedFile(string Path, long Size, string Hash, string Source, string? Chunk, long Modified);
 }

@@ -14,7 +14,7 @@ internal static class LocalCopier
     public static async Task<DatasetLocalCopy?> TryFromCacheAsync(DatasetsClient datasets, string versionId, LocalCopyOptions options, CancellationToken ct)
     {
         var cache = new DatasetCache(datasets.CacheRoot(options));
-        if (await cache.TryGetCompleteAsync(versionId, options.VerifyCachedHashes, ct).ConfigureAwait(false) is not { } files)
+        if (await cache.TryGetCompleteAsync(versionId, options.VerifyCachedHashes, options.VerifyHashes, ct).ConfigureAwait(false) is not { } files)
             return null;
         return await FinishAsync(cache.FolderOf(versionId), files, fromCache: true, downloaded: 0, options, ct).ConfigureAwait(false);
     }
@@ -54,13 +54,13 @@ internal static class LocalCopier
             var parallel = Math.Max(1, options.MaxParallelDownloads);
             var lanes = Math.Max(1, parallel / Math.Max(1, work.Count));
             await Parallel.ForEachAsync(work.OrderByDescending(w => w.Size), new ParallelOptions { CancellationToken = ct, MaxDegreeOfParallelism = parallel },
-                async (w, token) => await ChunkExtractor.ExtractAsync(client.Files, w.Url, w.Files, build, counting, progress, client.Options.MaxRetries, lanes, token).ConfigureAwait(false))
+                async (w, token) => await ChunkExtractor.ExtractAsync(client.Files, w.Url, w.Files, build, counting, progress, client.Options.MaxRetries, lanes, options.VerifyHashes, token).ConfigureAwait(false))
                 .ConfigureAwait(false);
             foreach (var link in version.Manifest.Links.Values)
                 await FetchLinkAsync(client, link, build, new Counter(progress, n => Interlocked.Add(ref downloaded, n)), ct).ConfigureAwait(false);
             var all = files.Concat(version.Manifest.Links.Values.Select(l => new DatasetFile(l.RelativePath, l.Hash ?? "", l.Size ?? new FileInfo(DatasetNaming.LocalPath(build, l.RelativePath)).Length,
                 l.SourceVersionId, null))).ToList();
-            await cache.PublishAsync(version.Id, build, all, ct).ConfigureAwait(false);
+            await cache.PublishAsync(version.Id, build, all, hashed: options.VerifyHashes, ct).ConfigureAwait(false);
             return await FinishAsync(cache.FolderOf(version.Id), all, fromCache: false, Interlocked.Read(ref downloaded), options, ct).ConfigureAwait(false);
         }
         finally

@@ -216,6 +216,33 @@ public sealed class DatasetRoundTripTests(TestServer server) : IClassFixture<Tes
         Assert.Contains("'images/cat.bin'", error.Message, StringComparison.Ordinal);
         Assert.Contains("SHA-256", error.Message, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(scratch.Cache, version.Id)));
+
+        // Checked by size only, the same-size change gets through; the next get that wants hashes re-checks the copy.
+        var sizesOnly = await client.Datasets.GetLocalCopyAsync(version.Id, new LocalCopyOptions { VerifyHashes = false });
+        Assert.Equal(DatasetScratch.Bytes(300_000, 99), File.ReadAllBytes(Path.Combine(sizesOnly.Path, "images", "cat.bin")));
+        Assert.True((await client.Datasets.GetLocalCopyAsync(version.Id, new LocalCopyOptions { VerifyHashes = false })).FromCache);
+        await Assert.ThrowsAsync<SlipwayException>(() => client.Datasets.GetLocalCopyAsync(version.Id));
+        Assert.False(Directory.Exists(Path.Combine(scratch.Cache, version.Id)));
+    }
+
+    [Fact]
+    public async Task A_copy_checked_by_size_only_is_hashed_once_by_the_next_get_that_wants_hashes()
+    {
+        using var scratch = new DatasetScratch(server);
+        using var client = scratch.Client();
+        var version = await client.Datasets.CreateAsync(scratch.Project, "sizes-only");
+        await version.AddFilesAsync(scratch.Folder("sizes-only", Sample));
+        await version.UploadAsync();
+        await version.FinalizeAsync();
+        var record = Path.Combine(scratch.Cache, version.Id + ".complete.json");
+
+        var first = await client.Datasets.GetLocalCopyAsync(version.Id, new LocalCopyOptions { VerifyHashes = false });
+        Assert.False(first.FromCache);
+        DatasetScratch.AssertFolder(Sample, first.Path);
+        Assert.True(JsonNode.Parse(File.ReadAllText(record))!["Unhashed"]!.GetValue<bool>());
+        var checkedCopy = await client.Datasets.GetLocalCopyAsync(version.Id);
+        Assert.True(checkedCopy.FromCache);
+        Assert.False(JsonNode.Parse(File.ReadAllText(record))!["Unhashed"]!.GetValue<bool>());
     }
 
     [Fact]
