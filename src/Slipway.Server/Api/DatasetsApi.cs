@@ -15,7 +15,7 @@ public sealed class DatasetsApi(IDocumentStore docs)
 
     public void Map(RpcRouter router)
     {
-        router.Add("datasets.get_all", GetAll, "name project search_text include_archived");
+        router.Add("datasets.get_all", GetAll, "name project search_text include_archived include_versions");
         router.Add("datasets.get_versions", GetVersions, "dataset include_archived");
         router.Add("datasets.get_lineage", GetLineage, "version");
     }
@@ -42,7 +42,7 @@ public sealed class DatasetsApi(IDocumentStore docs)
                 continue;
             var mine = versions.Where(v => Json.GetString(v, "project") == project.Id).ToList();
             var latest = mine.OrderByDescending(v => Json.GetString(v, "created"), StringComparer.Ordinal).FirstOrDefault();
-            result.Add(new JsonObject
+            var entry = new JsonObject
             {
                 ["id"] = project.Id,
                 ["name"] = dataset,
@@ -50,7 +50,11 @@ public sealed class DatasetsApi(IDocumentStore docs)
                 ["versions"] = mine.Count,
                 ["last_update"] = latest?["last_update"]?.DeepClone(),
                 ["latest"] = latest is null ? null : DatasetVersions.Describe(latest),
-            });
+            };
+            // With include_versions, every version as datasets.get_versions gives them: a list page needs one call, not one per dataset.
+            if (call.Bool("include_versions"))
+                entry["all_versions"] = Described(mine);
+            result.Add(entry);
         }
         return new JsonObject { ["datasets"] = result };
     }
@@ -61,12 +65,12 @@ public sealed class DatasetsApi(IDocumentStore docs)
         if (await docs.GetAsync(Collection.Projects, dataset, call.Aborted) is null)
             throw ApiException.InvalidProjectId(dataset);
         var versions = await VersionsAsync([dataset], call.Bool("include_archived"), call.Aborted);
-        return new JsonObject
-        {
-            ["versions"] = new JsonArray(versions.OrderBy(v => Json.GetString(v, "created"), StringComparer.Ordinal)
-                .Select(v => (JsonNode)DatasetVersions.Describe(v)).ToArray()),
-        };
+        return new JsonObject { ["versions"] = Described(versions) };
     }
+
+    /// <summary>Versions described, oldest first.</summary>
+    private static JsonArray Described(IEnumerable<JsonObject> versions) =>
+        new(versions.OrderBy(v => Json.GetString(v, "created"), StringComparer.Ordinal).Select(v => (JsonNode)DatasetVersions.Describe(v)).ToArray());
 
     /// <summary>The version and all its ancestors, as the SDK's version graph names them (with what the server knows of each).</summary>
     private async ValueTask<JsonNode?> GetLineage(RpcCall call)

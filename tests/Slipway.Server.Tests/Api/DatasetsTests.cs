@@ -64,6 +64,9 @@ public abstract class DatasetsTests(string engine) : ServerTests(engine)
         Assert.Equal("1.0.2", dataset["latest"]!["version"]!.GetValue<string>());
         Assert.Empty((await Api.OkAsync("datasets.get_all", new JsonObject { ["name"] = "^other$" }))["datasets"]!.AsArray());
         Assert.Single((await Api.OkAsync("datasets.get_all", new JsonObject { ["project"] = "dsproj" }))["datasets"]!.AsArray());
+        Assert.Null(dataset["all_versions"]);
+        var withVersions = Assert.Single((await Api.OkAsync("datasets.get_all", new JsonObject { ["include_versions"] = true }))["datasets"]!.AsArray())!;
+        Assert.Equal(["1.0.0", "1.0.1", "1.0.2"], withVersions["all_versions"]!.AsArray().Select(v => v!["version"]!.GetValue<string>()));
 
         var versions = (await Api.OkAsync("datasets.get_versions", new JsonObject { ["dataset"] = project }))["versions"]!.AsArray();
         Assert.Equal(["1.0.0", "1.0.1", "1.0.2"], versions.Select(v => v!["version"]!.GetValue<string>()));
