@@ -172,10 +172,7 @@ public sealed class DatasetRoundTripTests(TestServer server) : IClassFixture<Tes
     {
         using var scratch = new DatasetScratch(server);
         using var client = scratch.Client();
-        var version = await client.Datasets.CreateAsync(scratch.Project, "mixed");
-        await version.AddFilesAsync(scratch.Folder("mixed", Sample));
-        await version.UploadAsync();
-        await version.FinalizeAsync();
+        var version = await FinalizedSampleAsync(client, scratch, "mixed");
 
         var task = await client.Tasks.GetAsync(version.Id);
         var local = Path.Combine(scratch.Root, "mixed.zip");
@@ -195,10 +192,7 @@ public sealed class DatasetRoundTripTests(TestServer server) : IClassFixture<Tes
     {
         using var scratch = new DatasetScratch(server);
         using var client = scratch.Client();
-        var version = await client.Datasets.CreateAsync(scratch.Project, "tampered");
-        await version.AddFilesAsync(scratch.Folder("tampered", Sample));
-        await version.UploadAsync();
-        await version.FinalizeAsync();
+        var version = await FinalizedSampleAsync(client, scratch, "tampered");
 
         // The same file, the same size, other bytes: only the SHA-256 check can tell.
         var url = new Uri((await client.Tasks.GetAsync(version.Id)).Artifacts["data"].Uri!);
@@ -230,10 +224,7 @@ public sealed class DatasetRoundTripTests(TestServer server) : IClassFixture<Tes
     {
         using var scratch = new DatasetScratch(server);
         using var client = scratch.Client();
-        var version = await client.Datasets.CreateAsync(scratch.Project, "sizes-only");
-        await version.AddFilesAsync(scratch.Folder("sizes-only", Sample));
-        await version.UploadAsync();
-        await version.FinalizeAsync();
+        var version = await FinalizedSampleAsync(client, scratch, "sizes-only");
         var record = Path.Combine(scratch.Cache, version.Id + ".complete.json");
 
         var first = await client.Datasets.GetLocalCopyAsync(version.Id, new LocalCopyOptions { VerifyHashes = false });
@@ -243,6 +234,16 @@ public sealed class DatasetRoundTripTests(TestServer server) : IClassFixture<Tes
         var checkedCopy = await client.Datasets.GetLocalCopyAsync(version.Id);
         Assert.True(checkedCopy.FromCache);
         Assert.False(JsonNode.Parse(File.ReadAllText(record))!["Unhashed"]!.GetValue<bool>());
+    }
+
+    /// <summary>A finalized version of <see cref="Sample"/>, uploaded with the defaults.</summary>
+    private static async Task<DatasetVersion> FinalizedSampleAsync(SlipwayClient client, DatasetScratch scratch, string name)
+    {
+        var version = await client.Datasets.CreateAsync(scratch.Project, name);
+        await version.AddFilesAsync(scratch.Folder(name, Sample));
+        await version.UploadAsync();
+        await version.FinalizeAsync();
+        return version;
     }
 
     [Fact]
