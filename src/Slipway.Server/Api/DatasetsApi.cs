@@ -29,7 +29,8 @@ public sealed class DatasetsApi(IDocumentStore docs)
             .Where(p => (Json.GetString(p.Body, "name") ?? "").Contains(Marker, StringComparison.Ordinal)).ToList();
         var name = call.String("name") is { Length: > 0 } pattern ? new System.Text.RegularExpressions.Regex(ListRequest.CheckedPattern(pattern, "name")) : null;
         var text = call.String("search_text");
-        var versions = await VersionsAsync(projects.Select(p => p.Id).ToList(), call.Bool("include_archived"), call.Aborted);
+        var versions = (await VersionsAsync(projects.Select(p => p.Id).ToList(), call.Bool("include_archived"), call.Aborted))
+            .ToLookup(v => Json.GetString(v, "project"));
         var result = new JsonArray();
         foreach (var project in projects)
         {
@@ -40,7 +41,7 @@ public sealed class DatasetsApi(IDocumentStore docs)
                 continue;
             if (!string.IsNullOrEmpty(text) && !full.Contains(text, StringComparison.OrdinalIgnoreCase))
                 continue;
-            var mine = versions.Where(v => Json.GetString(v, "project") == project.Id).ToList();
+            var mine = versions[project.Id].ToList();
             var latest = mine.OrderByDescending(v => Json.GetString(v, "created"), StringComparer.Ordinal).FirstOrDefault();
             var entry = new JsonObject
             {
