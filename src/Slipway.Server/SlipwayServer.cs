@@ -109,6 +109,10 @@ public sealed class SlipwayServer : IAsyncDisposable
         services.AddSingleton(stores.QueueEntries);
         services.AddSingleton(stores.Events);
         services.AddSingleton(new TokenService(setup.TokenSecret, clock));
+        services.AddSingleton<Authenticator>();
+        services.AddSingleton<LoginThrottle>();
+        services.AddSingleton<AuditLog>();
+        services.AddSingleton<CustomerScope>();
         services.AddSingleton<ServerMetrics>();
         // Made by a factory so that the container disposes it (the S3 client) with the app.
         services.AddSingleton<IBlobStore>(_ => options.S3 is { } s3 ? new S3BlobStore(s3) : new LocalBlobStore(Path.Combine(options.DataDir, "files")));
@@ -137,6 +141,7 @@ public sealed class SlipwayServer : IAsyncDisposable
         services.AddSingleton<EventsApi>();
         services.AddSingleton<ModelsApi>();
         services.AddSingleton<DatasetsApi>();
+        services.AddSingleton<AuditApi>();
         services.AddSingleton(sp =>
         {
             var router = new RpcRouter();
@@ -152,15 +157,17 @@ public sealed class SlipwayServer : IAsyncDisposable
             sp.GetRequiredService<DatasetsApi>().Map(router);
             sp.GetRequiredService<FilesApi>().Map(router);
             sp.GetRequiredService<WorkersApi>().Map(router);
+            sp.GetRequiredService<AuditApi>().Map(router);
             return router;
         });
+        services.AddSingleton<RpcPipeline>();
         services.AddSingleton<RpcEndpoint>();
         services.AddWebUi(options);
 
         var app = builder.Build();
         var endpoint = app.Services.GetRequiredService<RpcEndpoint>();
         var metrics = app.Services.GetRequiredService<ServerMetrics>();
-        var tokens = app.Services.GetRequiredService<TokenService>();
+        var authenticator = app.Services.GetRequiredService<Authenticator>();
         var fileServer = app.Services.GetRequiredService<FileServer>();
         var filesPath = options.FilesPath;
         app.Use(async (http, next) =>
@@ -173,12 +180,11 @@ public sealed class SlipwayServer : IAsyncDisposable
                 await next(http);
         });
         app.MapGet("/health", () => Results.Text("OK"));
-        app.MapGet("/metrics", (HttpContext http) =>
+        app.MapGet("/metrics", async (HttpContext http) =>
         {
-            var header = http.Request.Headers.Authorization.ToString();
             try
             {
-                tokens.Verify(header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : "");
+                await authenticator.AuthenticateAsync(http, cookie: false);
             }
             catch (ApiException)
             {
@@ -206,7 +212,7 @@ public sealed record AdminCredentials(string AccessKey, string SecretKey);
 /// <summary>What the server keeps in the store from its first start: the token secret, its id, and the first admin.</summary>
 internal sealed record FirstStart(byte[] TokenSecret, string ServerId, AdminCredentials? NewAdmin)
 {
-    public static readonly Identity System = new("__system__", "system", "slipway", "system");
+    public static readonly Identity System = new("__system__", "system", "slipway", Roles.System);
 
     public static async Task<FirstStart> RunAsync(IDocumentStore docs, TimeProvider clock, CancellationToken ct)
     {
@@ -215,7 +221,7 @@ internal sealed record FirstStart(byte[] TokenSecret, string ServerId, AdminCred
         AdminCredentials? admin = null;
         if (await docs.CountAsync(Collection.Users, new DocQuery(), ct) == 0)
         {
-            var user = await AuthApi.CreateUserAsync(docs, "admin", "admin", "slipway", clock, ct);
+            var user = await AuthApi.CreateUserAsync(docs, "admin", Roles.Admin, "slipway", clock, ct);
             var (accessKey, secretKey) = await AuthApi.NewCredentialsAsync(docs, user, "created on first start", clock, ct);
             admin = new AdminCredentials(accessKey, secretKey);
         }

@@ -6,9 +6,13 @@ using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;
 
-/// <summary>auth.* and users.*: key pairs per user, login to a JWT, and who the caller is.</summary>
-public sealed class AuthApi(IDocumentStore docs, TokenService tokens, ServerOptions options, TimeProvider clock)
+/// <summary>auth.* and users.*: key pairs per user, login to a JWT, who the caller is, and (for admins) users and their roles.</summary>
+public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authenticator authenticator, LoginThrottle throttle, AuditLog audit,
+    ServerOptions options, TimeProvider clock)
 {
+    // Compared against when an access key is unknown, so that a wrong key costs the same time as a wrong secret.
+    private static readonly string UnknownKeyHash = SecretHash.Create(SecretHash.NewKey(48));
+
     public void Map(RpcRouter router)
     {
         router.Add("auth.login", Login, "expiration_sec", anonymous: true);
@@ -19,16 +23,21 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, ServerOpti
         router.Add("users.get_current_user", GetCurrentUser, "get_supported_features");
         router.Add("users.get_all", GetAllUsers, "id name only_fields");
         router.Add("users.create", CreateUser, "name role");
+        router.Add("users.update", UpdateUser, "user role disabled name");
+        router.Add("users.delete", DeleteUser, "user");
     }
 
-    /// <summary>Basic access:secret issues a token; a valid Bearer token is re-issued for the same identity.</summary>
+    /// <summary>
+    /// Basic access:secret issues a token; a Bearer token is re-issued only while its key and user are still good (the
+    /// endpoint checked that), and never for longer than the server's token lifetime.
+    /// </summary>
     private async ValueTask<JsonNode?> Login(RpcCall call)
     {
         var lifetime = options.TokenLifetime;
         if (call.Long("expiration_sec") is { } seconds)
             lifetime = TimeSpan.FromSeconds(Math.Clamp(seconds, 60, (long)options.TokenLifetime.TotalSeconds));
         var identity = call.Identity ?? await IdentityFromBasicAsync(call);
-        return new JsonObject { ["token"] = tokens.Issue(identity, lifetime) };
+        return new JsonObject { ["token"] = tokens.Issue(identity, identity.AccessKey!, lifetime) };
     }
 
     private async Task<Identity> IdentityFromBasicAsync(RpcCall call)
@@ -51,27 +60,34 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, ServerOpti
         if (colon <= 0)
             throw ApiException.BadCredentials();
         var (accessKey, secret) = (decoded[..colon], decoded[(colon + 1)..]);
-        var credentials = await docs.GetAsync(Collection.Credentials, accessKey, call.Aborted);
-        if (credentials is null || !SecretHash.Matches(Json.GetString(credentials.Body, "secret_hash") ?? "", secret))
+        throttle.Check(accessKey, call.RemoteIp);
+        var credentials = accessKey.Length <= 64 ? await docs.GetAsync(Collection.Credentials, accessKey, call.Aborted) : null;
+        var secretMatches = SecretHash.Matches(credentials is null ? UnknownKeyHash : Json.GetString(credentials.Body, "secret_hash") ?? UnknownKeyHash, secret);
+        var identity = credentials is not null && secretMatches ? await authenticator.IdentityOfKeyAsync(credentials, call.Aborted) : null;
+        if (identity is null)
+        {
+            throttle.Failed(accessKey, call.RemoteIp);
+            await audit.RecordAsync("login_failed", null, call.RemoteIp, new JsonObject { ["access_key"] = accessKey.Length <= 64 ? accessKey : accessKey[..64] });
             throw ApiException.InvalidCredentials();
-        var user = await docs.GetAsync(Collection.Users, Json.GetString(credentials.Body, "user")!, call.Aborted)
-                   ?? throw ApiException.InvalidCredentials();
-        var body = (JsonObject)credentials.Body.DeepClone();
+        }
+        throttle.Succeeded(accessKey);
+        var body = (JsonObject)credentials!.Body.DeepClone();
         body["last_used"] = Json.Timestamp(clock.GetUtcNow());
         await docs.ReplaceAsync(Collection.Credentials, credentials, body, call.Aborted);
-        return ToIdentity(user.Body);
+        await audit.RecordAsync("login", identity, call.RemoteIp, new JsonObject { ["access_key"] = accessKey });
+        return identity;
     }
 
-    private ValueTask<JsonNode?> ValidateToken(RpcCall call)
+    private async ValueTask<JsonNode?> ValidateToken(RpcCall call)
     {
         try
         {
-            var identity = tokens.Verify(call.RequireString("token"));
-            return ValueTask.FromResult<JsonNode?>(new JsonObject { ["valid"] = true, ["user"] = identity.User, ["company"] = identity.Company });
+            var identity = await authenticator.AuthenticateAsync(call.RequireString("token"), call.Aborted);
+            return new JsonObject { ["valid"] = true, ["user"] = identity.User, ["company"] = identity.Company };
         }
         catch (ApiException e) when (e.Code == 401)
         {
-            return ValueTask.FromResult<JsonNode?>(new JsonObject { ["valid"] = false, ["msg"] = e.Message });
+            return new JsonObject { ["valid"] = false, ["msg"] = e.Message };
         }
     }
 
@@ -79,6 +95,7 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, ServerOpti
     {
         var user = await TargetUserAsync(call);
         var (accessKey, secretKey) = await NewCredentialsAsync(docs, user, call.String("label"), clock, call.Aborted);
+        await audit.RecordAsync("credentials_created", call.Caller, call.RemoteIp, new JsonObject { ["access_key"] = accessKey, ["for_user"] = user });
         return new JsonObject { ["credentials"] = new JsonObject { ["access_key"] = accessKey, ["secret_key"] = secretKey, ["label"] = call.String("label") } };
     }
 
@@ -100,9 +117,12 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, ServerOpti
     {
         var accessKey = call.RequireString("access_key");
         var credentials = await docs.GetAsync(Collection.Credentials, accessKey, call.Aborted);
-        if (credentials is null || (Json.GetString(credentials.Body, "user") != call.Caller.User && call.Caller.Role != "admin"))
+        if (credentials is null || (Json.GetString(credentials.Body, "user") != call.Caller.User && !call.Caller.IsAdmin))
             throw ApiException.InvalidId($"Invalid access key (key={accessKey})");
-        await docs.DeleteAsync(Collection.Credentials, accessKey, call.Aborted);
+        await docs.DeleteAsync(Collection.Credentials, accessKey, CancellationToken.None);
+        await authenticator.BumpEpochAsync(CancellationToken.None);
+        await audit.RecordAsync("credentials_revoked", call.Caller, call.RemoteIp,
+            new JsonObject { ["access_key"] = accessKey, ["for_user"] = Json.GetString(credentials.Body, "user") });
         return new JsonObject { ["revoked"] = 1 };
     }
 
@@ -116,7 +136,7 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, ServerOpti
                 ["id"] = user.Id,
                 ["name"] = Json.GetString(user.Body, "name"),
                 ["company"] = new JsonObject { ["id"] = call.Caller.Company, ["name"] = call.Caller.Company },
-                ["role"] = Json.GetString(user.Body, "role"),
+                ["role"] = Roles.Normalize(Json.GetString(user.Body, "role")),
                 ["created"] = Json.GetString(user.Body, "created"),
             },
         };
@@ -132,18 +152,100 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, ServerOpti
         query.OrderBy.Add(new SortKey("name", false));
         var users = await docs.FindAsync(Collection.Users, query, call.Aborted);
         var onlyFields = call.StringList("only_fields");
-        return new JsonObject { ["users"] = new JsonArray(users.Select(u => (JsonNode)Json.Project(u.Body, onlyFields)).ToArray()) };
+        return new JsonObject
+        {
+            ["users"] = new JsonArray(users.Where(u => (Json.GetString(u.Body, "company") ?? "slipway") == call.Caller.Company).Select(u =>
+            {
+                var body = (JsonObject)u.Body.DeepClone();
+                body["role"] = Roles.Normalize(Json.GetString(body, "role"));
+                body["disabled"] = Json.GetBool(body, "disabled");
+                return (JsonNode)Json.Project(body, onlyFields);
+            }).ToArray()),
+        };
     }
 
     private async ValueTask<JsonNode?> CreateUser(RpcCall call)
     {
         RequireAdmin(call);
-        var role = call.String("role") ?? "user";
-        if (role is not ("user" or "admin"))
-            throw ApiException.Validation("role must be user or admin");
+        var role = ParseRole(call.String("role") ?? Roles.Member);
         var id = await CreateUserAsync(docs, call.RequireString("name"), role, call.Caller.Company, clock, call.Aborted);
+        await audit.RecordAsync("user_created", call.Caller, call.RemoteIp, new JsonObject { ["target"] = id, ["name"] = call.String("name"), ["role"] = role });
         return new JsonObject { ["id"] = id };
     }
+
+    /// <summary>An admin changes a user's role, name or whether they may sign in; their tokens follow at once.</summary>
+    private async ValueTask<JsonNode?> UpdateUser(RpcCall call)
+    {
+        RequireAdmin(call);
+        var id = call.RequireString("user");
+        var role = call.String("role") is { } given ? ParseRole(given) : null;
+        var disabled = call.Has("disabled") ? call.Bool("disabled") : (bool?)null;
+        var name = call.String("name");
+        if (name is { Length: 0 })
+            throw ApiException.Validation("name must not be empty");
+        for (var attempt = 0; ; attempt++)
+        {
+            var user = await RequireUserAsync(id, call);
+            var body = (JsonObject)user.Body.DeepClone();
+            var wasAdmin = Roles.Normalize(Json.GetString(body, "role")) == Roles.Admin && !Json.GetBool(body, "disabled");
+            if (role is not null)
+                body["role"] = role;
+            if (disabled is { } d)
+                body["disabled"] = d;
+            if (name is not null)
+                body["name"] = name;
+            var staysAdmin = Roles.Normalize(Json.GetString(body, "role")) == Roles.Admin && !Json.GetBool(body, "disabled");
+            if (wasAdmin && !staysAdmin)
+                await RequireAnotherAdminAsync(id, call);
+            if (await docs.ReplaceAsync(Collection.Users, user, body, CancellationToken.None))
+                break;
+            if (attempt == 10)
+                throw ApiException.StatusRace(id);
+        }
+        await authenticator.BumpEpochAsync(CancellationToken.None);
+        await audit.RecordAsync("user_updated", call.Caller, call.RemoteIp, new JsonObject
+        {
+            ["target"] = id, ["role"] = role, ["disabled"] = disabled, ["name"] = name,
+        });
+        return new JsonObject { ["updated"] = 1 };
+    }
+
+    /// <summary>Deletes a user and every key pair of theirs; what they made (tasks, models, projects) stays, under their id.</summary>
+    private async ValueTask<JsonNode?> DeleteUser(RpcCall call)
+    {
+        RequireAdmin(call);
+        var id = call.RequireString("user");
+        var user = await RequireUserAsync(id, call);
+        if (Roles.Normalize(Json.GetString(user.Body, "role")) == Roles.Admin && !Json.GetBool(user.Body, "disabled"))
+            await RequireAnotherAdminAsync(id, call);
+        var keys = await docs.FindAsync(Collection.Credentials, new DocQuery().Where(new FieldIn("user", [id])), call.Aborted);
+        foreach (var key in keys)
+            await docs.DeleteAsync(Collection.Credentials, key.Id, CancellationToken.None);
+        await docs.DeleteAsync(Collection.Users, id, CancellationToken.None);
+        await authenticator.BumpEpochAsync(CancellationToken.None);
+        await audit.RecordAsync("user_deleted", call.Caller, call.RemoteIp, new JsonObject
+        {
+            ["target"] = id, ["name"] = Json.GetString(user.Body, "name"), ["keys_revoked"] = keys.Count,
+        });
+        return new JsonObject { ["deleted"] = 1 };
+    }
+
+    private async Task<StoredDoc> RequireUserAsync(string id, RpcCall call) =>
+        await docs.GetAsync(Collection.Users, id, call.Aborted) is { } user && Json.GetString(user.Body, "company") is var company
+            && (company ?? "slipway") == call.Caller.Company
+            ? user
+            : throw ApiException.InvalidId($"Invalid user id (id={id})");
+
+    /// <summary>The last enabled admin of a tenant cannot be demoted, disabled or deleted: nobody could manage it after.</summary>
+    private async Task RequireAnotherAdminAsync(string id, RpcCall call)
+    {
+        var admins = await docs.FindAsync(Collection.Users, new DocQuery().Where(new FieldIn("role", [Roles.Admin])), call.Aborted);
+        if (!admins.Any(a => a.Id != id && !Json.GetBool(a.Body, "disabled") && (Json.GetString(a.Body, "company") ?? "slipway") == call.Caller.Company))
+            throw new ApiException(400, 0, "Refused: this is the last enabled admin (make another admin first)");
+    }
+
+    private static string ParseRole(string given) =>
+        Roles.Parse(given) ?? throw ApiException.Validation($"role must be one of {string.Join(", ", Roles.Assignable)}");
 
     private async Task<string> TargetUserAsync(RpcCall call)
     {
@@ -155,12 +257,9 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, ServerOpti
 
     private static void RequireAdmin(RpcCall call)
     {
-        if (call.Caller.Role != "admin")
-            throw new ApiException(403, 0, "Forbidden (admin role required)");
+        if (!call.Caller.IsAdmin)
+            throw RouteAccess.Forbidden("admin role required");
     }
-
-    public static Identity ToIdentity(JsonObject user) =>
-        new(user["id"]!.GetValue<string>(), Json.GetString(user, "name") ?? "", Json.GetString(user, "company") ?? "slipway", Json.GetString(user, "role") ?? "user");
 
     public static async Task<string> CreateUserAsync(IDocumentStore docs, string name, string role, string company, TimeProvider clock, CancellationToken ct)
     {

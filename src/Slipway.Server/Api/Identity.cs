@@ -1,4 +1,12 @@
+using Slipway.Server.Auth;
+
 namespace Slipway.Server.Api;
 
-/// <summary>Who is calling: taken from a verified token.</summary>
-public sealed record Identity(string User, string UserName, string Company, string Role);
+/// <summary>Who is calling: the user a verified token names, with the role and tenant (company) their user record has now.</summary>
+public sealed record Identity(string User, string UserName, string Company, string Role)
+{
+    /// <summary>The key pair the caller signed in with (null for the server's own system identity).</summary>
+    public string? AccessKey { get; init; }
+
+    public bool IsAdmin => Role is Roles.Admin or Roles.System;
+}

@@ -13,9 +13,10 @@ namespace Slipway.Server.Api;
 
 /// <summary>
 /// The one catch-all route of the API: GET, POST and PUT alike, path <c>/[vX.Y/]service.action</c>, a JSON,
-/// json-lines or empty body with the query string merged in, Bearer auth, and the envelope on every answer.
+/// json-lines or empty body with the query string merged in, Bearer auth, and the envelope on every answer. The web UI's cookie is
+/// not accepted here: a page on the same site (an uploaded file, another port) could otherwise act with it.
 /// </summary>
-public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, ServerMetrics metrics, ILogger<RpcEndpoint> logger)
+public sealed partial class RpcEndpoint(RpcPipeline pipeline, Authenticator authenticator, ServerMetrics metrics, ILogger<RpcEndpoint> logger)
 {
     public const long MaxBodyBytes = 64L * 1024 * 1024;
     private static readonly ActivitySource Source = new("Slipway.Server");
@@ -37,22 +38,16 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
         {
             if (!match.Success)
                 throw ApiException.EndpointNotFound(endpoint);
-            var route = router.Find(endpoint) ?? throw ApiException.EndpointNotFound(endpoint);
+            var route = pipeline.Find(endpoint);
             if (!http.Request.Headers.ContentEncoding.All(string.IsNullOrEmpty))
                 throw new ApiException(415, 0, "Content-Encoding is not supported");
-            var identity = route.Anonymous ? TryIdentity(http) : Authenticate(http);
+            var identity = route.Anonymous ? await TryIdentityAsync(http) : await authenticator.AuthenticateAsync(http, cookie: false);
             (var call, rented) = await ReadCallAsync(http, endpoint, version, identity);
-            if (route.Fields is { } accepted && call.Body.Select(p => p.Key).FirstOrDefault(k => !accepted.Contains(k)) is { } unknown)
-                throw ApiException.Validation($"unknown field '{unknown}' for {endpoint}");
-            data = await route.Handler(call);
+            data = await pipeline.InvokeAsync(route, call);
         }
         catch (ApiException e)
         {
             (code, subcode, message) = (e.Code, e.Subcode, e.Message);
-        }
-        catch (InvalidQueryException e)
-        {
-            (code, subcode, message) = (400, 12, $"Validation error ({e.Message})");
         }
         catch (BadHttpRequestException e)
         {
@@ -79,21 +74,14 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
         await Envelope.WriteAsync(http.Response, endpoint, version, trx, code, subcode, message, data);
     }
 
-    private Identity Authenticate(HttpContext http)
+    /// <summary>An anonymous route's caller, when it sends a token that is still good (auth.login renews only such a token).</summary>
+    private async ValueTask<Identity?> TryIdentityAsync(HttpContext http)
     {
-        var header = http.Request.Headers.Authorization.ToString();
-        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-            return tokens.Verify(header["Bearer ".Length..].Trim());
-        if (http.Request.Cookies.TryGetValue("clearml_token_basic", out var cookie) && !string.IsNullOrEmpty(cookie))
-            return tokens.Verify(cookie);
-        throw ApiException.NoCredentials();
-    }
-
-    private Identity? TryIdentity(HttpContext http)
-    {
+        if (Authenticator.TokenOf(http, cookie: false) is not { } token)
+            return null;
         try
         {
-            return http.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? Authenticate(http) : null;
+            return await authenticator.AuthenticateAsync(token, http.RequestAborted);
         }
         catch (ApiException)
         {

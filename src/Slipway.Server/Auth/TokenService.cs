@@ -13,7 +13,8 @@ public sealed class TokenService(byte[] secret, TimeProvider clock)
     public const string ServerVersion = "2.0.0";
     private static readonly byte[] Header = Encoding.UTF8.GetBytes(Base64Url.EncodeToString("""{"alg":"HS256","typ":"JWT"}"""u8));
 
-    public string Issue(Identity identity, TimeSpan lifetime)
+    /// <param name="accessKey">The key pair the token was signed in with: the token is valid only while that key is.</param>
+    public string Issue(Identity identity, string accessKey, TimeSpan lifetime)
     {
         var now = clock.GetUtcNow().ToUnixTimeSeconds();
         var claims = new JsonObject
@@ -26,6 +27,7 @@ public sealed class TokenService(byte[] secret, TimeProvider clock)
                 ["user_name"] = identity.UserName,
                 ["company_name"] = identity.Company,
             },
+            ["key"] = accessKey,
             ["env"] = "<unknown>",
             ["api_version"] = Envelope.ActualVersion,
             ["server_version"] = ServerVersion,
@@ -40,8 +42,9 @@ public sealed class TokenService(byte[] secret, TimeProvider clock)
         return signingInput + "." + Base64Url.EncodeToString(Sign(signingInput));
     }
 
-    /// <summary>Returns the identity in a valid token, or throws 401/30.</summary>
-    public Identity Verify(string token)
+    /// <summary>Returns the user and key of a token whose signature and expiry are valid, or throws 401/30. Whether the key and user
+    /// are still valid is <see cref="Authenticator"/>'s to check.</summary>
+    public TokenClaims Verify(string token)
     {
         var parts = token.Split('.');
         if (parts.Length != 3)
@@ -65,9 +68,10 @@ public sealed class TokenService(byte[] secret, TimeProvider clock)
             var root = doc.RootElement;
             if (root.TryGetProperty("exp", out var exp) && exp.GetInt64() < clock.GetUtcNow().ToUnixTimeSeconds())
                 throw ApiException.InvalidToken("token expired");
-            var id = root.GetProperty("identity");
-            return new Identity(id.GetProperty("user").GetString()!, id.GetProperty("user_name").GetString()!,
-                id.GetProperty("company").GetString()!, id.GetProperty("role").GetString()!);
+            var user = root.GetProperty("identity").GetProperty("user").GetString()!;
+            // Tokens issued before they named their key cannot be revoked with it, so they are refused; clients sign in again.
+            var key = root.TryGetProperty("key", out var k) && k.ValueKind == JsonValueKind.String ? k.GetString()! : throw ApiException.InvalidToken("token from an older server; sign in again");
+            return new TokenClaims(user, key);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
         {
@@ -77,3 +81,6 @@ public sealed class TokenService(byte[] secret, TimeProvider clock)
 
     private byte[] Sign(string signingInput) => HMACSHA256.HashData(secret, Encoding.ASCII.GetBytes(signingInput));
 }
+
+/// <summary>What a verified token says: who signed in, with which key.</summary>
+public sealed record TokenClaims(string User, string AccessKey);

@@ -14,16 +14,23 @@ namespace Slipway.Server.Files;
 /// <summary>
 /// The file server the SDK uploads to (spec §2d): multipart POST to / where each part's field name is the
 /// destination path, GET (with Range) / HEAD / DELETE by path, POST /delete_many, GET / → "OK". The same
-/// token as the API is required. Field names are stored literally; request paths are decoded exactly once.
+/// token as the API is required; the web UI's cookie is accepted for reads only, so that its links download. Field names are
+/// stored literally; request paths are decoded exactly once.
+/// Files are users' uploads served from a site that shares the UI's cookie, so none may run there as a page: every answer
+/// carries <c>nosniff</c> and a sandboxing CSP (no scripts, an opaque origin), and anything but a plain image, sound, video or
+/// text is sent as an attachment.
 /// </summary>
-public sealed partial class FileServer(IBlobStore blobs, TokenService tokens, ServerMetrics metrics, ILogger<FileServer> logger)
+public sealed partial class FileServer(IBlobStore blobs, Authenticator authenticator, ServerMetrics metrics, ILogger<FileServer> logger)
 {
     private static readonly FileExtensionContentTypeProvider ContentTypes = new();
+    public const string ContentSecurityPolicy = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'";
 
     /// <param name="prefix">The path the file server is mounted under on this port ("" on its own port).</param>
     public async Task HandleAsync(HttpContext http, string prefix = "")
     {
         var request = http.Request;
+        http.Response.Headers.XContentTypeOptions = "nosniff";
+        http.Response.Headers.ContentSecurityPolicy = ContentSecurityPolicy;
         var rawPath = RawPath(http)[prefix.Length..];
         if (rawPath.Length == 0)
             rawPath = "/";
@@ -34,7 +41,8 @@ public sealed partial class FileServer(IBlobStore blobs, TokenService tokens, Se
         }
         try
         {
-            Authenticate(http);
+            var reading = HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method);
+            await authenticator.AuthenticateAsync(http, cookie: reading);
             IResult result = (request.Method, rawPath) switch
             {
                 ("POST", "/") => await UploadAsync(http),
@@ -53,17 +61,6 @@ public sealed partial class FileServer(IBlobStore blobs, TokenService tokens, Se
         {
             await Results.Json(new { error = $"bad upload: {e.Message}" }, statusCode: 400).ExecuteAsync(http);
         }
-    }
-
-    private void Authenticate(HttpContext http)
-    {
-        var header = http.Request.Headers.Authorization.ToString();
-        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-            tokens.Verify(header[7..].Trim());
-        else if (http.Request.Cookies.TryGetValue("clearml_token_basic", out var cookie) && !string.IsNullOrEmpty(cookie))
-            tokens.Verify(cookie);
-        else
-            throw ApiException.NoCredentials();
     }
 
     /// <summary>Streams every part to staging first; only when all parts arrived with acceptable paths are they published.</summary>
@@ -113,7 +110,7 @@ public sealed partial class FileServer(IBlobStore blobs, TokenService tokens, Se
             return NotFound(path);
         if (!ContentTypes.TryGetContentType(path, out var type))
             type = "application/octet-stream";
-        var downloadName = http.Request.Query.ContainsKey("download") ? path.Split('/')[^1] : null;
+        var downloadName = http.Request.Query.ContainsKey("download") || !ShownInline(type) ? path.Split('/')[^1] : null;
         if (!HttpMethods.IsHead(http.Request.Method))
         {
             http.Response.OnCompleted(() =>
@@ -134,6 +131,11 @@ public sealed partial class FileServer(IBlobStore blobs, TokenService tokens, Se
             return NotFound(path);
         return Results.File(stream, type, downloadName, info.LastModified, enableRangeProcessing: true);
     }
+
+    /// <summary>Types a browser shows without running anything: raster images, sound, video and plain text (never HTML, SVG or XML).</summary>
+    public static bool ShownInline(string type) =>
+        type is "image/png" or "image/jpeg" or "image/gif" or "image/webp" or "image/bmp" or "text/plain"
+        || type.StartsWith("audio/", StringComparison.Ordinal) || type.StartsWith("video/", StringComparison.Ordinal);
 
     private static IResult NotFound(string path) => Results.Json(new { error = $"no file at {path}" }, statusCode: 404);
 

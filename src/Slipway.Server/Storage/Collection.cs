@@ -15,4 +15,6 @@ public enum Collection
     Workers,
     /// <summary>One document per worker status report (its machine stats), for utilisation over time.</summary>
     WorkerStats,
+    /// <summary>Security-relevant actions (sign-ins, keys, users and roles, deletions), append-only, for admins to read.</summary>
+    Audit,
 }

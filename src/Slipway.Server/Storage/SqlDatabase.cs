@@ -36,6 +36,7 @@ public abstract class SqlDatabase : IAsyncDisposable
         Collection.Cleanup => "cleanup",
         Collection.Workers => "workers",
         Collection.WorkerStats => "worker_stats",
+        Collection.Audit => "audit",
         _ => throw new ArgumentOutOfRangeException(nameof(collection)),
     };
 }

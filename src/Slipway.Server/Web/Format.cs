@@ -54,5 +54,9 @@ public static class Format
 
     public static string Str(JsonNode? node, string path) => node is JsonObject o ? Json.GetString(o, path) ?? "" : "";
 
+    /// <summary>Links and media sources the UI renders from reported data: only http(s), never javascript: or data:.</summary>
+    public static bool IsHttp(string uri) =>
+        uri.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || uri.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+
     public static string Short(string id) => id.Length > 8 ? id[..8] : id;
 }

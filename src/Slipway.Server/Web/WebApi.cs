@@ -2,56 +2,43 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Components.Authorization;
 using Slipway.Server.Api;
-using Slipway.Server.Storage;
+using Slipway.Server.Auth;
 
 namespace Slipway.Server.Web;
 
 /// <summary>
 /// How the pages read and change things: the API's own handlers, called in process as the signed-in user, so the
-/// UI follows exactly the API's rules (state machine, clone, enqueue, validation) and shows its error messages.
+/// UI follows exactly the API's rules (state machine, clone, enqueue, validation, permissions) and shows its error messages.
+/// Each call checks the page's token again, so a revoked key or a changed role applies to pages already open.
 /// </summary>
-public sealed class WebApi(RpcRouter router, AuthenticationStateProvider authentication)
+public sealed class WebApi(RpcPipeline pipeline, Authenticator authenticator, AuthenticationStateProvider authentication)
 {
-    private Identity? _identity;
+    private string? _token;
 
-    public async Task<Identity> IdentityAsync()
+    public async Task<Identity> IdentityAsync(CancellationToken ct = default)
     {
-        if (_identity is null)
-        {
-            var state = await authentication.GetAuthenticationStateAsync();
-            _identity = TokenCookie.ToIdentity(state.User);
-        }
-        return _identity;
+        _token ??= TokenCookie.TokenOf((await authentication.GetAuthenticationStateAsync()).User);
+        return await authenticator.AuthenticateAsync(_token, ct);
     }
 
     /// <summary>Calls <paramref name="endpoint"/>; returns its data, or throws <see cref="ApiException"/> with the API's code and message.</summary>
     public async Task<JsonObject> CallAsync(string endpoint, JsonObject body, CancellationToken ct = default) =>
-        await InvokeAsync(router, endpoint, body, await IdentityAsync(), null, ct);
+        await InvokeAsync(pipeline, endpoint, body, await IdentityAsync(ct), null, null, ct);
 
     /// <summary>auth.login with an access key and secret, as a client would sign in; returns the token.</summary>
-    public static async Task<string> LoginAsync(RpcRouter router, string accessKey, string secretKey, CancellationToken ct)
+    public static async Task<string> LoginAsync(RpcPipeline pipeline, string accessKey, string secretKey, string? address, CancellationToken ct)
     {
         var basic = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes($"{accessKey}:{secretKey}"));
-        var data = await InvokeAsync(router, "auth.login", [], null, basic, ct);
+        var data = await InvokeAsync(pipeline, "auth.login", [], null, basic, address, ct);
         return data["token"]!.GetValue<string>();
     }
 
-    private static async Task<JsonObject> InvokeAsync(RpcRouter router, string endpoint, JsonObject body, Identity? identity, string? authorization,
-        CancellationToken ct)
+    private static async Task<JsonObject> InvokeAsync(RpcPipeline pipeline, string endpoint, JsonObject body, Identity? identity, string? authorization,
+        string? address, CancellationToken ct)
     {
-        var route = router.Find(endpoint) ?? throw ApiException.EndpointNotFound(endpoint);
-        if (route.Fields is { } accepted && body.Select(p => p.Key).FirstOrDefault(k => !accepted.Contains(k)) is { } unknown)
-            throw ApiException.Validation($"unknown field '{unknown}' for {endpoint}");
         // Through text, as on the wire: handlers read numbers as parsed JSON (a JsonValue built from an int is not a long).
-        var parsed = RequestBody.ParseObject(System.Text.Encoding.UTF8.GetBytes(body.ToJsonString()));
-        var call = new RpcCall(endpoint, null, parsed, identity, null, ct) { AuthorizationHeader = authorization };
-        try
-        {
-            return await route.Handler(call) as JsonObject ?? [];
-        }
-        catch (InvalidQueryException e)
-        {
-            throw ApiException.Validation(e.Message);
-        }
+        var parsed = RequestBody.ParseObject(Encoding.UTF8.GetBytes(body.ToJsonString()));
+        var call = new RpcCall(endpoint, null, parsed, identity, null, ct) { AuthorizationHeader = authorization, RemoteIp = address };
+        return await pipeline.InvokeAsync(pipeline.Find(endpoint), call) as JsonObject ?? [];
     }
 }

@@ -65,5 +65,7 @@ public static class PostgresSchema
         "DROP INDEX tasks_last_update",
         "CREATE INDEX tasks_last_update ON tasks ((doc #> '{last_update}') DESC NULLS LAST, id DESC)",
         "CREATE INDEX tasks_project_last_update ON tasks ((doc #>> '{project}'), (doc #> '{last_update}') DESC NULLS LAST, id DESC)",
+        // Audit records' ids start with the time, so the newest come first in id order.
+        DocTable("audit"),
     ];
 }

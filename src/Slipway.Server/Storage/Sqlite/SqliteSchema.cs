@@ -68,5 +68,7 @@ public static class SqliteSchema
         "DROP INDEX tasks_last_update",
         "CREATE INDEX tasks_last_update ON tasks (json_extract(doc, '$.last_update'), id)",
         "CREATE INDEX tasks_project_last_update ON tasks (json_extract(doc, '$.project'), json_extract(doc, '$.last_update'), id)",
+        // Audit records' ids start with the time, so the newest come first in id order.
+        DocTable("audit"),
     ];
 }
