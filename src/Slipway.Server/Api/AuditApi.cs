@@ -4,7 +4,10 @@ using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;
 
-/// <summary>audit.get_all: the security record, newest first, for admins (the route table keeps everyone else out).</summary>
+/// <summary>
+/// audit.get_all: the security record of the caller's tenant, newest first, for admins (the route table keeps everyone else out).
+/// Failed sign-ins with an unknown key belong to no tenant and are shown to every admin.
+/// </summary>
 public sealed class AuditApi(IDocumentStore docs)
 {
     public const int MaxPageSize = 500;
@@ -13,7 +16,7 @@ public sealed class AuditApi(IDocumentStore docs)
 
     private async ValueTask<JsonNode?> GetAll(RpcCall call)
     {
-        var query = new DocQuery().Where(new FieldIn("company", [call.Caller.Company]));
+        var query = new DocQuery().Where(new FieldIn("company", [call.Caller.Company, ""]));
         if (call.StringList("action") is { Count: > 0 } actions)
             query.Where(new FieldIn("action", actions));
         if (call.StringList("user") is { Count: > 0 } users)

@@ -67,7 +67,9 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
         if (identity is null)
         {
             throttle.Failed(accessKey, call.RemoteIp);
-            await audit.RecordAsync("login_failed", null, call.RemoteIp, new JsonObject { ["access_key"] = accessKey.Length <= 64 ? accessKey : accessKey[..64] });
+            var owner = credentials is null ? null : await docs.GetAsync(Collection.Users, Json.GetString(credentials.Body, "user") ?? "", call.Aborted);
+            await audit.RecordAsync("login_failed", null, call.RemoteIp, new JsonObject { ["access_key"] = accessKey.Length <= 64 ? accessKey : accessKey[..64] },
+                owner is null ? null : Json.GetString(owner.Body, "company") ?? "slipway");
             throw ApiException.InvalidCredentials();
         }
         throttle.Succeeded(accessKey);

@@ -12,7 +12,8 @@ namespace Slipway.Server.Auth;
 public sealed class AuditLog(IDocumentStore docs, TimeProvider clock)
 {
     /// <summary>Writes one record; not cancellable, since the action it records has already happened.</summary>
-    public async Task RecordAsync(string action, Identity? actor, string? address, JsonObject? details = null)
+    /// <param name="company">The tenant the record belongs to, when there is no actor (a failed sign-in); "" when none is known.</param>
+    public async Task RecordAsync(string action, Identity? actor, string? address, JsonObject? details = null, string? company = null)
     {
         var now = clock.GetUtcNow();
         // The id begins with the time so that id order is time order, and ends with randomness so replicas never collide.
@@ -24,7 +25,7 @@ public sealed class AuditLog(IDocumentStore docs, TimeProvider clock)
             ["action"] = action,
             ["user"] = actor?.User,
             ["user_name"] = actor?.UserName,
-            ["company"] = actor?.Company,
+            ["company"] = actor?.Company ?? company ?? "",
             ["address"] = address,
             ["details"] = details ?? [],
         }, CancellationToken.None);

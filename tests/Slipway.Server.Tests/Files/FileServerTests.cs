@@ -179,7 +179,7 @@ public sealed class FileServerTests : ServerTests
     }
 
     [Fact]
-    public async Task The_token_is_required_and_the_web_cookie_works()
+    public async Task The_token_is_required_and_the_web_cookie_only_reads()
     {
         using var anonymous = Files(token: "");
         anonymous.DefaultRequestHeaders.Authorization = null;
@@ -187,9 +187,14 @@ public sealed class FileServerTests : ServerTests
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/a.txt")).StatusCode);
         using var forged = Files(token: "x.y.z");
         Assert.Equal(HttpStatusCode.Unauthorized, (await forged.GetAsync("/a.txt")).StatusCode);
+        using var withToken = Files();
+        Assert.Equal(HttpStatusCode.OK, (await withToken.PostAsync("/", Parts(("/a.txt", [1])))).StatusCode);
+        // The UI's links download with its cookie; writing with it is refused, so a page on the same site cannot use it.
         using var withCookie = new HttpClient { BaseAddress = Server.Server.FilesUrl };
         withCookie.DefaultRequestHeaders.Add("Cookie", $"clearml_token_basic={Api.Token}");
-        Assert.Equal(HttpStatusCode.OK, (await withCookie.PostAsync("/", Parts(("/a.txt", [1])))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await withCookie.GetAsync("/a.txt")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await withCookie.PostAsync("/", Parts(("/b.txt", [1])))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await withCookie.DeleteAsync("/a.txt")).StatusCode);
     }
 
     [Fact]
