@@ -44,6 +44,7 @@ public static class Cli
             QueueCommands.Create(console),
             DatasetCommands.Create(console),
             UserCommand.Create(console),
+            UserCommand.Audit(console),
             GcCommand.Create(console),
             AgentCommand.Create(console),
         };
