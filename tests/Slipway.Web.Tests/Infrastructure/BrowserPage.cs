@@ -33,6 +33,17 @@ public sealed class BrowserPage : IAsyncDisposable
     public async Task ScreenshotAsync(string name) =>
         await Page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(WebFixture.ScreenshotDir, name + ".png"), FullPage = true });
 
+    /// <summary>The errors so far, for a test that expects some; they no longer fail the tab.</summary>
+    public List<string> TakeConsoleErrors()
+    {
+        lock (_errors)
+        {
+            var taken = _errors.ToList();
+            _errors.Clear();
+            return taken;
+        }
+    }
+
     public void AssertNoConsoleErrors()
     {
         lock (_errors)
