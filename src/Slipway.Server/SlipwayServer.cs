@@ -109,10 +109,12 @@ public sealed class SlipwayServer : IAsyncDisposable
         services.AddSingleton(stores.QueueEntries);
         services.AddSingleton(stores.Events);
         services.AddSingleton(new TokenService(setup.TokenSecret, clock));
+        services.AddSingleton<SecurityEpoch>();
         services.AddSingleton<Authenticator>();
         services.AddSingleton<LoginThrottle>();
         services.AddSingleton<AuditLog>();
-        services.AddSingleton<CustomerScope>();
+        services.AddSingleton<AccessControl>();
+        services.AddSingleton<EntityGuard>();
         services.AddSingleton<ServerMetrics>();
         // Made by a factory so that the container disposes it (the S3 client) with the app.
         services.AddSingleton<IBlobStore>(_ => options.S3 is { } s3 ? new S3BlobStore(s3) : new LocalBlobStore(Path.Combine(options.DataDir, "files")));
@@ -212,7 +214,7 @@ public sealed record AdminCredentials(string AccessKey, string SecretKey);
 /// <summary>What the server keeps in the store from its first start: the token secret, its id, and the first admin.</summary>
 internal sealed record FirstStart(byte[] TokenSecret, string ServerId, AdminCredentials? NewAdmin)
 {
-    public static readonly Identity System = new("__system__", "system", "slipway", Roles.System);
+    public static readonly Identity System = new("__system__", "system", Tenants.Root, Roles.System);
 
     public static async Task<FirstStart> RunAsync(IDocumentStore docs, TimeProvider clock, CancellationToken ct)
     {
@@ -221,7 +223,7 @@ internal sealed record FirstStart(byte[] TokenSecret, string ServerId, AdminCred
         AdminCredentials? admin = null;
         if (await docs.CountAsync(Collection.Users, new DocQuery(), ct) == 0)
         {
-            var user = await AuthApi.CreateUserAsync(docs, "admin", Roles.Admin, "slipway", clock, ct);
+            var user = await AuthApi.CreateUserAsync(docs, "admin", Roles.Admin, Tenants.Root, clock, ct);
             var (accessKey, secretKey) = await AuthApi.NewCredentialsAsync(docs, user, "created on first start", clock, ct);
             admin = new AdminCredentials(accessKey, secretKey);
         }

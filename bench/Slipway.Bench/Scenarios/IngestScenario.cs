@@ -281,7 +281,7 @@ public static class IngestScenario
             EncodeBatch(buffer, task, iter, random);
             iter += BatchSize;
             var lines = Slipway.Server.Api.RequestBody.SplitLines(buffer.WrittenMemory.ToArray());
-            var result = await ingestion.AddAsync(lines, null, CancellationToken.None);
+            var result = await ingestion.AddAsync(lines, null, (_, _) => ValueTask.FromResult(true), CancellationToken.None);
             if (start != 0)
                 count += result.Added;
         }

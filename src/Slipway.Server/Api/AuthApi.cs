@@ -7,8 +7,8 @@ using Slipway.Server.Storage;
 namespace Slipway.Server.Api;
 
 /// <summary>auth.* and users.*: key pairs per user, login to a JWT, who the caller is, and (for admins) users and their roles.</summary>
-public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authenticator authenticator, LoginThrottle throttle, AuditLog audit,
-    ServerOptions options, TimeProvider clock)
+public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authenticator authenticator, SecurityEpoch epoch, LoginThrottle throttle, AuditLog audit,
+    QueueResolver queues, ServerOptions options, TimeProvider clock)
 {
     // Compared against when an access key is unknown, so that a wrong key costs the same time as a wrong secret.
     private static readonly string UnknownKeyHash = SecretHash.Create(SecretHash.NewKey(48));
@@ -22,7 +22,7 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
         router.Add("auth.revoke_credentials", RevokeCredentials, "access_key");
         router.Add("users.get_current_user", GetCurrentUser, "get_supported_features");
         router.Add("users.get_all", GetAllUsers, "id name only_fields");
-        router.Add("users.create", CreateUser, "name role");
+        router.Add("users.create", CreateUser, "name role company");
         router.Add("users.update", UpdateUser, "user role disabled name");
         router.Add("users.delete", DeleteUser, "user");
     }
@@ -69,7 +69,7 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
             throttle.Failed(accessKey, call.RemoteIp);
             var owner = credentials is null ? null : await docs.GetAsync(Collection.Users, Json.GetString(credentials.Body, "user") ?? "", call.Aborted);
             await audit.RecordAsync("login_failed", null, call.RemoteIp, new JsonObject { ["access_key"] = accessKey.Length <= 64 ? accessKey : accessKey[..64] },
-                owner is null ? null : Json.GetString(owner.Body, "company") ?? "slipway");
+                owner is null ? null : Tenants.Of(owner.Body));
             throw ApiException.InvalidCredentials();
         }
         throttle.Succeeded(accessKey);
@@ -119,10 +119,13 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
     {
         var accessKey = call.RequireString("access_key");
         var credentials = await docs.GetAsync(Collection.Credentials, accessKey, call.Aborted);
-        if (credentials is null || (Json.GetString(credentials.Body, "user") != call.Caller.User && !call.Caller.IsAdmin))
+        var owner = credentials is null ? null : await docs.GetAsync(Collection.Users, Json.GetString(credentials.Body, "user") ?? "", call.Aborted);
+        var mine = owner?.Id == call.Caller.User;
+        var administered = call.Caller.IsAdmin && owner is not null && Tenants.Of(owner.Body) == call.Caller.Company;
+        if (credentials is null || !(mine || administered))
             throw ApiException.InvalidId($"Invalid access key (key={accessKey})");
         await docs.DeleteAsync(Collection.Credentials, accessKey, CancellationToken.None);
-        await authenticator.BumpEpochAsync(CancellationToken.None);
+        await epoch.BumpAsync();
         await audit.RecordAsync("credentials_revoked", call.Caller, call.RemoteIp,
             new JsonObject { ["access_key"] = accessKey, ["for_user"] = Json.GetString(credentials.Body, "user") });
         return new JsonObject { ["revoked"] = 1 };
@@ -156,7 +159,7 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
         var onlyFields = call.StringList("only_fields");
         return new JsonObject
         {
-            ["users"] = new JsonArray(users.Where(u => (Json.GetString(u.Body, "company") ?? "slipway") == call.Caller.Company).Select(u =>
+            ["users"] = new JsonArray(users.Where(u => Tenants.Of(u.Body) == call.Caller.Company).Select(u =>
             {
                 var body = (JsonObject)u.Body.DeepClone();
                 body["role"] = Roles.Normalize(Json.GetString(body, "role"));
@@ -170,8 +173,16 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
     {
         RequireAdmin(call);
         var role = ParseRole(call.String("role") ?? Roles.Member);
-        var id = await CreateUserAsync(docs, call.RequireString("name"), role, call.Caller.Company, clock, call.Aborted);
-        await audit.RecordAsync("user_created", call.Caller, call.RemoteIp, new JsonObject { ["target"] = id, ["name"] = call.String("name"), ["role"] = role });
+        // An admin of the first tenant makes other tenants, by giving their first user a company of its own.
+        var company = call.String("company") is { Length: > 0 } given ? given : call.Caller.Company;
+        if (company != call.Caller.Company && call.Caller.Company != Tenants.Root)
+            throw RouteAccess.Forbidden("only an admin of the first tenant adds users to other tenants");
+        var id = await CreateUserAsync(docs, call.RequireString("name"), role, company, clock, call.Aborted);
+        await queues.EnsureDefaultAsync(new Identity(id, call.RequireString("name"), company, role), CancellationToken.None);
+        await audit.RecordAsync("user_created", call.Caller, call.RemoteIp, new JsonObject
+        {
+            ["target"] = id, ["name"] = call.String("name"), ["role"] = role, ["tenant"] = company,
+        });
         return new JsonObject { ["id"] = id };
     }
 
@@ -204,7 +215,7 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
             if (attempt == 10)
                 throw ApiException.StatusRace(id);
         }
-        await authenticator.BumpEpochAsync(CancellationToken.None);
+        await epoch.BumpAsync();
         await audit.RecordAsync("user_updated", call.Caller, call.RemoteIp, new JsonObject
         {
             ["target"] = id, ["role"] = role, ["disabled"] = disabled, ["name"] = name,
@@ -224,7 +235,7 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
         foreach (var key in keys)
             await docs.DeleteAsync(Collection.Credentials, key.Id, CancellationToken.None);
         await docs.DeleteAsync(Collection.Users, id, CancellationToken.None);
-        await authenticator.BumpEpochAsync(CancellationToken.None);
+        await epoch.BumpAsync();
         await audit.RecordAsync("user_deleted", call.Caller, call.RemoteIp, new JsonObject
         {
             ["target"] = id, ["name"] = Json.GetString(user.Body, "name"), ["keys_revoked"] = keys.Count,
@@ -233,8 +244,7 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
     }
 
     private async Task<StoredDoc> RequireUserAsync(string id, RpcCall call) =>
-        await docs.GetAsync(Collection.Users, id, call.Aborted) is { } user && Json.GetString(user.Body, "company") is var company
-            && (company ?? "slipway") == call.Caller.Company
+        await docs.GetAsync(Collection.Users, id, call.Aborted) is { } user && Tenants.Of(user.Body) == call.Caller.Company
             ? user
             : throw ApiException.InvalidId($"Invalid user id (id={id})");
 
@@ -242,7 +252,7 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
     private async Task RequireAnotherAdminAsync(string id, RpcCall call)
     {
         var admins = await docs.FindAsync(Collection.Users, new DocQuery().Where(new FieldIn("role", [Roles.Admin])), call.Aborted);
-        if (!admins.Any(a => a.Id != id && !Json.GetBool(a.Body, "disabled") && (Json.GetString(a.Body, "company") ?? "slipway") == call.Caller.Company))
+        if (!admins.Any(a => a.Id != id && !Json.GetBool(a.Body, "disabled") && Tenants.Of(a.Body) == call.Caller.Company))
             throw new ApiException(400, 0, "Refused: this is the last enabled admin (make another admin first)");
     }
 
@@ -254,7 +264,7 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
         if (call.String("user") is not { Length: > 0 } user || user == call.Caller.User)
             return call.Caller.User;
         RequireAdmin(call);
-        return (await docs.GetAsync(Collection.Users, user, call.Aborted))?.Id ?? throw ApiException.InvalidId($"Invalid user id (id={user})");
+        return (await RequireUserAsync(user, call)).Id;
     }
 
     private static void RequireAdmin(RpcCall call)

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Slipway.Server.Auth;
 using Slipway.Server.Domain;
 using Slipway.Server.Storage;
 
@@ -9,7 +10,7 @@ namespace Slipway.Server.Api;
 /// projects): lists datasets, their versions with sizes and file counts, and a version's lineage, for the UI
 /// and CLI, without downloading any chunk.
 /// </summary>
-public sealed class DatasetsApi(IDocumentStore docs)
+public sealed class DatasetsApi(IDocumentStore docs, AccessControl access)
 {
     private const string Marker = "/.datasets/";
 
@@ -23,6 +24,7 @@ public sealed class DatasetsApi(IDocumentStore docs)
     private async ValueTask<JsonNode?> GetAll(RpcCall call)
     {
         var query = new DocQuery { OrderBy = { new SortKey("name", false) } }.Where(new TagMatch("system_tags", TagQuery.Parse([DatasetVersions.Tag])));
+        query.Where(await access.VisibleAsync(call.Caller, Collection.Projects, call.Aborted));
         if (call.String("project") is { Length: > 0 } ownerProject)
             query.Where(new FieldStartsWith("name", ProjectPaths.Normalize(ownerProject) + Marker));
         var projects = (await docs.FindAsync(Collection.Projects, query, call.Aborted))

@@ -1,13 +1,14 @@
 using System.Buffers.Text;
 using System.Text;
 using System.Text.Json.Nodes;
+using Slipway.Server.Auth;
 using Slipway.Server.Domain;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;
 
 /// <summary>events.*: ingestion of the five event types, and the reads behind the SDK getters and the UI charts.</summary>
-public sealed class EventsApi(IDocumentStore docs, IEventStore events, EventIngestion ingestion, ScalarHistogram histogram, ServerMetrics metrics)
+public sealed class EventsApi(IDocumentStore docs, AccessControl access, IEventStore events, EventIngestion ingestion, ScalarHistogram histogram, ServerMetrics metrics)
 {
     private const int MaxBatch = 10_000;
 
@@ -31,7 +32,7 @@ public sealed class EventsApi(IDocumentStore docs, IEventStore events, EventInge
 
     private async ValueTask<JsonNode?> Add(RpcCall call)
     {
-        var result = await ingestion.AddAsync([Encoding.UTF8.GetBytes(call.Body.ToJsonString())], call.Worker, call.Aborted);
+        var result = await ingestion.AddAsync([Encoding.UTF8.GetBytes(call.Body.ToJsonString())], call.Worker, MayWrite(call), call.Aborted);
         metrics.RecordEvents(result.Added);
         if (result.Errors > 0)
         {
@@ -50,10 +51,13 @@ public sealed class EventsApi(IDocumentStore docs, IEventStore events, EventInge
             lines = requests.Select(r => (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(r?.ToJsonString() ?? "null"));
         else
             throw ApiException.Validation("events.add_batch expects json-lines (one event per line)");
-        var result = await ingestion.AddAsync(lines, call.Worker, call.Aborted);
+        var result = await ingestion.AddAsync(lines, call.Worker, MayWrite(call), call.Aborted);
         metrics.RecordEvents(result.Added);
         return EventIngestion.ToJson(result);
     }
+
+    private Func<Collection, StoredDoc, ValueTask<bool>> MayWrite(RpcCall call) =>
+        async (collection, doc) => await access.LevelAsync(call.Caller, collection, doc.Body, call.Aborted) >= Level.Write;
 
     /// <summary>
     /// Console output, paged by timestamp. By default the newest batch is returned (navigate_earlier),

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Slipway.Server.Auth;
 using Slipway.Server.Domain;
 using Slipway.Server.Files;
 using Slipway.Server.Storage;
@@ -7,7 +8,7 @@ using Slipway.Server.Storage;
 namespace Slipway.Server.Api;
 
 /// <summary>models.*: the model registry. A model points at its weights (uri) and at the task that made it.</summary>
-public sealed class ModelsApi(IDocumentStore docs, IEventStore events, TaskUpdates tasks, FileCleanup cleanup, FilesPort filesPort, TimeProvider clock)
+public sealed class ModelsApi(IDocumentStore docs, AccessControl access, IEventStore events, TaskUpdates tasks, FileCleanup cleanup, FilesPort filesPort, TimeProvider clock)
 {
     private const string DefinitionFields = "uri name comment tags system_tags framework design labels ready project parent task metadata";
 
@@ -66,6 +67,7 @@ public sealed class ModelsApi(IDocumentStore docs, IEventStore events, TaskUpdat
     private async ValueTask<JsonNode?> GetAll(RpcCall call)
     {
         var query = ListRequest.Build(call, ["name", "id", "comment"]);
+        query.Where(await access.VisibleAsync(call.Caller, Collection.Models, call.Aborted));
         ListRequest.AddIn(call, query, "task", "task");
         ListRequest.AddIn(call, query, "project", "project");
         ListRequest.AddIn(call, query, "framework", "framework");

@@ -1,11 +1,12 @@
 using System.Text.Json.Nodes;
+using Slipway.Server.Auth;
 using Slipway.Server.Domain;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;
 
 /// <summary>projects.*: path-named projects with auto-created parents, hidden projects, and task statistics.</summary>
-public sealed class ProjectsApi(IDocumentStore docs, ProjectTree tree, TaskDeletion deletion, TimeProvider clock)
+public sealed class ProjectsApi(IDocumentStore docs, AccessControl access, ProjectTree tree, TaskDeletion deletion, SecurityEpoch epoch, AuditLog audit, TimeProvider clock)
 {
     private const string WriteFields = "name description tags system_tags default_output_destination";
 
@@ -17,6 +18,7 @@ public sealed class ProjectsApi(IDocumentStore docs, ProjectTree tree, TaskDelet
         router.Add("projects.get_all_ex", GetAll, ListRequest.Fields + " basename parent shallow_search include_stats stats_for_state check_own_contents active_users non_public stats_with_children include_stats_filter children_type allow_public");
         router.Add("projects.update", Update, "project " + WriteFields);
         router.Add("projects.delete", Delete, "project force delete_contents");
+        router.Add("projects.set_permissions", SetPermissions, "project user level");
     }
 
     private async ValueTask<JsonNode?> Create(RpcCall call)
@@ -46,6 +48,8 @@ public sealed class ProjectsApi(IDocumentStore docs, ProjectTree tree, TaskDelet
     private async ValueTask<JsonNode?> GetAll(RpcCall call)
     {
         var query = ListRequest.Build(call, ["name", "id", "description"]);
+        var visible = await access.VisibleAsync(call.Caller, Collection.Projects, call.Aborted);
+        query.Where(visible);
         if (call.String("basename") is { Length: > 0 } basename)
             query.Where(new FieldMatches("basename", ListRequest.CheckedPattern(basename, "basename")));
         ListRequest.AddIn(call, query, "parent", "parent");
@@ -59,14 +63,14 @@ public sealed class ProjectsApi(IDocumentStore docs, ProjectTree tree, TaskDelet
         foreach (var doc in found)
             projects.Add(Json.Project(doc.Body, onlyFields));
         if (call.Endpoint == "projects.get_all_ex" || call.Bool("include_stats"))
-            await AddStatsAsync(projects, call.Bool("search_hidden"), call.Aborted);
+            await AddStatsAsync(projects, visible, call.Bool("search_hidden"), call.Aborted);
         return new JsonObject { ["projects"] = projects };
     }
 
     /// <summary>Adds what the UI shows per project: task counts per status (own and with sub-projects) and the sub-projects.</summary>
-    private async Task AddStatsAsync(JsonArray projects, bool includeHidden, CancellationToken ct)
+    private async Task AddStatsAsync(JsonArray projects, DocFilter visible, bool includeHidden, CancellationToken ct)
     {
-        var all = await docs.FindAsync(Collection.Projects, new DocQuery(), ct);
+        var all = await docs.FindAsync(Collection.Projects, new DocQuery().Where(visible), ct);
         var byId = all.ToDictionary(p => p.Id);
         var counts = await docs.CountByAsync(Collection.Tasks, new DocQuery(), "project", "status", ct);
         foreach (var project in projects.OfType<JsonObject>())
@@ -103,7 +107,7 @@ public sealed class ProjectsApi(IDocumentStore docs, ProjectTree tree, TaskDelet
     {
         var id = call.RequireString("project");
         var newName = call.String("name") is { } requested ? ProjectPaths.Normalize(requested) : null;
-        if (newName is not null && await tree.FindByNameAsync(newName, call.Aborted) is { } holder && holder.Id != id)
+        if (newName is not null && await tree.FindByNameAsync(newName, call.Caller.Company, call.Aborted) is { } holder && holder.Id != id)
             throw ApiException.NotUnique($"project name '{newName}'");
         string? oldName = null;
         await docs.UpdateAsync(Collection.Projects, id, body =>
@@ -118,7 +122,10 @@ public sealed class ProjectsApi(IDocumentStore docs, ProjectTree tree, TaskDelet
             body["last_update"] = Json.Timestamp(clock.GetUtcNow());
         }, () => ApiException.InvalidProjectId(id), call.Aborted);
         if (newName is not null && oldName is not null && newName != oldName)
-            await RenameChildrenAsync(oldName, newName, call.Aborted);
+        {
+            await RenameChildrenAsync(oldName, newName, call.Caller.Company, call.Aborted);
+            await epoch.BumpAsync();
+        }
         var fields = new JsonObject();
         foreach (var (key, value) in call.Body)
         {
@@ -128,9 +135,9 @@ public sealed class ProjectsApi(IDocumentStore docs, ProjectTree tree, TaskDelet
         return new JsonObject { ["updated"] = 1, ["fields"] = fields };
     }
 
-    private async Task RenameChildrenAsync(string oldName, string newName, CancellationToken ct)
+    private async Task RenameChildrenAsync(string oldName, string newName, string company, CancellationToken ct)
     {
-        var children = await docs.FindAsync(Collection.Projects, new DocQuery().Where(new FieldStartsWith("name", oldName + "/")), ct);
+        var children = await docs.FindAsync(Collection.Projects, new DocQuery().Where(new FieldStartsWith("name", oldName + "/")).Where(Tenants.Filter(company)), ct);
         foreach (var child in children)
         {
             var body = (JsonObject)child.Body.DeepClone();
@@ -143,7 +150,7 @@ public sealed class ProjectsApi(IDocumentStore docs, ProjectTree tree, TaskDelet
     {
         var doc = await RequireAsync(call.RequireString("project"), call.Aborted);
         var name = Json.GetString(doc.Body, "name")!;
-        var subtree = (await docs.FindAsync(Collection.Projects, new DocQuery().Where(new FieldStartsWith("name", name + "/")), call.Aborted))
+        var subtree = (await docs.FindAsync(Collection.Projects, new DocQuery().Where(new FieldStartsWith("name", name + "/")).Where(Tenants.Filter(call.Caller.Company)), call.Aborted))
             .Append(doc).ToList();
         var projectIds = subtree.Select(p => p.Id).ToList();
         var tasks = await docs.FindAsync(Collection.Tasks, new DocQuery().Where(new FieldIn("project", projectIds)), call.Aborted);
@@ -168,8 +175,42 @@ public sealed class ProjectsApi(IDocumentStore docs, ProjectTree tree, TaskDelet
             }
         }
         foreach (var project in subtree)
-            await docs.DeleteAsync(Collection.Projects, project.Id, call.Aborted);
+            await docs.DeleteAsync(Collection.Projects, project.Id, CancellationToken.None);
+        await epoch.BumpAsync();
         return new JsonObject { ["deleted"] = subtree.Count, ["disassociated_tasks"] = disassociated, ["deleted_tasks"] = deletedTasks };
+    }
+
+    /// <summary>
+    /// An owner grants a user (or "*", every member of the tenant) read, write or owner on the project and its sub-projects,
+    /// or takes a grant away with "none". The creator stays owner whatever the map says.
+    /// </summary>
+    private async ValueTask<JsonNode?> SetPermissions(RpcCall call)
+    {
+        var id = call.RequireString("project");
+        var user = call.RequireString("user");
+        var given = call.RequireString("level");
+        var level = AccessControl.Parse(given);
+        if (level == Level.None && given != "none")
+            throw ApiException.Validation("level must be none, read, write or owner");
+        if (user != AccessControl.Everyone && (await docs.GetAsync(Collection.Users, user, call.Aborted) is not { } target
+                                               || AccessControl.TenantOf(target.Body) != call.Caller.Company))
+            throw ApiException.InvalidId($"Invalid user id (id={user})");
+        await docs.UpdateAsync(Collection.Projects, id, body =>
+        {
+            if (body["permissions"] is not JsonObject permissions)
+            {
+                // A project from before permissions was open to every member for writing; sharing it keeps that unless changed.
+                permissions = new JsonObject { [AccessControl.Everyone] = "write" };
+                body["permissions"] = permissions;
+            }
+            if (level == Level.None)
+                permissions.Remove(user);
+            else
+                permissions[user] = AccessControl.Name(level);
+        }, () => ApiException.InvalidProjectId(id), CancellationToken.None);
+        await epoch.BumpAsync();
+        await audit.RecordAsync("permissions_changed", call.Caller, call.RemoteIp, new JsonObject { ["project"] = id, ["for_user"] = user, ["level"] = given });
+        return new JsonObject { ["updated"] = 1 };
     }
 
     private async Task<StoredDoc> RequireAsync(string id, CancellationToken ct) =>

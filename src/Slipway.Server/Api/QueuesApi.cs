@@ -1,11 +1,12 @@
 using System.Text.Json.Nodes;
+using Slipway.Server.Auth;
 using Slipway.Server.Domain;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;
 
 /// <summary>queues.*: named queues of tasks, the default queue, reordering, and the atomic pop agents use.</summary>
-public sealed class QueuesApi(IDocumentStore docs, IQueueEntryStore entries, QueueResolver resolver, TaskUpdates updates)
+public sealed class QueuesApi(IDocumentStore docs, AccessControl access, IQueueEntryStore entries, QueueResolver resolver, TaskUpdates updates)
 {
     public void Map(RpcRouter router)
     {
@@ -30,7 +31,7 @@ public sealed class QueuesApi(IDocumentStore docs, IQueueEntryStore entries, Que
     private async ValueTask<JsonNode?> Create(RpcCall call)
     {
         var name = call.RequireString("name");
-        if (await resolver.FindByNameAsync(name, call.Aborted) is not null)
+        if (await resolver.FindByNameAsync(name, call.Caller.Company, call.Aborted) is not null)
             throw ApiException.NotUnique($"queue name '{name}'");
         var id = await resolver.CreateAsync(name, call.StringList("tags") ?? [], call.StringList("system_tags") ?? [], call.Caller, call.Aborted,
             call.String("display_name"), call.Object("metadata"));
@@ -40,6 +41,7 @@ public sealed class QueuesApi(IDocumentStore docs, IQueueEntryStore entries, Que
     private async ValueTask<JsonNode?> GetAll(RpcCall call)
     {
         var query = ListRequest.Build(call, ["name", "id", "display_name"]);
+        query.Where(await access.VisibleAsync(call.Caller, Collection.Queues, call.Aborted));
         if (query.OrderBy.Count == 0)
             query.OrderBy.Add(new SortKey("created", false));
         var found = await docs.FindAsync(Collection.Queues, query, call.Aborted);
@@ -67,7 +69,7 @@ public sealed class QueuesApi(IDocumentStore docs, IQueueEntryStore entries, Que
 
     private async ValueTask<JsonNode?> GetDefault(RpcCall call)
     {
-        var queue = await resolver.FindDefaultAsync(call.Aborted) ?? throw ApiException.NoDefaultQueue();
+        var queue = await resolver.FindDefaultAsync(call.Caller.Company, call.Aborted) ?? throw ApiException.NoDefaultQueue();
         return new JsonObject { ["id"] = queue.Id, ["name"] = Json.GetString(queue.Body, "name") };
     }
 
@@ -75,7 +77,7 @@ public sealed class QueuesApi(IDocumentStore docs, IQueueEntryStore entries, Que
     {
         var id = call.RequireString("queue");
         var name = call.String("name") is { Length: > 0 } given ? given : null;
-        if (name is not null && await resolver.FindByNameAsync(name, call.Aborted) is { } holder && holder.Id != id)
+        if (name is not null && await resolver.FindByNameAsync(name, call.Caller.Company, call.Aborted) is { } holder && holder.Id != id)
             throw ApiException.NotUnique($"queue name '{name}'");
         await docs.UpdateAsync(Collection.Queues, id, body =>
         {
@@ -166,9 +168,27 @@ public sealed class QueuesApi(IDocumentStore docs, IQueueEntryStore entries, Que
         }
     }
 
+    /// <summary>
+    /// An admin's worker takes the head; anyone else's takes the first task it may change, so a member's agent never runs (and
+    /// so never reads) a task of a project it has no write access to: such tasks wait for a worker that may.
+    /// </summary>
+    private async Task<QueueEntry?> TakeAsync(RpcCall call, string queueId)
+    {
+        if (call.Caller.IsAdmin)
+            return await entries.PopAsync(queueId, call.Aborted);
+        foreach (var entry in await entries.ListAsync(queueId, call.Aborted))
+        {
+            var task = await docs.GetAsync(Collection.Tasks, entry.Task, call.Aborted);
+            if ((task is null || await access.LevelAsync(call.Caller, Collection.Tasks, task.Body, call.Aborted) >= Level.Write)
+                && await entries.RemoveAsync(queueId, entry.Task, call.Aborted))
+                return entry;
+        }
+        return null;
+    }
+
     private async Task<JsonObject?> PopAsync(RpcCall call, string queueId)
     {
-        while (await entries.PopAsync(queueId, call.Aborted) is { } entry)
+        while (await TakeAsync(call, queueId) is { } entry)
         {
             var task = await docs.GetAsync(Collection.Tasks, entry.Task, call.Aborted);
             if (task is null)

@@ -8,7 +8,7 @@ namespace Slipway.Server.Api;
 /// How a call runs once its caller is known, for the HTTP endpoint and the web UI alike: the route, the caller's right to
 /// call it, the accepted fields, which entities it may touch, the handler.
 /// </summary>
-public sealed class RpcPipeline(RpcRouter router, CustomerScope customers, AuditLog audit)
+public sealed class RpcPipeline(RpcRouter router, EntityGuard guard, AuditLog audit)
 {
     /// <summary>Deletions are recorded in the audit log (the auth endpoints record their own actions).</summary>
     private static readonly HashSet<string> Audited =
@@ -26,7 +26,7 @@ public sealed class RpcPipeline(RpcRouter router, CustomerScope customers, Audit
             throw ApiException.Validation($"unknown field '{unknown}' for {route.Name}");
         try
         {
-            await customers.ApplyAsync(call);
+            await guard.CheckAsync(call);
             var result = await route.Handler(call);
             if (Audited.Contains(route.Name))
                 await audit.RecordAsync(route.Name, call.Identity, call.RemoteIp, Subjects(call.Body));

@@ -1,12 +1,13 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Slipway.Server.Auth;
 using Slipway.Server.Domain;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;
 
 /// <summary>tasks.*: create, query, edit, the status state machine, clone, enqueue, parameters and configuration.</summary>
-public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntryStore queueEntries, TaskUpdates updates, QueueResolver queues, ProjectTree projects,
+public sealed class TasksApi(IDocumentStore docs, AccessControl access, IEventStore events, IQueueEntryStore queueEntries, TaskUpdates updates, QueueResolver queues, ProjectTree projects,
     TaskDeletion deletion)
 {
     private const string StatusFields = "task force status_reason status_message";
@@ -64,6 +65,7 @@ public sealed class TasksApi(IDocumentStore docs, IEventStore events, IQueueEntr
     private async ValueTask<JsonNode?> GetAll(RpcCall call)
     {
         var query = ListRequest.Build(call, ["name", "id", "comment"]);
+        query.Where(await access.VisibleAsync(call.Caller, Collection.Tasks, call.Aborted));
         ListRequest.AddIn(call, query, "project", "project");
         ListRequest.AddIn(call, query, "status", "status");
         ListRequest.AddIn(call, query, "type", "type");

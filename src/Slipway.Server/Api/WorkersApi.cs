@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Slipway.Server.Auth;
 using Slipway.Server.Domain;
 using Slipway.Server.Storage;
 
@@ -8,7 +9,7 @@ namespace Slipway.Server.Api;
 /// workers.*: agents register, report their status every ~30 s (an unknown worker reporting is registered),
 /// and drop out of get_all once their timeout passes without a report.
 /// </summary>
-public sealed class WorkersApi(IDocumentStore docs, IQueueEntryStore queueEntries, TaskUpdates tasks, TimeProvider clock)
+public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueueEntryStore queueEntries, TaskUpdates tasks, TimeProvider clock)
 {
     public const int DefaultTimeoutSeconds = 600;
 
@@ -87,6 +88,7 @@ public sealed class WorkersApi(IDocumentStore docs, IQueueEntryStore queueEntrie
         var lastSeen = call.Int("last_seen");
         var pattern = call.String("worker_pattern") is { Length: > 0 } p ? new System.Text.RegularExpressions.Regex(ListRequest.CheckedPattern(p, "worker_pattern")) : null;
         var query = new DocQuery { OrderBy = { new SortKey("id", false) } };
+        query.Where(await access.VisibleAsync(call.Caller, Collection.Workers, call.Aborted));
         if (call.NullableStringList("tags") is { Count: > 0 } tags)
             query.Where(new TagMatch("tags", TagQuery.Parse(tags)));
         if (call.NullableStringList("system_tags") is { Count: > 0 } systemTags)

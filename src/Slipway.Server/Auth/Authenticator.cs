@@ -11,13 +11,12 @@ namespace Slipway.Server.Auth;
 /// The one place a request's token becomes an <see cref="Identity"/>: the API, the file server, <c>/metrics</c> and the web UI
 /// all ask here. A token is good only while its key exists and its user is enabled, and the role and tenant come from the user
 /// record as it is now, so revoking a key, disabling a user or changing a role takes effect on the next request, on every
-/// replica. What makes that cheap is the security epoch: one stored counter that every such change bumps; each request
-/// reads it (one primary-key read) and reuses what it last found for the key until the counter moves.
+/// replica. What makes that cheap is the <see cref="SecurityEpoch"/>: each request reads it (one primary-key read) and reuses
+/// what it last found for the key until the counter moves.
 /// </summary>
-public sealed class Authenticator(TokenService tokens, IDocumentStore docs)
+public sealed class Authenticator(TokenService tokens, IDocumentStore docs, SecurityEpoch epochs)
 {
     public const string CookieName = "clearml_token_basic";
-    private const string EpochSetting = "security_epoch";
     private const int MaxCached = 10_000;
 
     private readonly ConcurrentDictionary<string, Checked> _checked = new(StringComparer.Ordinal);
@@ -28,7 +27,7 @@ public sealed class Authenticator(TokenService tokens, IDocumentStore docs)
     public async ValueTask<Identity> AuthenticateAsync(string token, CancellationToken ct)
     {
         var claims = tokens.Verify(token);
-        var epoch = await EpochAsync(ct);
+        var epoch = await epochs.ReadAsync(ct);
         if (!_checked.TryGetValue(claims.AccessKey, out var known) || known.Epoch != epoch || known.User != claims.User)
         {
             known = await CheckAsync(claims, epoch, ct);
@@ -58,24 +57,8 @@ public sealed class Authenticator(TokenService tokens, IDocumentStore docs)
         return user is null || Json.GetBool(user.Body, "disabled") ? null : ToIdentity(user.Body) with { AccessKey = credentials.Id };
     }
 
-    /// <summary>Makes every replica re-check keys and users on their next request: called after any revocation, disabling or role change.</summary>
-    public async Task BumpEpochAsync(CancellationToken ct)
-    {
-        for (var attempt = 0; attempt < 50; attempt++)
-        {
-            var stored = await docs.GetAsync(Collection.Settings, EpochSetting, ct);
-            var body = new JsonObject { ["id"] = EpochSetting, ["value"] = (Json.GetLong(stored?.Body["value"]) ?? 0) + 1 };
-            if (stored is null ? await docs.InsertAsync(Collection.Settings, EpochSetting, body, ct) : await docs.ReplaceAsync(Collection.Settings, stored, body, ct))
-                return;
-        }
-        throw new InvalidOperationException("could not record a security change: the epoch kept changing under us");
-    }
-
     public static Identity ToIdentity(JsonObject user) =>
-        new(Json.GetString(user, "id")!, Json.GetString(user, "name") ?? "", Json.GetString(user, "company") ?? "slipway", Roles.Normalize(Json.GetString(user, "role")));
-
-    private async Task<long> EpochAsync(CancellationToken ct) =>
-        await docs.GetAsync(Collection.Settings, EpochSetting, ct) is { } stored ? Json.GetLong(stored.Body["value"]) ?? 0 : 0;
+        new(Json.GetString(user, "id")!, Json.GetString(user, "name") ?? "", Tenants.Of(user), Roles.Normalize(Json.GetString(user, "role")));
 
     private async Task<Checked> CheckAsync(TokenClaims claims, long epoch, CancellationToken ct)
     {
@@ -83,7 +66,7 @@ public sealed class Authenticator(TokenService tokens, IDocumentStore docs)
         if (credentials is null || Json.GetString(credentials.Body, "user") != claims.User)
             return new Checked(epoch, claims.User, null, "its key was revoked");
         return await IdentityOfKeyAsync(credentials, ct) is { } identity
-            ? new Checked(epoch, claims.User, identity, null)
+            ? new Checked(epoch, claims.User, identity with { Epoch = epoch }, null)
             : new Checked(epoch, claims.User, null, "its user is disabled or deleted");
     }
 }

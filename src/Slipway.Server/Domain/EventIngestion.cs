@@ -18,7 +18,9 @@ public sealed class EventIngestion(IDocumentStore docs, IEventStore events, Task
     // racing on a task queue up instead of failing their compare-and-swap; replicas still race, and retry.
     private readonly SemaphoreSlim[] _taskLocks = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
 
-    public async Task<IngestResult> AddAsync(IEnumerable<ReadOnlyMemory<byte>> lines, string? worker, CancellationToken ct)
+    /// <param name="mayWrite">Whether the caller may report for a task or model; events of others count as errors, as unknown ids do.</param>
+    public async Task<IngestResult> AddAsync(IEnumerable<ReadOnlyMemory<byte>> lines, string? worker, Func<Collection, StoredDoc, ValueTask<bool>> mayWrite,
+        CancellationToken ct)
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var errors = new Dictionary<string, int>();
@@ -39,7 +41,8 @@ public sealed class EventIngestion(IDocumentStore docs, IEventStore events, Task
         var known = new HashSet<(string, bool)>();
         foreach (var owner in parsed.Select(p => (p.Task, p.ForModel)).Distinct())
         {
-            if (await docs.GetAsync(owner.ForModel ? Collection.Models : Collection.Tasks, owner.Task, ct) is not null)
+            var collection = owner.ForModel ? Collection.Models : Collection.Tasks;
+            if (await docs.GetAsync(collection, owner.Task, ct) is { } doc && await mayWrite(collection, doc))
                 known.Add(owner);
         }
         var scalars = new List<ScalarEvent>();

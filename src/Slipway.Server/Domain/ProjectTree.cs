@@ -5,10 +5,10 @@ using Slipway.Server.Storage;
 namespace Slipway.Server.Domain;
 
 /// <summary>Projects as a tree of '/'-separated paths: finding one by its full name, creating one with its missing parents.</summary>
-public sealed class ProjectTree(IDocumentStore docs, TimeProvider clock)
+public sealed class ProjectTree(IDocumentStore docs, SecurityEpoch epoch, TimeProvider clock)
 {
-    public async Task<StoredDoc?> FindByNameAsync(string name, CancellationToken ct) =>
-        (await docs.FindAsync(Collection.Projects, new DocQuery { Take = 1 }.Where(new FieldIn("name", [name])), ct)).FirstOrDefault();
+    public async Task<StoredDoc?> FindByNameAsync(string name, string company, CancellationToken ct) =>
+        (await docs.FindAsync(Collection.Projects, new DocQuery { Take = 1 }.Where(new FieldIn("name", [name])).Where(Tenants.Filter(company)), ct)).FirstOrDefault();
 
     /// <summary>
     /// Creates the project and any missing parents; returns the id of the last one. Parents made
@@ -23,7 +23,7 @@ public sealed class ProjectTree(IDocumentStore docs, TimeProvider clock)
         {
             var path = string.Join('/', segments[..(i + 1)]);
             var isLeaf = i == segments.Length - 1;
-            var existing = await FindByNameAsync(path, ct);
+            var existing = await FindByNameAsync(path, caller.Company, ct);
             if (existing is not null)
             {
                 if (isLeaf)
@@ -46,15 +46,21 @@ public sealed class ProjectTree(IDocumentStore docs, TimeProvider clock)
                 ["tags"] = new JsonArray(),
                 ["system_tags"] = new JsonArray(),
                 ["parent"] = parent,
+                // Private to its creator until shared (projects.set_permissions); a sub-project also has its parents' grants.
+                ["permissions"] = new JsonObject(),
             };
             if (isLeaf)
                 describe?.Invoke(doc);
             if (!await docs.InsertAsync(Collection.Projects, id, doc, ct))
             {
-                existing = await FindByNameAsync(path, ct);
+                existing = await FindByNameAsync(path, caller.Company, ct);
                 if (existing is null || isLeaf)
                     throw ApiException.NotUnique($"project name '{path}'");
                 id = existing.Id;
+            }
+            else
+            {
+                await epoch.BumpAsync();
             }
             parent = id;
         }
@@ -63,5 +69,5 @@ public sealed class ProjectTree(IDocumentStore docs, TimeProvider clock)
 
     /// <summary>The id of the project with this name, created (with parents) if missing.</summary>
     public async Task<string> EnsureAsync(string name, Identity caller, CancellationToken ct) =>
-        (await FindByNameAsync(ProjectPaths.Normalize(name), ct))?.Id ?? await CreatePathAsync(name, caller, null, ct);
+        (await FindByNameAsync(ProjectPaths.Normalize(name), caller.Company, ct))?.Id ?? await CreatePathAsync(name, caller, null, ct);
 }

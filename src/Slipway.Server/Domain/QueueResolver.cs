@@ -12,17 +12,19 @@ public sealed class QueueResolver(IDocumentStore docs, TimeProvider clock)
     public async Task<string> ResolveForEnqueueAsync(string? queueId, string? queueName, Identity caller, CancellationToken ct)
     {
         if (!string.IsNullOrEmpty(queueId))
-            return (await docs.GetAsync(Collection.Queues, queueId, ct))?.Id ?? throw ApiException.InvalidQueueId(queueId);
+            return await docs.GetAsync(Collection.Queues, queueId, ct) is { } queue && Tenants.Of(queue.Body) == caller.Company
+                ? queue.Id
+                : throw ApiException.InvalidQueueId(queueId);
         if (!string.IsNullOrEmpty(queueName))
-            return (await FindByNameAsync(queueName, ct))?.Id ?? await CreateAsync(queueName, [], [], caller, ct);
-        return (await FindDefaultAsync(ct))?.Id ?? throw ApiException.NoDefaultQueue();
+            return (await FindByNameAsync(queueName, caller.Company, ct))?.Id ?? await CreateAsync(queueName, [], [], caller, ct);
+        return (await FindDefaultAsync(caller.Company, ct))?.Id ?? throw ApiException.NoDefaultQueue();
     }
 
-    public async Task<StoredDoc?> FindByNameAsync(string name, CancellationToken ct) =>
-        (await docs.FindAsync(Collection.Queues, new DocQuery { Take = 1 }.Where(new FieldIn("name", [name])), ct)).FirstOrDefault();
+    public async Task<StoredDoc?> FindByNameAsync(string name, string company, CancellationToken ct) =>
+        (await docs.FindAsync(Collection.Queues, new DocQuery { Take = 1 }.Where(new FieldIn("name", [name])).Where(Tenants.Filter(company)), ct)).FirstOrDefault();
 
-    public async Task<StoredDoc?> FindDefaultAsync(CancellationToken ct) =>
-        (await docs.FindAsync(Collection.Queues, new DocQuery { Take = 1 }.Where(new TagMatch("system_tags", TagQuery.Parse(["default"]))), ct))
+    public async Task<StoredDoc?> FindDefaultAsync(string company, CancellationToken ct) =>
+        (await docs.FindAsync(Collection.Queues, new DocQuery { Take = 1 }.Where(new TagMatch("system_tags", TagQuery.Parse(["default"]))).Where(Tenants.Filter(company)), ct))
         .FirstOrDefault();
 
     /// <summary>Creates a queue; a concurrent create of the same name returns the one that won.</summary>
@@ -45,13 +47,13 @@ public sealed class QueueResolver(IDocumentStore docs, TimeProvider clock)
         };
         if (await docs.InsertAsync(Collection.Queues, id, doc, ct))
             return id;
-        return (await FindByNameAsync(name, ct))?.Id ?? throw ApiException.NotUnique($"queue name '{name}'");
+        return (await FindByNameAsync(name, caller.Company, ct))?.Id ?? throw ApiException.NotUnique($"queue name '{name}'");
     }
 
-    /// <summary>Makes sure a default queue exists (called at every start; cheap when it does).</summary>
-    public async Task EnsureDefaultAsync(Identity system, CancellationToken ct)
+    /// <summary>Makes sure the owner's tenant has a default queue (at every start for the first tenant, and for a new tenant's first user).</summary>
+    public async Task EnsureDefaultAsync(Identity owner, CancellationToken ct)
     {
-        if (await FindDefaultAsync(ct) is null && await FindByNameAsync(DefaultQueueName, ct) is null)
-            await CreateAsync(DefaultQueueName, [], ["default"], system, ct);
+        if (await FindDefaultAsync(owner.Company, ct) is null && await FindByNameAsync(DefaultQueueName, owner.Company, ct) is null)
+            await CreateAsync(DefaultQueueName, [], ["default"], owner, ct);
     }
 }

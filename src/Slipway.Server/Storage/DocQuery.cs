@@ -48,6 +48,12 @@ public sealed record FieldIsBool(string Path, bool Value) : DocFilter;
 /// <summary>The text at <paramref name="Path"/> starts with <paramref name="Prefix"/>.</summary>
 public sealed record FieldStartsWith(string Path, string Prefix) : DocFilter;
 
+/// <summary>At least one of <paramref name="Filters"/> holds (none: nothing matches).</summary>
+public sealed record AnyOf(IReadOnlyList<DocFilter> Filters) : DocFilter;
+
+/// <summary>All of <paramref name="Filters"/> hold.</summary>
+public sealed record AllOf(IReadOnlyList<DocFilter> Filters) : DocFilter;
+
 /// <summary>A count of documents per distinct value of one field.</summary>
 public sealed record GroupCount(string? Key1, string? Key2, long Count);
 

@@ -56,6 +56,10 @@ public static class DocQuerySql
         TextContains f => "(" + string.Join(" OR ", f.Paths.Select(path =>
             d.ContainsIgnoreCase(path == "id" ? "id" : d.Text(d.Path(path, p)), p.Add("%" + EscapeLike(f.Text) + "%")))) + ")",
         TagMatch f => Tags(f, d, p),
+        AnyOf { Filters.Count: 0 } => "1=0",
+        AnyOf f => "(" + string.Join(" OR ", f.Filters.Select(x => Filter(x, d, p))) + ")",
+        AllOf { Filters.Count: 0 } => "1=1",
+        AllOf f => "(" + string.Join(" AND ", f.Filters.Select(x => Filter(x, d, p))) + ")",
         _ => throw new NotSupportedException(filter.GetType().Name),
     };
 

@@ -67,5 +67,13 @@ public static class PostgresSchema
         "CREATE INDEX tasks_project_last_update ON tasks ((doc #>> '{project}'), (doc #> '{last_update}') DESC NULLS LAST, id DESC)",
         // Audit records' ids start with the time, so the newest come first in id order.
         DocTable("audit"),
+        // Project and queue names are unique within a tenant (documents from before tenants are the first tenant's).
+        "DROP INDEX projects_name",
+        "CREATE UNIQUE INDEX projects_name ON projects (coalesce(doc #>> '{company}', 'slipway'), (doc #>> '{name}'))",
+        "DROP INDEX queues_name",
+        "CREATE UNIQUE INDEX queues_name ON queues (coalesce(doc #>> '{company}', 'slipway'), (doc #>> '{name}'))",
+        // Lookups by name alone keep an index of their own.
+        "CREATE INDEX projects_by_name ON projects ((doc #>> '{name}'))",
+        "CREATE INDEX queues_by_name ON queues ((doc #>> '{name}'))",
     ];
 }

@@ -1,0 +1,153 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using Slipway.Server.Api;
+using Slipway.Server.Domain;
+using Slipway.Server.Storage;
+
+namespace Slipway.Server.Auth;
+
+/// <summary>What a user may do with one entity: nothing (it is not even shown), read it, change it, or also share it.</summary>
+public enum Level
+{
+    None = 0,
+    Read = 1,
+    Write = 2,
+    Owner = 3,
+}
+
+/// <summary>
+/// Who may see and change what. Every entity belongs to a tenant (its <c>company</c>), and nothing of another tenant is ever
+/// shown. Within a tenant, projects carry the permissions: the creator owns a project, and its <c>permissions</c> map grants
+/// read, write or owner to users (or to every member, as "*"); a sub-project inherits its parents' grants; tasks, models and
+/// datasets have their project's. A task or model without a project belongs to its creator. Projects made before
+/// permissions existed (no map) stay open to every member for writing, as they were. Admins own everything in their
+/// tenant; viewers never more than read; customers only their own tasks and published templates.
+/// The projects' grants of a tenant are read once per security epoch (every grant, project creation or deletion bumps it),
+/// so a check costs the entity's own read and nothing more.
+/// </summary>
+public sealed class AccessControl(IDocumentStore docs)
+{
+    public const string Everyone = "*";
+
+    private readonly ConcurrentDictionary<string, ProjectGrants> _grants = new(StringComparer.Ordinal);
+
+    private sealed record ProjectNode(string? Parent, string? Owner, Dictionary<string, Level>? Permissions);
+
+    private sealed class ProjectGrants(long epoch, Dictionary<string, ProjectNode> projects)
+    {
+        private readonly ConcurrentDictionary<string, Dictionary<string, Level>> _byUser = new(StringComparer.Ordinal);
+        public long Epoch { get; } = epoch;
+
+        public bool Contains(string id) => projects.ContainsKey(id);
+
+        /// <summary>The user's level on every project of the tenant where it is above none.</summary>
+        public Dictionary<string, Level> For(string user) => _byUser.GetOrAdd(user, u =>
+            projects.Keys.Select(id => (id, Level: Compute(u, id))).Where(p => p.Level > Level.None).ToDictionary(p => p.id, p => p.Level));
+
+        private Level Compute(string user, string id)
+        {
+            var best = Level.None;
+            for (var (current, depth) = (id, 0); current is not null && depth < 64 && projects.TryGetValue(current, out var node); (current, depth) = (node.Parent, depth + 1))
+            {
+                if (node.Owner == user)
+                    return Level.Owner;
+                var granted = node.Permissions is null ? Level.Write
+                    : node.Permissions.TryGetValue(user, out var own) ? own
+                    : node.Permissions.GetValueOrDefault(Everyone);
+                best = (Level)Math.Max((int)best, (int)granted);
+            }
+            return best;
+        }
+    }
+
+    public static string TenantOf(JsonObject doc) => Tenants.Of(doc);
+
+    private static string? OwnerOf(JsonObject doc) => doc["user"] is JsonObject ? Json.GetString(doc, "user.id") : Json.GetString(doc, "user");
+
+    /// <summary>The caller's level on a task, model, project, queue or worker document.</summary>
+    public async ValueTask<Level> LevelAsync(Identity caller, Collection collection, JsonObject doc, CancellationToken ct)
+    {
+        if (TenantOf(doc) != caller.Company)
+            return Level.None;
+        if (caller.IsAdmin)
+            return Level.Owner;
+        var owner = OwnerOf(doc);
+        if (caller.Role == Roles.Customer)
+        {
+            if (collection != Collection.Tasks)
+                return collection == Collection.Queues ? Level.Read : Level.None;
+            return owner == caller.User ? Level.Write : Json.GetString(doc, "status") == TaskStatuses.Published ? Level.Read : Level.None;
+        }
+        var level = collection switch
+        {
+            Collection.Projects => await ProjectLevelAsync(caller, Json.GetString(doc, "id"), ct),
+            Collection.Tasks or Collection.Models => Json.GetString(doc, "project") is { Length: > 0 } project
+                ? await ProjectLevelAsync(caller, project, ct)
+                : owner == caller.User ? Level.Owner : Level.None,
+            // Queues and workers are the tenant's shared compute: everyone uses them, their creator (or an admin) changes them.
+            Collection.Queues or Collection.Workers => owner == caller.User ? Level.Owner : Level.Read,
+            _ => Level.None,
+        };
+        return caller.Role == Roles.Viewer ? (Level)Math.Min((int)level, (int)Level.Read) : level;
+    }
+
+    public async ValueTask<Level> ProjectLevelAsync(Identity caller, string? project, CancellationToken ct)
+    {
+        if (project is null)
+            return Level.None;
+        var grants = await GrantsAsync(caller, ct);
+        return caller.IsAdmin ? grants.Contains(project) ? Level.Owner : Level.None : grants.For(caller.User).GetValueOrDefault(project);
+    }
+
+    /// <summary>The projects the caller may read: null when that is all of the tenant's (an admin).</summary>
+    public async ValueTask<IReadOnlyCollection<string>?> ReadableProjectsAsync(Identity caller, CancellationToken ct) =>
+        caller.IsAdmin ? null : caller.Role == Roles.Customer ? [] : (await GrantsAsync(caller, ct)).For(caller.User).Keys;
+
+    /// <summary>What a list of <paramref name="collection"/> shows the caller: its tenant's, and of those only what it may read.</summary>
+    public async ValueTask<DocFilter> VisibleAsync(Identity caller, Collection collection, CancellationToken ct)
+    {
+        var tenant = Tenant(caller);
+        if (collection == Collection.Workers)
+            return Tenants.Filter(caller.Company, "company.id");
+        if (caller.IsAdmin || collection == Collection.Queues)
+            return tenant;
+        if (caller.Role == Roles.Customer)
+            return new AllOf([tenant, collection == Collection.Tasks
+                ? new AnyOf([new FieldIn("user", [caller.User]), new FieldIn("status", [TaskStatuses.Published])])
+                : new FieldIn("id", [])]);
+        var readable = (await ReadableProjectsAsync(caller, ct))!.ToList();
+        return collection switch
+        {
+            Collection.Projects => new AllOf([tenant, new FieldIn("id", readable)]),
+            _ => new AllOf([tenant, new AnyOf([new FieldIn("project", readable), new AllOf([new FieldMissing("project"), new FieldIn("user", [caller.User])])])]),
+        };
+    }
+
+    private static DocFilter Tenant(Identity caller) => Tenants.Filter(caller.Company);
+
+    private async ValueTask<ProjectGrants> GrantsAsync(Identity caller, CancellationToken ct)
+    {
+        if (_grants.TryGetValue(caller.Company, out var known) && known.Epoch == caller.Epoch)
+            return known;
+        var projects = await docs.FindAsync(Collection.Projects, new DocQuery().Where(Tenant(caller)), ct);
+        var loaded = new ProjectGrants(caller.Epoch, projects.ToDictionary(p => p.Id, p => new ProjectNode(
+            Json.GetString(p.Body, "parent"), Json.GetString(p.Body, "user"), Permissions(p.Body))));
+        _grants[caller.Company] = loaded;
+        return loaded;
+    }
+
+    private static Dictionary<string, Level>? Permissions(JsonObject project) =>
+        project["permissions"] is JsonObject map
+            ? map.Where(p => p.Value is JsonValue).ToDictionary(p => p.Key, p => Parse(p.Value!.GetValue<string>()))
+            : null;
+
+    public static Level Parse(string level) => level switch
+    {
+        "read" => Level.Read,
+        "write" => Level.Write,
+        "owner" => Level.Owner,
+        _ => Level.None,
+    };
+
+    public static string Name(Level level) => level.ToString().ToLowerInvariant();
+}
