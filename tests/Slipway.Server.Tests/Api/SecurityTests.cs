@@ -88,7 +88,7 @@ public abstract class SecurityTests(string engine) : ServerTests(engine)
     }
 
     [Fact]
-    public async Task A_customer_runs_published_templates_and_sees_only_its_own_tasks()
+    public async Task A_customer_runs_published_templates_and_sees_only_them_and_its_own_tasks()
     {
         var template = await CreateTaskAsync("template");
         var draft = await CreateTaskAsync("private draft");
@@ -106,8 +106,9 @@ public abstract class SecurityTests(string engine) : ServerTests(engine)
         await customer.OkAsync("tasks.enqueue", new JsonObject { ["task"] = clone, ["queue_name"] = "default" });
         await customer.OkAsync("events.get_task_log", new JsonObject { ["task"] = clone });
 
-        var listed = (await customer.OkAsync("tasks.get_all"))["tasks"]!.AsArray().Select(t => t!["id"]!.GetValue<string>()).ToList();
-        Assert.Equal([clone], listed);
+        var listed = (await customer.OkAsync("tasks.get_all"))["tasks"]!.AsArray().Select(t => t!["id"]!.GetValue<string>()).Order().ToList();
+        Assert.Equal(new[] { clone, template }.Order(), listed);
+        Assert.Empty((await customer.OkAsync("projects.get_all"))["projects"]!.AsArray());
     }
 
     [Fact]
