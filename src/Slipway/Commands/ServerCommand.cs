@@ -9,7 +9,7 @@ public static class ServerCommand
     public static Command Create(CliConsole console)
     {
         var data = new Option<string?>("--data") { Description = "Data directory (default ~/.slipway; env SLIPWAY_DATA)" };
-        var host = new Option<string?>("--host") { Description = "Address to listen on (default 0.0.0.0)" };
+        var host = new Option<string?>("--host") { Description = "Address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for every interface)" };
         var apiPort = new Option<string?>("--api-port") { Description = "API port (default 8008; 0 picks a free one)" };
         var webPort = new Option<string?>("--web-port") { Description = "Web port (default 8080; 0 picks a free one)" };
         var filesPort = new Option<string?>("--files-port") { Description = "File server port (default 8081; 0 picks a free one)" };
