@@ -248,7 +248,7 @@ public sealed class SlipwayServer : IAsyncDisposable
 
 public sealed record AdminCredentials(string AccessKey, string SecretKey);
 
-/// <summary>What the server keeps in the store from its first start: the token secret, its id, and the admin's first key pair.</summary>
+/// <summary>What the server keeps in the store from its first start: the token secret and its id; and the admin's key pair, once delivered.</summary>
 internal sealed record FirstStart(byte[] TokenSecret, string ServerId)
 {
     public static readonly Identity System = new("__system__", "system", "slipway", "system");
