@@ -88,7 +88,7 @@ public sealed class SlipwayServer : IAsyncDisposable
             var ports = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
                 .Select(a => new Uri(a.Replace("0.0.0.0", "localhost", StringComparison.Ordinal).Replace("[::]", "localhost", StringComparison.Ordinal)).Port).ToList();
             listenPorts.Bound(ports[0], ports[1], ports[2]);
-            filesPort.Bound(ports[2], await FirstStart.RecordFilesPortAsync(stores.Docs, ports[2], ct));
+            filesPort.Bound(await FirstStart.RecordFilesPortAsync(stores.Docs, ports[2], ct));
             Uri Url(int port) => new($"http://{options.ConfigHost}:{port}");
             var configPath = Path.Combine(options.DataDir, "clearml.conf");
             // Only now that the ports are bound: a start that fails before this point leaves no key pair that nobody
