@@ -4,21 +4,15 @@ namespace Slipway.Server;
 
 /// <summary>
 /// Writes DIR/clearml.conf, so that CLEARML_CONFIG_FILE=DIR/clearml.conf points the official SDK at this
-/// server. The secret key is known only on first start; later starts keep the keys already in the file and
-/// refresh the URLs (ports may be picked anew).
+/// server. The secret key is known only when the admin's key pair is made; later starts keep the keys already
+/// in the file and refresh the URLs (ports may be picked anew). The file is the owner's alone (0600): it is
+/// the only place the admin's secret key is ever written.
 /// </summary>
 public static partial class ClearmlConf
 {
     public static void Write(string path, Uri api, Uri web, Uri files, AdminCredentials? credentials)
     {
-        if (credentials is null && File.Exists(path))
-        {
-            var existing = File.ReadAllText(path);
-            var access = AccessKey().Match(existing);
-            var secret = SecretKey().Match(existing);
-            if (access.Success && secret.Success)
-                credentials = new AdminCredentials(access.Groups[1].Value, secret.Groups[1].Value);
-        }
+        credentials ??= ReadCredentials(path);
         var text = $$"""
             # Written by slipway server. Point the ClearML SDK or agent here with CLEARML_CONFIG_FILE={{path}}
             api {
@@ -33,10 +27,22 @@ public static partial class ClearmlConf
 
             """;
         var temp = path + ".tmp";
-        File.WriteAllText(temp, text);
-        if (!OperatingSystem.IsWindows())
-            File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.Delete(temp);
+        // Created 0600, not made so afterwards, so the secret is never readable by others, not even for a moment.
+        using (var writer = new StreamWriter(DataFolder.CreateFile(temp)))
+            writer.Write(text);
         File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>The key pair in an existing file; null when there is no file or its keys are empty.</summary>
+    public static AdminCredentials? ReadCredentials(string path)
+    {
+        if (!File.Exists(path))
+            return null;
+        var existing = File.ReadAllText(path);
+        var access = AccessKey().Match(existing);
+        var secret = SecretKey().Match(existing);
+        return access.Success && secret.Success ? new AdminCredentials(access.Groups[1].Value, secret.Groups[1].Value) : null;
     }
 
     private static string Trim(Uri uri) => uri.ToString().TrimEnd('/');

@@ -11,7 +11,8 @@ namespace Slipway.Server;
 public sealed class ServerOptions
 {
     public string DataDir { get; set; } = DefaultDataDir();
-    public string Host { get; set; } = "0.0.0.0";
+    /// <summary>Loopback by default: the server is reachable from other machines only when asked to be (0.0.0.0).</summary>
+    public string Host { get; set; } = "127.0.0.1";
     public int ApiPort { get; set; } = 8008;
     public int WebPort { get; set; } = 8080;
     public int FilesPort { get; set; } = 8081;

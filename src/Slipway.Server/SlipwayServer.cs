@@ -41,43 +41,80 @@ public sealed class SlipwayServer : IAsyncDisposable
     public Uri ApiUrl { get; }
     public Uri WebUrl { get; }
     public Uri FilesUrl { get; }
-    /// <summary>The admin key pair made on first start; null on later starts (only its hash is kept).</summary>
+    /// <summary>
+    /// The admin key pair made on this start (the first, or one after a start that failed to deliver it), also in
+    /// clearml.conf; null on later starts (only its hash is kept).
+    /// </summary>
     public AdminCredentials? NewAdmin { get; }
     public string ConfigPath => Path.Combine(Options.DataDir, "clearml.conf");
     internal Stores Stores => _stores;
     internal IServiceProvider Services => _app.Services;
     internal IEnumerable<string> Endpoints => _app.Services.GetRequiredService<RpcRouter>().Names;
 
+    /// <summary>Starts the server; a failure to start throws <see cref="ServerStartException"/> with its cause in one line.</summary>
     public static async Task<SlipwayServer> StartAsync(ServerOptions options, Action<ILoggingBuilder>? logging = null, TimeProvider? clock = null,
         CancellationToken ct = default)
     {
-        Directory.CreateDirectory(options.DataDir);
-        var stores = await Stores.OpenAsync(options.UsesPostgres ? options.Db : null, Path.Combine(options.DataDir, "slipway.db"), ct);
         try
         {
-            clock ??= TimeProvider.System;
+            return await StartCoreAsync(options, logging, clock ?? TimeProvider.System, ct);
+        }
+        catch (Exception e) when (ServerStartException.Describe(e, options) is { } cause)
+        {
+            throw new ServerStartException(cause, e);
+        }
+    }
+
+    private static async Task<SlipwayServer> StartCoreAsync(ServerOptions options, Action<ILoggingBuilder>? logging, TimeProvider clock, CancellationToken ct)
+    {
+        DataFolder.Prepare(options);
+        Stores stores;
+        try
+        {
+            stores = await Stores.OpenAsync(options.UsesPostgres ? options.Db : null, DataFolder.DatabasePath(options), ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw new ServerStartException(ServerStartException.DescribeStore(e, options), e);
+        }
+        WebApplication? app = null;
+        try
+        {
             var setup = await FirstStart.RunAsync(stores.Docs, clock, ct);
             var filesPort = new FilesPort();
-            var app = Build(options, stores, setup, clock, logging, filesPort);
+            var listenPorts = new ListenPorts();
+            app = Build(options, stores, setup, clock, logging, filesPort, listenPorts);
             await app.StartAsync(ct);
             var ports = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
                 .Select(a => new Uri(a.Replace("0.0.0.0", "localhost", StringComparison.Ordinal).Replace("[::]", "localhost", StringComparison.Ordinal)).Port).ToList();
-            filesPort.Bound(ports[2], await FirstStart.RecordFilesPortAsync(stores.Docs, ports[2], ct));
+            listenPorts.Bound(ports[0], ports[1], ports[2]);
+            filesPort.Bound(await FirstStart.RecordFilesPortAsync(stores.Docs, ports[2], ct));
             Uri Url(int port) => new($"http://{options.ConfigHost}:{port}");
-            var server = new SlipwayServer(app, stores, options, Url(ports[0]), Url(ports[1]), Url(ports[2]), setup.NewAdmin);
+            var configPath = Path.Combine(options.DataDir, "clearml.conf");
+            // Only now that the ports are bound: a start that fails before this point leaves no key pair that nobody
+            // was given, and one that fails after it (before clearml.conf is written) is caught up on the next start.
+            var newAdmin = await FirstStart.AdminKeysToDeliverAsync(stores.Docs, configPath, clock, ct);
+            var server = new SlipwayServer(app, stores, options, Url(ports[0]), Url(ports[1]), Url(ports[2]), newAdmin);
             app.Services.GetRequiredService<ServerUrls>().Bound(server.ApiUrl, server.WebUrl, server.FilesUrl);
-            ClearmlConf.Write(server.ConfigPath, server.ApiUrl, server.WebUrl, server.FilesUrl, setup.NewAdmin);
+            ClearmlConf.Write(server.ConfigPath, server.ApiUrl, server.WebUrl, server.FilesUrl, newAdmin);
+            if (newAdmin is not null)
+                await FirstStart.RecordAdminKeysDeliveredAsync(stores.Docs, ct);
             return server;
         }
         catch
         {
+            if (app is not null)
+            {
+                await app.StopAsync(CancellationToken.None);
+                await app.DisposeAsync();
+            }
             await stores.DisposeAsync();
             throw;
         }
     }
 
     private static WebApplication Build(ServerOptions options, Stores stores, FirstStart setup, TimeProvider clock, Action<ILoggingBuilder>? logging,
-        FilesPort filesPort)
+        FilesPort filesPort, ListenPorts listenPorts)
     {
         // Slipway reads no appsettings files; without this the host watches the working directory, recursively, for
         // changes to them, and a server started from /tmp reacts to every file created below it.
@@ -93,7 +130,9 @@ public sealed class SlipwayServer : IAsyncDisposable
             builder.Logging.AddSimpleConsole(o => o.SingleLine = true).AddFilter("Microsoft", LogLevel.Warning)
                 // The web UI's keys live in the data directory as files, unencrypted at rest like the database beside them.
                 .AddFilter("Microsoft.AspNetCore.DataProtection", LogLevel.Error)
-                .AddFilter(typeof(TokenCookie).FullName, LogLevel.Warning);
+                .AddFilter(typeof(TokenCookie).FullName, LogLevel.Warning)
+                // A failure to start is reported once, as one line, by whoever started the server (ServerStartException).
+                .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         builder.WebHost.UseKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = RpcEndpoint.MaxBodyBytes;
@@ -174,14 +213,20 @@ public sealed class SlipwayServer : IAsyncDisposable
         var filesPath = options.FilesPath;
         app.Use(async (http, next) =>
         {
-            if (http.Connection.LocalPort == await filesPort.Current)
+            var role = await listenPorts.RoleOfAsync(http.Connection.LocalPort);
+            if (role == PortRole.Files)
                 await fileServer.HandleAsync(http);
-            else if (filesPath.Length > 0 && (http.Request.Path.Value == filesPath || http.Request.Path.StartsWithSegments(filesPath, StringComparison.Ordinal)))
+            else if (role == PortRole.Api && filesPath.Length > 0
+                     && (http.Request.Path.Value == filesPath || http.Request.Path.StartsWithSegments(filesPath, StringComparison.Ordinal)))
                 await fileServer.HandleAsync(http, filesPath);
             else
                 await next(http);
         });
-        app.MapGet("/health", () => Results.Text("OK"));
+        // Each port answers its own paths only: the API's catch-all would otherwise answer on the web port, and the
+        // UI on the API port, so neither could be exposed without the other.
+        app.UseRouting();
+        ServesOn.Enforce(app, listenPorts);
+        app.MapGet("/health", () => Results.Text("OK")).WithMetadata(new ServesOn(PortRole.Any));
         app.MapGet("/metrics", async (HttpContext http) =>
         {
             try
@@ -193,9 +238,9 @@ public sealed class SlipwayServer : IAsyncDisposable
                 return Results.Text("unauthorized: send a Bearer token from auth.login\n", statusCode: 401);
             }
             return Results.Text(metrics.ToPrometheus(), "text/plain; version=0.0.4");
-        });
+        }).WithMetadata(new ServesOn(PortRole.Api));
         app.MapWebUi(options);
-        app.MapMethods("/{**path}", ["GET", "POST", "PUT"], endpoint.HandleAsync);
+        app.MapMethods("/{**path}", ["GET", "POST", "PUT"], endpoint.HandleAsync).WithMetadata(new ServesOn(PortRole.Api));
         return app;
     }
 
@@ -211,8 +256,8 @@ public sealed class SlipwayServer : IAsyncDisposable
 
 public sealed record AdminCredentials(string AccessKey, string SecretKey);
 
-/// <summary>What the server keeps in the store from its first start: the token secret, its id, and the first admin.</summary>
-internal sealed record FirstStart(byte[] TokenSecret, string ServerId, AdminCredentials? NewAdmin)
+/// <summary>What the server keeps in the store from its first start: the token secret and its id; and the admin's key pair, once delivered.</summary>
+internal sealed record FirstStart(byte[] TokenSecret, string ServerId)
 {
     public static readonly Identity System = new("__system__", "system", Tenants.Root, Roles.System);
 
@@ -220,16 +265,45 @@ internal sealed record FirstStart(byte[] TokenSecret, string ServerId, AdminCred
     {
         var secret = await SettingAsync(docs, "token_secret", () => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(64)), ct);
         var serverId = await SettingAsync(docs, "server_id", () => Guid.NewGuid().ToString("N"), ct);
-        AdminCredentials? admin = null;
-        if (await docs.CountAsync(Collection.Users, new DocQuery(), ct) == 0)
-        {
-            var user = await AuthApi.CreateUserAsync(docs, "admin", Roles.Admin, Tenants.Root, clock, ct);
-            var (accessKey, secretKey) = await AuthApi.NewCredentialsAsync(docs, user, "created on first start", clock, ct);
-            admin = new AdminCredentials(accessKey, secretKey);
-        }
         await new QueueResolver(docs, clock).EnsureDefaultAsync(System, ct);
-        return new FirstStart(Convert.FromHexString(secret), serverId, admin);
+        return new FirstStart(Convert.FromHexString(secret), serverId);
     }
+
+    /// <summary>
+    /// The admin's key pair to hand out on this start, or null when one was delivered before. On the first start
+    /// it creates the admin. After a start that died between making the key pair and writing clearml.conf (the
+    /// secret is kept only as a hash, so it is lost), it makes the admin a fresh pair; data written before this was
+    /// recorded counts as delivered when clearml.conf holds keys.
+    /// </summary>
+    public static async Task<AdminCredentials?> AdminKeysToDeliverAsync(IDocumentStore docs, string configPath, TimeProvider clock, CancellationToken ct)
+    {
+        if (await docs.GetAsync(Collection.Settings, AdminKeysDelivered, ct) is not null)
+            return null;
+        string? user = null;
+        if (await docs.CountAsync(Collection.Users, new DocQuery(), ct) > 0)
+        {
+            if (ClearmlConf.ReadCredentials(configPath) is not null)
+            {
+                await RecordAdminKeysDeliveredAsync(docs, ct);
+                return null;
+            }
+            var admins = await docs.FindAsync(Collection.Users, new DocQuery().Where(new FieldIn("role", [Roles.Admin])).Where(Tenants.Filter(Tenants.Root)), ct);
+            user = admins.OrderBy(a => Json.GetString(a.Body, "created"), StringComparer.Ordinal).FirstOrDefault()?.Id;
+        }
+        var label = user is null ? "created on first start" : "created on start: no admin key pair had been delivered";
+        user ??= await AuthApi.CreateUserAsync(docs, "admin", Roles.Admin, Tenants.Root, clock, ct);
+        var (accessKey, secretKey) = await AuthApi.NewCredentialsAsync(docs, user, label, clock, ct);
+        return new AdminCredentials(accessKey, secretKey);
+    }
+
+    /// <summary>Records that clearml.conf has the admin's keys, so that later starts make none.</summary>
+    public static async Task RecordAdminKeysDeliveredAsync(IDocumentStore docs, CancellationToken ct)
+    {
+        // A replica that recorded it first wins; the value is the same.
+        await docs.InsertAsync(Collection.Settings, AdminKeysDelivered, new JsonObject { ["id"] = AdminKeysDelivered, ["value"] = "true" }, ct);
+    }
+
+    private const string AdminKeysDelivered = "admin_keys_delivered";
 
     /// <summary>Adds this run's files port to the ports the file server has served on; returns them all.</summary>
     public static async Task<IReadOnlySet<int>> RecordFilesPortAsync(IDocumentStore docs, int port, CancellationToken ct)

@@ -18,7 +18,8 @@ require_clearml_setup() {
 }
 
 # Starts `slipway server` from this checkout's Release build (SQLite, data under $1, free ports) unless
-# CLEARML_API_HOST already names a server, and exports the CLEARML_* variables from what it prints.
+# CLEARML_API_HOST already names a server, and exports the CLEARML_* variables from what it prints (the URLs)
+# and the clearml.conf it writes (the keys: the secret is never printed).
 # Sets SERVER_PID (empty when nothing was started); the caller stops it.
 start_server_unless_set() {
   local work="$1" repo
@@ -30,11 +31,12 @@ start_server_unless_set() {
     --api-port 0 --web-port 0 --files-port 0 >"$work/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 300); do
-    grep -q "secret_key:" "$work/server.log" 2>/dev/null && break
+    grep -q "^Point the ClearML SDK here" "$work/server.log" 2>/dev/null && break
     kill -0 "$SERVER_PID" 2>/dev/null || { cat "$work/server.log"; die "the server did not start"; }
     sleep 0.1
   done
   field() { sed -n "s/^ *$1 *\(.*\)$/\1/p" "$work/server.log" | head -n 1 | sed 's:/*$::'; }
   export CLEARML_API_HOST="$(field 'API:')" CLEARML_WEB_HOST="$(field 'Web:')" CLEARML_FILES_HOST="$(field 'Files:')"
-  export CLEARML_API_ACCESS_KEY="$(field 'access_key:')" CLEARML_API_SECRET_KEY="$(field 'secret_key:')"
+  key() { sed -n "s/^ *\"$1\": *\"\(.*\)\"$/\1/p" "$work/data/clearml.conf" | head -n 1; }
+  export CLEARML_API_ACCESS_KEY="$(key access_key)" CLEARML_API_SECRET_KEY="$(key secret_key)"
 }

@@ -1,21 +1,14 @@
 namespace Slipway.Server.Files;
 
 /// <summary>
-/// The file server's port, known once Kestrel has bound it (port 0 picks one), and every port it has served
-/// on (documents keep file URLs from earlier runs).
+/// Every port the file server has served on, this run's included, known once Kestrel has bound it (port 0
+/// picks one): documents keep file URLs from earlier runs. Which port a request came in on is <see cref="ListenPorts"/>'s.
 /// </summary>
 public sealed class FilesPort
 {
-    private readonly TaskCompletionSource<int> _current = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<IReadOnlySet<int>> _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    public Task<int> Current => _current.Task;
 
     public Task<IReadOnlySet<int>> All => _all.Task;
 
-    public void Bound(int port, IReadOnlySet<int> all)
-    {
-        _current.SetResult(port);
-        _all.SetResult(all);
-    }
+    public void Bound(IReadOnlySet<int> all) => _all.SetResult(all);
 }

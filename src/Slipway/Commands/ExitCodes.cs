@@ -82,7 +82,7 @@ public static class ExitCodes
         return string.Join(' ', names);
     }
 
-    private static string OneLine(string message) => string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    public static string OneLine(string message) => string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }
 
 /// <summary>A failure the command itself recognised (bad value, nothing found, refused), with its exit code.</summary>

@@ -9,7 +9,7 @@ public static class ServerCommand
     public static Command Create(CliConsole console)
     {
         var data = new Option<string?>("--data") { Description = "Data directory (default ~/.slipway; env SLIPWAY_DATA)" };
-        var host = new Option<string?>("--host") { Description = "Address to listen on (default 0.0.0.0)" };
+        var host = new Option<string?>("--host") { Description = "Address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for every interface)" };
         var apiPort = new Option<string?>("--api-port") { Description = "API port (default 8008; 0 picks a free one)" };
         var webPort = new Option<string?>("--web-port") { Description = "Web port (default 8080; 0 picks a free one)" };
         var filesPort = new Option<string?>("--files-port") { Description = "File server port (default 8081; 0 picks a free one)" };
@@ -47,16 +47,34 @@ public static class ServerCommand
                     console.Error.WriteLine($"slipway server: {problem}");
                 return 2;
             }
-            await using var server = await SlipwayServer.StartAsync(options, ct: ct);
+            SlipwayServer server;
+            try
+            {
+                server = await SlipwayServer.StartAsync(options, ct: ct);
+            }
+            catch (ServerStartException e)
+            {
+                console.Error.WriteLine($"slipway server: {e.Message}");
+                return ExitCodes.Failed;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return ExitCodes.Cancelled;
+            }
+            catch (Exception e) when (Environment.GetEnvironmentVariable("SLIPWAY_DEBUG") != "1")
+            {
+                console.Error.WriteLine($"slipway server: could not start: unexpected {e.GetType().Name}: {ExitCodes.OneLine(e.Message)} (SLIPWAY_DEBUG=1 shows the details)");
+                return ExitCodes.Failed;
+            }
+            await using var running = server;
             console.Out.WriteLine($"Slipway {Slipway.Server.Auth.TokenService.ServerVersion} on {(options.UsesPostgres ? "PostgreSQL" : "SQLite")}, data in {options.DataDir}, files in {(options.S3 is null ? "the data directory" : options.Blobs)}");
             console.Out.WriteLine($"  API:   {server.ApiUrl}");
             console.Out.WriteLine($"  Web:   {server.WebUrl}");
             console.Out.WriteLine($"  Files: {server.FilesUrl}");
             if (server.NewAdmin is { } admin)
             {
-                console.Out.WriteLine("First start: created the admin key pair (shown once; also written to clearml.conf):");
-                console.Out.WriteLine($"  access_key: {admin.AccessKey}");
-                console.Out.WriteLine($"  secret_key: {admin.SecretKey}");
+                // The secret goes only to the owner-only clearml.conf: terminal scrollback and service logs keep stdout.
+                console.Out.WriteLine($"Created the admin key pair (access_key {admin.AccessKey}); its secret key is in {server.ConfigPath}, readable only by you.");
             }
             console.Out.WriteLine($"Point the ClearML SDK here: CLEARML_CONFIG_FILE={server.ConfigPath} python train.py");
             await server.WaitForShutdownAsync(ct);

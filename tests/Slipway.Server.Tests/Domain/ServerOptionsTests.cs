@@ -29,8 +29,18 @@ public sealed class ServerOptionsTests
     [Fact]
     public void A_connection_string_selects_postgres_and_wildcard_hosts_write_localhost()
     {
-        var options = ServerOptions.Load(null, new Dictionary<string, string?> { ["db"] = "Host=db;Database=slipway" }, NoEnvironment);
+        var options = ServerOptions.Load(null, new Dictionary<string, string?> { ["db"] = "Host=db;Database=slipway", ["host"] = "0.0.0.0" }, NoEnvironment);
         Assert.True(options.UsesPostgres);
         Assert.Equal("localhost", options.ConfigHost);
+    }
+
+    [Fact]
+    public void The_server_listens_on_loopback_unless_told_otherwise()
+    {
+        var defaults = ServerOptions.Load(null, new Dictionary<string, string?>(), NoEnvironment);
+        Assert.Equal("127.0.0.1", defaults.Host);
+        Assert.Equal("127.0.0.1", defaults.ConfigHost);
+        var everywhere = ServerOptions.Load(null, new Dictionary<string, string?>(), new Dictionary<string, string?> { ["SLIPWAY_HOST"] = "0.0.0.0" });
+        Assert.Equal("0.0.0.0", everywhere.Host);
     }
 }
