@@ -50,6 +50,7 @@ public sealed class SlipwayServer : IAsyncDisposable
     internal Stores Stores => _stores;
     internal IServiceProvider Services => _app.Services;
     internal IEnumerable<string> Endpoints => _app.Services.GetRequiredService<RpcRouter>().Names;
+    internal RpcRouter.Route Route(string endpoint) => _app.Services.GetRequiredService<RpcRouter>().Find(endpoint)!;
 
     /// <summary>Starts the server; a failure to start throws <see cref="ServerStartException"/> with its cause in one line.</summary>
     public static async Task<SlipwayServer> StartAsync(ServerOptions options, Action<ILoggingBuilder>? logging = null, TimeProvider? clock = null,

@@ -79,11 +79,14 @@ public sealed class EntityGuard(IDocumentStore docs, AccessControl access)
         yield return ("tasks", tasks);
         yield return ("project", Collection.Projects);
         yield return ("queue", Collection.Queues);
-        yield return ("worker", Collection.Workers);
         yield return ("new_task_project", Collection.Projects);
         yield return ("dataset", Collection.Projects);
         yield return ("version", Collection.Tasks);
-        if (service == "models")
+        if (service == "workers")
+        {
+            yield return ("worker", Collection.Workers);
+        }
+        else if (service == "models")
         {
             yield return ("model", Collection.Models);
             yield return ("ids", Collection.Models);
