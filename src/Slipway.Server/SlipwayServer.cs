@@ -155,6 +155,7 @@ public sealed class SlipwayServer : IAsyncDisposable
         services.AddSingleton<AuditLog>();
         services.AddSingleton<AccessControl>();
         services.AddSingleton<EntityGuard>();
+        services.AddSingleton<FilePermissions>();
         services.AddSingleton<ServerMetrics>();
         // Made by a factory so that the container disposes it (the S3 client) with the app.
         services.AddSingleton<IBlobStore>(_ => options.S3 is { } s3 ? new S3BlobStore(s3) : new LocalBlobStore(Path.Combine(options.DataDir, "files")));

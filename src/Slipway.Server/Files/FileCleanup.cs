@@ -66,6 +66,7 @@ public sealed partial class FileCleanup(IDocumentStore docs, IBlobStore blobs, F
                     if (!dryRun)
                     {
                         await blobs.DeleteAsync(path, ct);
+                        await docs.DeleteAsync(Collection.FileOwners, path, ct);
                         await docs.DeleteAsync(Collection.Cleanup, entry.Id, ct);
                     }
                     report.Deleted.Add(path);

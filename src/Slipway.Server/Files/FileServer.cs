@@ -20,7 +20,7 @@ namespace Slipway.Server.Files;
 /// carries <c>nosniff</c> and a sandboxing CSP (no scripts, an opaque origin), and anything but a plain image, sound, video or
 /// text is sent as an attachment.
 /// </summary>
-public sealed partial class FileServer(IBlobStore blobs, Authenticator authenticator, ServerMetrics metrics, ILogger<FileServer> logger)
+public sealed partial class FileServer(IBlobStore blobs, Authenticator authenticator, FilePermissions access, ServerMetrics metrics, ILogger<FileServer> logger)
 {
     private static readonly FileExtensionContentTypeProvider ContentTypes = new();
     public const string ContentSecurityPolicy = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'";
@@ -42,13 +42,13 @@ public sealed partial class FileServer(IBlobStore blobs, Authenticator authentic
         try
         {
             var reading = HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method);
-            await authenticator.AuthenticateAsync(http, cookie: reading);
+            var caller = await authenticator.AuthenticateAsync(http, cookie: reading);
             IResult result = (request.Method, rawPath) switch
             {
-                ("POST", "/") => await UploadAsync(http),
-                ("POST", "/delete_many") => await DeleteManyAsync(http),
-                ("GET" or "HEAD", _) => await DownloadAsync(http, DecodePath(rawPath)),
-                ("DELETE", _) => await DeleteAsync(DecodePath(rawPath), http.RequestAborted),
+                ("POST", "/") => await UploadAsync(http, caller),
+                ("POST", "/delete_many") => await DeleteManyAsync(http, caller),
+                ("GET" or "HEAD", _) => await DownloadAsync(http, caller, DecodePath(rawPath)),
+                ("DELETE", _) => await DeleteAsync(caller, DecodePath(rawPath), http.RequestAborted),
                 _ => Results.Json(new { error = $"{request.Method} is not supported here" }, statusCode: 405),
             };
             await result.ExecuteAsync(http);
@@ -64,7 +64,7 @@ public sealed partial class FileServer(IBlobStore blobs, Authenticator authentic
     }
 
     /// <summary>Streams every part to staging first; only when all parts arrived with acceptable paths are they published.</summary>
-    private async Task<IResult> UploadAsync(HttpContext http)
+    private async Task<IResult> UploadAsync(HttpContext http, Identity caller)
     {
         if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
             size.MaxRequestBodySize = null;
@@ -86,12 +86,16 @@ public sealed partial class FileServer(IBlobStore blobs, Authenticator authentic
                 // The field name is the destination path, taken literally: it is never percent-decoded.
                 var name = HeaderUtilities.RemoveQuotes(disposition.Name).Value;
                 var path = BlobPath.Check(name, out var problem) ?? throw new ApiException(400, 0, $"refused path '{name}': {problem}");
+                await access.RequireAsync(caller, path, write: true, exists: await blobs.StatAsync(path, http.RequestAborted) is not null, http.RequestAborted);
                 staged.Add(await blobs.StageAsync(path, section.Body, http.RequestAborted));
             }
             if (staged.Count == 0)
                 throw new ApiException(400, 0, "the upload has no parts");
             foreach (var blob in staged)
+            {
                 await blob.CommitAsync(http.RequestAborted);
+                await access.RecordUploadAsync(caller, blob.Path);
+            }
             Log.Uploaded(logger, staged.Count, staged.Sum(b => b.Length));
             metrics.RecordFileBytesStored(staged.Sum(b => b.Length));
             return Results.Json(staged.Select(b => b.Path).ToArray());
@@ -103,11 +107,12 @@ public sealed partial class FileServer(IBlobStore blobs, Authenticator authentic
         }
     }
 
-    private async Task<IResult> DownloadAsync(HttpContext http, string path)
+    private async Task<IResult> DownloadAsync(HttpContext http, Identity caller, string path)
     {
         var info = await blobs.StatAsync(path, http.RequestAborted);
         if (info is null)
             return NotFound(path);
+        await access.RequireAsync(caller, path, write: false, exists: true, http.RequestAborted);
         if (!ContentTypes.TryGetContentType(path, out var type))
             type = "application/octet-stream";
         var downloadName = http.Request.Query.ContainsKey("download") || !ShownInline(type) ? path.Split('/')[^1] : null;
@@ -155,10 +160,18 @@ public sealed partial class FileServer(IBlobStore blobs, Authenticator authentic
         }
     }
 
-    private async Task<IResult> DeleteAsync(string path, CancellationToken ct) =>
-        await blobs.DeleteAsync(path, ct) ? Results.Json(path) : Results.Json(new { error = $"no file at {path}" }, statusCode: 404);
+    private async Task<IResult> DeleteAsync(Identity caller, string path, CancellationToken ct)
+    {
+        if (await blobs.StatAsync(path, ct) is null)
+            return NotFound(path);
+        await access.RequireAsync(caller, path, write: true, exists: true, ct);
+        if (!await blobs.DeleteAsync(path, ct))
+            return NotFound(path);
+        await access.ForgetAsync(path);
+        return Results.Json(path);
+    }
 
-    private async Task<IResult> DeleteManyAsync(HttpContext http)
+    private async Task<IResult> DeleteManyAsync(HttpContext http, Identity caller)
     {
         JsonNode? body;
         try
@@ -176,11 +189,24 @@ public sealed partial class FileServer(IBlobStore blobs, Authenticator authentic
         {
             var path = BlobPath.Check(file, out var problem);
             if (path is null)
+            {
                 errors[file] = problem;
-            else if (await blobs.DeleteAsync(path, http.RequestAborted))
+                continue;
+            }
+            try
+            {
+                if (await blobs.StatAsync(path, http.RequestAborted) is null)
+                    throw new ApiException(404, 0, "not found");
+                await access.RequireAsync(caller, path, write: true, exists: true, http.RequestAborted);
+                if (!await blobs.DeleteAsync(path, http.RequestAborted))
+                    throw new ApiException(404, 0, "not found");
+                await access.ForgetAsync(path);
                 deleted[file] = true;
-            else
-                errors[file] = "not found";
+            }
+            catch (ApiException e)
+            {
+                errors[file] = e.Code == 404 ? "not found" : e.Message;
+            }
         }
         return Results.Json(new JsonObject { ["deleted"] = deleted, ["errors"] = errors });
     }

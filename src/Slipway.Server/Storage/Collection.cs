@@ -17,4 +17,6 @@ public enum Collection
     WorkerStats,
     /// <summary>Security-relevant actions (sign-ins, keys, users and roles, deletions), append-only, for admins to read.</summary>
     Audit,
+    /// <summary>Who uploaded each file on the file server (its id is the path), so that files follow their tenant.</summary>
+    FileOwners,
 }

@@ -37,6 +37,7 @@ public abstract class SqlDatabase : IAsyncDisposable
         Collection.Workers => "workers",
         Collection.WorkerStats => "worker_stats",
         Collection.Audit => "audit",
+        Collection.FileOwners => "file_owners",
         _ => throw new ArgumentOutOfRangeException(nameof(collection)),
     };
 }

@@ -67,6 +67,7 @@ public static class PostgresSchema
         "CREATE INDEX tasks_project_last_update ON tasks ((doc #>> '{project}'), (doc #> '{last_update}') DESC NULLS LAST, id DESC)",
         // Audit records' ids start with the time, so the newest come first in id order.
         DocTable("audit"),
+        DocTable("file_owners"),
         // Project and queue names are unique within a tenant (documents from before tenants are the first tenant's).
         "DROP INDEX projects_name",
         "CREATE UNIQUE INDEX projects_name ON projects (coalesce(doc #>> '{company}', 'slipway'), (doc #>> '{name}'))",

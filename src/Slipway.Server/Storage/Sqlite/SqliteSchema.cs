@@ -70,6 +70,7 @@ public static class SqliteSchema
         "CREATE INDEX tasks_project_last_update ON tasks (json_extract(doc, '$.project'), json_extract(doc, '$.last_update'), id)",
         // Audit records' ids start with the time, so the newest come first in id order.
         DocTable("audit"),
+        DocTable("file_owners"),
         // Project and queue names are unique within a tenant (documents from before tenants are the first tenant's).
         "DROP INDEX projects_name",
         "CREATE UNIQUE INDEX projects_name ON projects (coalesce(json_extract(doc, '$.company'), 'slipway'), json_extract(doc, '$.name'))",
