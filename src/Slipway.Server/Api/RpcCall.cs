@@ -76,6 +76,7 @@ public sealed class RpcCall
             return [AsString(node, field)];
         if (node is not JsonArray array)
             throw ApiException.Validation($"field '{field}' must be a list of strings");
+        RequestLimits.CheckCount(field, array.Count);
         return array.Select(item => item is null ? null : AsString(item, field)).ToList();
     }
 
@@ -111,6 +112,7 @@ public sealed class RpcCall
             case JsonValue:
                 return [AsString(node, field)!];
             case JsonArray array:
+                RequestLimits.CheckCount(field, array.Count);
                 var list = new List<string>(array.Count);
                 foreach (var item in array)
                     list.Add(AsString(item, field) ?? throw ApiException.Validation($"field '{field}' must not contain null"));

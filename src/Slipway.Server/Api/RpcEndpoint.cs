@@ -54,6 +54,10 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
         {
             (code, subcode, message) = (400, 12, $"Validation error ({e.Message})");
         }
+        catch (RegexMatchTimeoutException)
+        {
+            (code, subcode, message) = (400, 12, $"Validation error ({Domain.UserRegex.TimeoutReason})");
+        }
         catch (BadHttpRequestException e)
         {
             (code, subcode, message) = (e.StatusCode, 0, e.Message);
@@ -127,6 +131,9 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
         }
         if (request.QueryString.HasValue)
             RequestBody.MergeQuery(body, request.Query);
+        // A batch's events are checked one by one as they are parsed, so that one bad event is that event's error.
+        if (endpoint != "events.add_batch")
+            RequestBody.CheckText(body);
         return (new RpcCall(endpoint, version, body, identity, worker, http.RequestAborted)
         {
             Lines = lines,

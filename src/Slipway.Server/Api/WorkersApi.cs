@@ -85,7 +85,7 @@ public sealed class WorkersApi(IDocumentStore docs, IQueueEntryStore queueEntrie
     {
         var now = clock.GetUtcNow();
         var lastSeen = call.Int("last_seen");
-        var pattern = call.String("worker_pattern") is { Length: > 0 } p ? new System.Text.RegularExpressions.Regex(ListRequest.CheckedPattern(p, "worker_pattern")) : null;
+        var pattern = call.String("worker_pattern") is { Length: > 0 } p ? ListRequest.Pattern(p, "worker_pattern") : null;
         var query = new DocQuery { OrderBy = { new SortKey("id", false) } };
         if (call.NullableStringList("tags") is { Count: > 0 } tags)
             query.Where(new TagMatch("tags", TagQuery.Parse(tags)));
