@@ -66,6 +66,11 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
         {
             return;
         }
+        catch (Exception e) when (DiskFull.Is(e))
+        {
+            Log.DiskFull(logger, e, endpoint);
+            (code, subcode, message) = (507, 0, DiskFull.Reason);
+        }
         catch (Exception e)
         {
             Log.Unhandled(logger, e, endpoint);
@@ -189,5 +194,8 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
     {
         [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error in {Endpoint}")]
         public static partial void Unhandled(ILogger logger, Exception e, string endpoint);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "{Endpoint} failed: no space left for the store")]
+        public static partial void DiskFull(ILogger logger, Exception e, string endpoint);
     }
 }
