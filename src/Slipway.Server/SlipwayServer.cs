@@ -51,7 +51,7 @@ public sealed class SlipwayServer : IAsyncDisposable
     public static async Task<SlipwayServer> StartAsync(ServerOptions options, Action<ILoggingBuilder>? logging = null, TimeProvider? clock = null,
         CancellationToken ct = default)
     {
-        Directory.CreateDirectory(options.DataDir);
+        DataFolder.Prepare(options.DataDir);
         var stores = await Stores.OpenAsync(options.UsesPostgres ? options.Db : null, Path.Combine(options.DataDir, "slipway.db"), ct);
         try
         {

@@ -85,3 +85,28 @@ public sealed class DiskFullTests
         Assert.Equal(created.Order(), all["tasks"]!.AsArray().Select(t => t!["id"]!.GetValue<string>()).Order());
     }
 }
+
+/// <summary>A data folder that cannot be written stops start-up with one exception that names it.</summary>
+public sealed class ReadOnlyDataFolderTests
+{
+    [TmpfsFact]
+    public async Task A_read_only_data_folder_stops_start_up_with_a_clear_message()
+    {
+        var dataDir = Path.Combine(Path.GetTempPath(), "slipway-test-" + Guid.NewGuid().ToString("N")[..12]);
+        var disk = Tmpfs.Mount(dataDir, "64k", readOnly: true);
+        try
+        {
+            foreach (var folder in new[] { dataDir, Path.Combine(dataDir, "sub") })
+            {
+                var e = await Assert.ThrowsAsync<DataFolderNotWritableException>(() => ServerUnderTest.StartAsync("sqlite", dataDir: folder));
+                Assert.Equal(folder, e.Folder);
+                Assert.StartsWith($"the data folder {folder} is not writable", e.Message, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            disk.Dispose();
+            Directory.Delete(dataDir, true);
+        }
+    }
+}

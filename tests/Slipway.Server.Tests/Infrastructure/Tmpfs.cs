@@ -12,10 +12,10 @@ public sealed class Tmpfs : IDisposable
     /// <summary>Why no tmpfs can be mounted here, or null when one can (probed once, by mounting one).</summary>
     public static readonly string? Unavailable = Probe();
 
-    public static Tmpfs Mount(string folder, string size)
+    public static Tmpfs Mount(string folder, string size, bool readOnly = false)
     {
         Directory.CreateDirectory(folder);
-        var (code, output) = Run("mount", "-t", "tmpfs", "-o", $"size={size}", "tmpfs", folder);
+        var (code, output) = Run("mount", "-t", "tmpfs", "-o", readOnly ? $"ro,size={size}" : $"size={size}", "tmpfs", folder);
         if (code != 0)
             throw new InvalidOperationException($"mount failed: {output}");
         return new Tmpfs(folder);
