@@ -19,6 +19,7 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
 {
     public const long MaxBodyBytes = 64L * 1024 * 1024;
     private static readonly ActivitySource Source = new("Slipway.Server");
+    private readonly BodyBudget _bodies = new(BodyBudget.DefaultCapacity);
 
     public async Task HandleAsync(HttpContext http)
     {
@@ -33,6 +34,7 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
         string message = "OK";
         JsonNode? data = null;
         byte[]? rented = null;
+        BodyBudget.Lease lease = default;
         try
         {
             if (!match.Success)
@@ -41,6 +43,9 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
             if (!http.Request.Headers.ContentEncoding.All(string.IsNullOrEmpty))
                 throw new ApiException(415, 0, "Content-Encoding is not supported");
             var identity = route.Anonymous ? TryIdentity(http) : Authenticate(http);
+            // Held until the handler is done with the body (a body over the limit is refused before it waits).
+            if (http.Request.ContentLength is { } length and <= MaxBodyBytes)
+                lease = await _bodies.AcquireAsync(length, http.RequestAborted);
             (var call, rented) = await ReadCallAsync(http, endpoint, version, identity);
             if (route.Fields is { } accepted && call.Body.Select(p => p.Key).FirstOrDefault(k => !accepted.Contains(k)) is { } unknown)
                 throw ApiException.Validation($"unknown field '{unknown}' for {endpoint}");
@@ -81,6 +86,7 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
             // The body's bytes (json-lines batches are read from them in place) are done with once the handler is.
             if (rented is not null)
                 ArrayPool<byte>.Shared.Return(rented);
+            lease.Dispose();
         }
         metrics.RecordCall(endpoint, code, Stopwatch.GetElapsedTime(started));
         activity?.SetTag("slipway.result_code", code);
