@@ -188,7 +188,8 @@ public sealed class SqlDocumentStore(SqlDatabase db) : IDocumentStore
         }
         catch (Exception e) when (db.IsBadQueryInput(e))
         {
-            throw new InvalidQueryException(e.Message, e);
+            // The engine's message wraps the timeout's reason ("SQLite Error 1: '…'"); the caller needs only the reason.
+            throw new InvalidQueryException(e.Message.Contains(UserRegex.TimeoutReason, StringComparison.Ordinal) ? UserRegex.TimeoutReason : e.Message, e);
         }
         catch (Exception e) when (HasPattern(query) && db.IsTimeout(e) && !ct.IsCancellationRequested)
         {
