@@ -43,10 +43,19 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
             if (!http.Request.Headers.ContentEncoding.All(string.IsNullOrEmpty))
                 throw new ApiException(415, 0, "Content-Encoding is not supported");
             var identity = route.Anonymous ? TryIdentity(http) : Authenticate(http);
-            // Held until the handler is done with the body (a body over the limit is refused before it waits).
-            if (http.Request.ContentLength is { } length and <= MaxBodyBytes)
-                lease = await _bodies.AcquireAsync(length, http.RequestAborted);
-            (var call, rented) = await ReadCallAsync(http, endpoint, version, identity);
+            // Held until the handler is done with the body (a body over the limit is refused before it waits). A body
+            // of unknown length (chunked) takes the whole budget once it grows past the threshold: such bodies are rare.
+            Func<ValueTask>? growing = null;
+            if (http.Request.ContentLength is { } length)
+            {
+                if (length <= MaxBodyBytes)
+                    lease = await _bodies.AcquireAsync(length, http.RequestAborted);
+            }
+            else
+            {
+                growing = async () => lease = await _bodies.AcquireAsync(MaxBodyBytes, http.RequestAborted);
+            }
+            (var call, rented) = await ReadCallAsync(http, endpoint, version, identity, growing);
             if (route.Fields is { } accepted && call.Body.Select(p => p.Key).FirstOrDefault(k => !accepted.Contains(k)) is { } unknown)
                 throw ApiException.Validation($"unknown field '{unknown}' for {endpoint}");
             data = await route.Handler(call);
@@ -116,7 +125,8 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
         }
     }
 
-    private static async Task<(RpcCall, byte[]?)> ReadCallAsync(HttpContext http, string endpoint, string? version, Identity? identity)
+    private static async Task<(RpcCall, byte[]?)> ReadCallAsync(HttpContext http, string endpoint, string? version, Identity? identity,
+        Func<ValueTask>? growing)
     {
         var request = http.Request;
         var sizeFeature = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
@@ -125,7 +135,7 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
         if (request.ContentLength > MaxBodyBytes)
             throw new ApiException(413, 0, $"Request body is larger than {MaxBodyBytes} bytes");
 
-        var (rented, length) = await ReadBodyAsync(request, http.RequestAborted);
+        var (rented, length) = await ReadBodyAsync(request, growing, http.RequestAborted);
         var bytes = rented is null ? ReadOnlyMemory<byte>.Empty : rented.AsMemory(0, length);
         var worker = request.Headers["X-ClearML-Worker"].FirstOrDefault() ?? request.Headers["X-Trains-Worker"].FirstOrDefault();
         var isLines = request.ContentType?.StartsWith("application/json-lines", StringComparison.OrdinalIgnoreCase) == true;
@@ -154,7 +164,7 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
     }
 
     /// <summary>Reads the whole body into a pooled buffer; returns it (null when empty) and the length used.</summary>
-    private static async Task<(byte[]?, int)> ReadBodyAsync(HttpRequest request, CancellationToken ct)
+    private static async Task<(byte[]?, int)> ReadBodyAsync(HttpRequest request, Func<ValueTask>? pastThreshold, CancellationToken ct)
     {
         if (request.ContentLength == 0)
             return (null, 0);
@@ -170,6 +180,11 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
                 {
                     if (length + segment.Length > MaxBodyBytes)
                         throw new ApiException(413, 0, $"Request body is larger than {MaxBodyBytes} bytes");
+                    if (pastThreshold is not null && length + segment.Length >= BodyBudget.Threshold)
+                    {
+                        await pastThreshold();
+                        pastThreshold = null;
+                    }
                     if (length + segment.Length > buffer.Length)
                     {
                         var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(MaxBodyBytes, Math.Max(buffer.Length * 2L, length + segment.Length)));

@@ -128,6 +128,21 @@ public abstract class LimitsTests(string engine) : ServerTests(engine)
     }
 
     [Fact]
+    public async Task Large_batches_of_unknown_length_are_stored_whole()
+    {
+        var task = await CreateTaskAsync("chunked");
+        var lines = string.Join("\n", Enumerable.Range(0, 20_000).Select(i => Scalar(task, "loss", "train", i, i * 0.5).ToJsonString()));
+        Assert.True(lines.Length > 2 * 1024 * 1024);
+        for (var round = 0; round < 2; round++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "events.add_batch") { Content = new ChunkedContent(Encoding.UTF8.GetBytes(lines), "application/json-lines").Typed() };
+            var reply = await Api.SendAsync(request);
+            Assert.Equal(200, reply.Status);
+            Assert.Equal(20_000, reply.Data["added"]!.GetValue<int>());
+        }
+    }
+
+    [Fact]
     public async Task A_NUL_in_the_query_string_is_a_400()
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "tasks.get_all?name=a%00b");
@@ -173,6 +188,24 @@ public abstract class LimitsTests(string engine) : ServerTests(engine)
         Assert.Equal("hello", Assert.Single(log["events"]!.AsArray())!["msg"]!.GetValue<string>());
         var scalars = await Api.OkAsync("events.get_task_events", new JsonObject { ["task"] = task, ["event_type"] = "training_stats_scalar" });
         Assert.All(scalars["events"]!.AsArray(), e => Assert.Equal("loss", e!["metric"]!.GetValue<string>()));
+    }
+}
+
+/// <summary>A body sent chunked: its length is not known in advance.</summary>
+internal sealed class ChunkedContent(byte[] bytes, string contentType) : HttpContent
+{
+    public ChunkedContent Typed()
+    {
+        Headers.ContentType = new(contentType);
+        return this;
+    }
+
+    protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context) => stream.WriteAsync(bytes).AsTask();
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = 0;
+        return false;
     }
 }
 
