@@ -91,7 +91,9 @@ public sealed class RpcCall
     {
         if (!Body.TryGetPropertyValue(field, out var node) || node is null)
             return null;
-        return node as JsonArray ?? throw ApiException.Validation($"field '{field}' must be a list");
+        var array = node as JsonArray ?? throw ApiException.Validation($"field '{field}' must be a list");
+        RequestLimits.CheckCount(field, array.Count);
+        return array;
     }
 
     public static string? AsString(JsonNode? node, string field)
