@@ -24,14 +24,27 @@ public static partial class BigBatchScenario
             Console.WriteLine("-- building src/Slipway in Release");
             await StartupScenario.RunToExitAsync("dotnet", ["build", Path.Combine(root, "src", "Slipway", "Slipway.csproj"), "-c", "Release", "--nologo", "-v", "q"], TimeSpan.FromMinutes(5));
         }
+        foreach (var engine in ctx.EnginesFor("big-batch"))
+            await RunOnAsync(ctx, engine, dll);
+    }
+
+    private static async Task RunOnAsync(BenchContext ctx, Engine engine, string dll)
+    {
+        var engineName = BenchContext.Name(engine);
         var senders = 4;
         var batchesEach = ctx.Quick ? 1 : 2;
         var batchBytes = (ctx.Quick ? 20 : 60) * 1024 * 1024;
+        var (db, drop) = engine == Engine.Postgres ? await ctx.Postgres.CreateDatabaseAsync() : ("", null);
         var data = Path.Combine(Path.GetTempPath(), "slipway-bench-batch-" + Guid.NewGuid().ToString("N")[..8]);
         var port = PostgresProvider.FreePort();
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { dll, "server", "--data", data, "--host", "127.0.0.1", "--api-port", port.ToString(CultureInfo.InvariantCulture), "--web-port", "0", "--files-port", "0" })
             psi.ArgumentList.Add(a);
+        if (db.Length > 0)
+        {
+            psi.ArgumentList.Add("--db");
+            psi.ArgumentList.Add(db);
+        }
         using var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start dotnet");
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
@@ -48,7 +61,7 @@ public static partial class BigBatchScenario
                 tasks.Add((await client.CallAsync("tasks.create", new JsonObject { ["name"] = $"batch-bench-{i}", ["type"] = "training" }))["id"]!.GetValue<string>());
             var batch = Batch(tasks[0], batchBytes);
             var events = batch.Span.Count((byte)'\n');
-            Console.WriteLine($"-- SQLite: {senders} clients × {batchesEach} batches of {Fmt.Mb(batch.Length)} ({Fmt.N(events)} scalar events each); RSS before: {Fmt.Mb(StartupScenario.StatusBytes(process.Id, "VmRSS:"))}");
+            Console.WriteLine($"-- {engineName}: {senders} clients × {batchesEach} batches of {Fmt.Mb(batch.Length)} ({Fmt.N(events)} scalar events each); RSS before: {Fmt.Mb(StartupScenario.StatusBytes(process.Id, "VmRSS:"))}");
 
             var sink = new byte[256 * 1024];
             var getAll = Encoding.UTF8.GetBytes(new JsonObject { ["page"] = 0, ["page_size"] = 20, ["order_by"] = new JsonArray("-last_update") }.ToJsonString());
@@ -87,10 +100,10 @@ public static partial class BigBatchScenario
             var hwm = StartupScenario.StatusBytes(process.Id, "VmHWM:");
 
             var total = (double)senders * batchesEach * batch.Length;
-            ctx.Results.Add(new Row("big-batch", "SQLite", $"server peak RSS, {senders} clients posting {Fmt.Mb(batch.Length)} batches at once",
+            ctx.Results.Add(new Row("big-batch", engineName, $"server peak RSS, {senders} clients posting {Fmt.Mb(batch.Length)} batches at once",
                 Fmt.Mb(peakRss), "-", "-", "< 1 GB", peakRss < 1e9,
                 $"VmHWM {Fmt.Mb(hwm)}; {senders * batchesEach} batches ({Fmt.Mb(total)}) in {elapsed.TotalSeconds:0.0} s, {Fmt.Rate(events * senders * batchesEach / elapsed.TotalSeconds)}"));
-            ctx.Results.Add(new Row("big-batch", "SQLite", "another client's tasks.get_all p99 meanwhile",
+            ctx.Results.Add(new Row("big-batch", engineName, "another client's tasks.get_all p99 meanwhile",
                 Fmt.Ms(busy.P99), Fmt.Ms(idle.P99) + " (idle server)", Fmt.Ratio(busy.P99 / idle.P99), "p99 < 50 ms", busy.P99 < 50,
                 $"p50 {Fmt.Ms(busy.P50)}, max {Fmt.Ms(busy.Max)} over {Fmt.N(busy.Count)} calls; idle p50 {Fmt.Ms(idle.P50)}"));
         }
@@ -100,6 +113,8 @@ public static partial class BigBatchScenario
                 process.Kill(entireProcessTree: true);
             await process.WaitForExitAsync();
             BenchServer.TryDelete(data);
+            if (drop is not null)
+                await drop();
         }
     }
 
