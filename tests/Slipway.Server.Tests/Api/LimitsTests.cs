@@ -143,6 +143,33 @@ public abstract class LimitsTests(string engine) : ServerTests(engine)
     }
 
     [Fact]
+    public async Task A_batch_of_several_parts_is_stored_as_one_with_its_errors_counted()
+    {
+        var task = await CreateTaskAsync("parts");
+        const int events = 45_000;
+        var lines = Enumerable.Range(0, events).Select(i => Scalar(task, "loss", "train", i, i % 1000 == 999 ? -1 : i).ToJsonString()).ToList();
+        lines.Insert(30_000, $"{{\"type\": \"log\", \"task\": \"{task}\", \"msg\": \"\\u0000\"}}");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "events.add_batch")
+        {
+            Content = new StringContent(string.Join("\n", lines), Encoding.UTF8, "application/json-lines"),
+        };
+        var reply = await Api.SendAsync(request);
+        Assert.Equal(200, reply.Status);
+        Assert.Equal(events, reply.Data["added"]!.GetValue<int>());
+        Assert.Equal(1, reply.Data["errors"]!.GetValue<int>());
+
+        var doc = await GetTaskAsync(task);
+        Assert.Equal(events - 1, doc["last_iteration"]!.GetValue<long>());
+        var loss = doc["last_metrics"]!.AsObject().SelectMany(m => m.Value!.AsObject()).Select(v => v.Value!).Single();
+        // The last iteration, 44,999, is one of the -1 values.
+        Assert.Equal((-1.0, -1.0, events - 2.0, (long)events), (loss["value"]!.GetValue<double>(), loss["min_value"]!.GetValue<double>(),
+            loss["max_value"]!.GetValue<double>(), loss["count"]!.GetValue<long>()));
+        var histogram = await Api.OkAsync("events.scalar_metrics_iter_histogram", new JsonObject { ["task"] = task, ["samples"] = events });
+        var series = histogram.SelectMany(m => m.Value!.AsObject()).Single().Value!;
+        Assert.Equal(events, series["x"]!.AsArray().Count);
+    }
+
+    [Fact]
     public async Task A_NUL_in_the_query_string_is_a_400()
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "tasks.get_all?name=a%00b");
