@@ -44,7 +44,7 @@ public sealed partial class RpcEndpoint(RpcRouter router, TokenService tokens, S
                 throw new ApiException(415, 0, "Content-Encoding is not supported");
             var identity = route.Anonymous ? TryIdentity(http) : Authenticate(http);
             // Held until the handler is done with the body (a body over the limit is refused before it waits). A body
-            // of unknown length (chunked) takes the whole budget once it grows past the threshold: such bodies are rare.
+            // of unknown length (chunked) takes a maximal body's share once it grows past the threshold: such bodies are rare.
             Func<ValueTask>? growing = null;
             if (http.Request.ContentLength is { } length)
             {
