@@ -19,7 +19,18 @@ public static class DataFolder
     {
         var dataDir = options.DataDir;
         var ours = File.Exists(DatabasePath(options));
-        CreateOwnerOnly(dataDir, tighten: ours);
+        try
+        {
+            CreateOwnerOnly(dataDir, tighten: ours);
+            // Probed with a real write: permission bits do not tell (root ignores them; a read-only mount overrides them).
+            var probe = Path.Combine(dataDir, $".slipway-write-check-{Environment.ProcessId}");
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataFolderNotWritableException(Path.GetFullPath(dataDir), e);
+        }
         CreateOwnerOnly(Path.Combine(dataDir, "web-keys"), tighten: true);
         if (options.S3 is null)
             CreateOwnerOnly(Path.Combine(dataDir, "files"), tighten: true);
@@ -66,4 +77,11 @@ public static class DataFolder
         else if (tighten && (File.GetUnixFileMode(path) & ~OwnerOnlyFolder) != 0)
             File.SetUnixFileMode(path, File.GetUnixFileMode(path) & OwnerOnlyFolder);
     }
+}
+
+/// <summary>Start-up stops here: the data folder cannot be created or written (read-only mount, permissions, full disk).</summary>
+public sealed class DataFolderNotWritableException(string folder, Exception inner)
+    : IOException($"the data folder {folder} is not writable ({inner.Message})", inner)
+{
+    public string Folder { get; } = folder;
 }

@@ -35,6 +35,8 @@ public sealed partial class ServerStartException(string message, Exception inner
                 _ => $"cannot listen on {options.Host}: {Reason(e)} (change it with {HowToSet("host")} or {change})",
             };
         }
+        if (e is DataFolderNotWritableException notWritable)
+            return $"{notWritable.Message} (choose another with {HowToSet("data")})";
         if (e is UnauthorizedAccessException or IOException)
             return $"cannot use the data directory {options.DataDir}: {Reason(e)} (choose another with {HowToSet("data")})";
         return null;

@@ -123,7 +123,7 @@ public static class StartupScenario
         }
     }
 
-    private static double StatusBytes(int pid, string field)
+    internal static double StatusBytes(int pid, string field)
     {
         var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field, StringComparison.Ordinal));
         return double.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
@@ -135,7 +135,7 @@ public static class StartupScenario
         return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
     }
 
-    private static async Task RunToExitAsync(string file, IReadOnlyList<string> args, TimeSpan limit)
+    internal static async Task RunToExitAsync(string file, IReadOnlyList<string> args, TimeSpan limit)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args)
@@ -150,7 +150,7 @@ public static class StartupScenario
     }
 
     /// <summary>The directory holding Slipway.slnx, searched upwards from the bench binary and then from the working directory.</summary>
-    private static string RepoRoot()
+    internal static string RepoRoot()
     {
         foreach (var startDir in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
         {

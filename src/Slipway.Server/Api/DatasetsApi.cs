@@ -29,8 +29,8 @@ public sealed class DatasetsApi(IDocumentStore docs, AccessControl access)
             query.Where(new FieldStartsWith("name", ProjectPaths.Normalize(ownerProject) + Marker));
         var projects = (await docs.FindAsync(Collection.Projects, query, call.Aborted))
             .Where(p => (Json.GetString(p.Body, "name") ?? "").Contains(Marker, StringComparison.Ordinal)).ToList();
-        var name = call.String("name") is { Length: > 0 } pattern ? new System.Text.RegularExpressions.Regex(ListRequest.CheckedPattern(pattern, "name")) : null;
-        var text = call.String("search_text");
+        var name = call.String("name") is { Length: > 0 } pattern ? ListRequest.Pattern(pattern, "name") : null;
+        var text = call.String("search_text") is { } searchText ? RequestLimits.CheckLength("search_text", searchText, RequestLimits.MaxSearchText) : null;
         var versions = (await VersionsAsync(projects.Select(p => p.Id).ToList(), call.Bool("include_archived"), call.Aborted))
             .ToLookup(v => Json.GetString(v, "project"));
         var result = new JsonArray();

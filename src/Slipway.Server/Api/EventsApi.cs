@@ -45,19 +45,38 @@ public sealed class EventsApi(IDocumentStore docs, AccessControl access, IEventS
     private async ValueTask<JsonNode?> AddBatch(RpcCall call)
     {
         IEnumerable<ReadOnlyMemory<byte>> lines;
+        var refused = new Dictionary<string, int>();
         if (call.Lines is { } jsonLines)
             lines = jsonLines;
         else if (call.Array("requests") is { } requests)
-            lines = requests.Select(r => (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(r?.ToJsonString() ?? "null"));
+            lines = requests.Select(r => Line(r, refused)).OfType<ReadOnlyMemory<byte>>().ToList();
         else
             throw ApiException.Validation("events.add_batch expects json-lines (one event per line)");
         var result = await ingestion.AddAsync(lines, call.Worker, MayWrite(call), call.Aborted);
+        foreach (var (reason, count) in refused)
+            result.ErrorsInfo[reason] = result.ErrorsInfo.GetValueOrDefault(reason) + count;
+        result = result with { Errors = result.Errors + refused.Values.Sum() };
         metrics.RecordEvents(result.Added);
         return EventIngestion.ToJson(result);
     }
 
     private Func<Collection, StoredDoc, ValueTask<bool>> MayWrite(RpcCall call) =>
         async (collection, doc) => await access.LevelAsync(call.Caller, collection, doc.Body, call.Aborted) >= Level.Write;
+
+    // An event of the "requests" form that cannot be written back as text (a lone surrogate) is that event's error.
+    private static ReadOnlyMemory<byte>? Line(JsonNode? request, Dictionary<string, int> refused)
+    {
+        try
+        {
+            StorableText.CheckTree(request, "");
+            return Encoding.UTF8.GetBytes(request?.ToJsonString() ?? "null");
+        }
+        catch (ApiException e)
+        {
+            refused[e.Message] = refused.GetValueOrDefault(e.Message) + 1;
+            return null;
+        }
+    }
 
     /// <summary>
     /// Console output, paged by timestamp. By default the newest batch is returned (navigate_earlier),

@@ -24,7 +24,7 @@ public static class ListRequest
         if (call.NullableStringList("system_tags") is { Count: > 0 } systemTags)
             query.Where(new TagMatch("system_tags", TagQuery.Parse(systemTags)));
         if (call.String("search_text") is { Length: > 0 } text)
-            query.Where(new TextContains([.. textSearchFields], text));
+            query.Where(new TextContains([.. textSearchFields], RequestLimits.CheckLength("search_text", text, RequestLimits.MaxSearchText)));
         if (ids is null && !call.Bool("search_hidden"))
             query.Where(new TagMatch("system_tags", TagQuery.Parse(["-hidden"])));
 
@@ -45,7 +45,10 @@ public static class ListRequest
         if (pageSize is { } size)
         {
             query.Take = Math.Min(size, MaxPageSize);
-            query.Skip = (page ?? 0) * query.Take.Value;
+            var skip = (long)(page ?? 0) * query.Take.Value;
+            query.Skip = skip <= RequestLimits.MaxOffset
+                ? (int)skip
+                : throw ApiException.Validation($"page * page_size is {skip}; at most {RequestLimits.MaxOffset} rows can be skipped");
         }
         else if (page is > 0)
         {
@@ -54,13 +57,20 @@ public static class ListRequest
         return query;
     }
 
-    /// <summary>Checks a regular expression before it reaches the store, so a bad one is a 400, not an engine error.</summary>
+    /// <summary>Checks a regular expression before it reaches the store, so a bad or overlong one is a 400, not an engine error.</summary>
     public static string CheckedPattern(string pattern, string field)
     {
+        _ = Pattern(pattern, field);
+        return pattern;
+    }
+
+    /// <summary>A caller's regular expression compiled for matching in memory, with the match timeout of <see cref="UserRegex"/>.</summary>
+    public static Regex Pattern(string pattern, string field)
+    {
+        RequestLimits.CheckLength(field, pattern, RequestLimits.MaxPattern);
         try
         {
-            _ = new Regex(pattern, RegexOptions.None, TimeSpan.FromMilliseconds(200));
-            return pattern;
+            return UserRegex.Compile(pattern);
         }
         catch (ArgumentException e)
         {

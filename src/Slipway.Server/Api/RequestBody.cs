@@ -7,7 +7,8 @@ namespace Slipway.Server.Api;
 /// <summary>Decodes a request body the way the reference server does: JSON, json-lines, or empty, with the query string merged in.</summary>
 public static class RequestBody
 {
-    public static readonly JsonDocumentOptions ParseOptions = new() { MaxDepth = 64 };
+    // A repeated key would leave the handler and the stored document to disagree on which value counts.
+    public static readonly JsonDocumentOptions ParseOptions = new() { MaxDepth = 64, AllowDuplicateProperties = false };
     public static readonly JsonNodeOptions NodeOptions = new() { PropertyNameCaseInsensitive = false };
 
     public static JsonObject ParseObject(ReadOnlySpan<byte> bytes)
@@ -22,6 +23,11 @@ public static class RequestBody
         catch (JsonException e)
         {
             throw ApiException.Validation($"invalid JSON body: {Clean(e.Message)}");
+        }
+        catch (InvalidOperationException)
+        {
+            // Checking for repeated keys decodes every property name, and an unpaired surrogate escape cannot be decoded.
+            throw ApiException.Validation("a property name in the body contains a lone UTF-16 surrogate");
         }
         return node as JsonObject ?? throw ApiException.Validation("the request body must be a JSON object");
     }
@@ -41,6 +47,9 @@ public static class RequestBody
         }
         return lines;
     }
+
+    /// <summary>Refuses strings the stores cannot hold (NUL, lone surrogates) anywhere in the body, naming the field.</summary>
+    public static void CheckText(JsonObject body) => Domain.StorableText.CheckTree(body, "");
 
     /// <summary>Merges query-string parameters into the body: dotted keys nest, "true"/"false" and numbers get their types, repeated or "[]" keys become lists.</summary>
     public static void MergeQuery(JsonObject body, IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>> query)

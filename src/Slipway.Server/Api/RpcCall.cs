@@ -76,6 +76,7 @@ public sealed class RpcCall
             return [AsString(node, field)];
         if (node is not JsonArray array)
             throw ApiException.Validation($"field '{field}' must be a list of strings");
+        RequestLimits.CheckCount(field, array.Count);
         return array.Select(item => item is null ? null : AsString(item, field)).ToList();
     }
 
@@ -90,7 +91,9 @@ public sealed class RpcCall
     {
         if (!Body.TryGetPropertyValue(field, out var node) || node is null)
             return null;
-        return node as JsonArray ?? throw ApiException.Validation($"field '{field}' must be a list");
+        var array = node as JsonArray ?? throw ApiException.Validation($"field '{field}' must be a list");
+        RequestLimits.CheckCount(field, array.Count);
+        return array;
     }
 
     public static string? AsString(JsonNode? node, string field)
@@ -111,6 +114,7 @@ public sealed class RpcCall
             case JsonValue:
                 return [AsString(node, field)!];
             case JsonArray array:
+                RequestLimits.CheckCount(field, array.Count);
                 var list = new List<string>(array.Count);
                 foreach (var item in array)
                     list.Add(AsString(item, field) ?? throw ApiException.Validation($"field '{field}' must not contain null"));

@@ -20,6 +20,7 @@ public sealed partial class RpcEndpoint(RpcPipeline pipeline, Authenticator auth
 {
     public const long MaxBodyBytes = 64L * 1024 * 1024;
     private static readonly ActivitySource Source = new("Slipway.Server");
+    private readonly BodyBudget _bodies = new(BodyBudget.DefaultCapacity);
 
     public async Task HandleAsync(HttpContext http)
     {
@@ -34,6 +35,7 @@ public sealed partial class RpcEndpoint(RpcPipeline pipeline, Authenticator auth
         string message = "OK";
         JsonNode? data = null;
         byte[]? rented = null;
+        BodyBudget.Lease lease = default;
         try
         {
             if (!match.Success)
@@ -42,7 +44,19 @@ public sealed partial class RpcEndpoint(RpcPipeline pipeline, Authenticator auth
             if (!http.Request.Headers.ContentEncoding.All(string.IsNullOrEmpty))
                 throw new ApiException(415, 0, "Content-Encoding is not supported");
             var identity = route.Anonymous ? await TryIdentityAsync(http) : await authenticator.AuthenticateAsync(http, cookie: false);
-            (var call, rented) = await ReadCallAsync(http, endpoint, version, identity);
+            // Held until the handler is done with the body (a body over the limit is refused before it waits). A body
+            // of unknown length (chunked) takes a maximal body's share once it grows past the threshold: such bodies are rare.
+            Func<ValueTask>? growing = null;
+            if (http.Request.ContentLength is { } length)
+            {
+                if (length <= MaxBodyBytes)
+                    lease = await _bodies.AcquireAsync(length, http.RequestAborted);
+            }
+            else
+            {
+                growing = async () => lease = await _bodies.AcquireAsync(MaxBodyBytes, http.RequestAborted);
+            }
+            (var call, rented) = await ReadCallAsync(http, endpoint, version, identity, growing);
             data = await pipeline.InvokeAsync(route, call);
         }
         catch (ApiException e)
@@ -57,6 +71,11 @@ public sealed partial class RpcEndpoint(RpcPipeline pipeline, Authenticator auth
         {
             return;
         }
+        catch (Exception e) when (DiskFull.Is(e))
+        {
+            Log.DiskFull(logger, e, endpoint);
+            (code, subcode, message) = (507, 0, DiskFull.Reason);
+        }
         catch (Exception e)
         {
             Log.Unhandled(logger, e, endpoint);
@@ -67,6 +86,7 @@ public sealed partial class RpcEndpoint(RpcPipeline pipeline, Authenticator auth
             // The body's bytes (json-lines batches are read from them in place) are done with once the handler is.
             if (rented is not null)
                 ArrayPool<byte>.Shared.Return(rented);
+            lease.Dispose();
         }
         metrics.RecordCall(endpoint, code, Stopwatch.GetElapsedTime(started));
         activity?.SetTag("slipway.result_code", code);
@@ -89,7 +109,8 @@ public sealed partial class RpcEndpoint(RpcPipeline pipeline, Authenticator auth
         }
     }
 
-    private static async Task<(RpcCall, byte[]?)> ReadCallAsync(HttpContext http, string endpoint, string? version, Identity? identity)
+    private static async Task<(RpcCall, byte[]?)> ReadCallAsync(HttpContext http, string endpoint, string? version, Identity? identity,
+        Func<ValueTask>? growing)
     {
         var request = http.Request;
         var sizeFeature = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
@@ -98,7 +119,7 @@ public sealed partial class RpcEndpoint(RpcPipeline pipeline, Authenticator auth
         if (request.ContentLength > MaxBodyBytes)
             throw new ApiException(413, 0, $"Request body is larger than {MaxBodyBytes} bytes");
 
-        var (rented, length) = await ReadBodyAsync(request, http.RequestAborted);
+        var (rented, length) = await ReadBodyAsync(request, growing, http.RequestAborted);
         var bytes = rented is null ? ReadOnlyMemory<byte>.Empty : rented.AsMemory(0, length);
         var worker = request.Headers["X-ClearML-Worker"].FirstOrDefault() ?? request.Headers["X-Trains-Worker"].FirstOrDefault();
         var isLines = request.ContentType?.StartsWith("application/json-lines", StringComparison.OrdinalIgnoreCase) == true;
@@ -115,6 +136,9 @@ public sealed partial class RpcEndpoint(RpcPipeline pipeline, Authenticator auth
         }
         if (request.QueryString.HasValue)
             RequestBody.MergeQuery(body, request.Query);
+        // A batch's events are checked one by one as they are parsed, so that one bad event is that event's error.
+        if (endpoint != "events.add_batch")
+            RequestBody.CheckText(body);
         return (new RpcCall(endpoint, version, body, identity, worker, http.RequestAborted)
         {
             Lines = lines,
@@ -124,7 +148,7 @@ public sealed partial class RpcEndpoint(RpcPipeline pipeline, Authenticator auth
     }
 
     /// <summary>Reads the whole body into a pooled buffer; returns it (null when empty) and the length used.</summary>
-    private static async Task<(byte[]?, int)> ReadBodyAsync(HttpRequest request, CancellationToken ct)
+    private static async Task<(byte[]?, int)> ReadBodyAsync(HttpRequest request, Func<ValueTask>? pastThreshold, CancellationToken ct)
     {
         if (request.ContentLength == 0)
             return (null, 0);
@@ -140,6 +164,11 @@ public sealed partial class RpcEndpoint(RpcPipeline pipeline, Authenticator auth
                 {
                     if (length + segment.Length > MaxBodyBytes)
                         throw new ApiException(413, 0, $"Request body is larger than {MaxBodyBytes} bytes");
+                    if (pastThreshold is not null && length + segment.Length >= BodyBudget.Threshold)
+                    {
+                        await pastThreshold();
+                        pastThreshold = null;
+                    }
                     if (length + segment.Length > buffer.Length)
                     {
                         var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(MaxBodyBytes, Math.Max(buffer.Length * 2L, length + segment.Length)));
@@ -170,5 +199,8 @@ public sealed partial class RpcEndpoint(RpcPipeline pipeline, Authenticator auth
     {
         [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error in {Endpoint}")]
         public static partial void Unhandled(ILogger logger, Exception e, string endpoint);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "{Endpoint} failed: no space left for the store")]
+        public static partial void DiskFull(ILogger logger, Exception e, string endpoint);
     }
 }

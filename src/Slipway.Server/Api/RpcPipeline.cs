@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Slipway.Server.Domain;
 using Slipway.Server.Auth;
 using Slipway.Server.Storage;
 
@@ -35,6 +37,10 @@ public sealed class RpcPipeline(RpcRouter router, EntityGuard guard, AuditLog au
         catch (InvalidQueryException e)
         {
             throw ApiException.Validation(e.Message);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            throw ApiException.Validation(UserRegex.TimeoutReason);
         }
     }
 

@@ -86,7 +86,7 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
     {
         var now = clock.GetUtcNow();
         var lastSeen = call.Int("last_seen");
-        var pattern = call.String("worker_pattern") is { Length: > 0 } p ? new System.Text.RegularExpressions.Regex(ListRequest.CheckedPattern(p, "worker_pattern")) : null;
+        var pattern = call.String("worker_pattern") is { Length: > 0 } p ? ListRequest.Pattern(p, "worker_pattern") : null;
         var query = new DocQuery { OrderBy = { new SortKey("id", false) } };
         query.Where(await access.VisibleAsync(call.Caller, Collection.Workers, call.Aborted));
         if (call.NullableStringList("tags") is { Count: > 0 } tags)

@@ -18,8 +18,33 @@ public sealed class EventIngestion(IDocumentStore docs, IEventStore events, Task
     // racing on a task queue up instead of failing their compare-and-swap; replicas still race, and retry.
     private readonly SemaphoreSlim[] _taskLocks = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
 
+    /// <summary>Events per part of a batch; the SDK's batches are far smaller, so they are stored whole.</summary>
+    public const int PartSize = 20_000;
+
+    // A batch larger than a part (the largest body holds ~300,000 scalars) is stored part after part, as the reference
+    // server's bulk writes are: the memory a batch takes while it is ingested is then bounded by a part, not by the
+    // batch. A part is stored whole or not at all; a failure in a later part leaves the earlier ones stored.
     /// <param name="mayWrite">Whether the caller may report for a task or model; events of others count as errors, as unknown ids do.</param>
     public async Task<IngestResult> AddAsync(IEnumerable<ReadOnlyMemory<byte>> lines, string? worker, Func<Collection, StoredDoc, ValueTask<bool>> mayWrite,
+        CancellationToken ct)
+    {
+        IngestResult? total = null;
+        foreach (var part in lines.Chunk(PartSize))
+        {
+            var result = await AddPartAsync(part, worker, mayWrite, ct);
+            if (total is null)
+            {
+                total = result;
+                continue;
+            }
+            foreach (var (reason, count) in result.ErrorsInfo)
+                total.ErrorsInfo[reason] = total.ErrorsInfo.GetValueOrDefault(reason) + count;
+            total = total with { Added = total.Added + result.Added, Errors = total.Errors + result.Errors };
+        }
+        return total ?? new IngestResult(0, 0, []);
+    }
+
+    private async Task<IngestResult> AddPartAsync(IEnumerable<ReadOnlyMemory<byte>> lines, string? worker, Func<Collection, StoredDoc, ValueTask<bool>> mayWrite,
         CancellationToken ct)
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();

@@ -93,7 +93,16 @@ public static class EventParser
             return new ParsedEvent(new ScalarEvent(task, metric, variant, new ScalarPoint(iter, value, timestamp)), null, forModel);
         }
 
-        var doc = (JsonObject)JsonNode.Parse(json)!;
+        JsonObject doc;
+        try
+        {
+            doc = (JsonObject)JsonNode.Parse(json)!;
+        }
+        catch (JsonException e)
+        {
+            throw ApiException.Validation($"invalid event JSON: {e.Message}");
+        }
+        StorableText.CheckTree(doc, "");
         doc.Remove("allow_locked");
         doc["metric"] = metric;
         doc["variant"] = variant;
@@ -156,18 +165,34 @@ public static class EventParser
             if (reader.TokenType != JsonTokenType.String)
                 throw ApiException.Validation($"field '{field}' must be a string");
             if (reader.ValueIsEscaped || reader.HasValueSequence)
-                return reader.GetString();
+                return Decode(ref reader, field);
             var bytes = reader.ValueSpan;
             foreach (var (known, text) in _recent)
             {
                 if (bytes.SequenceEqual(known))
                     return text;
             }
-            var value = reader.GetString()!;
+            var value = Decode(ref reader, field);
             if (_recent.Count < 64)
                 _recent.Add((bytes.ToArray(), value));
             return value;
         }
+    }
+
+    // An escape such as "\u0000" or an unpaired "\ud800" makes a string no store can hold: that event's error.
+    private static string Decode(ref Utf8JsonReader reader, string field)
+    {
+        string text;
+        try
+        {
+            text = reader.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw ApiException.Validation($"field '{field}' contains a lone UTF-16 surrogate");
+        }
+        StorableText.Check(text, field);
+        return text;
     }
 
     private static long ReadLong(ref Utf8JsonReader reader, string field)

@@ -168,15 +168,26 @@ public static class TaskDocuments
             task["execution"] = execution = [];
         if (execution["artifacts"] is not JsonArray stored)
             execution["artifacts"] = stored = [];
+        // Positions by (key, mode), so that a call with thousands of artifacts costs one pass, not one per artifact.
+        var positions = new Dictionary<(string?, string), int>();
+        for (var i = 0; i < stored.Count; i++)
+        {
+            if (stored[i] is JsonObject known)
+                positions.TryAdd(ArtifactKey(known), i);
+        }
         foreach (var artifact in given.OfType<JsonObject>())
         {
             var copy = (JsonObject)artifact.DeepClone();
             copy["mode"] ??= "output";
-            var existing = stored.OfType<JsonObject>().FirstOrDefault(a => SameArtifact(a, copy));
-            if (existing is not null)
-                stored[stored.IndexOf(existing)] = copy;
+            if (positions.TryGetValue(ArtifactKey(copy), out var at))
+            {
+                stored[at] = copy;
+            }
             else
+            {
+                positions[ArtifactKey(copy)] = stored.Count;
                 stored.Add(copy);
+            }
         }
     }
 
@@ -195,7 +206,5 @@ public static class TaskDocuments
         return removed;
     }
 
-    private static bool SameArtifact(JsonObject a, JsonObject b) =>
-        a["key"]?.GetValue<string>() == b["key"]?.GetValue<string>()
-        && (a["mode"]?.GetValue<string>() ?? "output") == (b["mode"]?.GetValue<string>() ?? "output");
+    private static (string?, string) ArtifactKey(JsonObject a) => (a["key"]?.GetValue<string>(), a["mode"]?.GetValue<string>() ?? "output");
 }

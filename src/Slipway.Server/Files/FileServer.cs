@@ -8,6 +8,7 @@ using Microsoft.Net.Http.Headers;
 using Slipway.Server.Api;
 using Slipway.Server.Auth;
 using Slipway.Server.Blobs;
+using Slipway.Server.Storage;
 
 namespace Slipway.Server.Files;
 
@@ -56,6 +57,12 @@ public sealed partial class FileServer(IBlobStore blobs, Authenticator authentic
         catch (ApiException e)
         {
             await Results.Json(new { error = e.Message }, statusCode: e.Code).ExecuteAsync(http);
+        }
+        catch (Exception e) when (DiskFull.Is(e))
+        {
+            // Staged parts are deleted as the upload unwinds, so a full disk leaves no partial file behind.
+            Log.DiskFull(logger, e);
+            await Results.Json(new { error = DiskFull.Reason }, statusCode: 507).ExecuteAsync(http);
         }
         catch (Exception e) when (e is BadHttpRequestException or InvalidDataException or IOException && !http.RequestAborted.IsCancellationRequested)
         {
@@ -240,5 +247,8 @@ public sealed partial class FileServer(IBlobStore blobs, Authenticator authentic
     {
         [LoggerMessage(Level = LogLevel.Debug, Message = "Stored {Count} file(s), {Bytes} bytes")]
         public static partial void Uploaded(ILogger logger, int count, long bytes);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "An upload failed: no space left for the blobs")]
+        public static partial void DiskFull(ILogger logger, Exception e);
     }
 }

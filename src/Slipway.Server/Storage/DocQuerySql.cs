@@ -37,12 +37,7 @@ public static class DocQuerySql
     private static string Filter(DocFilter filter, SqlDialect d, SqlParameters p) => filter switch
     {
         FieldIn { Values.Count: 0 } => "1=0",
-        FieldIn f when f.Path == "id" => f.Values.Count == 1
-            ? $"id = {p.Add(f.Values[0])}"
-            : $"id IN ({string.Join(", ", f.Values.Select(v => p.Add(v)))})",
-        FieldIn f => f.Values.Count == 1
-            ? $"{d.Text(d.Path(f.Path, p))} = {p.Add(f.Values[0])}"
-            : $"{d.Text(d.Path(f.Path, p))} IN ({string.Join(", ", f.Values.Select(v => p.Add(v)))})",
+        FieldIn f => In(f.Path == "id" ? "id" : d.Text(d.Path(f.Path, p)), f.Values, d, p),
         FieldMatches f => d.Regex(f.Path == "id" ? "id" : d.Text(d.Path(f.Path, p)), p.Add(f.Pattern)),
         FieldMissing f => $"{d.Text(d.Path(f.Path, p))} IS NULL",
         DocContains f => d.DocContains(p.Add(f.Text)),
@@ -63,6 +58,25 @@ public static class DocQuerySql
         _ => throw new NotSupportedException(filter.GetType().Name),
     };
 
+    // Engines cap a statement's parameters (SQLite 32766, PostgreSQL 65535), and one query may filter several long
+    // lists; past a few dozen values the list travels as one parameter instead.
+    private const int MaxInlineValues = 50;
+
+    private static string In(string expr, IReadOnlyList<string> values, SqlDialect d, SqlParameters p) => values.Count switch
+    {
+        1 => $"{expr} = {p.Add(values[0])}",
+        <= MaxInlineValues => $"{expr} IN ({string.Join(", ", values.Select(v => p.Add(v)))})",
+        _ => d.InList(expr, values, p),
+    };
+
+    /// <summary>Joins terms as a balanced tree: SQLite refuses expressions nested deeper than 1000, which a chain of 1000 ANDs is.</summary>
+    private static string Balanced(IReadOnlyList<string> terms, string op) => terms.Count switch
+    {
+        0 => "1=1",
+        1 => terms[0],
+        _ => $"({Balanced(terms.Take(terms.Count / 2).ToList(), op)}{op}{Balanced(terms.Skip(terms.Count / 2).ToList(), op)})",
+    };
+
     private static string Tags(TagMatch match, SqlDialect d, SqlParameters p)
     {
         if (match.Query.Groups.Count == 0)
@@ -75,10 +89,10 @@ public static class DocQuerySql
                 if (t.Tag is null)
                     return t.Negated ? $"NOT ({d.ArrayEmpty(path)})" : d.ArrayEmpty(path);
                 return t.Negated ? d.ArrayLacks(path, p.Add(t.Tag)) : d.ArrayContains(path, p.Add(t.Tag));
-            });
-            return "(" + string.Join(g.All ? " AND " : " OR ", terms) + ")";
-        });
-        return "(" + string.Join(" AND ", groups) + ")";
+            }).ToList();
+            return "(" + Balanced(terms, g.All ? " AND " : " OR ") + ")";
+        }).ToList();
+        return "(" + Balanced(groups, " AND ") + ")";
     }
 
     private static string EscapeLike(string text) =>

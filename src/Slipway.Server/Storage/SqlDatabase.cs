@@ -22,6 +22,9 @@ public abstract class SqlDatabase : IAsyncDisposable
     /// <summary>True when the engine rejected a query's input (a bad regular expression, say) rather than failed.</summary>
     public abstract bool IsBadQueryInput(Exception e);
 
+    /// <summary>True when a statement was stopped for passing its command timeout.</summary>
+    public virtual bool IsTimeout(Exception e) => false;
+
     public abstract ValueTask DisposeAsync();
 
     public static string Table(Collection collection) => collection switch

@@ -13,6 +13,9 @@ public abstract class SqlDialect
 
     public abstract string Regex(string textExpr, string patternParam);
 
+    /// <summary>The text expression is one of many values, bound as a single parameter.</summary>
+    public abstract string InList(string textExpr, IReadOnlyList<string> values, SqlParameters parameters);
+
     /// <summary>The JSON number at a path, as a SQL number.</summary>
     public abstract string Number(JsonPathRef path);
 

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Slipway.Server.Api;
+using Slipway.Server.Domain;
 
 namespace Slipway.Server.Storage;
 
@@ -38,13 +39,14 @@ public sealed class SqlDocumentStore(SqlDatabase db) : IDocumentStore
         {
             await using var cmd = conn.CreateCommand();
             cmd.CommandText = sql;
+            LimitPatternTime(cmd, query);
             parameters.ApplyTo(cmd);
             await using var reader = await cmd.ExecuteReaderAsync(ct);
             var docs = new List<StoredDoc>();
             while (await reader.ReadAsync(ct))
                 docs.Add(Read(reader));
             return docs;
-        }, ct);
+        }, query, ct);
     }
 
     public Task<long> CountAsync(Collection collection, DocQuery query, CancellationToken ct = default) =>
@@ -61,9 +63,10 @@ public sealed class SqlDocumentStore(SqlDatabase db) : IDocumentStore
         {
             await using var cmd = conn.CreateCommand();
             cmd.CommandText = sql;
+            LimitPatternTime(cmd, query);
             parameters.ApplyTo(cmd);
             return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct));
-        }, ct);
+        }, query, ct);
     }
 
     public async Task<List<GroupCount>> CountByAsync(Collection collection, DocQuery query, string field1, string? field2, CancellationToken ct = default)
@@ -77,6 +80,7 @@ public sealed class SqlDocumentStore(SqlDatabase db) : IDocumentStore
         {
             await using var cmd = conn.CreateCommand();
             cmd.CommandText = sql;
+            LimitPatternTime(cmd, query);
             parameters.ApplyTo(cmd);
             await using var reader = await cmd.ExecuteReaderAsync(ct);
             var counts = new List<GroupCount>();
@@ -86,7 +90,7 @@ public sealed class SqlDocumentStore(SqlDatabase db) : IDocumentStore
                     reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt64(2)));
             }
             return counts;
-        }, ct);
+        }, query, ct);
     }
 
     public async Task<bool> InsertAsync(Collection collection, string id, JsonObject body, CancellationToken ct = default)
@@ -175,17 +179,37 @@ public sealed class SqlDocumentStore(SqlDatabase db) : IDocumentStore
         }
     }
 
-    private async Task<T> Run<T>(Func<DbConnection, Task<T>> query, CancellationToken ct)
+    private async Task<T> Run<T>(Func<DbConnection, Task<T>> read, DocQuery query, CancellationToken ct)
     {
         try
         {
             await using var conn = await db.OpenReadAsync(ct);
-            return await query(conn);
+            return await read(conn);
         }
         catch (Exception e) when (db.IsBadQueryInput(e))
         {
-            throw new InvalidQueryException(e.Message, e);
+            // The engine's message wraps the timeout's reason ("SQLite Error 1: '…'"); the caller needs only the reason.
+            throw new InvalidQueryException(e.Message.Contains(UserRegex.TimeoutReason, StringComparison.Ordinal) ? UserRegex.TimeoutReason : e.Message, e);
         }
+        catch (Exception e) when (HasPattern(query) && db.IsTimeout(e) && !ct.IsCancellationRequested)
+        {
+            throw new InvalidQueryException(UserRegex.TimeoutReason, e);
+        }
+    }
+
+    // A caller's regular expression runs inside the engine, beyond the reach of .NET's match timeout. PostgreSQL's
+    // engine does not backtrack for most patterns, but some (backreferences, nested counted repetitions) can still
+    // cost it seconds per row; it checks for cancellation while matching, so the statement gets a deadline
+    // (the driver cancels it on the server when it passes), and the caller gets a 400 rather than a busy database.
+    // SQLite's regexp function carries the .NET timeout itself, and its command timeout only bounds lock waits.
+    private const int PatternQuerySeconds = 5;
+
+    private static bool HasPattern(DocQuery query) => query.Filters.Any(f => f is FieldMatches);
+
+    private static void LimitPatternTime(DbCommand cmd, DocQuery query)
+    {
+        if (HasPattern(query))
+            cmd.CommandTimeout = PatternQuerySeconds;
     }
 
     private static StoredDoc Read(DbDataReader reader) =>

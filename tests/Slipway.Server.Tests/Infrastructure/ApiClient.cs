@@ -20,7 +20,7 @@ public sealed class ApiClient(Uri api, string? token) : IDisposable
 
     public string? Token { get; } = token;
 
-    public async Task<Reply> CallAsync(string endpoint, object? body = null, HttpMethod? method = null, string version = "v2.23")
+    public async Task<Reply> CallAsync(string endpoint, object? body = null, HttpMethod? method = null, string version = "v2.23", CancellationToken ct = default)
     {
         var json = body switch
         {
@@ -33,15 +33,15 @@ public sealed class ApiClient(Uri api, string? token) : IDisposable
         {
             Content = new StringContent(json, Encoding.UTF8, "application/json"),
         };
-        return await SendAsync(request);
+        return await SendAsync(request, ct);
     }
 
-    public async Task<Reply> SendAsync(HttpRequestMessage request)
+    public async Task<Reply> SendAsync(HttpRequestMessage request, CancellationToken ct = default)
     {
         if (Token is not null && request.Headers.Authorization is null)
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Token);
-        using var response = await _http.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
+        using var response = await _http.SendAsync(request, ct);
+        var text = await response.Content.ReadAsStringAsync(ct);
         var envelope = JsonNode.Parse(text) as JsonObject ?? throw new InvalidOperationException($"not an envelope: {text}");
         return new Reply((int)response.StatusCode, envelope);
     }

@@ -58,5 +58,9 @@ public sealed class PostgresDatabase(string connectionString) : SqlDatabase
     // 2201B: invalid regular expression; 22P02/22023: malformed input to an operator.
     public override bool IsBadQueryInput(Exception e) => e is PostgresException { SqlState: "2201B" or "22P02" or "22023" or "2201X" or "2201W" };
 
+    // 57014 query_canceled: the server stopped it; a TimeoutException inside: the driver's wait ran out first.
+    public override bool IsTimeout(Exception e) =>
+        e is PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } or NpgsqlException { InnerException: TimeoutException };
+
     public override ValueTask DisposeAsync() => _source.DisposeAsync();
 }

@@ -10,6 +10,9 @@ public sealed partial class PostgresDialect : SqlDialect
 
     public override string Regex(string textExpr, string patternParam) => $"{textExpr} ~ {patternParam}";
 
+    public override string InList(string textExpr, IReadOnlyList<string> values, SqlParameters parameters) =>
+        $"{textExpr} = ANY({parameters.Add(values.ToArray())})";
+
     public override string IsTrue(JsonPathRef path) => $"coalesce((doc #> {path.Sql}) = 'true'::jsonb, false)";
 
     public override string Number(JsonPathRef path) => $"((doc #>> {path.Sql})::numeric)";

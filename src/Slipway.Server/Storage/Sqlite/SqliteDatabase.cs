@@ -1,7 +1,7 @@
-using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Text.RegularExpressions;
 using Microsoft.Data.Sqlite;
+using Slipway.Server.Domain;
 
 namespace Slipway.Server.Storage.Sqlite;
 
@@ -12,10 +12,9 @@ namespace Slipway.Server.Storage.Sqlite;
 /// </summary>
 public sealed class SqliteDatabase : SqlDatabase
 {
-    private static readonly TimeSpan RegexTimeout = TimeSpan.FromMilliseconds(200);
     private readonly string _connectionString;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly ConcurrentDictionary<string, Regex> _regexes = new();
+    private readonly RegexCache _regexes = new();
     private SqliteConnection? _writer;
 
     public SqliteDatabase(string path)
@@ -73,8 +72,9 @@ public sealed class SqliteDatabase : SqlDatabase
     public override bool IsUniqueViolation(Exception e) =>
         e is SqliteException { SqliteErrorCode: 19 } s && s.Message.Contains("UNIQUE", StringComparison.Ordinal);
 
-    // Patterns are checked before they reach a query, and a match that runs too long counts as no match.
-    public override bool IsBadQueryInput(Exception e) => false;
+    // Patterns are checked before they reach a query; a match that runs too long fails the statement with this reason.
+    public override bool IsBadQueryInput(Exception e) =>
+        e is SqliteException s && s.Message.Contains(UserRegex.TimeoutReason, StringComparison.Ordinal);
 
     public override async ValueTask DisposeAsync()
     {
@@ -89,11 +89,12 @@ public sealed class SqliteDatabase : SqlDatabase
             return false;
         try
         {
-            return _regexes.GetOrAdd(pattern, p => new Regex(p, RegexOptions.CultureInvariant, RegexTimeout)).IsMatch(value);
+            return _regexes.Get(pattern).IsMatch(value);
         }
         catch (RegexMatchTimeoutException)
         {
-            return false;
+            // Ends the statement: counting the row as no match would let the next row time out again, and the next.
+            throw new InvalidOperationException(UserRegex.TimeoutReason);
         }
     }
 

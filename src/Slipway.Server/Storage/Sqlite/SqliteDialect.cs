@@ -11,6 +11,9 @@ public sealed partial class SqliteDialect : SqlDialect
     // regexp(pattern, value) is registered on every connection by SqliteDatabase.
     public override string Regex(string textExpr, string patternParam) => $"{textExpr} REGEXP {patternParam}";
 
+    public override string InList(string textExpr, IReadOnlyList<string> values, SqlParameters parameters) =>
+        $"{textExpr} IN (SELECT value FROM json_each({parameters.Add(new System.Text.Json.Nodes.JsonArray([.. values.Select(v => (System.Text.Json.Nodes.JsonNode)v)]).ToJsonString())}))";
+
     // json_extract gives 1 for true (and 1 for the number 1: a boolean field never holds numbers here).
     public override string IsTrue(JsonPathRef path) => $"coalesce(json_type(doc, {path.Sql}) = 'true', 0)";
 
