@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Slipway.Server.Api;
+using Slipway.Server.Domain;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Auth;
@@ -63,7 +64,8 @@ public sealed class EntityGuard(IDocumentStore docs, AccessControl access)
     /// <summary>Throws unless the caller has <paramref name="need"/> on the entity; an unknown id is left to the handler to refuse.</summary>
     public async ValueTask RequireAsync(Identity caller, Collection collection, string id, Level need, CancellationToken ct)
     {
-        if (id.Length == 0 || await docs.GetAsync(collection, id, ct) is not { } doc)
+        // An id that no store could hold (a lone surrogate, NUL) names nothing: the handler refuses it.
+        if (id.Length == 0 || StorableText.Problem(id) is not null || await docs.GetAsync(collection, id, ct) is not { } doc)
             return;
         var level = await access.LevelAsync(caller, collection, doc.Body, ct);
         if (level == Level.None)
@@ -103,10 +105,25 @@ public sealed class EntityGuard(IDocumentStore docs, AccessControl access)
 
     private static IEnumerable<string> Ids(JsonNode? node) => node switch
     {
-        JsonValue v when v.GetValueKind() == JsonValueKind.String => [v.GetValue<string>()],
-        JsonArray a => a.OfType<JsonValue>().Where(v => v.GetValueKind() == JsonValueKind.String).Select(v => v.GetValue<string>()),
+        JsonValue v => Text(v) is { } id ? [id] : [],
+        JsonArray a => a.OfType<JsonValue>().Select(Text).OfType<string>(),
         _ => [],
     };
+
+    /// <summary>A string value; null for other kinds and for text no string can hold (a lone surrogate), which names nothing.</summary>
+    private static string? Text(JsonValue value)
+    {
+        if (value.GetValueKind() != JsonValueKind.String)
+            return null;
+        try
+        {
+            return value.GetValue<string>();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
 
     private static bool Flag(JsonObject body, string field) => body[field] is JsonValue v && v.GetValueKind() == JsonValueKind.True;
 

@@ -181,7 +181,7 @@ public sealed class CommandLineTests
         {
             var (exit, _, error) = await RunAsync(["server", "--data", Path.Combine(file, "data"), "--api-port", "0", "--web-port", "0", "--files-port", "0"], []);
             Assert.Equal(1, exit);
-            Assert.Matches($"^slipway server: cannot use the data directory {Regex.Escape(Path.Combine(file, "data"))}: .* \\(choose another with --data or SLIPWAY_DATA\\)\n$", error);
+            Assert.Matches($"^slipway server: the data folder {Regex.Escape(Path.Combine(file, "data"))} is not writable \\(.*\\) \\(choose another with --data or SLIPWAY_DATA\\)\n$", error);
         }
         finally
         {
