@@ -20,7 +20,8 @@ public sealed class BenchServer : IAsyncDisposable
     public Engine Engine { get; }
     public Uri ApiUrl => Server.ApiUrl;
 
-    public static async Task<BenchServer> StartAsync(Engine engine, PostgresProvider postgres)
+    /// <param name="checkPermissions">Off only to measure what the permission checks cost.</param>
+    public static async Task<BenchServer> StartAsync(Engine engine, PostgresProvider postgres, bool checkPermissions = true)
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "slipway-bench-" + Guid.NewGuid().ToString("N")[..12]);
         string db = "";
@@ -35,6 +36,7 @@ public sealed class BenchServer : IAsyncDisposable
             WebPort = 0,
             FilesPort = 0,
             Db = db,
+            CheckPermissions = checkPermissions,
         };
         // No log providers: request logging would otherwise be part of every figure.
         var server = await SlipwayServer.StartAsync(options, logging: _ => { });

@@ -17,6 +17,7 @@ var scenarios = new (string Name, string Help, Func<BenchContext, Task> Run)[]
     ("agent", "slipway agent: enqueue → task started p50/p99 over 200 tasks, Python env cache hit vs miss, agent CPU and RSS while a task runs", AgentScenario.RunAsync),
     ("web-table", "web UI experiments page over a 100,000-task project: first render and sorted by a metric column (server time) vs a 100-task project", WebTableScenario.RunAsync),
     ("web-scalars", "web UI scalars tab in Chromium: navigation to all 20 charts drawn, 20 metrics × 1,000,000 points vs × 1,000", WebScalarsScenario.RunAsync),
+    ("permissions", "what role, tenant and project permission checks cost: tasks.get_all and events.add_batch as a member, checks on vs off", PermissionsScenario.RunAsync),
     ("big-batch", "memory and other clients' latency while 4 clients post 60 MB events.add_batch bodies at once", BigBatchScenario.RunAsync),
     ("startup", "cold start of the slipway executable to first answered request, and its idle RSS", StartupScenario.RunAsync),
 };

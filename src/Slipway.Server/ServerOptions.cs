@@ -40,6 +40,12 @@ public sealed class ServerOptions
     /// <summary>Host name written into clearml.conf URLs (defaults to Host, or localhost when Host is a wildcard).</summary>
     public string? PublicHost { get; set; }
 
+    /// <summary>
+    /// Roles, tenants and project permissions are checked. Not a setting (no file, variable or option names it): only the
+    /// benchmark that measures what the checks cost turns it off, in a server of its own.
+    /// </summary>
+    public bool CheckPermissions { get; set; } = true;
+
     /// <summary>Setting names as they appear in the file, the environment (SLIPWAY_ + upper case) and on the command line.</summary>
     public static readonly IReadOnlyList<string> Names =
     [

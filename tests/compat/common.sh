@@ -5,9 +5,47 @@ SHIM_DIR="${COMPAT_SHIM_DIR:-/opt/pyshim}"
 
 die() { echo "$(basename "$0"): ERROR: $*" >&2; exit 2; }
 
+# Optional, for every script that calls require_clearml_setup:
+#   COMPAT_CONF=<clearml.conf>  take the URLs and keys from that file (e.g. the one `slipway server --data D` writes
+#                               to D/clearml.conf) for the CLEARML_* variables that are not set;
+#   COMPAT_AS_MEMBER=1          with the (admin) keys found so far, add a fresh user with role member
+#                               (`slipway user add --role member`, name COMPAT_MEMBER_NAME, default compat-member-<epoch>-<pid>)
+#                               and run every flow with that member's keys instead. Done once: the member's keys are
+#                               exported with COMPAT_MEMBER_USER set, so scripts started from this one keep using them.
+load_compat_conf() {
+  local conf="${COMPAT_CONF:-}"
+  [ -n "$conf" ] || return 0
+  [ -r "$conf" ] || die "COMPAT_CONF: cannot read $conf"
+  confval() { sed -n "s/^[[:space:]]*\"\{0,1\}$1\"\{0,1\}[[:space:]]*[:=][[:space:]]*\"\{0,1\}\([^\"[:space:]]*\)\"\{0,1\}[[:space:]]*$/\1/p" "$conf" | head -n 1 | sed 's:/*$::'; }
+  : "${CLEARML_API_HOST:=$(confval api_server)}" "${CLEARML_WEB_HOST:=$(confval web_server)}"
+  : "${CLEARML_FILES_HOST:=$(confval files_server)}"
+  : "${CLEARML_API_ACCESS_KEY:=$(confval access_key)}" "${CLEARML_API_SECRET_KEY:=$(confval secret_key)}"
+  export CLEARML_API_HOST CLEARML_WEB_HOST CLEARML_FILES_HOST CLEARML_API_ACCESS_KEY CLEARML_API_SECRET_KEY
+}
+
+switch_to_member() {
+  [ "${COMPAT_AS_MEMBER:-0}" = "1" ] || return 0
+  [ -z "${COMPAT_MEMBER_USER:-}" ] || return 0   # already switched (inherited from a parent script)
+  local repo dll name out
+  repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  dll="$repo/src/Slipway/bin/Release/net10.0/slipway.dll"
+  [ -f "$dll" ] || dll="$repo/src/Slipway/bin/Debug/net10.0/slipway.dll"
+  [ -f "$dll" ] || die "COMPAT_AS_MEMBER: build src/Slipway first (no slipway.dll)"
+  name="${COMPAT_MEMBER_NAME:-compat-member-$(date +%s)-$$}"
+  # The admin keys come from the CLEARML_* variables (slipway's client commands read them like the SDK does).
+  out="$(env -u CLEARML_CONFIG_FILE dotnet "$dll" user add --name "$name" --role member --json)" \
+    || die "COMPAT_AS_MEMBER: 'slipway user add --name $name --role member' failed (are the CLEARML_* keys an admin's?)"
+  jf() { "$PY" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$out" "$1"; }
+  export COMPAT_MEMBER_USER="$(jf user)" COMPAT_MEMBER_NAME="$name"
+  export CLEARML_API_ACCESS_KEY="$(jf access_key)" CLEARML_API_SECRET_KEY="$(jf secret_key)"
+  [ -n "$CLEARML_API_ACCESS_KEY" ] && [ -n "$CLEARML_API_SECRET_KEY" ] || die "COMPAT_AS_MEMBER: no keys in: $out"
+  echo "== running as member '$name' (user $COMPAT_MEMBER_USER, access key $CLEARML_API_ACCESS_KEY)"
+}
+
 # The server's URLs and keys must be set, and the interpreter and SDK sources found.
 require_clearml_setup() {
   local missing=() v
+  load_compat_conf
   for v in CLEARML_API_HOST CLEARML_WEB_HOST CLEARML_FILES_HOST CLEARML_API_ACCESS_KEY CLEARML_API_SECRET_KEY; do
     if [ -z "${!v:-}" ]; then missing+=("$v"); fi
   done
@@ -15,6 +53,7 @@ require_clearml_setup() {
   [ -x "$PY" ] || die "python interpreter not found: $PY"
   [ -d "$SDK_DIR/clearml" ] || die "ClearML SDK source not found at $SDK_DIR (see README.md)"
   [ -f "$SHIM_DIR/pathlib2.py" ] || die "pathlib2 shim not found at $SHIM_DIR/pathlib2.py (see README.md)"
+  switch_to_member
 }
 
 # Starts `slipway server` from this checkout's Release build (SQLite, data under $1, free ports) unless
@@ -25,6 +64,7 @@ start_server_unless_set() {
   local work="$1" repo
   repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
   SERVER_PID=""
+  load_compat_conf
   [ -z "${CLEARML_API_HOST:-}" ] || return 0
   echo "== starting a server"
   dotnet "$repo/src/Slipway/bin/Release/net10.0/slipway.dll" server --data "$work/data" --host 127.0.0.1 \

@@ -43,6 +43,7 @@ public static class Cli
             ModelCommands.Create(console),
             QueueCommands.Create(console),
             DatasetCommands.Create(console),
+            ProjectCommands.Create(console),
             UserCommand.Create(console),
             UserCommand.Audit(console),
             GcCommand.Create(console),

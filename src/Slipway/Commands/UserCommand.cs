@@ -45,12 +45,16 @@ public static class UserCommand
         var name = new Option<string>("--name") { Description = "The new user's name", Required = true };
         var role = RoleOption("The new user's role", "member");
         var admin = new Option<bool>("--admin") { Description = "Same as --role admin" };
-        var add = new ClientCommand("add", "Add a user with an access/secret key pair", console) { name, role, admin };
+        var tenant = new Option<string?>("--tenant") { Description = "Put the user in this tenant (made if new; admins of the first tenant only)", HelpName = "name" };
+        var add = new ClientCommand("add", "Add a user with an access/secret key pair", console) { name, role, admin, tenant };
         add.SetClientAction(async run =>
         {
             var userName = run.Get(name)!;
             var given = run.Get(admin) ? "admin" : run.Get(role)!;
-            var user = Output.Text((await run.Client.CallAsync("users.create", new JsonObject { ["name"] = userName, ["role"] = given }, run.CancellationToken))["id"])
+            var create = new JsonObject { ["name"] = userName, ["role"] = given };
+            if (run.Get(tenant) is { Length: > 0 } company)
+                create["company"] = company;
+            var user = Output.Text((await run.Client.CallAsync("users.create", create, run.CancellationToken))["id"])
                        ?? throw new CliException(ExitCodes.Failed, "users.create answered without an id");
             var keys = (await run.Client.CallAsync("auth.create_credentials", new JsonObject { ["user"] = user }, run.CancellationToken))["credentials"];
             var accessKey = Output.Text(keys?["access_key"]);
@@ -153,7 +157,7 @@ public static class UserCommand
     }
 
     /// <summary>A user named by id or by name (names are unique in practice; an ambiguous one is refused).</summary>
-    private static async Task<string> ResolveAsync(ClientInvocation run, string user)
+    public static async Task<string> ResolveAsync(ClientInvocation run, string user)
     {
         var users = (await run.Client.CallAsync("users.get_all", new JsonObject(), run.CancellationToken))["users"] as JsonArray ?? [];
         if (users.FirstOrDefault(u => Output.Text(u?["id"]) == user) is not null)
