@@ -17,6 +17,8 @@
 #   COMPAT_LOG_DIR          where per-flow logs go (default: a fresh temp dir, kept)
 #   COMPAT_KEEP_HOME=1      keep the temporary HOME (SDK cache/session files) after the run
 #   COMPAT_REUSE_SOFT=1     report, but do not fail, when the reuse flow does not reuse the id
+#   COMPAT_CONF             a clearml.conf to take unset CLEARML_* URLs and keys from (see common.sh)
+#   COMPAT_AS_MEMBER=1      create a fresh member user with those (admin) keys and run as it (see common.sh)
 #
 # Exit status: 0 if every flow passed, 1 otherwise, 2 on setup errors.
 

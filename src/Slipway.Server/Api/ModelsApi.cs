@@ -67,7 +67,7 @@ public sealed class ModelsApi(IDocumentStore docs, AccessControl access, IEventS
     private async ValueTask<JsonNode?> GetAll(RpcCall call)
     {
         var query = ListRequest.Build(call, ["name", "id", "comment"]);
-        query.Where(await access.VisibleAsync(call.Caller, Collection.Models, call.Aborted));
+        query.Where(await access.VisibleAsync(call.Caller, Collection.Models, call.Aborted, call.StringList("project")));
         ListRequest.AddIn(call, query, "task", "task");
         ListRequest.AddIn(call, query, "project", "project");
         ListRequest.AddIn(call, query, "framework", "framework");

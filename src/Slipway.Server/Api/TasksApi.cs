@@ -65,7 +65,7 @@ public sealed class TasksApi(IDocumentStore docs, AccessControl access, IEventSt
     private async ValueTask<JsonNode?> GetAll(RpcCall call)
     {
         var query = ListRequest.Build(call, ["name", "id", "comment"]);
-        query.Where(await access.VisibleAsync(call.Caller, Collection.Tasks, call.Aborted));
+        query.Where(await access.VisibleAsync(call.Caller, Collection.Tasks, call.Aborted, call.StringList("project")));
         ListRequest.AddIn(call, query, "project", "project");
         ListRequest.AddIn(call, query, "status", "status");
         ListRequest.AddIn(call, query, "type", "type");

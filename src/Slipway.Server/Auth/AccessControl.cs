@@ -109,10 +109,18 @@ public sealed class AccessControl(IDocumentStore docs, ServerOptions options)
         caller.IsAdmin ? null : caller.Role == Roles.Customer ? [] : (await GrantsAsync(caller, ct)).For(caller.User).Keys;
 
     /// <summary>What a list of <paramref name="collection"/> shows the caller: its tenant's, and of those only what it may read.</summary>
-    public async ValueTask<DocFilter> VisibleAsync(Identity caller, Collection collection, CancellationToken ct)
+    /// <param name="projects">The projects the request itself filters on, if it does: when the caller may read all of them
+    /// (the usual case: a project's page, the SDK's queries) nothing more is needed, which keeps the query on its index.</param>
+    public async ValueTask<DocFilter> VisibleAsync(Identity caller, Collection collection, CancellationToken ct, IReadOnlyCollection<string>? projects = null)
     {
         if (!Enabled)
             return new AllOf([]);
+        if (projects is { Count: > 0 } && collection is Collection.Tasks or Collection.Models && caller.Role is not Roles.Customer)
+        {
+            var grants = await GrantsAsync(caller, ct);
+            var asked = caller.IsAdmin ? projects.Where(grants.Contains).ToList() : projects.Where(grants.For(caller.User).ContainsKey).ToList();
+            return asked.Count == projects.Count ? new AllOf([]) : new FieldIn("project", asked);
+        }
         var tenant = Tenant(caller);
         if (collection == Collection.Workers)
             return Tenants.Filter(caller.Company, "company.id");
