@@ -55,6 +55,32 @@ public sealed class SecurityPageTests(WebFixture web)
     }
 
     [Fact]
+    public async Task A_form_posted_from_another_origin_signs_nobody_in_and_the_return_path_stays_on_the_site()
+    {
+        await using var tab = await web.NewPageAsync();
+        // A page of another origin (the API port: same site, another origin) posts the sign-in form with valid keys.
+        await tab.Page.GotoAsync(new Uri(web.Server.ApiUrl, "health").ToString());
+        await tab.Page.SetContentAsync($"""
+            <form method="post" action="{web.Server.WebUrl}auth/login">
+              <input name="access_key" value="{web.Server.NewAdmin!.AccessKey}"><input name="secret_key" value="{web.Server.NewAdmin!.SecretKey}">
+              <input name="return" value="/settings"></form>
+            """);
+        var answer = tab.Page.WaitForResponseAsync(r => r.Url.Contains("/auth/login", StringComparison.Ordinal));
+        await tab.Page.EvalOnSelectorAsync("form", "f => f.submit()");
+        Assert.Equal(403, (await answer).Status);
+        Assert.DoesNotContain(await tab.Page.Context.CookiesAsync([web.Server.WebUrl.ToString()]), c => c.Name == "clearml_token_basic");
+        tab.TakeConsoleErrors();
+
+        // Signing in from a link whose return path would leave the site (a tab makes "//host") lands on the site.
+        await tab.GotoAsync("login?return=/%09/evil.example/");
+        await tab.Page.FillAsync("input[name=access_key]", web.Server.NewAdmin!.AccessKey);
+        await tab.Page.FillAsync("input[name=secret_key]", web.Server.NewAdmin!.SecretKey);
+        await tab.Page.ClickAsync("button[type=submit]");
+        await tab.Page.WaitForSelectorAsync("nav.sidebar");
+        Assert.Equal(web.Server.WebUrl.Authority, new Uri(tab.Page.Url).Authority);
+    }
+
+    [Fact]
     public async Task An_admin_changes_a_users_role_disables_and_deletes_them_from_settings()
     {
         var name = "member-" + Guid.NewGuid().ToString("N")[..6];
