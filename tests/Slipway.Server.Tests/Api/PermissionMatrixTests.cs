@@ -259,15 +259,11 @@ public abstract class PermissionMatrixTests(string engine) : ServerTests(engine)
             Caller.Customer => (Roles.Customer, null),
             _ => (Roles.Member, (string?)null),
         };
-        var body = new JsonObject { ["name"] = caller.ToString(), ["role"] = role };
-        if (company is not null)
-            body["company"] = company;
-        var user = (await Api.OkAsync("users.create", body))["id"]!.GetValue<string>();
+        var (user, key, secret) = await NewUserAsync(caller.ToString(), role, company);
         var grant = caller switch { Caller.ViewerWithRead => "read", Caller.MemberWithWrite => "write", _ => null };
         if (grant is not null)
             await Api.OkAsync("projects.set_permissions", new JsonObject { ["project"] = fixture.Project, ["user"] = user, ["level"] = grant });
-        var keys = (await Api.OkAsync("auth.create_credentials", new JsonObject { ["user"] = user }))["credentials"]!;
-        var token = await ServerUnderTest.LoginAsync(Server.Api, keys["access_key"]!.GetValue<string>(), keys["secret_key"]!.GetValue<string>());
+        var token = await ServerUnderTest.LoginAsync(Server.Api, key, secret);
         return (Server.ClientWithToken(token), role);
     }
 }

@@ -166,13 +166,6 @@ public abstract class SecurityTests(string engine) : ServerTests(engine)
         return await anonymous.SendAsync(request);
     }
 
-    private async Task<(string User, string Key, string Secret)> NewUserAsync(string name, string role)
-    {
-        var user = (await Api.OkAsync("users.create", new JsonObject { ["name"] = name, ["role"] = role }))["id"]!.GetValue<string>();
-        var keys = (await Api.OkAsync("auth.create_credentials", new JsonObject { ["user"] = user }))["credentials"]!;
-        return (user, keys["access_key"]!.GetValue<string>(), keys["secret_key"]!.GetValue<string>());
-    }
-
     private static async Task<(int, int)> StatusOf(Task<Reply> call)
     {
         var reply = await call;

@@ -23,7 +23,7 @@ public abstract class FilePermissionTests(string engine) : ServerTests(engine)
         Assert.Equal(HttpStatusCode.NotFound, (await Upload(stranger, path)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await Upload(stranger, $"proj/t.{task}/artifacts/planted.bin")).StatusCode);
 
-        var (reader, readerId) = await TokenWithIdAsync(Roles.Member);
+        var (reader, readerId) = await SignInAsNewUserAsync(Roles.Member);
         await Api.OkAsync("projects.set_permissions", new JsonObject { ["project"] = project, ["user"] = readerId, ["level"] = "read" });
         Assert.Equal(HttpStatusCode.OK, (await Files(reader).GetAsync(path)).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await Files(reader).DeleteAsync(path)).StatusCode);
@@ -70,17 +70,7 @@ public abstract class FilePermissionTests(string engine) : ServerTests(engine)
     private async Task<HttpResponseMessage> Upload(string token, string path) =>
         await Files(token).PostAsync("/", new MultipartFormDataContent { { new ByteArrayContent([1, 2, 3]), "/" + path, "/" + path } });
 
-    private async Task<string> TokenAsync(string role, string? company = null) => (await TokenWithIdAsync(role, company)).Token;
-
-    private async Task<(string Token, string User)> TokenWithIdAsync(string role, string? company = null)
-    {
-        var body = new JsonObject { ["name"] = role, ["role"] = role };
-        if (company is not null)
-            body["company"] = company;
-        var user = (await Api.OkAsync("users.create", body))["id"]!.GetValue<string>();
-        var keys = (await Api.OkAsync("auth.create_credentials", new JsonObject { ["user"] = user }))["credentials"]!;
-        return (await ServerUnderTest.LoginAsync(Server.Api, keys["access_key"]!.GetValue<string>(), keys["secret_key"]!.GetValue<string>()), user);
-    }
+    private async Task<string> TokenAsync(string role, string? company = null) => (await SignInAsNewUserAsync(role, company)).Token;
 }
 
 public sealed class FilePermissionTestsOnSqlite() : FilePermissionTests("sqlite");

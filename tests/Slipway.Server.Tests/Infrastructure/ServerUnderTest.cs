@@ -121,6 +121,24 @@ public abstract class ServerTests(string engine) : IAsyncLifetime
             await _server.DisposeAsync();
     }
 
+    /// <summary>A new user of the given role (in another tenant when <paramref name="company"/> is given) and a key pair of theirs.</summary>
+    protected async Task<(string User, string Key, string Secret)> NewUserAsync(string name, string role, string? company = null)
+    {
+        var body = new JsonObject { ["name"] = name, ["role"] = role };
+        if (company is not null)
+            body["company"] = company;
+        var user = (await Api.OkAsync("users.create", body))["id"]!.GetValue<string>();
+        var keys = (await Api.OkAsync("auth.create_credentials", new JsonObject { ["user"] = user }))["credentials"]!;
+        return (user, keys["access_key"]!.GetValue<string>(), keys["secret_key"]!.GetValue<string>());
+    }
+
+    /// <summary>A new user's token, signed in with its key pair.</summary>
+    protected async Task<(string Token, string User)> SignInAsNewUserAsync(string role, string? company = null)
+    {
+        var (user, key, secret) = await NewUserAsync(role, role, company);
+        return (await ServerUnderTest.LoginAsync(Server.Api, key, secret), user);
+    }
+
     protected async Task<string> CreateProjectAsync(string name) =>
         (await Api.OkAsync("projects.create", new JsonObject { ["name"] = name }))["id"]!.GetValue<string>();
 
