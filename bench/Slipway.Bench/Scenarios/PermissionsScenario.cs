@@ -10,7 +10,7 @@ namespace Slipway.Bench.Scenarios;
 /// and one without (the same build), each with 20 projects shared with a member for writing and the same tasks. The member
 /// calls tasks.get_all (one project, and all it can read; page_size 50) and events.add_batch (100 log lines) on each, in
 /// alternating rounds;
-/// the figure is the throughput with checks over the throughput without. Both sides authenticate (tokens, keys).
+/// the figure is the median over the rounds of the throughput with checks over the throughput without. Both sides authenticate (tokens, keys).
 /// </summary>
 public static class PermissionsScenario
 {
@@ -42,17 +42,19 @@ public static class PermissionsScenario
                 foreach (var side in round % 2 == 0 ? new[] { 0, 1 } : [1, 0])
                     (getAll[side][round], across[side][round], batches[side][round]) = await MeasureAsync(sides[side], calls, sink);
             }
-            var (onGet, offGet) = (Median(getAll[0]), Median(getAll[1]));
-            var (onAcross, offAcross) = (Median(across[0]), Median(across[1]));
-            var (onBatch, offBatch) = (Median(batches[0]), Median(batches[1]));
+            // Each round's two sides ran back to back, so the figure is the median of the rounds' ratios (the machine's speed
+            // drifts between rounds, not within one).
+            var (onGet, offGet, getRatio) = (Median(getAll[0]), Median(getAll[1]), MedianRatio(getAll));
+            var (onAcross, offAcross, acrossRatio) = (Median(across[0]), Median(across[1]), MedianRatio(across));
+            var (onBatch, offBatch, batchRatio) = (Median(batches[0]), Median(batches[1]), MedianRatio(batches));
             ctx.Results.Add(new Row("permissions", engineName, "tasks.get_all as a member (1 of 20 shared projects, page_size 50), calls/s, checks on",
-                Fmt.N(onGet), Fmt.N(offGet) + " (checks off)", Fmt.Pct(onGet / offGet), "≥ 95 %", onGet / offGet >= 0.95,
+                Fmt.N(onGet), Fmt.N(offGet) + " (checks off)", Fmt.Pct(getRatio), "≥ 95 %", getRatio >= 0.95,
                 $"median of {rounds} alternating rounds of {calls} sequential calls; rounds on: {string.Join(", ", getAll[0].Select(Fmt.N))}; off: {string.Join(", ", getAll[1].Select(Fmt.N))}"));
             ctx.Results.Add(new Row("permissions", engineName, "tasks.get_all as a member, no project filter (every readable project), calls/s, checks on",
-                Fmt.N(onAcross), Fmt.N(offAcross) + " (checks off)", Fmt.Pct(onAcross / offAcross), "≥ 95 %", onAcross / offAcross >= 0.95,
+                Fmt.N(onAcross), Fmt.N(offAcross) + " (checks off)", Fmt.Pct(acrossRatio), "≥ 95 %", acrossRatio >= 0.95,
                 $"rounds on: {string.Join(", ", across[0].Select(Fmt.N))}; off: {string.Join(", ", across[1].Select(Fmt.N))}"));
             ctx.Results.Add(new Row("permissions", engineName, "events.add_batch as a member (100 log lines), batches/s, checks on",
-                Fmt.N(onBatch), Fmt.N(offBatch) + " (checks off)", Fmt.Pct(onBatch / offBatch), "≥ 95 %", onBatch / offBatch >= 0.95,
+                Fmt.N(onBatch), Fmt.N(offBatch) + " (checks off)", Fmt.Pct(batchRatio), "≥ 95 %", batchRatio >= 0.95,
                 $"rounds on: {string.Join(", ", batches[0].Select(Fmt.N))}; off: {string.Join(", ", batches[1].Select(Fmt.N))}"));
         }
     }
@@ -113,4 +115,6 @@ public static class PermissionsScenario
     }
 
     private static double Median(double[] values) => values.Order().ElementAt(values.Length / 2);
+
+    private static double MedianRatio(double[][] sides) => Median(sides[0].Zip(sides[1], (on, off) => on / off).ToArray());
 }

@@ -33,6 +33,7 @@ public sealed class AccessControl(IDocumentStore docs, ServerOptions options)
     public const string Everyone = "*";
 
     private readonly ConcurrentDictionary<string, ProjectGrants> _grants = new(StringComparer.Ordinal);
+    private (long Epoch, bool Single) _tenants = (-1, false);
 
     private sealed record ProjectNode(string? Parent, string? Owner, Dictionary<string, Level>? Permissions);
 
@@ -130,15 +131,28 @@ public sealed class AccessControl(IDocumentStore docs, ServerOptions options)
             return new AllOf([tenant, collection == Collection.Tasks
                 ? new AnyOf([new FieldIn("user", [caller.User]), new FieldIn("status", [TaskStatuses.Published])])
                 : new FieldIn("id", [])]);
+        // The readable projects are the tenant's, and a user is in one tenant, so the tenant needs no test of its own here.
         var readable = (await ReadableProjectsAsync(caller, ct))!.ToList();
         return collection switch
         {
-            Collection.Projects => new AllOf([tenant, new FieldIn("id", readable)]),
-            _ => new AllOf([tenant, new AnyOf([new FieldIn("project", readable), new AllOf([new FieldMissing("project"), new FieldIn("user", [caller.User])])])]),
+            Collection.Projects => new FieldIn("id", readable),
+            _ => new AnyOf([new FieldIn("project", readable), new AllOf([new FieldMissing("project"), new FieldIn("user", [caller.User])])]),
         };
     }
 
     private static DocFilter Tenant(Identity caller) => Tenants.Filter(caller.Company);
+
+    /// <summary>Whether every user is in the first tenant; a new tenant's first user bumps the epoch, so this is read once per epoch.</summary>
+    private async ValueTask<bool> SingleTenantAsync(long epoch, CancellationToken ct)
+    {
+        var known = _tenants;
+        if (known.Epoch == epoch)
+            return known.Single;
+        var companies = await docs.CountByAsync(Collection.Users, new DocQuery(), "company", null, ct);
+        var single = companies.All(c => (c.Key1 ?? Tenants.Root) == Tenants.Root);
+        _tenants = (epoch, single);
+        return single;
+    }
 
     private async ValueTask<ProjectGrants> GrantsAsync(Identity caller, CancellationToken ct)
     {
