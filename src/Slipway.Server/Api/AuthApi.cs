@@ -67,7 +67,8 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
         if (identity is null)
         {
             throttle.Failed(accessKey, call.RemoteIp);
-            var owner = credentials is null ? null : await docs.GetAsync(Collection.Users, Json.GetString(credentials.Body, "user") ?? "", call.Aborted);
+            // The owner is looked up for an unknown key too (under no id), so that a wrong secret for a real key takes as long.
+            var owner = await docs.GetAsync(Collection.Users, credentials is null ? "" : Json.GetString(credentials.Body, "user") ?? "", call.Aborted);
             await audit.RecordAsync("login_failed", null, call.RemoteIp, new JsonObject { ["access_key"] = accessKey.Length <= 64 ? accessKey : accessKey[..64] },
                 owner is null ? null : Tenants.Of(owner.Body));
             throw ApiException.InvalidCredentials();
