@@ -53,7 +53,7 @@ public sealed class QueuesApi(IDocumentStore docs, AccessControl access, IQueueE
         foreach (var queue in found)
         {
             if (withEntries)
-                queue.Body["entries"] = EntriesJson(allEntries[queue.Id], max);
+                queue.Body["entries"] = EntriesJson(await VisibleAsync(call, allEntries[queue.Id]), max);
             queues.Add(Json.Project(queue.Body, onlyFields));
         }
         return new JsonObject { ["queues"] = queues };
@@ -63,7 +63,7 @@ public sealed class QueuesApi(IDocumentStore docs, AccessControl access, IQueueE
     private async ValueTask<JsonNode?> GetById(RpcCall call)
     {
         var queue = await RequireAsync(call.RequireString("queue"), call.Aborted);
-        queue.Body["entries"] = EntriesJson(await entries.ListAsync(queue.Id, call.Aborted), call.Int("max_task_entries"));
+        queue.Body["entries"] = EntriesJson(await VisibleAsync(call, await entries.ListAsync(queue.Id, call.Aborted)), call.Int("max_task_entries"));
         return new JsonObject { ["queue"] = queue.Body };
     }
 
@@ -220,7 +220,7 @@ public sealed class QueuesApi(IDocumentStore docs, AccessControl access, IQueueE
     private async ValueTask<JsonNode?> PeekTask(RpcCall call)
     {
         var queue = await RequireAsync(call.RequireString("queue"), call.Aborted);
-        var head = (await entries.ListAsync(queue.Id, call.Aborted)).FirstOrDefault();
+        var head = (await VisibleAsync(call, await entries.ListAsync(queue.Id, call.Aborted))).FirstOrDefault();
         return head is null ? null : new JsonObject { ["task"] = head.Task };
     }
 
@@ -239,6 +239,17 @@ public sealed class QueuesApi(IDocumentStore docs, AccessControl access, IQueueE
 
     private async Task<StoredDoc> RequireAsync(string id, CancellationToken ct) =>
         await docs.GetAsync(Collection.Queues, id, ct) ?? throw ApiException.InvalidQueueId(id);
+
+    /// <summary>A queue's entries as the caller may see them: only tasks it may read (the queue is shared, its tasks are not).</summary>
+    private async Task<List<QueueEntry>> VisibleAsync(RpcCall call, List<QueueEntry> list)
+    {
+        if (list.Count == 0 || call.Caller.IsAdmin || !access.Enabled)
+            return list;
+        var query = new DocQuery().Where(new FieldIn("id", list.Select(e => e.Task).Distinct().ToList()))
+            .Where(await access.VisibleAsync(call.Caller, Collection.Tasks, call.Aborted));
+        var readable = (await docs.FindAsync(Collection.Tasks, query, call.Aborted)).Select(t => t.Id).ToHashSet();
+        return list.Where(e => readable.Contains(e.Task)).ToList();
+    }
 
     private static JsonArray EntriesJson(List<QueueEntry> list, int? max) =>
         new(list.Take(max ?? int.MaxValue).Select(e => (JsonNode)new JsonObject { ["task"] = e.Task, ["added"] = e.Added }).ToArray());

@@ -100,12 +100,20 @@ public abstract class PermissionMatrixTests(string engine) : ServerTests(engine)
     }
 
     [Fact]
-    public async Task A_members_worker_takes_only_tasks_it_may_change_and_leaves_the_rest_queued()
+    public async Task A_member_sees_and_its_worker_takes_only_its_own_entries_of_a_shared_queue()
     {
         var fixture = await CreateFixtureAsync();
         var (member, _) = await SignInAsync(Caller.MemberWithoutGrant, fixture);
         var own = (await member.OkAsync("tasks.create", new JsonObject { ["name"] = "mine", ["type"] = "training" }))["id"]!.GetValue<string>();
         await member.OkAsync("tasks.enqueue", new JsonObject { ["task"] = own, ["queue"] = fixture.Queue });
+
+        // The shared queue shows the member its own entry only; the admin sees both.
+        var seen = (await member.OkAsync("queues.get_by_id", new JsonObject { ["queue"] = fixture.Queue }))["queue"]!["entries"]!.AsArray();
+        Assert.Equal([own], seen.Select(e => e!["task"]!.GetValue<string>()));
+        var listed = (await member.OkAsync("queues.get_all"))["queues"]!.AsArray().Single(q => q!["id"]!.GetValue<string>() == fixture.Queue)!;
+        Assert.Equal([own], listed["entries"]!.AsArray().Select(e => e!["task"]!.GetValue<string>()));
+        Assert.Equal(own, (await member.OkAsync("queues.peek_task", new JsonObject { ["queue"] = fixture.Queue }))["task"]!.GetValue<string>());
+        Assert.Equal(2, (await Api.OkAsync("queues.get_by_id", new JsonObject { ["queue"] = fixture.Queue }))["queue"]!["entries"]!.AsArray().Count);
 
         var taken = await member.OkAsync("queues.get_next_task", new JsonObject { ["queue"] = fixture.Queue });
         Assert.Equal(own, taken["entry"]!["task"]!.GetValue<string>());
