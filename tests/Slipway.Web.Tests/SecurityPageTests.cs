@@ -34,6 +34,7 @@ public sealed class SecurityPageTests(WebFixture web)
     public async Task A_script_on_another_port_of_the_site_can_neither_open_the_circuit_nor_post_to_the_ui()
     {
         await using var tab = await web.SignedInPageAsync();
+        await NoFaviconAsync(tab);
         // The API port is the same site but another origin: the place an uploaded page would run if it could run at all.
         await tab.Page.GotoAsync(new Uri(web.Server.ApiUrl, "health").ToString());
         var webUrl = web.Server.WebUrl.ToString().TrimEnd('/');
@@ -58,6 +59,7 @@ public sealed class SecurityPageTests(WebFixture web)
     public async Task A_form_posted_from_another_origin_signs_nobody_in_and_the_return_path_stays_on_the_site()
     {
         await using var tab = await web.NewPageAsync();
+        await NoFaviconAsync(tab);
         // A page of another origin (the API port: same site, another origin) posts the sign-in form with valid keys.
         await tab.Page.GotoAsync(new Uri(web.Server.ApiUrl, "health").ToString());
         await tab.Page.SetContentAsync($"""
@@ -104,4 +106,8 @@ public sealed class SecurityPageTests(WebFixture web)
         await Assertions.Expect(row).ToHaveCountAsync(0);
         Assert.Empty((await web.ApiAsync("users.get_all", new JsonObject { ["id"] = id }))["users"]!.AsArray());
     }
+
+    /// <summary>The API port has no favicon (it answers the API only): the browser's request for one would be a console error.</summary>
+    private static Task NoFaviconAsync(BrowserPage tab) =>
+        tab.Page.RouteAsync("**/favicon.ico", route => route.FulfillAsync(new RouteFulfillOptions { Status = 204 }));
 }
