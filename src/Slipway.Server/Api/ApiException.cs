@@ -12,6 +12,7 @@ public sealed class ApiException(int code, int subcode, string message) : Except
     public static ApiException InvalidTaskId(string id) => new(400, 101, $"Invalid task id (id={id})");
     public static ApiException InvalidTaskStatus(string message) => new(400, 110, $"Invalid task status ({message})");
     public static ApiException StatusRace(string id) => new(400, 121, $"Failed changing task status, probably someone changed it before you (id={id})");
+    public static ApiException InvalidModelId(string id) => new(400, 201, $"Invalid model id (id={id})");
     public static ApiException InvalidProjectId(string id) => new(400, 401, $"Invalid project id (id={id})");
     public static ApiException ProjectHasTasks(string id) => new(400, 402, $"Project has associated tasks (id={id})");
     public static ApiException InvalidQueueId(string id) => new(400, 701, $"Invalid queue id (id={id})");

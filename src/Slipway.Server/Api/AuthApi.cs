@@ -180,8 +180,6 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
             throw RouteAccess.Forbidden("only an admin of the first tenant adds users to other tenants");
         var id = await CreateUserAsync(docs, call.RequireString("name"), role, company, clock, call.Aborted);
         await queues.EnsureDefaultAsync(new Identity(id, call.RequireString("name"), company, role), CancellationToken.None);
-        if (company != call.Caller.Company)
-            await epoch.BumpAsync();
         await audit.RecordAsync("user_created", call.Caller, call.RemoteIp, new JsonObject
         {
             ["target"] = id, ["name"] = call.String("name"), ["role"] = role, ["tenant"] = company,

@@ -384,7 +384,7 @@ public sealed class EventsApi(IDocumentStore docs, AccessControl access, IEventS
 
     /// <summary>The task (or, with model_events, the model) whose events are asked for.</summary>
     private async Task<string> RequireOwnerAsync(RpcCall call, string id) => call.Bool("model_events")
-        ? (await docs.GetAsync(Collection.Models, id, call.Aborted))?.Id ?? throw new ApiException(400, 201, $"Invalid model id (id={id})")
+        ? (await docs.GetAsync(Collection.Models, id, call.Aborted))?.Id ?? throw ApiException.InvalidModelId(id)
         : (await docs.GetAsync(Collection.Tasks, id, call.Aborted))?.Id ?? throw ApiException.InvalidTaskId(id);
 
     private static int BatchSize(RpcCall call, int fallback) => Math.Clamp(call.Int("batch_size") ?? fallback, 1, MaxBatch);

@@ -226,10 +226,9 @@ public sealed class ModelsApi(IDocumentStore docs, AccessControl access, IEventS
         {
             change(model);
             model["last_update"] = Now();
-        }, () => InvalidModelId(id), ct))!;
+        }, () => ApiException.InvalidModelId(id), ct))!;
 
-    private static ApiException InvalidModelId(string id) => new(400, 201, $"Invalid model id (id={id})");
 
     private async Task<StoredDoc> RequireAsync(string id, CancellationToken ct) =>
-        await docs.GetAsync(Collection.Models, id, ct) ?? throw InvalidModelId(id);
+        await docs.GetAsync(Collection.Models, id, ct) ?? throw ApiException.InvalidModelId(id);
 }

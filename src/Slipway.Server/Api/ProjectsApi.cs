@@ -193,7 +193,7 @@ public sealed class ProjectsApi(IDocumentStore docs, AccessControl access, Proje
         if (level == Level.None && given != "none")
             throw ApiException.Validation("level must be none, read, write or owner");
         if (user != AccessControl.Everyone && (await docs.GetAsync(Collection.Users, user, call.Aborted) is not { } target
-                                               || AccessControl.TenantOf(target.Body) != call.Caller.Company))
+                                               || Tenants.Of(target.Body) != call.Caller.Company))
             throw ApiException.InvalidId($"Invalid user id (id={user})");
         await docs.UpdateAsync(Collection.Projects, id, body =>
         {

@@ -33,7 +33,6 @@ public sealed class AccessControl(IDocumentStore docs, ServerOptions options)
     public const string Everyone = "*";
 
     private readonly ConcurrentDictionary<string, ProjectGrants> _grants = new(StringComparer.Ordinal);
-    private (long Epoch, bool Single) _tenants = (-1, false);
 
     private sealed record ProjectNode(string? Parent, string? Owner, Dictionary<string, Level>? Permissions);
 
@@ -64,8 +63,6 @@ public sealed class AccessControl(IDocumentStore docs, ServerOptions options)
         }
     }
 
-    public static string TenantOf(JsonObject doc) => Tenants.Of(doc);
-
     private static string? OwnerOf(JsonObject doc) => doc["user"] is JsonObject ? Json.GetString(doc, "user.id") : Json.GetString(doc, "user");
 
     /// <summary>The caller's level on a task, model, project, queue or worker document.</summary>
@@ -73,7 +70,7 @@ public sealed class AccessControl(IDocumentStore docs, ServerOptions options)
     {
         if (!Enabled)
             return Level.Owner;
-        if (TenantOf(doc) != caller.Company)
+        if (Tenants.Of(doc) != caller.Company)
             return Level.None;
         if (caller.IsAdmin)
             return Level.Owner;
@@ -105,10 +102,6 @@ public sealed class AccessControl(IDocumentStore docs, ServerOptions options)
         return caller.IsAdmin ? grants.Contains(project) ? Level.Owner : Level.None : grants.For(caller.User).GetValueOrDefault(project);
     }
 
-    /// <summary>The projects the caller may read: null when that is all of the tenant's (an admin).</summary>
-    public async ValueTask<IReadOnlyCollection<string>?> ReadableProjectsAsync(Identity caller, CancellationToken ct) =>
-        caller.IsAdmin ? null : caller.Role == Roles.Customer ? [] : (await GrantsAsync(caller, ct)).For(caller.User).Keys;
-
     /// <summary>What a list of <paramref name="collection"/> shows the caller: its tenant's, and of those only what it may read.</summary>
     /// <param name="projects">The projects the request itself filters on, if it does: when the caller may read all of them
     /// (the usual case: a project's page, the SDK's queries) nothing more is needed, which keeps the query on its index.</param>
@@ -122,7 +115,7 @@ public sealed class AccessControl(IDocumentStore docs, ServerOptions options)
             var asked = caller.IsAdmin ? projects.Where(grants.Contains).ToList() : projects.Where(grants.For(caller.User).ContainsKey).ToList();
             return asked.Count == projects.Count ? new AllOf([]) : new FieldIn("project", asked);
         }
-        var tenant = Tenant(caller);
+        var tenant = Tenants.Filter(caller.Company);
         if (collection == Collection.Workers)
             return Tenants.Filter(caller.Company, "company.id");
         if (caller.IsAdmin || collection == Collection.Queues)
@@ -132,7 +125,7 @@ public sealed class AccessControl(IDocumentStore docs, ServerOptions options)
                 ? new AnyOf([new FieldIn("user", [caller.User]), new FieldIn("status", [TaskStatuses.Published])])
                 : new FieldIn("id", [])]);
         // The readable projects are the tenant's, and a user is in one tenant, so the tenant needs no test of its own here.
-        var readable = (await ReadableProjectsAsync(caller, ct))!.ToList();
+        var readable = (await GrantsAsync(caller, ct)).For(caller.User).Keys.ToList();
         return collection switch
         {
             Collection.Projects => new FieldIn("id", readable),
@@ -140,25 +133,11 @@ public sealed class AccessControl(IDocumentStore docs, ServerOptions options)
         };
     }
 
-    private static DocFilter Tenant(Identity caller) => Tenants.Filter(caller.Company);
-
-    /// <summary>Whether every user is in the first tenant; a new tenant's first user bumps the epoch, so this is read once per epoch.</summary>
-    private async ValueTask<bool> SingleTenantAsync(long epoch, CancellationToken ct)
-    {
-        var known = _tenants;
-        if (known.Epoch == epoch)
-            return known.Single;
-        var companies = await docs.CountByAsync(Collection.Users, new DocQuery(), "company", null, ct);
-        var single = companies.All(c => (c.Key1 ?? Tenants.Root) == Tenants.Root);
-        _tenants = (epoch, single);
-        return single;
-    }
-
     private async ValueTask<ProjectGrants> GrantsAsync(Identity caller, CancellationToken ct)
     {
         if (_grants.TryGetValue(caller.Company, out var known) && known.Epoch == caller.Epoch)
             return known;
-        var projects = await docs.FindAsync(Collection.Projects, new DocQuery().Where(Tenant(caller)), ct);
+        var projects = await docs.FindAsync(Collection.Projects, new DocQuery().Where(Tenants.Filter(caller.Company)), ct);
         var loaded = new ProjectGrants(caller.Epoch, projects.ToDictionary(p => p.Id, p => new ProjectNode(
             Json.GetString(p.Body, "parent"), Json.GetString(p.Body, "user"), Permissions(p.Body))));
         _grants[caller.Company] = loaded;

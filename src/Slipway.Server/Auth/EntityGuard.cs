@@ -132,7 +132,7 @@ public sealed class EntityGuard(IDocumentStore docs, AccessControl access)
         Collection.Tasks => ApiException.InvalidTaskId(id),
         Collection.Projects => ApiException.InvalidProjectId(id),
         Collection.Queues => ApiException.InvalidQueueId(id),
-        Collection.Models => new ApiException(400, 201, $"Invalid model id (id={id})"),
+        Collection.Models => ApiException.InvalidModelId(id),
         _ => ApiException.InvalidId($"Invalid id (id={id})"),
     };
 

@@ -5,7 +5,7 @@ namespace Slipway.Server.Domain;
 
 /// <summary>
 /// One stored counter that moves whenever who may do what changes: a key revoked, a user disabled, deleted or given another
-/// role, a project made, deleted, renamed or shared, a tenant's first user. Each request reads it, and whatever was worked out from keys, users and
+/// role, a project made, deleted, renamed or shared. Each request reads it, and whatever was worked out from keys, users and
 /// projects' grants at the same value still holds, on every replica.
 /// </summary>
 public sealed class SecurityEpoch(IDocumentStore docs)
