@@ -216,6 +216,11 @@ public sealed class SlipwayServer : IAsyncDisposable
         app.Use(async (http, next) =>
         {
             var role = await listenPorts.RoleOfAsync(http.Connection.LocalPort);
+            http.Items[typeof(PortRole)] = role;
+            // Endpoints are mapped for GET only; a HEAD (link checkers, uptime probes) is answered as the GET, and Kestrel
+            // leaves out the body because the request it parsed is still a HEAD.
+            if (role == PortRole.Web && HttpMethods.IsHead(http.Request.Method))
+                http.Request.Method = HttpMethods.Get;
             if (role == PortRole.Files)
                 await fileServer.HandleAsync(http);
             else if (role == PortRole.Api && filesPath.Length > 0
@@ -226,6 +231,9 @@ public sealed class SlipwayServer : IAsyncDisposable
         });
         // Each port answers its own paths only: the API's catch-all would otherwise answer on the web port, and the
         // UI on the API port, so neither could be exposed without the other.
+        // On the web port an unknown address renders the UI's not-found page (status 404 kept), not an empty answer.
+        app.UseWhen(http => http.Items[typeof(PortRole)] is PortRole.Web,
+            web => web.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true));
         app.UseRouting();
         ServesOn.Enforce(app, listenPorts);
         app.MapGet("/health", () => Results.Text("OK")).WithMetadata(new ServesOn(PortRole.Any));

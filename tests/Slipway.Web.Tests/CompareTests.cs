@@ -108,6 +108,10 @@ public sealed class CompareTests(WebFixture web)
     {
         await using var tab = await web.SignedInPageAsync();
         var page = tab.Page;
+        await tab.GotoAsync("compare");
+        await Assertions.Expect(page.Locator(".error")).ToContainTextAsync("none was given");
+        await Assertions.Expect(page.GetByRole(AriaRole.Link, new() { Name = "Choose experiments to compare" })).ToBeVisibleAsync();
+
         await tab.GotoAsync($"compare?ids={web.Runs.Baseline}");
         await Assertions.Expect(page.Locator(".error")).ToContainTextAsync("at least two experiments");
         await Assertions.Expect(page.Locator(".chart")).ToHaveCountAsync(0);
