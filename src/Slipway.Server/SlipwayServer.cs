@@ -89,6 +89,7 @@ public sealed class SlipwayServer : IAsyncDisposable
             var ports = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
                 .Select(a => new Uri(a.Replace("0.0.0.0", "localhost", StringComparison.Ordinal).Replace("[::]", "localhost", StringComparison.Ordinal)).Port).ToList();
             listenPorts.Bound(ports[0], ports[1], ports[2]);
+            ChosenPorts.Record(options, ports[0], ports[1], ports[2]);
             filesPort.Bound(await FirstStart.RecordFilesPortAsync(stores.Docs, ports[2], ct));
             Uri Url(int port) => new($"http://{options.ConfigHost}:{port}");
             var configPath = Path.Combine(options.DataDir, "clearml.conf");
@@ -139,8 +140,8 @@ public sealed class SlipwayServer : IAsyncDisposable
             k.Limits.MaxRequestBodySize = RpcEndpoint.MaxBodyBytes;
             k.AddServerHeader = false;
         });
-        builder.WebHost.UseUrls(
-            $"http://{options.Host}:{options.ApiPort}", $"http://{options.Host}:{options.WebPort}", $"http://{options.Host}:{options.FilesPort}");
+        var (apiPort, webPort, filesPortNumber) = ChosenPorts.Resolve(options);
+        builder.WebHost.UseUrls($"http://{options.Host}:{apiPort}", $"http://{options.Host}:{webPort}", $"http://{options.Host}:{filesPortNumber}");
 
         var services = builder.Services;
         services.AddSingleton(options);
@@ -231,8 +232,9 @@ public sealed class SlipwayServer : IAsyncDisposable
         });
         // Each port answers its own paths only: the API's catch-all would otherwise answer on the web port, and the
         // UI on the API port, so neither could be exposed without the other.
-        // On the web port an unknown address renders the UI's not-found page (status 404 kept), not an empty answer.
-        app.UseWhen(http => http.Items[typeof(PortRole)] is PortRole.Web,
+        // On the web port an unknown address opened in a browser renders the UI's not-found page (status 404 kept), not
+        // an empty answer; other methods keep the plain 404.
+        app.UseWhen(http => http.Items[typeof(PortRole)] is PortRole.Web && HttpMethods.IsGet(http.Request.Method),
             web => web.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true));
         app.UseRouting();
         ServesOn.Enforce(app, listenPorts);
