@@ -30,6 +30,7 @@ public sealed partial class Experiment : IAsyncDisposable
     private readonly MachineStats _machine = new();
     private PosixSignalRegistration? _sigterm;
     private int _ended;
+    private int _signalled;
 
     private Experiment(ExperimentOptions options, SlipwayClient client, bool ownsClient, TaskInfo task, string projectName, bool remote)
     {
@@ -317,6 +318,10 @@ public sealed partial class Experiment : IAsyncDisposable
             _ = Task.Run(async () =>
             {
                 await Task.Delay(grace, CancellationToken.None).ConfigureAwait(false);
+                // A signal's handler that is still recording the end (slow under load) ends the process itself once it
+                // returns; an exit started beside it would race the runtime's own signal handling.
+                if (Volatile.Read(ref _signalled) == 1)
+                    return;
                 await StopAsync("aborted").ConfigureAwait(false);
                 Environment.Exit(130);
             }, CancellationToken.None);
@@ -329,9 +334,15 @@ public sealed partial class Experiment : IAsyncDisposable
             return; // another experiment of this process already owns the exit handling
         AppDomain.CurrentDomain.UnhandledException += (_, e) =>
             Finish(() => FailAsync(e.ExceptionObject as Exception ?? new InvalidOperationException(e.ExceptionObject?.ToString())));
-        Console.CancelKeyPress += (_, _) => Finish(() => StopAsync("stopped (Ctrl-C)"));
-        _sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => Finish(() => StopAsync("stopped (SIGTERM)")));
+        Console.CancelKeyPress += (_, _) => Signalled(() => StopAsync("stopped (Ctrl-C)"));
+        _sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => Signalled(() => StopAsync("stopped (SIGTERM)")));
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Finish(() => CompleteAsync());
+    }
+
+    private void Signalled(Func<Task> end)
+    {
+        Interlocked.Exchange(ref _signalled, 1);
+        Finish(end);
     }
 
     /// <summary>Runs an ending from a process event, which must finish before the handler returns.</summary>

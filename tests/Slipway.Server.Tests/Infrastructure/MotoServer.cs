@@ -8,7 +8,7 @@ namespace Slipway.Server.Tests.Infrastructure;
 
 /// <summary>
 /// An S3-compatible server on loopback for the tests: SLIPWAY_TEST_S3 (an endpoint URL) if set, else moto's
-/// server started once per test run from the machine's Python (SLIPWAY_TEST_PYTHON, else python3), stopped at exit. Each test gets its own bucket.
+/// server started once per test run from the machine's Python (SLIPWAY_TEST_PYTHON, else python3), stopped when the run ends. Each test gets its own bucket.
 /// </summary>
 public static class MotoServer
 {
@@ -44,8 +44,7 @@ public static class MotoServer
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        // The test host can end before exit handlers run; .ci/run stops the servers listed in these files.
-        File.WriteAllText(Path.Combine(Path.GetTempPath(), $"slipway-moto-{process.Id}.pid"), process.Id.ToString());
+        Reaper.AfterThisProcess($"kill {process.Id}");
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
             if (!process.HasExited)

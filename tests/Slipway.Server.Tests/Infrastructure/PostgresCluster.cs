@@ -7,7 +7,7 @@ namespace Slipway.Server.Tests.Infrastructure;
 
 /// <summary>
 /// The PostgreSQL the tests use: SLIPWAY_TEST_POSTGRES if set, else a throwaway cluster started once per
-/// test run on loopback (as the postgres user when running as root, since initdb refuses root), stopped at exit.
+/// test run on loopback (as the postgres user when running as root, since initdb refuses root), stopped when the run ends.
 /// Each test gets its own database.
 /// </summary>
 public static class PostgresCluster
@@ -51,6 +51,8 @@ public static class PostgresCluster
         Run(Path.Combine(bin, "initdb"), $"-D {dir}/data -U slipway --auth=trust -E UTF8 --no-sync", asRoot);
         Run(Path.Combine(bin, "pg_ctl"),
             $"-D {dir}/data -l {dir}/log -w -o \"-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300\" start", asRoot);
+        var stop = $"{(asRoot ? "runuser -u postgres -- " : "")}{Path.Combine(bin, "pg_ctl")} -D {dir}/data -m immediate stop";
+        Reaper.AfterThisProcess($"{stop}; rm -rf {dir} || (sleep 2; rm -rf {dir})");
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
             NpgsqlConnection.ClearAllPools();
