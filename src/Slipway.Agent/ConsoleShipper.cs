@@ -8,6 +8,9 @@ namespace Slipway.Agent;
 /// Sends a task's console output to its log as it arrives: text gathered for at most the flush interval goes
 /// out in one <c>events.add_batch</c>. When the server cannot be reached the text is kept (up to a limit,
 /// oldest dropped first with a note) and sent once it answers again.
+/// Events hold whole lines, as a terminal shows them: a carriage-return redraw (tqdm) is collapsed to what was drawn
+/// last, and a line still being drawn waits for its end, or goes out as it stands once it has waited the open-line
+/// interval (then again at its end), so a long progress bar reads as a few lines, not one piece per flush.
 /// </summary>
 internal sealed class ConsoleShipper : IAsyncDisposable
 {
@@ -22,12 +25,16 @@ internal sealed class ConsoleShipper : IAsyncDisposable
     private readonly StringBuilder _current = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
+    private readonly TimeSpan _openLineInterval;
     private long _currentTime;
+    private long _openSince; // when the unterminated line at the end of _current was last sent, or begun
+    private bool _closing;
     private int _bufferedChars;
     private long _dropped;
 
-    public ConsoleShipper(SlipwayClient client, string taskId, string worker, TimeSpan interval)
+    public ConsoleShipper(SlipwayClient client, string taskId, string worker, TimeSpan interval, TimeSpan? openLineInterval = null)
     {
+        _openLineInterval = openLineInterval ?? TimeSpan.FromSeconds(10);
         _client = client;
         _taskId = taskId;
         _worker = worker;
@@ -41,11 +48,11 @@ internal sealed class ConsoleShipper : IAsyncDisposable
         lock (_gate)
         {
             if (_current.Length == 0)
-                _currentTime = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                _currentTime = _openSince = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             _current.Append(text);
             _bufferedChars += text.Length;
             if (_current.Length >= MaxEventChars)
-                CutCurrent();
+                CutCurrent(wholeTail: true);
             while (_bufferedChars > MaxBuffered && _pending.Count > 0)
             {
                 _bufferedChars -= _pending[0].Text.Length;
@@ -55,8 +62,12 @@ internal sealed class ConsoleShipper : IAsyncDisposable
         }
     }
 
-    /// <summary>Writes a line of the agent's own (e.g. "task pulled", "environment ready").</summary>
-    public void WriteLine(string line) => Write(line + "\n");
+    /// <summary>Writes a line of the agent's own (e.g. "task pulled", "environment ready"), on a line of its own.</summary>
+    public void WriteLine(string line)
+    {
+        lock (_gate)
+            Write(_current.Length > 0 && _current[^1] != '\n' ? "\n" + line + "\n" : line + "\n");
+    }
 
     /// <summary>Sends everything written so far; false when the server could not be reached (the text is kept for the next try).</summary>
     public async Task<bool> FlushAsync(CancellationToken ct)
@@ -65,7 +76,7 @@ internal sealed class ConsoleShipper : IAsyncDisposable
         long dropped;
         lock (_gate)
         {
-            CutCurrent();
+            CutCurrent(wholeTail: _closing || DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - _openSince >= (long)_openLineInterval.TotalMilliseconds);
             if (_pending.Count == 0 && _dropped == 0)
                 return true;
             batch = [.. _pending];
@@ -107,12 +118,32 @@ internal sealed class ConsoleShipper : IAsyncDisposable
         ["timestamp"] = time,
     };
 
-    private void CutCurrent()
+    /// <summary>
+    /// Moves the whole lines written so far into an event; an unterminated last line stays (collapsed) for more, unless
+    /// <paramref name="wholeTail"/>, when it goes out as it stands and stays to be sent again once it ends.
+    /// </summary>
+    private void CutCurrent(bool wholeTail = false)
     {
         if (_current.Length == 0)
             return;
-        _pending.Add((_currentTime, _current.ToString()));
+        var text = _current.ToString();
+        var lines = text.Split('\n');
+        var shown = new StringBuilder(text.Length + 1);
+        for (var i = 0; i < lines.Length - 1; i++)
+            shown.Append(ConsoleText.AsShown(lines[i])).Append('\n');
+        var tail = ConsoleText.AsShown(lines[^1]);
+        if (wholeTail && tail.Length > 0)
+        {
+            shown.Append(tail).Append('\n');
+            _openSince = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        }
         _current.Clear();
+        if (tail.Length > 0 && !_closing && tail.Length < MaxEventChars) // a line that long is sent in pieces, each once
+            _current.Append(tail);
+        _bufferedChars += shown.Length + _current.Length - text.Length;
+        if (shown.Length > 0)
+            _pending.Add((_currentTime, shown.ToString()));
+        _currentTime = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
     }
 
     private async Task LoopAsync()
@@ -136,6 +167,8 @@ internal sealed class ConsoleShipper : IAsyncDisposable
     /// <summary>Stops the background sending; call <see cref="FlushAsync"/> after it for the last of the output.</summary>
     public async ValueTask DisposeAsync()
     {
+        lock (_gate)
+            _closing = true;
         await _stop.CancelAsync().ConfigureAwait(false);
         try
         {

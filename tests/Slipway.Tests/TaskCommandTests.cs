@@ -97,6 +97,18 @@ public sealed class TaskCommandTests(CliServer server) : IClassFixture<CliServer
     }
 
     [Fact]
+    public async Task Log_shows_a_redrawn_progress_bar_as_its_last_drawing_and_json_keeps_what_was_written()
+    {
+        var projectId = await server.CreateProjectAsync();
+        var id = await server.CreateTaskAsync("tqdm-run", projectId);
+        await server.LogAsync(id, "  0%|\r 50%|#####\r100%|##########\ndone", "crlf line\r");
+
+        Assert.Equal("100%|##########\ndone\ncrlf line\n", (await server.RunAsync("task", "log", id)).Ok().Out);
+        var first = JsonNode.Parse((await server.RunAsync("task", "log", id, "--json")).Ok().Out.Split('\n')[0])!;
+        Assert.Equal("  0%|\r 50%|#####\r100%|##########\ndone", first["message"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Log_follow_keeps_printing_until_the_task_finishes()
     {
         var projectId = await server.CreateProjectAsync();

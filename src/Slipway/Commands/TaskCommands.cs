@@ -111,7 +111,8 @@ public static class TaskCommands
                 if (run.Json)
                     Output.WriteJsonLine(run.Out, new JsonObject { ["time"] = Output.Time(entry.Time), ["level"] = entry.Level, ["message"] = entry.Message });
                 else
-                    run.Out.WriteLine(entry.Message.TrimEnd('\r', '\n'));
+                    foreach (var line in entry.Message.TrimEnd('\n').Split('\n'))
+                        run.Out.WriteLine(ConsoleText.AsShown(line).TrimEnd('\r')); // progress bars as their last redraw
             }
             return ExitCodes.Ok;
         });
