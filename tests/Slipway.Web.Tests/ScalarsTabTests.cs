@@ -161,7 +161,7 @@ public sealed class ScalarsTabTests(WebFixture web)
             await tab.GotoAsync($"scalars/{task}");
             var page = tab.Page;
             var titles = page.Locator(".chart h3");
-            await Assertions.Expect(titles).ToHaveTextAsync(["loss", "zeta", ":monitor:gpu"]);
+            await Assertions.Expect(titles).ToHaveTextAsync(["loss", "zeta", ":monitor:gpu (%)"]);
             await Assertions.Expect(page.Locator("h2.chart-group")).ToHaveTextAsync("Monitoring");
             var loss = Plot(page, "loss");
             await Assertions.Expect(loss.Locator("canvas")).ToBeVisibleAsync();
@@ -171,6 +171,40 @@ public sealed class ScalarsTabTests(WebFixture web)
             await AddAsync(task, "loss", "train", 10, 15);
             await page.WaitForFunctionAsync("el => slipway.pointCount(el) === 25", await loss.ElementHandleAsync());
             await tab.ScreenshotAsync("scalars-live");
+        }
+        finally
+        {
+            await DeleteAsync(project, task);
+        }
+    }
+
+    [Fact]
+    public async Task Machine_monitoring_draws_one_chart_per_unit_and_every_series_can_have_its_own_chart()
+    {
+        var (project, task) = await NewTaskAsync("monitored");
+        try
+        {
+            await AddAsync(task, "loss", "train", 0, 10);
+            await AddAsync(task, "loss", "validation", 0, 10);
+            foreach (var variant in new[] { "cpu_usage", "disk_free_percent", "memory_used_gb", "network_rx_mbs", "network_tx_mbs" })
+                await AddAsync(task, ":monitor:machine", variant, 0, 5);
+
+            await using var tab = await web.SignedInPageAsync();
+            await tab.GotoAsync($"scalars/{task}");
+            var page = tab.Page;
+            var titles = page.Locator(".chart h3");
+            await Assertions.Expect(titles).ToHaveTextAsync(["loss", ":monitor:machine (%)", ":monitor:machine (GB)", ":monitor:machine (MB/s)"]);
+            var network = Plot(page, ":monitor:machine (MB/s)");
+            await Assertions.Expect(network.Locator("canvas")).ToBeVisibleAsync();
+            Assert.Equal(2, await network.EvaluateAsync<int>("el => el._chart.series.length - 1"));
+            await tab.ScreenshotAsync("scalars-monitoring");
+
+            await page.SelectOptionAsync("select[aria-label='Group charts']", "none");
+            await Assertions.Expect(titles).ToHaveTextAsync(["loss / train", "loss / validation", ":monitor:machine / cpu_usage",
+                ":monitor:machine / disk_free_percent", ":monitor:machine / memory_used_gb", ":monitor:machine / network_rx_mbs", ":monitor:machine / network_tx_mbs"]);
+            var train = Plot(page, "loss / train");
+            await Assertions.Expect(train.Locator("canvas")).ToBeVisibleAsync();
+            Assert.Equal(1, await train.EvaluateAsync<int>("el => el._chart.series.length - 1"));
         }
         finally
         {

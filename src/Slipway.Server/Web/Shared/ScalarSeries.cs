@@ -57,6 +57,19 @@ public static class ScalarCharts
 
     public static bool IsMonitoring(string metric) => metric.StartsWith(":monitor:", StringComparison.Ordinal);
 
+    /// <summary>
+    /// The unit of a machine-monitoring series, from the SDK's and agents' variant names (cpu_usage, memory_used_gb,
+    /// network_rx_mbs, gpu_0_temperature, ...): series of one unit share a chart, so percent, GB and MB/s never share an axis.
+    /// </summary>
+    public static string MonitoringUnit(string variant) =>
+        variant.EndsWith("_gb", StringComparison.Ordinal) ? "GB"
+        : variant.EndsWith("_mbs", StringComparison.Ordinal) ? "MB/s"
+        : variant.Contains("temperature", StringComparison.Ordinal) ? "°C"
+        : variant.Contains("power", StringComparison.Ordinal) ? "W"
+        : variant.EndsWith("_usage", StringComparison.Ordinal) || variant.EndsWith("_percent", StringComparison.Ordinal)
+          || variant.EndsWith("_utilization", StringComparison.Ordinal) ? "%"
+        : variant;
+
     /// <summary>Whether a chart title matches the filter text (case-insensitive; empty matches all).</summary>
     public static bool Matches(string title, string? filter) =>
         string.IsNullOrWhiteSpace(filter) || title.Contains(filter.Trim(), StringComparison.OrdinalIgnoreCase);
@@ -64,4 +77,11 @@ public static class ScalarCharts
     /// <summary>Regular metrics by name, then monitoring ones.</summary>
     public static IEnumerable<T> Ordered<T>(IEnumerable<T> charts, Func<T, string> metric) =>
         charts.OrderBy(c => IsMonitoring(metric(c))).ThenBy(metric, StringComparer.Ordinal);
+}
+
+/// <summary>The values of the grouping control.</summary>
+public static class ChartGrouping
+{
+    public const string Metric = "metric";
+    public const string None = "none";
 }
