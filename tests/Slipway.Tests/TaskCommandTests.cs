@@ -67,6 +67,21 @@ public sealed class TaskCommandTests(CliServer server) : IClassFixture<CliServer
     }
 
     [Fact]
+    public async Task List_leaves_out_dataset_versions_unless_asked()
+    {
+        var project = CliServer.Unique("with-data");
+        var projectId = await server.CreateProjectAsync(project);
+        var training = await server.CreateTaskAsync("train", projectId);
+        var version = await server.Client.Datasets.CreateAsync(project, "images");
+
+        static IEnumerable<string> Ids(CliRun run) => run.Json().AsArray().Select(t => t!["id"]!.GetValue<string>());
+        var all = Ids(await server.RunAsync("task", "list", "--json")).ToList();
+        Assert.Contains(training, all);
+        Assert.DoesNotContain(version.Id, all);
+        Assert.Contains(version.Id, Ids(await server.RunAsync("task", "list", "--datasets", "--json")));
+    }
+
+    [Fact]
     public async Task Show_prints_the_code_reference_and_parameters_and_json_has_them_too()
     {
         var projectId = await server.CreateProjectAsync();

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Text.Json.Nodes;
 using Microsoft.Playwright;
 using Slipway.Web.Tests.Infrastructure;
@@ -69,6 +70,75 @@ public sealed class ExperimentsTableTests(WebFixture web)
         await tab.Page.PressAsync("input.search", "Enter");
         await Assertions.Expect(rows).ToHaveCountAsync(1);
         await Assertions.Expect(rows.First).ToContainTextAsync("resnet tuned lr");
+    }
+
+    [Fact]
+    public async Task Added_columns_and_the_sort_live_in_the_address_and_come_back_on_the_next_visit()
+    {
+        await using var tab = await web.SignedInPageAsync();
+        var page = tab.Page;
+        await tab.GotoAsync($"projects/{web.Runs.ProjectId}/experiments");
+        await page.ClickAsync("details.columns summary");
+        await page.Locator(".menu-row", new() { HasText = "General/lr" }).Locator("input").CheckAsync();
+        await page.ClickAsync("details.columns summary");
+        await page.Locator("th", new() { HasText = "General/lr" }).ClickAsync();
+        await Assertions.Expect(page).ToHaveURLAsync(new Regex(@"sort=-hyperparams\.General\.lr\.value&cols=hyperparams\.General\.lr\.value$"));
+        var shared = page.Url;
+
+        await page.ReloadAsync();
+        await page.WaitForSelectorAsync("[data-interactive]", new() { State = WaitForSelectorState.Attached });
+        var lr = page.Locator("th", new() { HasText = "General/lr" });
+        await Assertions.Expect(lr).ToHaveClassAsync(new Regex("sorted desc"));
+        await Assertions.Expect(page.Locator("table.experiments tbody tr").First).ToContainTextAsync("resnet tuned lr");
+
+        // Without a view in the address, the table opens as this browser last left it; the link opens it anywhere.
+        await tab.GotoAsync($"projects/{web.Runs.ProjectId}/experiments");
+        await Assertions.Expect(lr).ToHaveClassAsync(new Regex("sorted desc"));
+        await using var other = await web.SignedInPageAsync();
+        await other.GotoAsync(shared);
+        await Assertions.Expect(other.Page.Locator("th", new() { HasText = "General/lr" })).ToHaveClassAsync(new Regex("sorted desc"));
+        await other.GotoAsync("experiments");
+        await Assertions.Expect(other.Page.Locator("th", new() { HasText = "General/lr" })).ToHaveCountAsync(0); // views are per project
+    }
+
+    [Fact]
+    public async Task All_experiments_show_each_project_and_a_row_opens_its_details_beside_the_table()
+    {
+        await using var tab = await web.SignedInPageAsync();
+        var page = tab.Page;
+        await tab.GotoAsync("experiments");
+        var row = page.Locator($"tr[data-task='{web.Runs.Tuned}']");
+        await Assertions.Expect(row.Locator("td.project")).ToHaveTextAsync(SeededRuns.Project);
+        await Assertions.Expect(page.Locator("table.experiments th").Nth(2)).ToHaveTextAsync("Project");
+
+        await row.Locator("td").Nth(3).ClickAsync();
+        var panel = page.Locator("aside.experiment-detail");
+        await Assertions.Expect(panel.Locator("h2 a")).ToHaveTextAsync("resnet tuned lr");
+        await Assertions.Expect(panel.Locator("table.params tr", new() { HasText = "General/lr" })).ToContainTextAsync("0.05");
+        await Assertions.Expect(panel.Locator("table.metrics tr", new() { HasText = "accuracy / validation" })).ToBeVisibleAsync();
+        await Assertions.Expect(row).ToHaveClassAsync(new Regex("detailed"));
+        await tab.ScreenshotAsync("experiments-detail");
+        await panel.Locator("button.close").ClickAsync();
+        await Assertions.Expect(panel).ToHaveCountAsync(0);
+
+        await page.ClickAsync("details.columns summary");
+        await page.Locator(".menu-row", new() { HasText = "Project" }).Locator("input").UncheckAsync();
+        await Assertions.Expect(row.Locator("td.project")).ToHaveCountAsync(0);
+    }
+
+    [Fact]
+    public async Task A_project_count_matches_its_table()
+    {
+        var project = (await web.ApiAsync("projects.create", new JsonObject { ["name"] = "counted " + Guid.NewGuid().ToString("N")[..6], ["description"] = "" }))["id"]!.GetValue<string>();
+        await web.NewTaskAsync("shown", project: project);
+        var archived = await web.NewTaskAsync("archived", project: project);
+        await web.ApiAsync("tasks.archive_many", new JsonObject { ["ids"] = new JsonArray(archived) });
+        await using var tab = await web.SignedInPageAsync();
+        await tab.GotoAsync("projects");
+        await Assertions.Expect(tab.Page.Locator($"tr[data-project='{project}'] td.num")).ToHaveTextAsync("1");
+        await tab.Page.ClickAsync($"tr[data-project='{project}'] a");
+        await Assertions.Expect(tab.Page.Locator("table.experiments tbody tr")).ToHaveCountAsync(1);
+        await web.ApiAsync("projects.delete", new JsonObject { ["project"] = project, ["force"] = true, ["delete_contents"] = true });
     }
 
     [Fact]

@@ -67,12 +67,17 @@ public sealed class ProjectsApi(IDocumentStore docs, AccessControl access, Proje
         return new JsonObject { ["projects"] = projects };
     }
 
-    /// <summary>Adds what the UI shows per project: task counts per status (own and with sub-projects) and the sub-projects.</summary>
+    /// <summary>
+    /// Adds what the UI shows per project: experiment counts per status (with sub-projects), the project's own count, and the
+    /// sub-projects. Experiments are what the experiments table lists: archived tasks and dataset versions (tasks too, in
+    /// hidden ".datasets" sub-projects) are left out, so a project's count matches its table.
+    /// </summary>
     private async Task AddStatsAsync(JsonArray projects, DocFilter visible, bool includeHidden, CancellationToken ct)
     {
         var all = await docs.FindAsync(Collection.Projects, new DocQuery().Where(visible), ct);
         var byId = all.ToDictionary(p => p.Id);
-        var counts = await docs.CountByAsync(Collection.Tasks, new DocQuery(), "project", "status", ct);
+        var experiments = new DocQuery().Where(new TagMatch("system_tags", TagQuery.Parse(["__$all", "-archived", "-" + DatasetVersions.Tag])));
+        var counts = await docs.CountByAsync(Collection.Tasks, experiments, "project", "status", ct);
         foreach (var project in projects.OfType<JsonObject>())
         {
             var id = project["id"]!.GetValue<string>();

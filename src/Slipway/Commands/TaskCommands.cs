@@ -26,9 +26,10 @@ public static class TaskCommands
         var name = ClientCommand.NameRegexOption("tasks");
         var limit = ClientCommand.LimitOption(50, "tasks");
         var all = new Option<bool>("--all") { Description = "Include archived tasks" };
+        var datasets = new Option<bool>("--datasets") { Description = "Include dataset versions (tasks too, left out as the web UI's table leaves them out)" };
         var command = new ClientCommand("list", "List tasks, most recently updated first: id, name, status, type, project, start, duration, last iteration", console)
         {
-            project, status, tag, name, limit, all,
+            project, status, tag, name, limit, all, datasets,
         };
         command.SetClientAction(async run =>
         {
@@ -40,6 +41,7 @@ public static class TaskCommands
                 Tags = run.Get(tag) is { Length: > 0 } tags ? tags : null,
                 Name = run.Get(name),
                 IncludeArchived = run.Get(all),
+                SystemTags = ListedSystemTags(run.Get(all), run.Get(datasets)),
                 PageSize = run.Get(limit),
             };
             var tasks = await run.Client.Tasks.ListAsync(filter, run.CancellationToken);
@@ -247,6 +249,13 @@ public static class TaskCommands
             parameters[key] = pair[(equals + 1)..];
         }
         return parameters;
+    }
+
+    /// <summary>The system-tag filter of a list: all of "not archived" and "not a dataset version", as asked; null for none.</summary>
+    private static string[]? ListedSystemTags(bool archived, bool datasets)
+    {
+        string[] excluded = [.. archived ? [] : new[] { "-archived" }, .. datasets ? [] : new[] { "-dataset" }];
+        return excluded.Length == 0 ? null : ["__$all", .. excluded];
     }
 
     private static TimeSpan? DurationOf(TaskInfo t, DateTimeOffset now)

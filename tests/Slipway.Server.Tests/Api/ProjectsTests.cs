@@ -50,6 +50,28 @@ public abstract class ProjectsTests(string engine) : ServerTests(engine)
     }
 
     [Fact]
+    public async Task Counts_leave_out_archived_tasks_and_dataset_versions_as_the_experiments_table_does()
+    {
+        var project = await CreateProjectAsync("counted");
+        await CreateTaskAsync("kept", project);
+        var archived = await CreateTaskAsync("archived", project);
+        await Api.OkAsync("tasks.archive_many", new JsonObject { ["ids"] = new JsonArray(archived) });
+        var datasets = await CreateProjectAsync("counted/.datasets/images");
+        await Api.OkAsync("projects.update", new JsonObject { ["project"] = datasets, ["system_tags"] = new JsonArray("dataset", "hidden") });
+        var version = await CreateTaskAsync("images", datasets);
+        await Api.OkAsync("tasks.edit", new JsonObject { ["task"] = version, ["system_tags"] = new JsonArray("dataset"), ["type"] = "data_processing" });
+
+        var stats = (await Api.OkAsync("projects.get_all_ex", new JsonObject { ["id"] = new JsonArray(project) }))["projects"]![0]!;
+        Assert.Equal(1, stats["stats"]!["active"]!["total_tasks"]!.GetValue<long>());
+        Assert.Equal(1, stats["own_tasks"]!.GetValue<long>());
+        var table = await Api.OkAsync("tasks.get_all_ex", new JsonObject
+        {
+            ["project"] = new JsonArray(project), ["system_tags"] = new JsonArray("__$all", "-archived", "-dataset"), ["only_fields"] = new JsonArray("id"),
+        });
+        Assert.Single(table["tasks"]!.AsArray());
+    }
+
+    [Fact]
     public async Task Renaming_moves_sub_projects_and_deleting_needs_force_when_tasks_remain()
     {
         var parent = await CreateProjectAsync("old");

@@ -222,5 +222,12 @@
     },
 
     scrollToEnd(el) { if (el) el.scrollTop = el.scrollHeight; },
+
+    // A table's view (sort, columns) in the address, so it can be shared and survives a reload, without a navigation.
+    replaceUrl(url) { history.replaceState(history.state, "", url); },
+
+    // The last view of each table, kept by this browser.
+    saveView(key, view) { try { localStorage.setItem("slipway.view." + key, view); } catch { /* private mode: not kept */ } },
+    loadView(key) { try { return localStorage.getItem("slipway.view." + key); } catch { return null; } },
   };
 })();
