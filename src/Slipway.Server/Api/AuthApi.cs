@@ -21,7 +21,7 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
         router.Add("auth.get_credentials", GetCredentials, "user");
         router.Add("auth.revoke_credentials", RevokeCredentials, "access_key");
         router.Add("users.get_current_user", GetCurrentUser, "get_supported_features");
-        router.Add("users.get_all", GetAllUsers, "id name only_fields");
+        router.Add("users.get_all", GetAllUsers, "id name only_fields all_tenants");
         router.Add("users.create", CreateUser, "name role company");
         router.Add("users.update", UpdateUser, "user role disabled name");
         router.Add("users.delete", DeleteUser, "user");
@@ -158,11 +158,16 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
         query.OrderBy.Add(new SortKey("name", false));
         var users = await docs.FindAsync(Collection.Users, query, call.Aborted);
         var onlyFields = call.StringList("only_fields");
+        // The first tenant's admins make the other tenants, so they may list every tenant's users.
+        var allTenants = call.Bool("all_tenants");
+        if (allTenants && (!call.Caller.IsAdmin || call.Caller.Company != Tenants.Root))
+            throw RouteAccess.Forbidden("all_tenants: only admins of the first tenant see other tenants");
         return new JsonObject
         {
-            ["users"] = new JsonArray(users.Where(u => Tenants.Of(u.Body) == call.Caller.Company).Select(u =>
+            ["users"] = new JsonArray(users.Where(u => allTenants || Tenants.Of(u.Body) == call.Caller.Company).Select(u =>
             {
                 var body = (JsonObject)u.Body.DeepClone();
+                body["company"] = Tenants.Of(u.Body);
                 body["role"] = Roles.Normalize(Json.GetString(body, "role"));
                 body["disabled"] = Json.GetBool(body, "disabled");
                 return (JsonNode)Json.Project(body, onlyFields);
@@ -210,7 +215,7 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
                 body["name"] = name;
             var staysAdmin = Roles.Normalize(Json.GetString(body, "role")) == Roles.Admin && !Json.GetBool(body, "disabled");
             if (wasAdmin && !staysAdmin)
-                await RequireAnotherAdminAsync(id, call);
+                await RequireAnotherAdminAsync(user, call);
             if (await docs.ReplaceAsync(Collection.Users, user, body, CancellationToken.None))
                 break;
             if (attempt == 10)
@@ -231,7 +236,7 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
         var id = call.RequireString("user");
         var user = await RequireUserAsync(id, call);
         if (Roles.Normalize(Json.GetString(user.Body, "role")) == Roles.Admin && !Json.GetBool(user.Body, "disabled"))
-            await RequireAnotherAdminAsync(id, call);
+            await RequireAnotherAdminAsync(user, call);
         var keys = await docs.FindAsync(Collection.Credentials, new DocQuery().Where(new FieldIn("user", [id])), call.Aborted);
         foreach (var key in keys)
             await docs.DeleteAsync(Collection.Credentials, key.Id, CancellationToken.None);
@@ -244,16 +249,20 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
         return new JsonObject { ["deleted"] = 1 };
     }
 
+    /// <summary>A user the caller manages: one of its tenant, or of any tenant for the first tenant's admins (who make the tenants).</summary>
     private async Task<StoredDoc> RequireUserAsync(string id, RpcCall call) =>
-        await docs.GetAsync(Collection.Users, id, call.Aborted) is { } user && Tenants.Of(user.Body) == call.Caller.Company
+        await docs.GetAsync(Collection.Users, id, call.Aborted) is { } user
+        && (Tenants.Of(user.Body) == call.Caller.Company || (call.Caller.IsAdmin && call.Caller.Company == Tenants.Root))
             ? user
             : throw ApiException.InvalidId($"Invalid user id (id={id})");
 
     /// <summary>The last enabled admin of a tenant cannot be demoted, disabled or deleted: nobody could manage it after.</summary>
-    private async Task RequireAnotherAdminAsync(string id, RpcCall call)
+    private async Task RequireAnotherAdminAsync(StoredDoc user, RpcCall call)
     {
+        var id = user.Id;
+        var tenant = Tenants.Of(user.Body);
         var admins = await docs.FindAsync(Collection.Users, new DocQuery().Where(new FieldIn("role", [Roles.Admin])), call.Aborted);
-        if (!admins.Any(a => a.Id != id && !Json.GetBool(a.Body, "disabled") && Tenants.Of(a.Body) == call.Caller.Company))
+        if (!admins.Any(a => a.Id != id && !Json.GetBool(a.Body, "disabled") && Tenants.Of(a.Body) == tenant))
             throw new ApiException(400, 0, "Refused: this is the last enabled admin (make another admin first)");
     }
 
@@ -265,10 +274,7 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
         if (call.String("user") is not { Length: > 0 } user || user == call.Caller.User)
             return call.Caller.User;
         RequireAdmin(call);
-        // The first tenant's admins hand a new tenant's first admin its keys.
-        if (call.Caller.Company == Tenants.Root && await docs.GetAsync(Collection.Users, user, call.Aborted) is { } anyTenant)
-            return anyTenant.Id;
-        return (await RequireUserAsync(user, call)).Id;
+        return (await RequireUserAsync(user, call)).Id; // the first tenant's admins hand a new tenant's first admin its keys
     }
 
     private static void RequireAdmin(RpcCall call)

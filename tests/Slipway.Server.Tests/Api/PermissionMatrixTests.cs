@@ -155,6 +155,30 @@ public abstract class PermissionMatrixTests(string engine) : ServerTests(engine)
         Assert.Equal(400, (await other.CallAsync("tasks.enqueue", new JsonObject { ["task"] = fixture.Task, ["queue_name"] = "default" })).Status);
     }
 
+    [Fact]
+    public async Task The_first_tenants_admins_see_and_manage_every_tenants_users_and_no_one_else_does()
+    {
+        var fixture = await CreateFixtureAsync();
+        var (other, _) = await SignInAsync(Caller.OtherTenant, fixture);
+        var theirs = (await other.OkAsync("users.get_all"))["users"]![0]!;
+        var tenant = theirs["company"]!.GetValue<string>();
+        Assert.StartsWith("acme-", tenant, StringComparison.Ordinal);
+        Assert.Equal(403, (await other.CallAsync("users.get_all", new JsonObject { ["all_tenants"] = true })).Status);
+
+        var everyone = (await Api.OkAsync("users.get_all", new JsonObject { ["all_tenants"] = true }))["users"]!.AsArray();
+        Assert.Contains(everyone, u => u!["company"]!.GetValue<string>() == tenant);
+        Assert.Contains(everyone, u => u!["company"]!.GetValue<string>() == "slipway");
+        Assert.DoesNotContain((await Api.OkAsync("users.get_all"))["users"]!.AsArray(), u => u!["company"]!.GetValue<string>() == tenant);
+
+        // A tenant's last admin stays, whoever asks; another tenant's admin cannot touch the first tenant's users.
+        var theirId = theirs["id"]!.GetValue<string>();
+        Assert.Equal(400, (await Api.CallAsync("users.update", new JsonObject { ["user"] = theirId, ["role"] = "member" })).Status);
+        var rootAdmin = (await Api.OkAsync("users.get_all"))["users"]!.AsArray().First(u => u!["role"]!.GetValue<string>() == "admin")!["id"]!.GetValue<string>();
+        Assert.Equal(400, (await other.CallAsync("users.update", new JsonObject { ["user"] = rootAdmin, ["disabled"] = true })).Status);
+        Assert.Equal(200, (await Api.CallAsync("users.update", new JsonObject { ["user"] = theirId, ["name"] = "acme owner" })).Status);
+        Assert.Equal("acme owner", (await other.OkAsync("users.get_all"))["users"]![0]!["name"]!.GetValue<string>());
+    }
+
     private enum Outcome { Allowed, Forbidden, Hidden, Broken }
 
     private static Outcome Expect(Caller caller, string role, string endpoint, JsonObject body, Fixture fixture)
