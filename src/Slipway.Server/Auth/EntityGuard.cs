@@ -45,6 +45,7 @@ public sealed class EntityGuard(IDocumentStore docs, AccessControl access)
             {
                 "queue" when !QueueChanges.Contains(call.Endpoint) => Level.Read,
                 "task" when ReadsSource.Contains(call.Endpoint) => Level.Read,
+                "parent" => Level.Read, // naming a parent only reads it (and must not reveal a private one)
                 "project" when OwnerChanges.Contains(call.Endpoint) => Level.Owner,
                 _ => need,
             };
@@ -92,10 +93,12 @@ public sealed class EntityGuard(IDocumentStore docs, AccessControl access)
         {
             yield return ("model", Collection.Models);
             yield return ("ids", Collection.Models);
+            yield return ("parent", Collection.Models);
         }
         else if (service == "tasks")
         {
             yield return ("ids", Collection.Tasks);
+            yield return ("parent", Collection.Tasks);
         }
         else if (service == "events")
         {

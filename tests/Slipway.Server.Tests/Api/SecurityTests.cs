@@ -21,6 +21,24 @@ public abstract class SecurityTests(string engine) : ServerTests(engine)
     }
 
     [Fact]
+    public async Task A_parent_the_caller_may_not_read_is_refused_as_unknown()
+    {
+        var project = (await Api.OkAsync("projects.create", new JsonObject { ["name"] = "private parents " + Guid.NewGuid().ToString("N")[..6], ["description"] = "" }))["id"]!.GetValue<string>();
+        var task = (await Api.OkAsync("tasks.create", new JsonObject { ["name"] = "secret", ["type"] = "training", ["project"] = project }))["id"]!.GetValue<string>();
+        var model = (await Api.OkAsync("models.create", new JsonObject { ["name"] = "secret", ["uri"] = "file:///m.bin", ["project"] = project }))["id"]!.GetValue<string>();
+        var (token, _) = await SignInAsNewUserAsync(Roles.Member);
+        using var member = Server.ClientWithToken(token);
+
+        var child = await member.CallAsync("tasks.create", new JsonObject { ["name"] = "child", ["type"] = "training", ["parent"] = task });
+        Assert.Equal(400, child.Status);
+        Assert.Contains(task, child.Message, StringComparison.Ordinal);
+        Assert.Equal(400, (await member.CallAsync("models.create", new JsonObject { ["name"] = "child", ["uri"] = "file:///c.bin", ["parent"] = model })).Status);
+
+        var own = (await member.OkAsync("tasks.create", new JsonObject { ["name"] = "mine", ["type"] = "training" }))["id"]!.GetValue<string>();
+        Assert.Equal(200, (await member.CallAsync("tasks.create", new JsonObject { ["name"] = "my child", ["type"] = "training", ["parent"] = own })).Status);
+    }
+
+    [Fact]
     public async Task Disabling_deleting_and_changing_a_role_apply_to_tokens_already_issued()
     {
         var (user, key, secret) = await NewUserAsync("ben", Roles.Member);
