@@ -40,7 +40,7 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
     private async ValueTask<JsonNode?> Unregister(RpcCall call)
     {
         var id = call.RequireString("worker");
-        if (!await docs.DeleteAsync(Collection.Workers, id, call.Aborted))
+        if (!await docs.DeleteAsync(Collection.Workers, Tenants.WorkerKey(call.Caller.Company, id), call.Aborted))
             throw new ApiException(400, 1004, $"Worker is not registered (worker={id})");
         return null;
     }
@@ -66,6 +66,7 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
         {
             ["id"] = statsId,
             ["worker"] = call.RequireString("worker"),
+            ["company"] = call.Caller.Company,
             ["ts"] = clock.GetUtcNow().ToUnixTimeSeconds(),
             ["active"] = taskId is { Length: > 0 },
             ["stats"] = call.Object("machine_stats")?.DeepClone(),
@@ -102,7 +103,7 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
                 await docs.DeleteAsync(Collection.Workers, worker.Id, call.Aborted);
                 continue;
             }
-            if ((lastSeen is { } seconds && idle > TimeSpan.FromSeconds(seconds)) || (pattern is not null && !pattern.IsMatch(worker.Id)))
+            if ((lastSeen is { } seconds && idle > TimeSpan.FromSeconds(seconds)) || (pattern is not null && !pattern.IsMatch(Json.GetString(worker.Body, "id") ?? "")))
                 continue;
             result.Add(await PresentAsync(worker.Body, now, call.Aborted));
         }
@@ -119,7 +120,7 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
                 throw ApiException.Validation("category must be avg, min or max");
             return new WorkerStatistics.Item(RpcCall.AsString(i?["key"], "key") ?? throw ApiException.MissingField("key"), category);
         }).ToList();
-        var reports = await ReportsAsync(from, to, call.StringList("worker_ids"), call.Aborted);
+        var reports = await ReportsAsync(call.Caller.Company, from, to, call.StringList("worker_ids"), call.Aborted);
         var workers = call.StringList("worker_ids") is { Count: > 0 } ids ? ids : reports.Select(r => r.Worker).Distinct().Order(StringComparer.Ordinal).ToList();
         return new JsonObject { ["workers"] = WorkerStatistics.Stats(reports, workers, from, interval, items, call.Bool("split_by_variant")) };
     }
@@ -127,7 +128,7 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
     private async ValueTask<JsonNode?> GetActivityReport(RpcCall call)
     {
         var (from, to, interval) = TimeRange(call);
-        return WorkerStatistics.Activity(await ReportsAsync(from, to, null, call.Aborted), from, interval);
+        return WorkerStatistics.Activity(await ReportsAsync(call.Caller.Company, from, to, null, call.Aborted), from, interval);
     }
 
     private static (long From, long To, long Interval) TimeRange(RpcCall call)
@@ -142,9 +143,10 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
         return (from, to, interval);
     }
 
-    private async Task<List<WorkerStatistics.Report>> ReportsAsync(long from, long to, List<string>? workers, CancellationToken ct)
+    /// <summary>The caller's tenant's worker reports in a time range.</summary>
+    private async Task<List<WorkerStatistics.Report>> ReportsAsync(string company, long from, long to, List<string>? workers, CancellationToken ct)
     {
-        var query = new DocQuery().Where(new FieldRange("ts", from, to));
+        var query = new DocQuery().Where(new FieldRange("ts", from, to)).Where(Tenants.FilterWithLegacy(company));
         if (workers is { Count: > 0 })
             query.Where(new FieldIn("worker", workers));
         return (await docs.FindAsync(Collection.WorkerStats, query, ct))
@@ -198,10 +200,13 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
     private async Task UpsertAsync(RpcCall call, Action<JsonObject> change)
     {
         var id = call.RequireString("worker");
+        if (!Tenants.IsWorkerId(id))
+            throw ApiException.Validation("worker: an id without control characters is needed");
+        var key = Tenants.WorkerKey(call.Caller.Company, id);
         var now = Json.Timestamp(clock.GetUtcNow());
         for (var attempt = 0; attempt < 10; attempt++)
         {
-            var current = await docs.GetAsync(Collection.Workers, id, call.Aborted);
+            var current = await docs.GetAsync(Collection.Workers, key, call.Aborted);
             var worker = current is null
                 ? new JsonObject
                 {
@@ -225,7 +230,7 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
             if (call.StringList("system_tags") is { } systemTags)
                 worker["system_tags"] = Json.SortedStrings(systemTags);
             change(worker);
-            if (current is null ? await docs.InsertAsync(Collection.Workers, id, worker, call.Aborted) : await docs.ReplaceAsync(Collection.Workers, current, worker, call.Aborted))
+            if (current is null ? await docs.InsertAsync(Collection.Workers, key, worker, call.Aborted) : await docs.ReplaceAsync(Collection.Workers, current, worker, call.Aborted))
                 return;
         }
         throw new ApiException(409, 0, $"The worker kept changing while it reported; try again (id={id})");

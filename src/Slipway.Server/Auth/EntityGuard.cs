@@ -50,7 +50,7 @@ public sealed class EntityGuard(IDocumentStore docs, AccessControl access)
                 _ => need,
             };
             foreach (var id in Ids(call.Body[field]))
-                await RequireAsync(caller, collection, id, level, call.Aborted);
+                await RequireAsync(caller, collection, collection == Collection.Workers ? Tenants.WorkerKey(caller.Company, id) : id, level, call.Aborted);
         }
         if (call.Endpoint == "events.debug_images" && call.Body["metrics"] is JsonArray metrics)
         {

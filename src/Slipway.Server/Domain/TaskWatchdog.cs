@@ -29,7 +29,7 @@ public sealed class TaskWatchdog(IDocumentStore docs, IQueueEntryStore queueEntr
                 .OfType<string>().Select(t => DateTimeOffset.Parse(t, CultureInfo.InvariantCulture)).DefaultIfEmpty(DateTimeOffset.MinValue).Max();
             if (now - lastHeard <= options.WatchdogTimeout)
                 continue;
-            var worker = await docs.GetAsync(Collection.Workers, workerId, ct);
+            var worker = await docs.GetAsync(Collection.Workers, Tenants.WorkerKey(Tenants.Of(task.Body), workerId), ct);
             if (worker is not null && Json.GetString(worker.Body, "task.id") == task.Id
                 && now - DateTimeOffset.Parse(Json.GetString(worker.Body, "last_activity_time")!, CultureInfo.InvariantCulture) <= options.WatchdogTimeout)
                 continue;

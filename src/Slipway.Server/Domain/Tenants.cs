@@ -18,4 +18,23 @@ public static class Tenants
 
     /// <summary>The documents of one tenant.</summary>
     public static DocFilter Filter(string company, string field = "company") => new FieldIn(field, [company]);
+
+    /// <summary>
+    /// The documents of one tenant where older ones may not name theirs (worker reports before tenants): those count as
+    /// the first tenant's.
+    /// </summary>
+    public static DocFilter FilterWithLegacy(string company, string field = "company") =>
+        company == Root ? new AnyOf([Filter(company, field), new FieldMissing(field)]) : Filter(company, field);
+
+    /// <summary>
+    /// The store key of a worker: agents pick their ids (often the host name), so two tenants can use the same one. The first
+    /// tenant's workers keep their id as the key (as before tenants); another tenant's is prefixed with the tenant and a
+    /// separator that worker ids may not contain (<see cref="IsWorkerId"/>).
+    /// </summary>
+    public static string WorkerKey(string company, string worker) => company == Root ? worker : company + WorkerSeparator + worker;
+
+    /// <summary>Worker ids are the agents' to choose, but not with control characters (which would let one spell another tenant's key).</summary>
+    public static bool IsWorkerId(string worker) => worker.Length > 0 && !worker.Any(char.IsControl);
+
+    private const char WorkerSeparator = '\u001f';
 }

@@ -56,6 +56,30 @@ public abstract class WorkersTests(string engine) : ServerTests(engine)
         Assert.Equal(400, (await Api.CallAsync("workers.get_stats", new JsonObject { ["from_date"] = from, ["to_date"] = from - 1, ["interval"] = 60, ["items"] = new JsonArray() })).Status);
     }
 
+    [Fact]
+    public async Task Two_tenants_may_use_the_same_worker_id_without_seeing_or_touching_each_others()
+    {
+        var (token, _) = await SignInAsNewUserAsync(Slipway.Server.Auth.Roles.Admin, "acme-" + Guid.NewGuid().ToString("N")[..6]);
+        using var acme = Server.ClientWithToken(token);
+        var from = _clock.GetUtcNow().ToUnixTimeSeconds();
+        await Api.OkAsync("workers.register", new JsonObject { ["worker"] = "gpu-box:gpu0", ["tags"] = new JsonArray("ours") });
+        await ReportAsync("gpu-box:gpu0");
+        await acme.OkAsync("workers.register", new JsonObject { ["worker"] = "gpu-box:gpu0", ["tags"] = new JsonArray("theirs") });
+
+        static string Tags(JsonObject reply) => string.Join(",", reply["workers"]!.AsArray().Single(w => w!["id"]!.GetValue<string>() == "gpu-box:gpu0")!["tags"]!.AsArray());
+        Assert.Equal("ours", Tags(await Api.OkAsync("workers.get_all")));
+        Assert.Equal("theirs", Tags(await acme.OkAsync("workers.get_all")));
+        var theirActivity = await acme.OkAsync("workers.get_activity_report", new JsonObject { ["from_date"] = from, ["to_date"] = from + 60, ["interval"] = 60 });
+        Assert.DoesNotContain(theirActivity["total"]!["counts"]!.AsArray(), c => c!.GetValue<int>() > 0); // our report is not theirs
+        var ourActivity = await Api.OkAsync("workers.get_activity_report", new JsonObject { ["from_date"] = from, ["to_date"] = from + 60, ["interval"] = 60 });
+        Assert.Contains(ourActivity["total"]!["counts"]!.AsArray(), c => c!.GetValue<int>() == 1);
+
+        await acme.OkAsync("workers.unregister", new JsonObject { ["worker"] = "gpu-box:gpu0" });
+        Assert.Empty((await acme.OkAsync("workers.get_all"))["workers"]!.AsArray());
+        Assert.Equal("ours", Tags(await Api.OkAsync("workers.get_all")));
+        Assert.Equal(400, (await acme.CallAsync("workers.register", new JsonObject { ["worker"] = "x\u001fy" })).Status);
+    }
+
     /// <summary>The official agent's loop (spec §2f) as far as the server is concerned.</summary>
     [Fact]
     public async Task An_agent_registers_pulls_a_task_reports_it_and_unregisters()
