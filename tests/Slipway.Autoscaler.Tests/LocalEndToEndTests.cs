@@ -185,4 +185,34 @@ public sealed class LocalEndToEndTests : IAsyncLifetime
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
         }
     }
+
+    [Fact]
+    public async Task A_restarted_autoscaler_adopts_its_running_agent_and_terminates_an_instance_nothing_explains()
+    {
+        var task = await EnqueueAsync("long", "sleep 4\n");
+        var provider = Provider();
+        var first = new AutoscalerLoop(Config(), new ServerConnection(_client), [provider]);
+        await first.StartAsync(default);
+        using (var stop = new CancellationTokenSource())
+        {
+            var run = first.RunAsync(stop.Token);
+            await Poll.UntilAsync(async () => (await _client.Tasks.GetAsync(task)).Status, s => s == "in_progress", TimeSpan.FromSeconds(60), "task running");
+            await stop.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        }
+        var agent = (await provider.ListAsync("e2e", default)).Single();
+
+        // Something tagged as this autoscaler's that no record or worker explains (a launch whose record was lost).
+        var stray = new LocalProvider(new LocalProviderConfig { Command = ["sh", "-c", "sleep 600", "stray"] }, _root);
+        var strayId = await stray.LaunchAsync(new LaunchRequest("e2e", "stray1", "local", "local", new Offering("local", null, Market.OnDemand), 1, ["q"]), default);
+
+        var second = new AutoscalerLoop(Config(), new ServerConnection(_client), [provider]);
+        await second.StartAsync(default);
+        var decisions = await second.RunOnceAsync(default);
+        Assert.Contains(decisions, d => d.Action == DecisionAction.Terminate && d.Reason == Reasons.Orphan && d.InstanceId == strayId);
+        Assert.DoesNotContain(decisions, d => d.Action == DecisionAction.Launch);
+        var listed = await provider.ListAsync("e2e", default);
+        Assert.Equal(agent.InstanceId, Assert.Single(listed).InstanceId);
+        Assert.Equal("completed", (await Poll.UntilAsync(async () => await _client.Tasks.GetAsync(task), t => t.IsFinished, TimeSpan.FromSeconds(60), "task finished")).Status);
+    }
 }
