@@ -1,3 +1,6 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
 namespace Slipway.Autoscaler;
 
 /// <summary>
@@ -6,6 +9,13 @@ namespace Slipway.Autoscaler;
 /// </summary>
 public sealed class AutoscalerState
 {
+    /// <summary>How the state is written on the server: snake_case names and statuses as words, for the UI and <c>status --json</c>.</summary>
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
     public List<InstanceRecord> Instances { get; set; } = [];
 
     /// <summary>Offering key → until when it is skipped.</summary>

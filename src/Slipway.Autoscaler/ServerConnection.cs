@@ -7,7 +7,7 @@ namespace Slipway.Autoscaler;
 /// <summary>The real server, through <see cref="SlipwayClient"/> and the autoscaler.* endpoints.</summary>
 public sealed class ServerConnection(SlipwayClient client) : IAutoscalerServer
 {
-    private static readonly JsonSerializerOptions StateJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    private static JsonSerializerOptions StateJson => AutoscalerState.Json;
 
     public async Task<IReadOnlyCollection<string>> QueueNamesAsync(CancellationToken ct) =>
         (await client.Queues.ListAsync(ct).ConfigureAwait(false)).Select(q => q.Name).ToHashSet(StringComparer.Ordinal);
