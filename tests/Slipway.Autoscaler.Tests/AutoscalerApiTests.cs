@@ -61,8 +61,8 @@ public sealed class AutoscalerApiTests : IAsyncLifetime
     [InlineData("autoscaler.set_state", """{"scaler": "a"}""")]
     [InlineData("autoscaler.set_state", """{"scaler": "a", "state": 3}""")]
     [InlineData("autoscaler.add_events", """{"scaler": "a", "events": [{"action": "launch"}]}""")]
-    [InlineData("autoscaler.release_task", """{"task": "t", "worker": "w"}""")]
-    [InlineData("autoscaler.hold_task", """{"task": "t"}""")]
+    [InlineData("autoscaler.release_task", """{"task": "no-such-task", "worker": "w", "reason": "lost"}""")]
+    [InlineData("autoscaler.hold_task", """{"task": "no-such-task", "message": "m"}""")]
     public async Task Bad_input_is_a_400(string endpoint, string body)
     {
         var e = await Assert.ThrowsAsync<SlipwayException>(() => _client.CallAsync(endpoint, JsonNode.Parse(body)!.AsObject()));

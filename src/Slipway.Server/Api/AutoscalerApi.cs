@@ -113,20 +113,31 @@ public sealed class AutoscalerApi(IDocumentStore docs, LostTasks lostTasks, Time
         return new JsonObject { ["events"] = new JsonArray(found.Select(d => (JsonNode)d.Body.DeepClone()).ToArray()) };
     }
 
+    /// <summary>The named task, checked first: a task of another tenant does not exist for the caller.</summary>
+    private async Task<string> RequireTaskAsync(RpcCall call)
+    {
+        var id = call.RequireString("task");
+        if (await docs.GetAsync(Collection.Tasks, id, call.Aborted) is not { } task || Tenants.Of(task.Body) != call.Caller.Company)
+            throw ApiException.InvalidTaskId(id);
+        return id;
+    }
+
     private async ValueTask<JsonNode?> ReleaseTask(RpcCall call)
     {
+        var task = await RequireTaskAsync(call);
         var reason = call.RequireString("reason");
         if (reason.Length > 2000)
             throw ApiException.Validation("reason must be at most 2000 characters");
-        var status = await lostTasks.ReleaseAsync(call.Caller.Company, call.RequireString("task"), call.RequireString("worker"), call.Bool("requeue"), reason, call.Aborted);
+        var status = await lostTasks.ReleaseAsync(call.Caller.Company, task, call.RequireString("worker"), call.Bool("requeue"), reason, call.Aborted);
         return new JsonObject { ["released"] = status is not null, ["status"] = status };
     }
 
     private async ValueTask<JsonNode?> HoldTask(RpcCall call)
     {
+        var task = await RequireTaskAsync(call);
         var message = call.RequireString("message");
         if (message.Length > 2000)
             throw ApiException.Validation("message must be at most 2000 characters");
-        return new JsonObject { ["updated"] = await lostTasks.HoldAsync(call.Caller.Company, call.RequireString("task"), message, call.Aborted) };
+        return new JsonObject { ["updated"] = await lostTasks.HoldAsync(call.Caller.Company, task, message, call.Aborted) };
     }
 }
