@@ -20,6 +20,9 @@ public sealed class AutoscalerLoop
     private readonly ILogger _logger;
     private DateTimeOffset _savedAt = DateTimeOffset.MinValue;
 
+    /// <summary>Which provider listed each instance: an orphan of a resource no longer configured is still terminated where it runs.</summary>
+    private readonly Dictionary<string, IComputeProvider> _providerOf = new(StringComparer.Ordinal);
+
     public AutoscalerLoop(AutoscalerConfig config, IAutoscalerServer server, IEnumerable<IComputeProvider> providers, TimeProvider? clock = null, ILogger? logger = null)
     {
         Config = config;
@@ -49,7 +52,13 @@ public sealed class AutoscalerLoop
         var (queued, workers) = await _server.ReadAsync(Config.Queues.Keys, ct).ConfigureAwait(false);
         var instances = new List<ProviderInstance>();
         foreach (var provider in Config.Resources.Values.Select(r => r.Provider).Distinct().Select(p => _providers[p]))
-            instances.AddRange(await provider.ListAsync(Config.Name, ct).ConfigureAwait(false));
+        {
+            foreach (var instance in await provider.ListAsync(Config.Name, ct).ConfigureAwait(false))
+            {
+                instances.Add(instance);
+                _providerOf[instance.InstanceId] = provider;
+            }
+        }
         return Reconciler.Decide(new ClusterSnapshot(queued, workers, instances), State);
     }
 
@@ -105,8 +114,12 @@ public sealed class AutoscalerLoop
                         return Reconciler.LaunchFailed(State, record.LaunchId, capacity: false, e.Message);
                     }
                 case DecisionAction.Terminate or DecisionAction.Lost:
-                    if (decision.InstanceId is { } instance && Config.Resources.TryGetValue(decision.Resource, out var of))
-                        await _providers[of.Provider].TerminateAsync(instance, ct).ConfigureAwait(false);
+                    if (decision.InstanceId is { } instance
+                        && (_providerOf.GetValueOrDefault(instance) ?? (Config.Resources.TryGetValue(decision.Resource, out var of) ? _providers[of.Provider] : null)) is { } provider)
+                    {
+                        await provider.TerminateAsync(instance, ct).ConfigureAwait(false);
+                        _providerOf.Remove(instance);
+                    }
                     if (decision.Workers.Count > 0)
                         await _server.UnregisterWorkersAsync(decision.Workers, ct).ConfigureAwait(false);
                     return null;

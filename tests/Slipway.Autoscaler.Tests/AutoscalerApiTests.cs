@@ -79,6 +79,20 @@ public sealed class AutoscalerApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_task_held_back_says_why_in_its_status_message()
+    {
+        var id = (await _client.CallAsync("tasks.create", new JsonObject { ["name"] = "x", ["type"] = "training" }))["id"]!.GetValue<string>();
+        var connection = new ServerConnection(_client);
+        await connection.HoldTaskAsync(id, "budget: hourly cap $2/h reached", default);
+        Assert.NotEqual("budget: hourly cap $2/h reached", (await _client.Tasks.GetAsync(id)).StatusMessage); // not queued: left alone
+        await _client.Tasks.EnqueueAsync(id, "default");
+        await connection.HoldTaskAsync(id, "budget: hourly cap $2/h reached", default);
+        var task = await _client.Tasks.GetAsync(id);
+        Assert.Equal("queued", task.Status);
+        Assert.Equal("budget: hourly cap $2/h reached", task.StatusMessage);
+    }
+
+    [Fact]
     public async Task A_member_may_not_call_the_autoscaler_endpoints()
     {
         var user = (await _client.CallAsync("users.create", new JsonObject { ["name"] = "m", ["role"] = "member" }))["id"]!.GetValue<string>();
