@@ -263,4 +263,29 @@ public sealed class ReconcilerTests
         Assert.Contains(reconciler.Decide(Snapshot(0, [], [Running(instance)]), _state).Decisions,
             d => d.Action == DecisionAction.Lost && d.Reason == Reasons.WorkerLost && d.InstanceId == "i-" + instance.LaunchId);
     }
+
+    [Fact]
+    public void A_queue_served_by_two_resources_fills_the_first_then_only_what_is_left_on_the_second()
+    {
+        // ClearML's loop launches 2 + 3 here for 3 tasks; the second resource must only get the one task left.
+        var reconciler = Reconciler(Config(c =>
+        {
+            c.Queues["gpu"] = ["small", "large"];
+            c.Resources["small"].MaxInstances = 2;
+            c.Resources["large"] = new ResourceConfig { Provider = "local", MachineType = "t2", MaxInstances = 5 };
+        }));
+        var launches = reconciler.Decide(Snapshot(3), _state).Launches.ToList();
+        Assert.Equal(["large", "small", "small"], launches.Select(l => l.Resource).Order());
+    }
+
+    [Fact]
+    public void Min_instances_are_kept_up_with_nothing_queued()
+    {
+        var reconciler = Reconciler(Config(c => c.Resources["small"].MinInstances = 2));
+        var plan = reconciler.Decide(Snapshot(0), _state);
+        Assert.Equal(2, plan.Launches.Count());
+        Assert.All(plan.Launches, l => Assert.Equal(Reasons.MinInstances, l.Reason));
+        LaunchAll(reconciler, plan);
+        Assert.Empty(reconciler.Decide(Snapshot(0), _state).Launches);
+    }
 }
