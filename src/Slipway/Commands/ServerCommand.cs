@@ -20,7 +20,7 @@ public static class ServerCommand
         var s3Endpoint = new Option<string?>("--s3-endpoint") { Description = "S3-compatible server URL (default: AWS); keys from --s3-access-key/--s3-secret-key, SLIPWAY_S3_* or the AWS defaults" };
         var s3PathStyle = new Option<string?>("--s3-path-style") { Description = "true for path-style addressing (most S3-compatible servers)" };
         var filesPath = new Option<string?>("--files-path") { Description = "Also serve the file server under this path of the API port, e.g. /files" };
-        var config = new Option<string?>("--config") { Description = "JSON settings file (keys: data, host, api_port, web_port, files_port, db, token_lifetime_sec, public_host)" };
+        var config = new Option<string?>("--config") { Description = "JSON settings file (keys: data, host, api_port, web_port, files_port, db, token_lifetime_sec, public_host, autoscaler: a configuration file the server then runs)" };
         var command = new Command("server", "Start the Slipway server") { data, host, apiPort, webPort, filesPort, db, publicHost, blobs, s3Endpoint, s3PathStyle, filesPath, config };
         command.SetAction(async (parse, ct) =>
         {
