@@ -19,6 +19,7 @@ var scenarios = new (string Name, string Help, Func<BenchContext, Task> Run)[]
     ("web-scalars", "web UI scalars tab in Chromium: navigation to all 20 charts drawn, 20 metrics × 1,000,000 points vs × 1,000", WebScalarsScenario.RunAsync),
     ("permissions", "what role, tenant and project permission checks cost: tasks.get_all and events.add_batch as a member, checks on vs off", PermissionsScenario.RunAsync),
     ("big-batch", "memory and other clients' latency while 4 clients post 60 MB events.add_batch bodies at once", BigBatchScenario.RunAsync),
+    ("autoscaler", "autoscaler: bursty-day replay vs ClearML's policy (p95 wait, instance-hours), a 10,000-task reconcile pass, enqueue → launch requested", AutoscalerScenario.RunAsync),
     ("startup", "cold start of the slipway executable to first answered request, and its idle RSS", StartupScenario.RunAsync),
 };
 

@@ -46,11 +46,96 @@ public sealed class Agent
     public IReadOnlyList<string> WorkerIds => Enumerable.Range(0, Options.Slots)
         .Select(i => Slot.WorkerIdFor(Options.WorkerPrefix, i, Options.GpusOf(i))).ToList();
 
-    /// <summary>Serves the queues until <paramref name="ct"/> is cancelled; running tasks are then stopped and the workers unregistered.</summary>
+    /// <summary>Why the dead-man's switch stopped the agent (idle, or the server unreachable); null when it did not.</summary>
+    public string? ShutdownReason { get; private set; }
+
+    /// <summary>
+    /// Serves the queues until <paramref name="ct"/> is cancelled, or the dead-man's switch fires (see <see cref="ShutdownReason"/>);
+    /// running tasks are then stopped and the workers unregistered.
+    /// </summary>
     public async Task RunAsync(CancellationToken ct)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var watch = Options.IdleShutdown is null && Options.ServerUnreachableShutdown is null ? Task.CompletedTask : WatchForShutdownAsync(stop);
+        try
+        {
+            await ServeAllAsync(stop.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ShutdownReason is not null && !ct.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await watch.ConfigureAwait(false);
+        }
+    }
+
+    private readonly List<Slot> _slots = [];
+
+    /// <summary>
+    /// Stops the agent when all slots have been idle for <see cref="AgentOptions.IdleShutdown"/>, or the server has not answered
+    /// a ping for <see cref="AgentOptions.ServerUnreachableShutdown"/>: the SkyPilot autostop idea, so a dead autoscaler leaks nothing.
+    /// </summary>
+    private async Task WatchForShutdownAsync(CancellationTokenSource stop)
+    {
+        var idleSince = DateTime.UtcNow;
+        var lastAnswer = DateTime.UtcNow;
+        // Short limits (tests, or an impatient user) are checked often enough to fire within a quarter of their length.
+        var shortest = new[] { Options.IdleShutdown, Options.ServerUnreachableShutdown, Options.ShutdownCheckInterval * 4 }.OfType<TimeSpan>().Min();
+        using var timer = new PeriodicTimer(TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(100).Ticks, shortest.Ticks / 4)));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop.Token).ConfigureAwait(false))
+            {
+                var now = DateTime.UtcNow;
+                bool busy;
+                lock (_slots)
+                    busy = _slots.Any(s => s.Current is not null);
+                if (busy)
+                    idleSince = now;
+                if (Options.ServerUnreachableShutdown is { } unreachable)
+                {
+                    try
+                    {
+                        using var one = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+                        one.CancelAfter(TimeSpan.FromTicks(Math.Min(Options.ShutdownCheckInterval.Ticks, Math.Max(TimeSpan.FromSeconds(1).Ticks, shortest.Ticks / 2))));
+                        await Client.CallAsync("debug.ping", [], one.Token).ConfigureAwait(false);
+                        lastAnswer = DateTime.UtcNow;
+                    }
+                    catch (Exception e) when (e is SlipwayException or OperationCanceledException && !stop.IsCancellationRequested)
+                    {
+                        if (now - lastAnswer >= unreachable)
+                        {
+                            ShutdownReason = $"the server has not answered for {(now - lastAnswer).TotalSeconds:0} s";
+                            break;
+                        }
+                    }
+                }
+                if (Options.IdleShutdown is { } idle && now - idleSince >= idle)
+                {
+                    ShutdownReason = $"every slot has been idle for {(now - idleSince).TotalSeconds:0} s";
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        if (ShutdownReason is { } reason)
+        {
+            AgentLog.ShuttingDown(Logger, reason);
+            await stop.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task ServeAllAsync(CancellationToken ct)
     {
         await ResolveQueuesAsync(ct).ConfigureAwait(false);
         var slots = Enumerable.Range(0, Options.Slots).Select(i => new Slot(i, Slot.WorkerIdFor(Options.WorkerPrefix, i, Options.GpusOf(i)), Options.GpusOf(i))).ToList();
+        lock (_slots)
+            _slots.AddRange(slots);
         foreach (var slot in slots)
         {
             await Resilient.CallAsync(c => Client.CallAsync("workers.register", new JsonObject

@@ -31,4 +31,7 @@ internal static partial class AgentLog
 
     [LoggerMessage(9, LogLevel.Information, "Task {Task} aborted: {Reason}")]
     public static partial void TaskAborted(ILogger logger, string task, string reason);
+
+    [LoggerMessage(10, LogLevel.Warning, "Shutting down: {Reason}")]
+    public static partial void ShuttingDown(ILogger logger, string reason);
 }

@@ -48,6 +48,18 @@ public sealed class AgentOptions
     /// <summary>Extra environment variables for every task process.</summary>
     public Dictionary<string, string> TaskEnvironment { get; } = [];
 
+    /// <summary>
+    /// Dead-man's switch: the agent stops when every slot has been idle this long (null: never), so that a machine whose
+    /// autoscaler died does not stay up and billed.
+    /// </summary>
+    public TimeSpan? IdleShutdown { get; set; }
+
+    /// <summary>The agent stops when the server has not answered for this long (null: it keeps retrying forever).</summary>
+    public TimeSpan? ServerUnreachableShutdown { get; set; }
+
+    /// <summary>How often the switch looks at the slots and the server.</summary>
+    public TimeSpan ShutdownCheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     public void Validate()
     {
         if (Queues.Count == 0)
@@ -56,6 +68,8 @@ public sealed class AgentOptions
             throw new ArgumentException("slots must be between 1 and 256");
         if (PollWait <= TimeSpan.Zero || AbortPollInterval <= TimeSpan.Zero || ReportInterval <= TimeSpan.Zero || ConsoleFlushInterval <= TimeSpan.Zero)
             throw new ArgumentException("intervals must be positive");
+        if (IdleShutdown <= TimeSpan.Zero || ServerUnreachableShutdown <= TimeSpan.Zero || ShutdownCheckInterval <= TimeSpan.Zero)
+            throw new ArgumentException("shutdown durations must be positive");
     }
 
     /// <summary>The GPUs slot <paramref name="slot"/> gets: an even share of <see cref="Gpus"/>, or one of them in turn when there are more slots than GPUs.</summary>

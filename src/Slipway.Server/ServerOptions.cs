@@ -37,6 +37,12 @@ public sealed class ServerOptions
     /// <summary>How often deleted entities' files are cleaned up; zero turns the background pass off.</summary>
     public TimeSpan CleanupInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// An autoscaler configuration file; when set, <c>slipway server</c> runs that autoscaler in its own process (one-machine
+    /// setups). The server library itself does not read it: the executable does.
+    /// </summary>
+    public string? Autoscaler { get; set; }
+
     /// <summary>Host name written into clearml.conf URLs (defaults to Host, or localhost when Host is a wildcard).</summary>
     public string? PublicHost { get; set; }
 
@@ -51,6 +57,7 @@ public sealed class ServerOptions
     [
         "data", "host", "api_port", "web_port", "files_port", "db", "token_lifetime_sec", "public_host",
         "blobs", "s3_endpoint", "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style", "cleanup_interval_sec", "files_path", "watchdog_timeout_sec",
+        "autoscaler",
     ];
 
     public bool UsesPostgres => Db.Contains('=', StringComparison.Ordinal);
@@ -111,6 +118,11 @@ public sealed class ServerOptions
                 case "files_port": options.FilesPort = Port(name, value, problems); break;
                 case "db": options.Db = value; break;
                 case "public_host": options.PublicHost = value; break;
+                case "autoscaler":
+                    if (!File.Exists(value))
+                        problems.Add($"autoscaler: no such file '{value}'");
+                    options.Autoscaler = Path.GetFullPath(value);
+                    break;
                 case "blobs":
                     if (value.Length > 0 && (!value.StartsWith("s3://", StringComparison.Ordinal) || S3Location.ParseUri(value).Bucket.Length == 0))
                         problems.Add($"blobs must be empty (local disk) or s3://bucket[/prefix] (got '{value}')");

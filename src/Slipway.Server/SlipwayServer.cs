@@ -186,6 +186,8 @@ public sealed class SlipwayServer : IAsyncDisposable
         services.AddSingleton<ModelsApi>();
         services.AddSingleton<DatasetsApi>();
         services.AddSingleton<AuditApi>();
+        services.AddSingleton<LostTasks>();
+        services.AddSingleton<AutoscalerApi>();
         services.AddSingleton(sp =>
         {
             var router = new RpcRouter();
@@ -202,6 +204,7 @@ public sealed class SlipwayServer : IAsyncDisposable
             sp.GetRequiredService<FilesApi>().Map(router);
             sp.GetRequiredService<WorkersApi>().Map(router);
             sp.GetRequiredService<AuditApi>().Map(router);
+            sp.GetRequiredService<AutoscalerApi>().Map(router);
             return router;
         });
         services.AddSingleton<RpcPipeline>();

@@ -26,9 +26,14 @@ public static class RouteAccess
     public static readonly FrozenSet<string> OwnKeys = FrozenSet.Create(StringComparer.Ordinal,
         "auth.login", "auth.create_credentials", "auth.get_credentials", "auth.revoke_credentials");
 
-    /// <summary>Only admins: users, roles and the audit log.</summary>
+    /// <summary>
+    /// Only admins (and the server's system identity): users, roles, the audit log, and the autoscaler, which starts and stops
+    /// paid machines and re-queues or fails anyone's tasks, so its state and log are not for members to read or write.
+    /// </summary>
     public static readonly FrozenSet<string> AdminOnly = FrozenSet.Create(StringComparer.Ordinal,
-        "users.create", "users.update", "users.delete", "audit.get_all", "files.run_cleanup");
+        "users.create", "users.update", "users.delete", "audit.get_all", "files.run_cleanup",
+        "autoscaler.get_state", "autoscaler.set_state", "autoscaler.get_all", "autoscaler.add_events", "autoscaler.get_events",
+        "autoscaler.release_task", "autoscaler.hold_task");
 
     /// <summary>
     /// A customer runs published templates and reads its results: it clones, enqueues and reads tasks, and nothing else. Which

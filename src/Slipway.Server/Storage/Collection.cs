@@ -19,4 +19,8 @@ public enum Collection
     Audit,
     /// <summary>Who uploaded each file on the file server (its id is the path), so that files follow their tenant.</summary>
     FileOwners,
+    /// <summary>One document per autoscaler: its instance records, backed-off offerings and re-queue counts, so that a restart adopts what it launched.</summary>
+    Autoscalers,
+    /// <summary>The autoscalers' decisions with their reason codes, append-only; ids start with the time.</summary>
+    AutoscalerEvents,
 }

@@ -41,6 +41,8 @@ public abstract class SqlDatabase : IAsyncDisposable
         Collection.WorkerStats => "worker_stats",
         Collection.Audit => "audit",
         Collection.FileOwners => "file_owners",
+        Collection.Autoscalers => "autoscalers",
+        Collection.AutoscalerEvents => "autoscaler_events",
         _ => throw new ArgumentOutOfRangeException(nameof(collection)),
     };
 }

@@ -29,9 +29,12 @@ public static class AgentCommand
                 result.AddError("--ping must be at least 1 second");
         });
         var keep = new Option<bool>("--keep-work-dirs") { Description = "Keep each task's working directory after it ends" };
+        var idleShutdown = DurationOption("--idle-shutdown", "Stop when every slot has been idle this long, e.g. 15m (a dead autoscaler then leaks no machine)");
+        var unreachable = DurationOption("--shutdown-if-server-unreachable", "Stop when the server has not answered for this long, e.g. 30m");
+        var shutdownCommand = new Option<string?>("--shutdown-command") { Description = "Run this shell command when one of the two above stops the agent, e.g. 'sudo shutdown -h now'", HelpName = "command" };
         var command = new ClientCommand("agent", "Run tasks from queues on this machine: prepare the code and environment, run it, report, until Ctrl-C", console)
         {
-            queues, slots, gpus, workDir, python, systemPython, pipArgs, workerId, ping, keep,
+            queues, slots, gpus, workDir, python, systemPython, pipArgs, workerId, ping, keep, idleShutdown, unreachable, shutdownCommand,
         };
         command.SetClientAction(async run =>
         {
@@ -50,6 +53,8 @@ public static class AgentCommand
                 options.WorkerPrefix = prefix;
             if (run.Get(keep))
                 options.KeepWorkDirectories = true;
+            options.IdleShutdown = run.Get(idleShutdown);
+            options.ServerUnreachableShutdown = run.Get(unreachable);
             Agent.Agent agent;
             using var logging = LoggerFactory.Create(b => b.AddSimpleConsole(o =>
             {
@@ -72,8 +77,55 @@ public static class AgentCommand
             catch (OperationCanceledException) when (run.CancellationToken.IsCancellationRequested)
             {
             }
+            if (agent.ShutdownReason is { } reason)
+            {
+                console.Error.WriteLine($"slipway agent: stopped: {reason}");
+                if (run.Get(shutdownCommand) is { Length: > 0 } shell)
+                {
+                    var start = new System.Diagnostics.ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+                    start.ArgumentList.Add("-c");
+                    start.ArgumentList.Add(shell);
+                    using var process = System.Diagnostics.Process.Start(start);
+                    if (process is not null)
+                        await process.WaitForExitAsync(CancellationToken.None);
+                    console.Error.WriteLine($"slipway agent: ran the shutdown command (exit {process?.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"})");
+                }
+            }
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>A duration such as 90s, 15m, 2h or 1d (a bare number is seconds).</summary>
+    private static Option<TimeSpan?> DurationOption(string name, string description) => new(name)
+    {
+        Description = description,
+        HelpName = "duration",
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Count == 1 ? result.Tokens[0].Value.Trim() : "";
+            if (ParseDuration(text) is { } duration)
+                return duration;
+            result.AddError($"{name} wants a positive duration such as 90s, 15m, 2h or 1d (got '{text}')");
+            return null;
+        },
+    };
+
+    public static TimeSpan? ParseDuration(string text)
+    {
+        if (text.Length == 0)
+            return null;
+        var unit = char.IsLetter(text[^1]) ? char.ToLowerInvariant(text[^1]) : 's';
+        var number = char.IsLetter(text[^1]) ? text[..^1] : text;
+        if (!double.TryParse(number, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value) || !(value > 0) || value > 1e7)
+            return null;
+        return unit switch
+        {
+            's' => TimeSpan.FromSeconds(value),
+            'm' => TimeSpan.FromMinutes(value),
+            'h' => TimeSpan.FromHours(value),
+            'd' => TimeSpan.FromDays(value),
+            _ => null,
+        };
     }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.Extensions.Logging;
 using Slipway.Server;
 
 namespace Slipway.Commands;
@@ -19,7 +20,7 @@ public static class ServerCommand
         var s3Endpoint = new Option<string?>("--s3-endpoint") { Description = "S3-compatible server URL (default: AWS); keys from --s3-access-key/--s3-secret-key, SLIPWAY_S3_* or the AWS defaults" };
         var s3PathStyle = new Option<string?>("--s3-path-style") { Description = "true for path-style addressing (most S3-compatible servers)" };
         var filesPath = new Option<string?>("--files-path") { Description = "Also serve the file server under this path of the API port, e.g. /files" };
-        var config = new Option<string?>("--config") { Description = "JSON settings file (keys: data, host, api_port, web_port, files_port, db, token_lifetime_sec, public_host)" };
+        var config = new Option<string?>("--config") { Description = "JSON settings file (keys: data, host, api_port, web_port, files_port, db, token_lifetime_sec, public_host, autoscaler: a configuration file the server then runs)" };
         var command = new Command("server", "Start the Slipway server") { data, host, apiPort, webPort, filesPort, db, publicHost, blobs, s3Endpoint, s3PathStyle, filesPath, config };
         command.SetAction(async (parse, ct) =>
         {
@@ -77,9 +78,44 @@ public static class ServerCommand
                 console.Out.WriteLine($"Created the admin key pair (access_key {admin.AccessKey}); its secret key is in {server.ConfigPath}, readable only by you.");
             }
             console.Out.WriteLine($"Point the ClearML SDK here: CLEARML_CONFIG_FILE={server.ConfigPath} python train.py");
+            using var autoscaling = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var autoscaler = options.Autoscaler is { } file ? RunAutoscalerAsync(console, server, file, autoscaling.Token) : Task.CompletedTask;
             await server.WaitForShutdownAsync(ct);
+            await autoscaling.CancelAsync();
+            await autoscaler;
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// One-machine setups: the autoscaler runs in the server's process, signed in with the admin keys the server keeps in its
+    /// clearml.conf. A bad configuration is reported and the server keeps serving without it.
+    /// </summary>
+    private static async Task RunAutoscalerAsync(CliConsole console, SlipwayServer server, string file, CancellationToken ct)
+    {
+        try
+        {
+            var settings = Slipway.Autoscaler.AutoscalerConfig.Load(file);
+            var clientOptions = ClientCommand.LoadOptions(server.ConfigPath);
+            clientOptions.ApiServer = server.ApiUrl;
+            using var client = new Slipway.Client.SlipwayClient(clientOptions);
+            using var logging = LoggerFactory.Create(b => b.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss ";
+            }));
+            var loop = AutoscalerCommand.CreateLoop(settings, client, logging.CreateLogger("Slipway.Autoscaler"));
+            await loop.StartAsync(ct);
+            console.Out.WriteLine($"Autoscaler {settings.Name}: serving {string.Join(", ", settings.Queues.Keys)}");
+            await loop.RunAsync(ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is Slipway.Autoscaler.AutoscalerConfigException or CliException or Slipway.Client.SlipwayException)
+        {
+            console.Error.WriteLine($"slipway server: the autoscaler does not run: {e.Message}");
+        }
     }
 }

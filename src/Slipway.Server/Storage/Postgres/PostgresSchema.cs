@@ -76,5 +76,9 @@ public static class PostgresSchema
         // Lookups by name alone keep an index of their own.
         "CREATE INDEX projects_by_name ON projects ((doc #>> '{name}'))",
         "CREATE INDEX queues_by_name ON queues ((doc #>> '{name}'))",
+        // The autoscaler's state (one document per autoscaler) and its decision log, read newest first per autoscaler.
+        DocTable("autoscalers"),
+        DocTable("autoscaler_events"),
+        "CREATE INDEX autoscaler_events_scaler ON autoscaler_events ((doc #>> '{scaler}'), id)",
     ];
 }

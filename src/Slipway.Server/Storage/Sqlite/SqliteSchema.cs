@@ -79,5 +79,9 @@ public static class SqliteSchema
         // Lookups by name alone keep an index of their own.
         "CREATE INDEX projects_by_name ON projects (json_extract(doc, '$.name'))",
         "CREATE INDEX queues_by_name ON queues (json_extract(doc, '$.name'))",
+        // The autoscaler's state (one document per autoscaler) and its decision log, read newest first per autoscaler.
+        DocTable("autoscalers"),
+        DocTable("autoscaler_events"),
+        "CREATE INDEX autoscaler_events_scaler ON autoscaler_events (json_extract(doc, '$.scaler'), id)",
     ];
 }

@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Slipway.Autoscaler;
+using Slipway.Autoscaler.Simulation;
+using Slipway.Client;
+
+namespace Slipway.Bench.Scenarios;
+
+/// <summary>
+/// The autoscaler: a seeded bursty day replayed under Slipway's reconciler and ClearML's open-source policy in one simulator;
+/// one reconcile pass at 10,000 queued tasks / 500 instances / 1,000 workers; enqueue → launch requested against a real server.
+/// </summary>
+public static class AutoscalerScenario
+{
+    public static async Task RunAsync(BenchContext ctx)
+    {
+        Replay(ctx);
+        ReconcilePass(ctx);
+        await EnqueueToLaunchAsync(ctx);
+    }
+
+    private static AutoscalerConfig SimulatedConfig(int max)
+    {
+        var config = new AutoscalerConfig { Name = "sim", MaxInstances = max, MaxLaunchesInFlight = max, IdleTimeoutSeconds = 600, DrainRecheckSeconds = 5 };
+        config.Queues["q"] = ["cpu"];
+        config.Resources["cpu"] = new ResourceConfig { Provider = "sim", MaxInstances = max };
+        return config;
+    }
+
+    private static void Replay(BenchContext ctx)
+    {
+        var trace = ctx.Quick ? BurstyTrace.Generate(14, bursts: 6, length: TimeSpan.FromHours(6)) : BurstyTrace.Generate(14);
+        foreach (var max in new[] { 200, 50 })
+        {
+            var simulator = new Simulator(trace);
+            var watch = Stopwatch.StartNew();
+            var slipway = simulator.RunSlipway(SimulatedConfig(max));
+            var clearml = simulator.RunClearMl(max);
+            var where = $"{trace.Count} tasks in {(ctx.Quick ? 6 : 24)} bursts, seed 14, max {max} instances";
+            var p95 = slipway.P95Wait.TotalMinutes / clearml.P95Wait.TotalMinutes;
+            var hours = slipway.InstanceHours / clearml.InstanceHours;
+            ctx.Results.Add(new Row("autoscaler", "simulated", $"bursty day, p95 queue wait ({where})",
+                Min(slipway.P95Wait), Min(clearml.P95Wait) + " (ClearML policy)", Fmt.Pct(p95), "≤ 50 %", p95 <= 0.5,
+                $"p50 {Min(slipway.P50Wait)} vs {Min(clearml.P50Wait)}; max {Min(slipway.MaxWait)} vs {Min(clearml.MaxWait)}; simulated in {watch.Elapsed.TotalSeconds:0.0} s"));
+            ctx.Results.Add(new Row("autoscaler", "simulated", $"bursty day, instance-hours (max {max})",
+                slipway.InstanceHours.ToString("0.0", CultureInfo.InvariantCulture) + " h", clearml.InstanceHours.ToString("0.0", CultureInfo.InvariantCulture) + " h (ClearML policy)",
+                Fmt.Pct(hours), "≤ 100 %", hours <= 1.0, $"launches {slipway.Launches} vs {clearml.Launches}; most at once {slipway.MostInstances} vs {clearml.MostInstances}"));
+            ctx.Results.Add(new Row("autoscaler", "simulated", $"bursty day, launches beyond what waiting tasks needed (max {max})",
+                slipway.LaunchesBeyondNeed.ToString(CultureInfo.InvariantCulture), clearml.LaunchesBeyondNeed.ToString(CultureInfo.InvariantCulture) + " (ClearML policy)",
+                "-", "0", slipway.LaunchesBeyondNeed == 0));
+        }
+    }
+
+    private static string Min(TimeSpan t) => t.TotalMinutes.ToString("0.0", CultureInfo.InvariantCulture) + " min";
+
+    private static void ReconcilePass(BenchContext ctx)
+    {
+        var config = new AutoscalerConfig { Name = "big", MaxInstances = 500, MaxLaunchesInFlight = 50 };
+        config.Queues["q"] = ["gpu"];
+        config.Resources["gpu"] = new ResourceConfig { Provider = "sim", MaxInstances = 500, Slots = 2 };
+        var clock = new SimulatedClock(DateTimeOffset.UtcNow);
+        var reconciler = new Reconciler(config, clock);
+        var state = new AutoscalerState();
+        var workers = new List<WorkerView>();
+        var instances = new List<ProviderInstance>();
+        for (var i = 0; i < 500; i++)
+        {
+            var launch = $"l{i:D4}";
+            state.Instances.Add(new InstanceRecord
+            {
+                LaunchId = launch, InstanceId = "i-" + launch, Resource = "gpu", Slots = 2, Status = InstanceStatus.Ready,
+                LaunchedAt = clock.Now, ReadyAt = clock.Now, LastBusyAt = clock.Now, LastWorkerSeenAt = clock.Now, Seen = true,
+            });
+            instances.Add(new ProviderInstance("i-" + launch, launch, "gpu", ProviderInstanceState.Running));
+            for (var s = 0; s < 2; s++)
+                workers.Add(new WorkerView($"big:gpu:{launch}:cpu:{s}", $"running-{i}-{s}"));
+        }
+        var snapshot = new ClusterSnapshot(
+            new Dictionary<string, IReadOnlyList<string>> { ["q"] = Enumerable.Range(0, 10_000).Select(i => $"task{i}").ToList() }, workers, instances);
+        var times = new Latencies(200);
+        for (var run = 0; run < 220; run++)
+        {
+            var watch = Stopwatch.StartNew();
+            var plan = reconciler.Decide(snapshot, state);
+            watch.Stop();
+            if (plan.Launches.Any())
+                throw new InvalidOperationException("the pool is at its max: nothing should be launched");
+            if (run >= 20)
+                times.Add(watch.ElapsedTicks);
+        }
+        var (p50, p99) = (times.P50, times.P99);
+        ctx.Results.Add(new Row("autoscaler", "in-process", "one reconcile pass: 10,000 queued tasks, 500 instances, 1,000 workers (p50 of 200)",
+            Fmt.Ms(p50), "-", "-", "< 50 ms", p50 < 50, $"p99 {Fmt.Ms(p99)}"));
+    }
+
+    /// <summary>A provider that records when each launch was asked for; its instances never register (booting counts as capacity).</summary>
+    private sealed class RecordingProvider : IComputeProvider
+    {
+        private readonly List<ProviderInstance> _instances = [];
+        public string Name => "sim";
+        public TaskCompletionSource<long> Launched { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<string> LaunchAsync(LaunchRequest request, CancellationToken ct)
+        {
+            lock (_instances)
+                _instances.Add(new ProviderInstance("i-" + request.LaunchId, request.LaunchId, request.Resource, ProviderInstanceState.Running));
+            Launched.TrySetResult(Stopwatch.GetTimestamp());
+            return Task.FromResult("i-" + request.LaunchId);
+        }
+
+        public Task<IReadOnlyList<ProviderInstance>> ListAsync(string scaler, CancellationToken ct)
+        {
+            lock (_instances)
+                return Task.FromResult<IReadOnlyList<ProviderInstance>>(_instances.ToList());
+        }
+
+        public Task TerminateAsync(string instanceId, CancellationToken ct) => Task.CompletedTask;
+    }
+
+    private static async Task EnqueueToLaunchAsync(BenchContext ctx)
+    {
+        var enqueues = ctx.Quick ? 10 : 100;
+        await using var server = await BenchServer.StartAsync(Engine.Sqlite, ctx.Postgres);
+        var admin = server.Server.NewAdmin!;
+        using var client = new SlipwayClient(new ClientOptions { ApiServer = server.ApiUrl, AccessKey = admin.AccessKey, SecretKey = admin.SecretKey });
+        await client.Queues.CreateAsync("q");
+        var config = new AutoscalerConfig { Name = "lat", MaxInstances = 1000, MaxLaunchesInFlight = 1000, SpinUpTimeoutSeconds = 3600 };
+        config.Queues["q"] = ["cpu"];
+        config.Resources["cpu"] = new ResourceConfig { Provider = "sim", MaxInstances = 1000 };
+        var provider = new RecordingProvider();
+        var loop = new AutoscalerLoop(config, new ServerConnection(client), [provider]);
+        await loop.StartAsync(default);
+        using var stop = new CancellationTokenSource();
+        var run = loop.RunAsync(stop.Token);
+        var times = new Latencies(enqueues);
+        for (var i = 0; i < enqueues; i++)
+        {
+            var id = (await client.CallAsync("tasks.create", new JsonObject { ["name"] = $"t{i}", ["type"] = "training" }))["id"]!.GetValue<string>();
+            provider.Launched = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var before = Stopwatch.GetTimestamp();
+            await client.Tasks.EnqueueAsync(id, "q");
+            var at = await provider.Launched.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            times.Add(at - before);
+        }
+        await stop.CancelAsync();
+        try
+        {
+            await run;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        ctx.Results.Add(new Row("autoscaler", "SQLite", $"enqueue → instance launch requested, {enqueues} enqueues (p50 / p99 / max), poll every {config.PollIntervalSeconds} s",
+            Fmt.Ms(times.P50), "-", "-", "< 1 s", times.Max < 1000, $"p99 {Fmt.Ms(times.P99)}, max {Fmt.Ms(times.Max)}"));
+    }
+}

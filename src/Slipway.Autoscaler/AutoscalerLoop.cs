@@ -1,0 +1,162 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Slipway.Client;
+
+namespace Slipway.Autoscaler;
+
+/// <summary>
+/// Runs the reconciler against a server and providers: read both truths, decide, write the state (before any launch, so
+/// that whatever is launched has a record), carry the decisions out, log them. A failed pass is logged and the next tick
+/// starts over from what the server and the providers say, so there is no crash loop and no half-remembered world.
+/// </summary>
+public sealed class AutoscalerLoop
+{
+    /// <summary>The state is written at every pass that decided something, and at least this often otherwise (idle clocks move).</summary>
+    public static readonly TimeSpan StateRefresh = TimeSpan.FromSeconds(10);
+
+    private readonly IAutoscalerServer _server;
+    private readonly IReadOnlyDictionary<string, IComputeProvider> _providers;
+    private readonly TimeProvider _clock;
+    private readonly ILogger _logger;
+    private DateTimeOffset _savedAt = DateTimeOffset.MinValue;
+
+    /// <summary>Which provider listed each instance: an orphan of a resource no longer configured is still terminated where it runs.</summary>
+    private readonly Dictionary<string, IComputeProvider> _providerOf = new(StringComparer.Ordinal);
+
+    public AutoscalerLoop(AutoscalerConfig config, IAutoscalerServer server, IEnumerable<IComputeProvider> providers, TimeProvider? clock = null, ILogger? logger = null)
+    {
+        Config = config;
+        _server = server;
+        _providers = providers.ToDictionary(p => p.Name, StringComparer.Ordinal);
+        _clock = clock ?? TimeProvider.System;
+        _logger = logger ?? NullLogger.Instance;
+        Reconciler = new Reconciler(config, _clock);
+    }
+
+    public AutoscalerConfig Config { get; }
+
+    public Reconciler Reconciler { get; }
+
+    public AutoscalerState State { get; private set; } = new();
+
+    /// <summary>Checks the configuration against the providers and the server's queues (every problem named) and loads the stored state.</summary>
+    public async Task StartAsync(CancellationToken ct)
+    {
+        Config.Validate(_providers.Keys.ToList(), await _server.QueueNamesAsync(ct).ConfigureAwait(false));
+        State = await _server.LoadStateAsync(Config.Name, ct).ConfigureAwait(false) ?? new AutoscalerState();
+    }
+
+    /// <summary>Reads both truths and decides; nothing is carried out (the dry run, and the first half of a pass).</summary>
+    public async Task<Plan> PlanAsync(CancellationToken ct)
+    {
+        var (queued, workers) = await _server.ReadAsync(Config.Queues.Keys, ct).ConfigureAwait(false);
+        var instances = new List<ProviderInstance>();
+        foreach (var provider in Config.Resources.Values.Select(r => r.Provider).Distinct().Select(p => _providers[p]))
+        {
+            foreach (var instance in await provider.ListAsync(Config.Name, ct).ConfigureAwait(false))
+            {
+                instances.Add(instance);
+                _providerOf[instance.InstanceId] = provider;
+            }
+        }
+        return Reconciler.Decide(new ClusterSnapshot(queued, workers, instances), State);
+    }
+
+    /// <summary>One pass: decide and carry out; returns every decision, launch failures included.</summary>
+    public async Task<IReadOnlyList<Decision>> RunOnceAsync(CancellationToken ct)
+    {
+        var plan = await PlanAsync(ct).ConfigureAwait(false);
+        var now = _clock.GetUtcNow();
+        if (plan.Decisions.Count > 0 || now - _savedAt >= StateRefresh)
+        {
+            await _server.SaveStateAsync(Config.Name, State, ct).ConfigureAwait(false);
+            _savedAt = now;
+        }
+        if (plan.Decisions.Count == 0)
+            return [];
+        var done = new List<Decision>();
+        foreach (var decision in plan.Decisions)
+        {
+            done.Add(decision);
+            if (await CarryOutAsync(decision, ct).ConfigureAwait(false) is { } followUp)
+                done.Add(followUp);
+        }
+        await _server.SaveStateAsync(Config.Name, State, ct).ConfigureAwait(false);
+        foreach (var decision in done)
+            AutoscalerLog.Decided(_logger, Config.Name, decision.ToString());
+        await _server.AppendLogAsync(Config.Name, done, ct).ConfigureAwait(false);
+        return done;
+    }
+
+    private async Task<Decision?> CarryOutAsync(Decision decision, CancellationToken ct)
+    {
+        try
+        {
+            switch (decision.Action)
+            {
+                case DecisionAction.Launch:
+                    var record = State.Instances.First(r => r.LaunchId == decision.LaunchId);
+                    var resource = Config.Resources[record.Resource];
+                    var queues = Config.Queues.Where(q => q.Value.Contains(record.Resource)).Select(q => q.Key).ToList();
+                    try
+                    {
+                        var id = await _providers[resource.Provider].LaunchAsync(
+                            new LaunchRequest(Config.Name, record.LaunchId, record.Resource, record.MachineType, record.Offering, record.Slots, queues), ct).ConfigureAwait(false);
+                        Reconciler.Launched(State, record.LaunchId, id);
+                        return null;
+                    }
+                    catch (OfferingUnavailableException e)
+                    {
+                        return Reconciler.LaunchFailed(State, record.LaunchId, capacity: true, e.Message);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+                    {
+                        return Reconciler.LaunchFailed(State, record.LaunchId, capacity: false, e.Message);
+                    }
+                case DecisionAction.Terminate or DecisionAction.Lost:
+                    if (decision.InstanceId is { } instance
+                        && (_providerOf.GetValueOrDefault(instance) ?? (Config.Resources.TryGetValue(decision.Resource, out var of) ? _providers[of.Provider] : null)) is { } provider)
+                    {
+                        await provider.TerminateAsync(instance, ct).ConfigureAwait(false);
+                        _providerOf.Remove(instance);
+                    }
+                    if (decision.Workers.Count > 0)
+                        await _server.UnregisterWorkersAsync(decision.Workers, ct).ConfigureAwait(false);
+                    return null;
+                case DecisionAction.RequeueTask or DecisionAction.FailTask:
+                    await _server.ReleaseTaskAsync(decision.Tasks[0], decision.Workers[0], decision.Action == DecisionAction.RequeueTask, decision.Detail ?? decision.Reason, ct)
+                        .ConfigureAwait(false);
+                    return null;
+                case DecisionAction.Hold:
+                    await _server.HoldTaskAsync(decision.Tasks[0], decision.Detail ?? decision.Reason, ct).ConfigureAwait(false);
+                    return null;
+                default:
+                    return null;
+            }
+        }
+        catch (Exception e) when (e is SlipwayException or IOException or InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            // A terminate that failed leaves a tagged instance without a live record: the next pass finds it and tries again.
+            AutoscalerLog.ActionFailed(_logger, Config.Name, decision.ToString(), e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>Passes every <see cref="AutoscalerConfig.PollInterval"/> until cancelled; a failed pass is logged and the next one starts afresh.</summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(Config.PollInterval, _clock);
+        do
+        {
+            try
+            {
+                await RunOnceAsync(ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SlipwayException or IOException or InvalidOperationException or HttpRequestException)
+            {
+                AutoscalerLog.PassFailed(_logger, Config.Name, e.Message);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false));
+    }
+}

@@ -1,0 +1,106 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Slipway.Autoscaler;
+
+/// <summary>
+/// What the autoscaler must remember across its own restarts: instance records, offerings backed off, re-queue counts,
+/// spend. It is stored on the server as one document and written before every launch, so that nothing launched is unexplained.
+/// </summary>
+public sealed class AutoscalerState
+{
+    /// <summary>How the state is written on the server: snake_case names and statuses as words, for the UI and <c>status --json</c>.</summary>
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    public List<InstanceRecord> Instances { get; set; } = [];
+
+    /// <summary>Offering key → until when it is skipped.</summary>
+    public Dictionary<string, DateTimeOffset> Backoffs { get; set; } = [];
+
+    /// <summary>Task id → how many times a lost instance's task was put back on its queue.</summary>
+    public Dictionary<string, int> Requeues { get; set; } = [];
+
+    /// <summary>Task id → the status message last set because the task was held back (not repeated every pass).</summary>
+    public Dictionary<string, string> Held { get; set; } = [];
+
+    /// <summary>The month (yyyy-MM, UTC) <see cref="SpentUsd"/> adds up.</summary>
+    public string Month { get; set; } = "";
+
+    /// <summary>Spend of instances ended this month; live ones are added as they run.</summary>
+    public decimal SpentUsd { get; set; }
+
+    public long Sequence { get; set; }
+
+    public IEnumerable<InstanceRecord> Live => Instances.Where(i => i.IsLive);
+}
+
+public enum InstanceStatus
+{
+    /// <summary>Recorded, the provider not yet asked (or not yet answered).</summary>
+    Requested,
+    /// <summary>The provider has it; its agent has not registered yet.</summary>
+    Booting,
+    Ready,
+    /// <summary>Counted as no capacity; terminated at the recheck unless a worker took a task.</summary>
+    Draining,
+    Terminated,
+    Lost,
+    LaunchFailed,
+}
+
+public sealed class InstanceRecord
+{
+    public string LaunchId { get; set; } = "";
+
+    public string? InstanceId { get; set; }
+
+    public string Resource { get; set; } = "";
+
+    public string MachineType { get; set; } = "";
+
+    public string? Zone { get; set; }
+
+    public string Market { get; set; } = "";
+
+    public decimal PriceUsdPerHour { get; set; }
+
+    public int Slots { get; set; } = 1;
+
+    public InstanceStatus Status { get; set; }
+
+    public DateTimeOffset LaunchedAt { get; set; }
+
+    public DateTimeOffset? ReadyAt { get; set; }
+
+    public DateTimeOffset? LastBusyAt { get; set; }
+
+    public DateTimeOffset? LastWorkerSeenAt { get; set; }
+
+    public DateTimeOffset? DrainStartedAt { get; set; }
+
+    public DateTimeOffset? EndedAt { get; set; }
+
+    public string? EndReason { get; set; }
+
+    /// <summary>Whether the provider has listed it at least once (an instance not yet listed is not lost).</summary>
+    public bool Seen { get; set; }
+
+    /// <summary>Worker id → the task it ran at the last pass, so that a lost instance's tasks are known after its workers vanish.</summary>
+    public Dictionary<string, string> RunningTasks { get; set; } = [];
+
+    public List<string> Workers { get; set; } = [];
+
+    public bool IsLive => Status is InstanceStatus.Requested or InstanceStatus.Booting or InstanceStatus.Ready or InstanceStatus.Draining;
+
+    public bool IsBooting => Status is InstanceStatus.Requested or InstanceStatus.Booting;
+
+    public Offering Offering => new(MachineType, Zone, Market);
+
+    /// <summary>Dollars spent so far (instance-seconds × price).</summary>
+    public decimal SpentUsd(DateTimeOffset now) =>
+        PriceUsdPerHour * (decimal)Math.Max(0, ((EndedAt ?? now) - LaunchedAt).TotalHours);
+}

@@ -1,0 +1,10 @@
+namespace Slipway.Autoscaler;
+
+/// <summary>The two truths read at the start of a pass: the server's queues and workers, and the provider's tagged instances.</summary>
+public sealed record ClusterSnapshot(
+    IReadOnlyDictionary<string, IReadOnlyList<string>> QueuedTasks,
+    IReadOnlyList<WorkerView> Workers,
+    IReadOnlyList<ProviderInstance> Instances);
+
+/// <summary>A worker as the server lists it; <see cref="Task"/> is the task it runs now, if any.</summary>
+public sealed record WorkerView(string Id, string? Task);

@@ -1,0 +1,57 @@
+namespace Slipway.Autoscaler;
+
+/// <summary>What a pass decided to do. Every decision goes to the append-only log with its reason code.</summary>
+public enum DecisionAction
+{
+    Launch,
+    LaunchFailed,
+    Ready,
+    Drain,
+    Undrain,
+    Terminate,
+    Lost,
+    Adopt,
+    RequeueTask,
+    FailTask,
+    Hold,
+}
+
+/// <summary>Why: the reason codes of the decision log.</summary>
+public static class Reasons
+{
+    public const string Demand = "demand";
+    public const string MinInstances = "min_instances";
+    public const string Registered = "registered";
+    public const string Idle = "idle";
+    public const string TookTask = "took_task";
+    public const string SpinUpTimeout = "spin_up_timeout";
+    public const string SpotFallback = "spot_fallback";
+    public const string CapacityError = "capacity_error";
+    public const string ProviderError = "provider_error";
+    public const string Orphan = "orphan";
+    public const string Adopted = "adopted";
+    public const string InstanceGone = "instance_gone";
+    public const string WorkerLost = "worker_lost";
+    public const string BudgetHourly = "budget_hourly";
+    public const string BudgetMonthly = "budget_monthly";
+    public const string MaxInstances = "max_instances";
+    public const string OfferingsBackedOff = "offerings_backed_off";
+}
+
+/// <summary>One decision; <see cref="Tasks"/> are the tasks it concerns (re-queued, failed or held).</summary>
+public sealed record Decision(
+    DecisionAction Action, string Reason, string Resource, string? LaunchId = null, string? InstanceId = null, string? Detail = null)
+{
+    public IReadOnlyList<string> Tasks { get; init; } = [];
+
+    public IReadOnlyList<string> Workers { get; init; } = [];
+
+    public override string ToString() =>
+        $"{Action.ToString().ToLowerInvariant()} {Resource}{(LaunchId is null ? "" : " " + LaunchId)}{(InstanceId is null ? "" : " (" + InstanceId + ")")}: {Reason}{(Detail is null ? "" : " — " + Detail)}";
+}
+
+/// <summary>The outcome of one pass: decisions in the order they are carried out.</summary>
+public sealed record Plan(IReadOnlyList<Decision> Decisions)
+{
+    public IEnumerable<Decision> Launches => Decisions.Where(d => d.Action == DecisionAction.Launch);
+}

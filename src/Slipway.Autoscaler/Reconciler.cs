@@ -1,0 +1,375 @@
+namespace Slipway.Autoscaler;
+
+/// <summary>
+/// The policy, as a pure function of the two truths (provider instances found by tag, server workers and queue entries)
+/// and the remembered state. It changes <see cref="AutoscalerState"/> in place and returns what to carry out; it does no
+/// I/O, so tests, the dry run and the simulator drive it with a fake clock.
+/// </summary>
+public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
+{
+    /// <summary>How long ended instance records are kept for the status page before they are dropped.</summary>
+    public static readonly TimeSpan EndedRecordRetention = TimeSpan.FromDays(1);
+
+    public AutoscalerConfig Config => config;
+
+    public Plan Decide(ClusterSnapshot snapshot, AutoscalerState state)
+    {
+        var now = clock.GetUtcNow();
+        var decisions = new List<Decision>();
+        Housekeep(state, now);
+        var workersByLaunch = snapshot.Workers
+            .Select(w => (Worker: w, Launch: WorkerIdentity.LaunchIdOf(config.Name, w.Id)))
+            .Where(x => x.Launch is not null)
+            .GroupBy(x => x.Launch!, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Select(x => x.Worker).ToList(), StringComparer.Ordinal);
+        var listed = snapshot.Instances.GroupBy(i => i.LaunchId, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.OrderBy(i => i.State == ProviderInstanceState.Gone).First(), StringComparer.Ordinal);
+
+        ExplainProviderInstances(snapshot, state, workersByLaunch, decisions, now);
+        foreach (var record in state.Live.ToList())
+            Track(record, listed.GetValueOrDefault(record.LaunchId), workersByLaunch.GetValueOrDefault(record.LaunchId) ?? [], state, decisions, now);
+        DrainIdle(state, workersByLaunch, decisions, now);
+        LaunchForDemand(snapshot, state, workersByLaunch, decisions, now);
+        return new Plan(decisions);
+    }
+
+    /// <summary>An instance no record explains is adopted when its agent has registered, else terminated: nothing leaks.</summary>
+    private void ExplainProviderInstances(ClusterSnapshot snapshot, AutoscalerState state, Dictionary<string, List<WorkerView>> workers,
+        List<Decision> decisions, DateTimeOffset now)
+    {
+        var live = state.Live.Select(r => r.LaunchId).ToHashSet(StringComparer.Ordinal);
+        foreach (var instance in snapshot.Instances.Where(i => i.State != ProviderInstanceState.Gone && !live.Contains(i.LaunchId)))
+        {
+            if (workers.TryGetValue(instance.LaunchId, out var its) && its.Count > 0 && config.Resources.TryGetValue(instance.Resource, out var resource)
+                && !state.Instances.Any(r => r.LaunchId == instance.LaunchId))
+            {
+                var market = resource.Markets[0];
+                state.Instances.Add(new InstanceRecord
+                {
+                    LaunchId = instance.LaunchId, InstanceId = instance.InstanceId, Resource = instance.Resource, MachineType = resource.MachineType,
+                    Market = market.Market, PriceUsdPerHour = market.PriceUsdPerHour ?? 0, Slots = resource.Slots, Status = InstanceStatus.Ready,
+                    LaunchedAt = now, ReadyAt = now, LastBusyAt = now, LastWorkerSeenAt = now, Seen = true, Workers = its.Select(w => w.Id).ToList(),
+                });
+                decisions.Add(new Decision(DecisionAction.Adopt, Reasons.Adopted, instance.Resource, instance.LaunchId, instance.InstanceId,
+                    $"found with {its.Count} registered worker(s) and no record"));
+                continue;
+            }
+            decisions.Add(new Decision(DecisionAction.Terminate, Reasons.Orphan, instance.Resource, instance.LaunchId, instance.InstanceId,
+                "tagged by this autoscaler, but no live record or registered worker explains it")
+            { Workers = workers.GetValueOrDefault(instance.LaunchId)?.Select(w => w.Id).ToList() ?? [] });
+        }
+    }
+
+    /// <summary>Brings one live record up to date with what the provider and the server say about it.</summary>
+    private void Track(InstanceRecord record, ProviderInstance? instance, List<WorkerView> workers, AutoscalerState state, List<Decision> decisions, DateTimeOffset now)
+    {
+        if (instance is not null)
+        {
+            record.Seen = true;
+            record.InstanceId ??= instance.InstanceId;
+        }
+        var busy = workers.Where(w => w.Task is not null).ToList();
+        if (busy.Count > 0)
+            record.RunningTasks = busy.ToDictionary(w => w.Id, w => w.Task!, StringComparer.Ordinal);
+        if (instance is { State: ProviderInstanceState.Gone } || (instance is null && record.Seen))
+        {
+            Lose(record, state, decisions, now, Reasons.InstanceGone, instance?.Detail ?? "the provider no longer lists it");
+            return;
+        }
+        if (workers.Count > 0)
+        {
+            record.LastWorkerSeenAt = now;
+            record.Workers = workers.Select(w => w.Id).ToList();
+            if (record.IsBooting)
+            {
+                record.Status = InstanceStatus.Ready;
+                record.ReadyAt = now;
+                decisions.Add(new Decision(DecisionAction.Ready, Reasons.Registered, record.Resource, record.LaunchId, record.InstanceId,
+                    $"agent registered after {(now - record.LaunchedAt).TotalSeconds:0.#} s"));
+            }
+            if (busy.Count > 0)
+            {
+                record.LastBusyAt = now;
+                if (record.Status == InstanceStatus.Draining)
+                {
+                    record.Status = InstanceStatus.Ready;
+                    record.DrainStartedAt = null;
+                    decisions.Add(new Decision(DecisionAction.Undrain, Reasons.TookTask, record.Resource, record.LaunchId, record.InstanceId,
+                        "a worker took a task while it drained"));
+                }
+            }
+            else
+            {
+                record.RunningTasks = [];
+            }
+        }
+        else if (record.Status is InstanceStatus.Ready or InstanceStatus.Draining && now - (record.LastWorkerSeenAt ?? record.ReadyAt ?? now) > config.WorkerLost)
+        {
+            Lose(record, state, decisions, now, Reasons.WorkerLost, $"no worker of it has reported for {config.WorkerLost.TotalSeconds:0} s");
+            return;
+        }
+
+        if (record.IsBooting)
+        {
+            var spotWithFallback = record.Market == Market.Spot
+                                   && config.Resources.TryGetValue(record.Resource, out var resource)
+                                   && resource.Markets.SkipWhile(m => m.Market != Market.Spot).Skip(1).Any();
+            var timeout = spotWithFallback ? TimeSpan.FromTicks(Math.Min(config.SpotFallbackTimeout.Ticks, config.SpinUpTimeout.Ticks)) : config.SpinUpTimeout;
+            if (now - record.LaunchedAt > timeout)
+            {
+                state.Backoffs[record.Offering.Key] = now + config.Backoff;
+                End(record, state, decisions, now, InstanceStatus.Terminated, DecisionAction.Terminate, spotWithFallback ? Reasons.SpotFallback : Reasons.SpinUpTimeout,
+                    $"no agent registered within {timeout.TotalSeconds:0} s; offering {record.Offering.Key} backed off for {config.Backoff.TotalSeconds:0} s");
+            }
+        }
+        else if (record.Status == InstanceStatus.Draining && now - record.DrainStartedAt >= config.DrainRecheck)
+        {
+            End(record, state, decisions, now, InstanceStatus.Terminated, DecisionAction.Terminate, Reasons.Idle,
+                $"still idle {config.DrainRecheck.TotalSeconds:0.#} s after draining");
+        }
+    }
+
+    /// <summary>The instance is gone or its agent is: its running tasks are re-queued at once (within the retry limit) or failed, naming it.</summary>
+    private void Lose(InstanceRecord record, AutoscalerState state, List<Decision> decisions, DateTimeOffset now, string reason, string detail)
+    {
+        var name = record.InstanceId ?? record.LaunchId;
+        End(record, state, decisions, now, InstanceStatus.Lost, DecisionAction.Lost, reason, detail);
+        foreach (var (worker, task) in record.RunningTasks)
+        {
+            var count = state.Requeues.GetValueOrDefault(task);
+            if (config.RequeueOnLoss && count < config.MaxRequeues)
+            {
+                state.Requeues[task] = count + 1;
+                decisions.Add(new Decision(DecisionAction.RequeueTask, reason, record.Resource, record.LaunchId, record.InstanceId,
+                    $"instance {name} was lost ({detail}); re-queued by the autoscaler ({count + 1} of {config.MaxRequeues})")
+                { Tasks = [task], Workers = [worker] });
+            }
+            else
+            {
+                decisions.Add(new Decision(DecisionAction.FailTask, reason, record.Resource, record.LaunchId, record.InstanceId,
+                    $"instance {name} was lost ({detail})" + (config.RequeueOnLoss ? $"; re-queued {count} times already" : ""))
+                { Tasks = [task], Workers = [worker] });
+            }
+        }
+        record.RunningTasks = [];
+    }
+
+    private static void End(InstanceRecord record, AutoscalerState state, List<Decision> decisions, DateTimeOffset now,
+        InstanceStatus status, DecisionAction action, string reason, string detail)
+    {
+        record.Status = status;
+        record.EndedAt = now;
+        record.EndReason = reason;
+        state.SpentUsd += record.SpentUsd(now);
+        decisions.Add(new Decision(action, reason, record.Resource, record.LaunchId, record.InstanceId, detail) { Workers = record.Workers.ToList() });
+    }
+
+    /// <summary>A ready instance idle past the timeout is drained (no longer counted as capacity), never below the resource's minimum.</summary>
+    private void DrainIdle(AutoscalerState state, Dictionary<string, List<WorkerView>> workers, List<Decision> decisions, DateTimeOffset now)
+    {
+        foreach (var group in state.Live.GroupBy(r => r.Resource))
+        {
+            var min = config.Resources.TryGetValue(group.Key, out var resource) ? resource.MinInstances : 0;
+            var kept = group.Count(r => r.Status != InstanceStatus.Draining);
+            var idle = group
+                .Where(r => r.Status == InstanceStatus.Ready && r.RunningTasks.Count == 0
+                            && workers.GetValueOrDefault(r.LaunchId)?.All(w => w.Task is null) != false
+                            && now - Max(r.ReadyAt, r.LastBusyAt) > config.IdleTimeout)
+                .OrderBy(r => Max(r.ReadyAt, r.LastBusyAt));
+            foreach (var record in idle)
+            {
+                if (kept <= min)
+                    break;
+                record.Status = InstanceStatus.Draining;
+                record.DrainStartedAt = now;
+                kept--;
+                decisions.Add(new Decision(DecisionAction.Drain, Reasons.Idle, record.Resource, record.LaunchId, record.InstanceId,
+                    $"idle for {(now - Max(record.ReadyAt, record.LastBusyAt)).TotalSeconds:0} s"));
+            }
+        }
+    }
+
+    /// <summary>
+    /// need(queue) = waiting tasks − idle slots − booting slots of the resources serving it, so a burst of 3 never starts 5;
+    /// launches are then clamped by each resource's max, the global max, the launches in flight and the budget.
+    /// </summary>
+    private void LaunchForDemand(ClusterSnapshot snapshot, AutoscalerState state, Dictionary<string, List<WorkerView>> workers, List<Decision> decisions, DateTimeOffset now)
+    {
+        var live = state.Live.ToList();
+        var liveCount = live.GroupBy(r => r.Resource).ToDictionary(g => g.Key, g => g.Count());
+        var spare = new Dictionary<string, int>();
+        foreach (var record in live)
+        {
+            var slots = record.Status switch
+            {
+                InstanceStatus.Requested or InstanceStatus.Booting => record.Slots,
+                InstanceStatus.Ready => Math.Max(0, record.Slots - (workers.GetValueOrDefault(record.LaunchId)?.Count(w => w.Task is not null) ?? 0)),
+                _ => 0,
+            };
+            spare[record.Resource] = spare.GetValueOrDefault(record.Resource) + slots;
+        }
+        var budget = new Spend(live.Sum(r => r.PriceUsdPerHour), state.SpentUsd + live.Sum(r => r.SpentUsd(now)));
+        var inFlight = live.Count(r => r.IsBooting);
+        var total = live.Count;
+        var stillHeld = new HashSet<string>(StringComparer.Ordinal);
+
+        foreach (var (queue, resources) in config.Queues)
+        {
+            var waiting = snapshot.QueuedTasks.GetValueOrDefault(queue) ?? [];
+            var need = waiting.Count;
+            foreach (var name in resources)
+            {
+                var take = Math.Min(spare.GetValueOrDefault(name), need);
+                spare[name] = spare.GetValueOrDefault(name) - take;
+                need -= take;
+            }
+            string? heldBecause = null;
+            foreach (var name in resources)
+            {
+                var resource = config.Resources[name];
+                while (need > 0)
+                {
+                    if (Launch(name, resource, Reasons.Demand, $"{need} task(s) waiting in {queue} beyond idle and booting slots") is null)
+                        break;
+                    need -= resource.Slots;
+                }
+                if (need < 0)
+                {
+                    spare[name] = spare.GetValueOrDefault(name) - need;
+                    need = 0;
+                }
+            }
+            if (need > 0 && heldBecause is not null)
+            {
+                foreach (var task in waiting.Skip(waiting.Count - need))
+                {
+                    stillHeld.Add(task);
+                    if (state.Held.GetValueOrDefault(task) == heldBecause)
+                        continue;
+                    state.Held[task] = heldBecause;
+                    decisions.Add(new Decision(DecisionAction.Hold, heldBecause.StartsWith("budget: hourly", StringComparison.Ordinal) ? Reasons.BudgetHourly : Reasons.BudgetMonthly,
+                        resources[0], Detail: heldBecause) { Tasks = [task] });
+                }
+            }
+
+            // One launch, clamped; null (with the reason noted) when a limit stops it.
+            string? Launch(string name, ResourceConfig resource, string reason, string detail)
+            {
+                if (liveCount.GetValueOrDefault(name) >= resource.MaxInstances || total >= config.MaxInstances || inFlight >= config.MaxLaunchesInFlight)
+                    return null;
+                if (Choose(resource, state, now) is not { } choice)
+                    return null;
+                if (budget.Refuses(config.Budget, choice.Price) is { } refusal)
+                {
+                    heldBecause ??= refusal;
+                    return null;
+                }
+                var record = new InstanceRecord
+                {
+                    LaunchId = Guid.NewGuid().ToString("N")[..10], Resource = name, MachineType = resource.MachineType, Zone = choice.Offering.Zone,
+                    Market = choice.Offering.Market, PriceUsdPerHour = choice.Price, Slots = resource.Slots, Status = InstanceStatus.Requested, LaunchedAt = now,
+                };
+                state.Instances.Add(record);
+                liveCount[name] = liveCount.GetValueOrDefault(name) + 1;
+                total++;
+                inFlight++;
+                budget = budget.With(choice.Price);
+                decisions.Add(new Decision(DecisionAction.Launch, reason, name, record.LaunchId, Detail: $"{detail}; offering {choice.Offering.Key} at ${choice.Price:0.###}/h"));
+                return record.LaunchId;
+            }
+        }
+
+        foreach (var (name, resource) in config.Resources)
+        {
+            while (liveCount.GetValueOrDefault(name) < resource.MinInstances && total < config.MaxInstances && inFlight < config.MaxLaunchesInFlight
+                   && Choose(resource, state, now) is { } choice && budget.Refuses(config.Budget, choice.Price) is null)
+            {
+                var record = new InstanceRecord
+                {
+                    LaunchId = Guid.NewGuid().ToString("N")[..10], Resource = name, MachineType = resource.MachineType, Zone = choice.Offering.Zone,
+                    Market = choice.Offering.Market, PriceUsdPerHour = choice.Price, Slots = resource.Slots, Status = InstanceStatus.Requested, LaunchedAt = now,
+                };
+                state.Instances.Add(record);
+                liveCount[name] = liveCount.GetValueOrDefault(name) + 1;
+                total++;
+                inFlight++;
+                budget = budget.With(choice.Price);
+                decisions.Add(new Decision(DecisionAction.Launch, Reasons.MinInstances, name, record.LaunchId, Detail: $"below min_instances {resource.MinInstances}"));
+            }
+        }
+        foreach (var task in state.Held.Keys.Where(t => !stillHeld.Contains(t)).ToList())
+            state.Held.Remove(task);
+    }
+
+    /// <summary>The first offering of the resource's ordered markets and zones that is not backed off.</summary>
+    private static (Offering Offering, decimal Price)? Choose(ResourceConfig resource, AutoscalerState state, DateTimeOffset now)
+    {
+        foreach (var market in resource.Markets)
+        {
+            foreach (var zone in market.Zones.Count > 0 ? market.Zones.Select(z => (string?)z) : [null])
+            {
+                var offering = new Offering(resource.MachineType, zone, market.Market);
+                if (state.Backoffs.TryGetValue(offering.Key, out var until) && until > now)
+                    continue;
+                return (offering, market.PriceUsdPerHour ?? 0);
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The provider answered a launch: the instance is booting.</summary>
+    public void Launched(AutoscalerState state, string launchId, string instanceId)
+    {
+        if (state.Instances.FirstOrDefault(r => r.LaunchId == launchId) is { Status: InstanceStatus.Requested } record)
+        {
+            record.InstanceId = instanceId;
+            record.Status = InstanceStatus.Booting;
+        }
+    }
+
+    /// <summary>The provider refused a launch: the offering is backed off (so the next pass tries the next one) and the failure logged.</summary>
+    public Decision LaunchFailed(AutoscalerState state, string launchId, bool capacity, string error)
+    {
+        var now = clock.GetUtcNow();
+        var record = state.Instances.First(r => r.LaunchId == launchId);
+        state.Backoffs[record.Offering.Key] = now + config.Backoff;
+        record.Status = InstanceStatus.LaunchFailed;
+        record.EndedAt = now;
+        record.EndReason = capacity ? Reasons.CapacityError : Reasons.ProviderError;
+        return new Decision(DecisionAction.LaunchFailed, record.EndReason, record.Resource, launchId,
+            Detail: $"{error}; offering {record.Offering.Key} backed off for {config.Backoff.TotalSeconds:0} s");
+    }
+
+    private static void Housekeep(AutoscalerState state, DateTimeOffset now)
+    {
+        var month = now.UtcDateTime.ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture);
+        if (state.Month != month)
+        {
+            // Instances running across the turn of the month count wholly in the new one: it errs towards spending less.
+            state.Month = month;
+            state.SpentUsd = 0;
+        }
+        state.Instances.RemoveAll(r => !r.IsLive && now - r.EndedAt > EndedRecordRetention);
+        foreach (var key in state.Backoffs.Where(b => b.Value <= now).Select(b => b.Key).ToList())
+            state.Backoffs.Remove(key);
+    }
+
+    private static DateTimeOffset Max(DateTimeOffset? a, DateTimeOffset? b) =>
+        (a ?? DateTimeOffset.MinValue) > (b ?? DateTimeOffset.MinValue) ? a ?? DateTimeOffset.MinValue : b ?? DateTimeOffset.MinValue;
+
+    /// <summary>The burn rate of live instances and the month's spend so far; a launch must keep both under their caps.</summary>
+    private readonly record struct Spend(decimal UsdPerHour, decimal MonthUsd)
+    {
+        public Spend With(decimal price) => this with { UsdPerHour = UsdPerHour + price };
+
+        /// <summary>Why a launch at <paramref name="price"/> is refused, or null. The month's projection adds one hour of the new instance.</summary>
+        public string? Refuses(BudgetConfig? budget, decimal price)
+        {
+            if (budget?.MaxUsdPerHour is { } hourly && UsdPerHour + price > hourly)
+                return $"budget: hourly cap ${hourly:0.##}/h reached (${UsdPerHour:0.##}/h running, the next instance costs ${price:0.##}/h); waiting for spend to allow a launch";
+            if (budget?.MaxUsdPerMonth is { } monthly && MonthUsd + price > monthly)
+                return $"budget: monthly cap ${monthly:0.##} reached (${MonthUsd:0.##} spent this month); waiting for spend to allow a launch";
+            return null;
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Slipway.Client;
+
+namespace Slipway.Autoscaler;
+
+/// <summary>The real server, through <see cref="SlipwayClient"/> and the autoscaler.* endpoints.</summary>
+public sealed class ServerConnection(SlipwayClient client) : IAutoscalerServer
+{
+    private static JsonSerializerOptions StateJson => AutoscalerState.Json;
+
+    public async Task<IReadOnlyCollection<string>> QueueNamesAsync(CancellationToken ct) =>
+        (await client.Queues.ListAsync(ct).ConfigureAwait(false)).Select(q => q.Name).ToHashSet(StringComparer.Ordinal);
+
+    public async Task<(IReadOnlyDictionary<string, IReadOnlyList<string>> Queued, IReadOnlyList<WorkerView> Workers)> ReadAsync(
+        IReadOnlyCollection<string> queues, CancellationToken ct)
+    {
+        var listing = client.Queues.ListAsync(ct);
+        var workers = client.CallAsync("workers.get_all", [], ct);
+        var queued = (await listing.ConfigureAwait(false)).Where(q => queues.Contains(q.Name))
+            .ToDictionary(q => q.Name, q => q.Entries, StringComparer.Ordinal);
+        var list = (await workers.ConfigureAwait(false))["workers"] as JsonArray ?? [];
+        var views = list.OfType<JsonObject>()
+            .Select(w => new WorkerView(w["id"]?.GetValue<string>() ?? "", w["task"] is JsonObject t ? t["id"]?.GetValue<string>() : null))
+            .Where(w => w.Id.Length > 0).ToList();
+        return (queued, views);
+    }
+
+    public async Task<AutoscalerState?> LoadStateAsync(string scaler, CancellationToken ct)
+    {
+        var data = await client.CallAsync("autoscaler.get_state", new JsonObject { ["scaler"] = scaler }, ct).ConfigureAwait(false);
+        return data["state"] is JsonObject state ? state.Deserialize<AutoscalerState>(StateJson) : null;
+    }
+
+    public Task SaveStateAsync(string scaler, AutoscalerState state, CancellationToken ct) =>
+        client.CallAsync("autoscaler.set_state", new JsonObject { ["scaler"] = scaler, ["state"] = JsonSerializer.SerializeToNode(state, StateJson) }, ct);
+
+    public async Task AppendLogAsync(string scaler, IReadOnlyList<Decision> decisions, CancellationToken ct)
+    {
+        foreach (var chunk in decisions.Chunk(500))
+        {
+            var events = new JsonArray(chunk.Select(d => (JsonNode)new JsonObject
+            {
+                ["action"] = d.Action.ToString().ToLowerInvariant(), ["reason"] = d.Reason, ["resource"] = d.Resource,
+                ["launch_id"] = d.LaunchId, ["instance_id"] = d.InstanceId, ["detail"] = d.Detail,
+                ["tasks"] = new JsonArray(d.Tasks.Select(t => (JsonNode?)t).ToArray()),
+            }).ToArray());
+            await client.CallAsync("autoscaler.add_events", new JsonObject { ["scaler"] = scaler, ["events"] = events }, ct).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<bool> ReleaseTaskAsync(string task, string worker, bool requeue, string reason, CancellationToken ct)
+    {
+        var data = await client.CallAsync("autoscaler.release_task",
+            new JsonObject { ["task"] = task, ["worker"] = worker, ["requeue"] = requeue, ["reason"] = reason }, ct).ConfigureAwait(false);
+        return data["released"]?.GetValue<bool>() == true;
+    }
+
+    public Task HoldTaskAsync(string task, string message, CancellationToken ct) =>
+        client.CallAsync("autoscaler.hold_task", new JsonObject { ["task"] = task, ["message"] = message }, ct);
+
+    public async Task UnregisterWorkersAsync(IReadOnlyList<string> workers, CancellationToken ct)
+    {
+        foreach (var worker in workers)
+            await client.CallAsync("workers.unregister", new JsonObject { ["worker"] = worker }, ct).ConfigureAwait(false);
+    }
+}
