@@ -185,6 +185,7 @@ public sealed class SlipwayServer : IAsyncDisposable
         services.AddSingleton<ModelsApi>();
         services.AddSingleton<DatasetsApi>();
         services.AddSingleton<AuditApi>();
+        services.AddSingleton<ServingApi>();
         services.AddSingleton(sp =>
         {
             var router = new RpcRouter();
@@ -201,6 +202,7 @@ public sealed class SlipwayServer : IAsyncDisposable
             sp.GetRequiredService<FilesApi>().Map(router);
             sp.GetRequiredService<WorkersApi>().Map(router);
             sp.GetRequiredService<AuditApi>().Map(router);
+            sp.GetRequiredService<ServingApi>().Map(router);
             return router;
         });
         services.AddSingleton<RpcPipeline>();

@@ -46,6 +46,8 @@ public sealed class EntityGuard(IDocumentStore docs, AccessControl access)
                 "queue" when !QueueChanges.Contains(call.Endpoint) => Level.Read,
                 "task" when ReadsSource.Contains(call.Endpoint) => Level.Read,
                 "project" when OwnerChanges.Contains(call.Endpoint) => Level.Owner,
+                // An endpoint version only serves its model: reading it is enough.
+                "model" when service == "serving" => Level.Read,
                 _ => need,
             };
             foreach (var id in Ids(call.Body[field]))
@@ -101,6 +103,11 @@ public sealed class EntityGuard(IDocumentStore docs, AccessControl access)
         {
             yield return ("model", Collection.Models);
         }
+        else if (service == "serving")
+        {
+            yield return ("endpoint", Collection.ServingEndpoints);
+            yield return ("model", Collection.Models);
+        }
     }
 
     private static IEnumerable<string> Ids(JsonNode? node) => node switch
@@ -133,6 +140,7 @@ public sealed class EntityGuard(IDocumentStore docs, AccessControl access)
         Collection.Projects => ApiException.InvalidProjectId(id),
         Collection.Queues => ApiException.InvalidQueueId(id),
         Collection.Models => ApiException.InvalidModelId(id),
+        Collection.ServingEndpoints => ServingApi.InvalidEndpointId(id),
         _ => ApiException.InvalidId($"Invalid id (id={id})"),
     };
 
@@ -143,6 +151,7 @@ public sealed class EntityGuard(IDocumentStore docs, AccessControl access)
         Collection.Queues => "queue",
         Collection.Models => "model",
         Collection.Workers => "worker",
+        Collection.ServingEndpoints => "endpoint",
         _ => "entity",
     };
 }

@@ -19,4 +19,10 @@ public enum Collection
     Audit,
     /// <summary>Who uploaded each file on the file server (its id is the path), so that files follow their tenant.</summary>
     FileOwners,
+    /// <summary>Inference endpoints: name, versions bound to models, canary weights, keys (hashes only).</summary>
+    ServingEndpoints,
+    /// <summary>Inference hosts that registered, with their last status report (version states, request statistics).</summary>
+    ServingContainers,
+    /// <summary>One document per host status report and endpoint version, for metric history.</summary>
+    ServingStats,
 }

@@ -41,6 +41,9 @@ public abstract class SqlDatabase : IAsyncDisposable
         Collection.WorkerStats => "worker_stats",
         Collection.Audit => "audit",
         Collection.FileOwners => "file_owners",
+        Collection.ServingEndpoints => "serving_endpoints",
+        Collection.ServingContainers => "serving_containers",
+        Collection.ServingStats => "serving_stats",
         _ => throw new ArgumentOutOfRangeException(nameof(collection)),
     };
 }

@@ -76,5 +76,11 @@ public static class PostgresSchema
         // Lookups by name alone keep an index of their own.
         "CREATE INDEX projects_by_name ON projects ((doc #>> '{name}'))",
         "CREATE INDEX queues_by_name ON queues ((doc #>> '{name}'))",
+        // Serving: endpoint names are unique within a tenant; statistics are read by endpoint and time.
+        DocTable("serving_endpoints"),
+        "CREATE UNIQUE INDEX serving_endpoints_name ON serving_endpoints (coalesce(doc #>> '{company}', 'slipway'), (doc #>> '{name}'))",
+        DocTable("serving_containers"),
+        DocTable("serving_stats"),
+        "CREATE INDEX serving_stats_endpoint_time ON serving_stats ((doc #>> '{endpoint}'), ((doc #>> '{ts}')::numeric))",
     ];
 }

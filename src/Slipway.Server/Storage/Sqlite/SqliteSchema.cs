@@ -79,5 +79,11 @@ public static class SqliteSchema
         // Lookups by name alone keep an index of their own.
         "CREATE INDEX projects_by_name ON projects (json_extract(doc, '$.name'))",
         "CREATE INDEX queues_by_name ON queues (json_extract(doc, '$.name'))",
+        // Serving: endpoint names are unique within a tenant; statistics are read by endpoint and time.
+        DocTable("serving_endpoints"),
+        "CREATE UNIQUE INDEX serving_endpoints_name ON serving_endpoints (coalesce(json_extract(doc, '$.company'), 'slipway'), json_extract(doc, '$.name'))",
+        DocTable("serving_containers"),
+        DocTable("serving_stats"),
+        "CREATE INDEX serving_stats_endpoint_time ON serving_stats (json_extract(doc, '$.endpoint'), json_extract(doc, '$.ts'))",
     ];
 }
