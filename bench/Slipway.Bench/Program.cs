@@ -20,6 +20,7 @@ var scenarios = new (string Name, string Help, Func<BenchContext, Task> Run)[]
     ("permissions", "what role, tenant and project permission checks cost: tasks.get_all and events.add_batch as a member, checks on vs off", PermissionsScenario.RunAsync),
     ("big-batch", "memory and other clients' latency while 4 clients post 60 MB events.add_batch bodies at once", BigBatchScenario.RunAsync),
     ("startup", "cold start of the slipway executable to first answered request, and its idle RSS", StartupScenario.RunAsync),
+    ("serving", "inference host: V2 JSON vs a bare Kestrel+ONNX host (16 connections), dynamic batching vs unbatched (64 clients), 10 MB model to first answer", ServingScenario.RunAsync),
 };
 
 string? scenario = null, outFile = null, postgres = null, engines = null;
