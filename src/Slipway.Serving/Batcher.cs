@@ -1,4 +1,4 @@
-using System.Threading.Channels;
+using System.Collections.Concurrent;
 
 namespace Slipway.Serving;
 
@@ -15,56 +15,50 @@ public sealed class Batcher : IAsyncDisposable
     private readonly OnnxModel _model;
     private readonly int _maxBatch;
     private readonly TimeSpan _maxDelay;
-    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = false });
-    private readonly Task[] _workers;
+    private readonly BlockingCollection<Pending> _queue = new();
+    private readonly Thread[] _workers;
 
+    /// <summary>
+    /// The model runs on threads of the batcher's own, not the thread pool's: a batch blocks its thread for the whole run,
+    /// and on a small machine that would starve the pool that Kestrel answers requests with.
+    /// </summary>
     public Batcher(OnnxModel model, int maxBatch, TimeSpan maxDelay, int workers)
     {
         _model = model;
         _maxBatch = maxBatch;
         _maxDelay = maxDelay;
-        _workers = Enumerable.Range(0, Math.Max(1, workers)).Select(_ => Task.Run(WorkAsync)).ToArray();
+        _workers = Enumerable.Range(0, Math.Max(1, workers)).Select(i => new Thread(Work) { IsBackground = true, Name = $"slipway-batcher-{i}" }).ToArray();
+        foreach (var worker in _workers)
+            worker.Start();
     }
 
     public async ValueTask<List<TensorData>> RunAsync(List<TensorData> inputs, CancellationToken ct)
     {
         var rows = inputs.Count > 0 && inputs[0].Shape.Length > 0 ? inputs[0].Shape[0] : 1;
         var pending = new Pending(inputs, rows, new TaskCompletionSource<List<TensorData>>(TaskCreationOptions.RunContinuationsAsynchronously));
-        if (!_queue.Writer.TryWrite(pending))
+        if (!_queue.TryAdd(pending))
             throw new ObjectDisposedException(nameof(Batcher));
         return await pending.Done.Task.WaitAsync(ct);
     }
 
-    private async Task WorkAsync()
+    private void Work()
     {
         var batch = new List<Pending>();
-        while (await _queue.Reader.WaitToReadAsync())
+        while (!_queue.IsCompleted)
         {
-            if (!_queue.Reader.TryRead(out var first))
+            if (!_queue.TryTake(out var first, Timeout.Infinite))
                 continue;
             batch.Clear();
             batch.Add(first);
             var rows = first.Rows;
-            using (var delay = new CancellationTokenSource(_maxDelay))
+            var deadline = Environment.TickCount64 + (long)_maxDelay.TotalMilliseconds;
+            while (rows < _maxBatch)
             {
-                while (rows < _maxBatch)
-                {
-                    if (_queue.Reader.TryRead(out var next))
-                    {
-                        batch.Add(next);
-                        rows += next.Rows;
-                        continue;
-                    }
-                    try
-                    {
-                        if (!await _queue.Reader.WaitToReadAsync(delay.Token))
-                            break;
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        break;
-                    }
-                }
+                var left = deadline - Environment.TickCount64;
+                if (!_queue.TryTake(out var next, (int)Math.Max(0, left)))
+                    break;
+                batch.Add(next);
+                rows += next.Rows;
             }
             Run(batch);
         }
@@ -135,9 +129,12 @@ public sealed class Batcher : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
-        _queue.Writer.TryComplete();
-        await Task.WhenAll(_workers);
+        _queue.CompleteAdding();
+        foreach (var worker in _workers)
+            worker.Join();
+        _queue.Dispose();
+        return ValueTask.CompletedTask;
     }
 }

@@ -168,7 +168,8 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
                 model.Dispose();
                 throw;
             }
-            var batcher = maxBatch > 1 ? new Batcher(model, (int)maxBatch, maxDelay, Environment.ProcessorCount) : null;
+            // Half the cores run batches; the others parse requests and write answers, which is what fills the next batch.
+            var batcher = maxBatch > 1 ? new Batcher(model, (int)maxBatch, maxDelay, Math.Max(1, Environment.ProcessorCount / 2)) : null;
             lock (_lock)
             {
                 if (_versions.TryGetValue(version.Key, out var current) && current == version)
