@@ -28,6 +28,8 @@ public static class ServingCommands
 
     private static string Id(JsonObject endpoint) => Output.Text(endpoint["id"]) ?? "";
 
+    private static string? Number(JsonNode? node) => node is JsonValue value ? value.ToJsonString() : null;
+
     private static ClientCommand CreateEndpoint(CliConsole console)
     {
         var name = new Argument<string>("name") { Description = "The new endpoint's name (letters, digits, '_', '.', '-'); clients call /serve/NAME or /v2/models/NAME" };
@@ -74,7 +76,7 @@ public static class ServingCommands
             var table = new Table("NAME", "ID", "VERSIONS", "PUBLIC", "KEYS").AlignRight("KEYS");
             foreach (var e in endpoints.OfType<JsonObject>())
             {
-                var versions = (e["versions"] as JsonArray ?? []).OfType<JsonObject>().Select(v => $"v{Output.Text(v["version"])}:{Weight(v)} {State(v)}");
+                var versions = (e["versions"] as JsonArray ?? []).OfType<JsonObject>().Select(v => $"v{Number(v["version"])}:{Weight(v)} {State(v)}");
                 table.Add(Output.Text(e["name"]), Id(e), string.Join(", ", versions), e["public"]?.GetValue<bool>() == true ? "yes" : "no",
                     (e["keys"] as JsonArray)?.Count.ToString(CultureInfo.InvariantCulture) ?? "0");
             }
@@ -109,7 +111,7 @@ public static class ServingCommands
                 .Add("name", Output.Text(found["name"]))
                 .Add("id", Id(found))
                 .Add("public", found["public"]?.GetValue<bool>() == true ? "yes" : "no")
-                .Add("max batch", Output.Text(found["max_batch_size"]) ?? "-")
+                .Add("max batch", Number(found["max_batch_size"]) ?? "-")
                 .Write(run.Out);
             run.Out.WriteLine();
             var table = new Table("VERSION", "MODEL", "WEIGHT", "HOST", "STATE", "REQ/MIN", "LATENCY MS", "REASON").AlignRight("REQ/MIN", "LATENCY MS");
@@ -117,10 +119,10 @@ public static class ServingCommands
             {
                 var instances = (v["instances"] as JsonArray ?? []).OfType<JsonObject>().ToList();
                 if (instances.Count == 0)
-                    table.Add(Output.Text(v["version"]), Output.Text(v["model"]), Weight(v), "-", "-", "-", "-", "");
+                    table.Add(Number(v["version"]), Output.Text(v["model"]), Weight(v), "-", "-", "-", "-", "");
                 foreach (var i in instances)
                 {
-                    table.Add(Output.Text(v["version"]), Output.Text(v["model"]), Weight(v), Output.Text(i["container"]), Output.Text(i["state"]),
+                    table.Add(Number(v["version"]), Output.Text(v["model"]), Weight(v), Output.Text(i["container"]), Output.Text(i["state"]),
                         (i["requests_min"]?.GetValue<double>() ?? 0).ToString("0.#", CultureInfo.InvariantCulture),
                         (i["latency_ms"]?.GetValue<double>() ?? 0).ToString("0.###", CultureInfo.InvariantCulture), Output.Clip(Output.Text(i["reason"]) ?? "", 60));
                 }
