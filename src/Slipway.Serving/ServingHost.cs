@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Slipway.Client;
 
@@ -45,7 +46,12 @@ public sealed class ServingHost : IAsyncDisposable
     public static async Task<ServingHost> StartAsync(ServingOptions options, ClientOptions server, Action<ILoggingBuilder>? logging = null, CancellationToken ct = default)
     {
         options.Validate();
-        var builder = WebApplication.CreateSlimBuilder();
+        // No appsettings files: without this the host watches the working directory, recursively, for changes to them.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = AppContext.BaseDirectory,
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+        });
         builder.Logging.ClearProviders();
         if (logging is not null)
             logging(builder.Logging);
@@ -419,6 +425,9 @@ public sealed class ServingHost : IAsyncDisposable
     }
 
     private static string Labels(ServedVersion v) => $"endpoint=\"{v.EndpointName}\",version=\"{v.Number}\"";
+
+    /// <summary>Completes when the host is asked to stop (Ctrl-C, SIGTERM) or <paramref name="ct"/> is cancelled.</summary>
+    public Task WaitForShutdownAsync(CancellationToken ct = default) => _app.WaitForShutdownAsync(ct);
 
     public async ValueTask DisposeAsync()
     {

@@ -10,10 +10,10 @@ public static class ServeCommand
     public static ClientCommand Create(CliConsole console)
     {
         var host = new Option<string>("--host") { Description = "The address to listen on (0.0.0.0 for every interface)", DefaultValueFactory = _ => "127.0.0.1", HelpName = "address" };
-        var port = new Option<int>("--port") { Description = "The inference port (default 8090)", DefaultValueFactory = _ => 8090, HelpName = "n" };
-        var poll = new Option<double>("--poll") { Description = "Seconds between reads of the endpoint configuration (default 1)", DefaultValueFactory = _ => 1, HelpName = "seconds" };
-        var report = new Option<double>("--report") { Description = "Seconds between status and statistics reports to the server (default 10)", DefaultValueFactory = _ => 10, HelpName = "seconds" };
-        var maxBytes = new Option<long>("--max-request-bytes") { Description = "The largest request body for endpoints that set no limit (default 4 MiB)", DefaultValueFactory = _ => 4 << 20, HelpName = "bytes" };
+        var port = new Option<int>("--port") { Description = "The inference port (0: any free port)", DefaultValueFactory = _ => 8090, HelpName = "n" };
+        var poll = new Option<double>("--poll") { Description = "Seconds between reads of the endpoint configuration", DefaultValueFactory = _ => 1, HelpName = "seconds" };
+        var report = new Option<double>("--report") { Description = "Seconds between status and statistics reports to the server", DefaultValueFactory = _ => 10, HelpName = "seconds" };
+        var maxBytes = new Option<long>("--max-request-bytes") { Description = "The largest request body for endpoints that set no limit of their own", DefaultValueFactory = _ => 4 << 20, HelpName = "bytes" };
         var cache = new Option<string?>("--cache") { Description = "Where model files are downloaded (default ~/.slipway/cache/serving)", HelpName = "dir" };
         var publicUrl = new Option<string?>("--public-url") { Description = "The URL clients reach this host at, as reported to the server", HelpName = "url" };
         var command = new ClientCommand("serve", "Serve the server's inference endpoints (KServe V2 and /serve) on this machine until Ctrl-C", console)
@@ -49,13 +49,7 @@ public static class ServeCommand
             await using (served)
             {
                 console.Error.WriteLine($"slipway serve: endpoints of {run.Client.Options.ApiServer} on {served.Url} (Ctrl-C stops)");
-                try
-                {
-                    await Task.Delay(Timeout.Infinite, run.CancellationToken);
-                }
-                catch (OperationCanceledException) when (run.CancellationToken.IsCancellationRequested)
-                {
-                }
+                await served.WaitForShutdownAsync(run.CancellationToken);
             }
             return ExitCodes.Ok;
         });
