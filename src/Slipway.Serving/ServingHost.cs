@@ -272,10 +272,8 @@ public sealed class ServingHost : IAsyncDisposable
                 throw new BadRequestException("Inference-Header-Content-Length must be a whole number");
             headerLength = h;
         }
-        if (headerLength == 0)
-            throw new BadRequestException("a raw binary request (Inference-Header-Content-Length: 0) is not supported; send a JSON header");
-        var request = V2Codec.Parse(body, headerLength);
         var model = served.Model!;
+        var request = headerLength == 0 ? V2Codec.Raw(body, model.Inputs) : V2Codec.Parse(body, headerLength);
         model.Validate(request.Inputs);
         V2Codec.CheckOutputs(request, model.Outputs);
         var outputs = await served.InferAsync(request.Inputs, http.RequestAborted);

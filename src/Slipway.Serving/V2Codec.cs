@@ -60,6 +60,35 @@ public static class V2Codec
         }
     }
 
+    /// <summary>
+    /// A raw binary request (<c>Inference-Header-Content-Length: 0</c>): the body is the model's only input, batch 1, its one
+    /// variable dimension (if any) taken from the body's length; the outputs are answered as JSON.
+    /// </summary>
+    public static V2Request Raw(ReadOnlyMemory<byte> body, IReadOnlyList<TensorSpec> inputs)
+    {
+        if (inputs.Count != 1)
+            throw new BadRequestException($"a raw binary request needs a model with one input; this one takes {inputs.Count}");
+        var spec = inputs[0];
+        var shape = spec.Shape.ToArray();
+        var variable = Enumerable.Range(0, shape.Length).Where(d => shape[d] < 0).ToList();
+        if (variable.Count > 0 && variable[0] == 0)
+        {
+            shape[0] = 1;
+            variable.RemoveAt(0);
+        }
+        if (variable.Count > 1)
+            throw new BadRequestException($"a raw binary request needs an input with at most one variable dimension besides the batch; '{spec.Name}' has [{string.Join(",", spec.Shape)}]");
+        if (variable.Count == 1)
+        {
+            shape[variable[0]] = 1;
+            var rowBytes = TensorData.Elements(shape) * Datatypes.Size(spec.Datatype);
+            if (rowBytes == 0 || body.Length % rowBytes != 0)
+                throw new BadRequestException($"a raw body of {body.Length} bytes does not fill input '{spec.Name}' [{string.Join(",", spec.Shape)}] of {spec.Datatype}");
+            shape[variable[0]] = body.Length / rowBytes;
+        }
+        return new V2Request(null, [new TensorData(spec.Name, spec.Datatype, shape, body.ToArray())], [], false);
+    }
+
     private static TensorData ParseInput(JsonElement input, ReadOnlyMemory<byte> binary, ref int offset)
     {
         if (input.ValueKind != JsonValueKind.Object)

@@ -88,6 +88,17 @@ public sealed class ServingEndToEndTests : IAsyncLifetime
             Assert.Equal(expected, Floats.From(body[jsonLength..]), tolerance);
         }
 
+        // Raw binary: no JSON header at all, the body is the one input of batch 1; the answer is JSON.
+        using (var request = new HttpRequestMessage(HttpMethod.Post, "v2/models/mlp/infer"))
+        {
+            request.Content = new ByteArrayContent(Floats.Bytes(x[..4]));
+            request.Content.Headers.Add("Inference-Header-Content-Length", "0");
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            using var raw = await _f.Http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, raw.StatusCode);
+            Assert.Equal(expected[..3], Outputs(JsonNode.Parse(await raw.Content.ReadAsStringAsync())!), tolerance);
+        }
+
         var rows = new JsonArray(Enumerable.Range(0, 3).Select(r => (JsonNode)new JsonArray(x.Skip(r * 4).Take(4).Select(v => (JsonNode)v).ToArray())).ToArray());
         using (var serve = await _f.PostAsync("serve/mlp", new JsonObject { ["input"] = rows }.ToJsonString(), key))
         {
@@ -129,6 +140,15 @@ public sealed class ServingEndToEndTests : IAsyncLifetime
 
         var big = V2Json(Enumerable.Repeat(1.5f, 2000).ToArray());
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await Call(big, key)).Status);
+        // Without a Content-Length (chunked), the limit holds while the body is read.
+        using (var chunked = new HttpRequestMessage(HttpMethod.Post, "v2/models/guarded/infer"))
+        {
+            chunked.Content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(big)));
+            chunked.Headers.TransferEncodingChunked = true;
+            chunked.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            using var response = await _f.Http.SendAsync(chunked);
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        }
 
         var wrongShape = await Call(V2Json([1, 2, 3, 4, 5], width: 5), key);
         Assert.Equal(HttpStatusCode.BadRequest, wrongShape.Status);
