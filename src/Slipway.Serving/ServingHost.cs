@@ -56,7 +56,7 @@ public sealed class ServingHost : IAsyncDisposable
         if (logging is not null)
             logging(builder.Logging);
         else
-            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true).AddFilter("Microsoft", LogLevel.Warning);
         builder.WebHost.UseKestrel(k =>
         {
             // Each endpoint enforces its own limit while reading; this is only the ceiling.
