@@ -296,7 +296,14 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
         List<Task> background;
         lock (_lock)
             background = [.. _background];
-        await Task.WhenAll(background);
+        try
+        {
+            await Task.WhenAll(background);
+        }
+        catch (OperationCanceledException)
+        {
+            // A download cut short by the stop: nothing to keep.
+        }
         foreach (var version in Versions)
             await version.RetireAsync(TimeSpan.Zero);
         _stop.Dispose();
