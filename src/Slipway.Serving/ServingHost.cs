@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -24,19 +25,24 @@ namespace Slipway.Serving;
 public sealed class ServingHost : IAsyncDisposable
 {
     public const string KeyHeader = "X-Slipway-Key";
+    public const string MeterName = "Slipway.Serving";
     private readonly WebApplication _app;
     private readonly SlipwayClient _client;
-    private readonly ServingOptions _options;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<(string Endpoint, int Status), long> _refused = new();
+    // For OpenTelemetry listeners; /metrics reads the versions' own counters.
+    private readonly Meter _meter = new(MeterName);
+    private readonly Counter<long> _requests;
+    private readonly Histogram<double> _duration;
 
-    private ServingHost(WebApplication app, SlipwayClient client, ServingOptions options, EndpointWatcher watcher, ILogger logger)
+    private ServingHost(WebApplication app, SlipwayClient client, EndpointWatcher watcher, ILogger logger)
     {
         _app = app;
         _client = client;
-        _options = options;
         Watcher = watcher;
         _logger = logger;
+        _requests = _meter.CreateCounter<long>("slipway.serving.requests");
+        _duration = _meter.CreateHistogram<double>("slipway.serving.duration", "s");
     }
 
     public EndpointWatcher Watcher { get; }
@@ -68,7 +74,7 @@ public sealed class ServingHost : IAsyncDisposable
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Slipway.Serving");
         var client = new SlipwayClient(server);
         var watcher = new EndpointWatcher(client, options, logger);
-        var host = new ServingHost(app, client, options, watcher, logger);
+        var host = new ServingHost(app, client, watcher, logger);
         host.Map(app);
         await app.StartAsync(ct);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -259,7 +265,16 @@ public sealed class ServingHost : IAsyncDisposable
         {
             if (rented is not null)
                 ArrayPool<byte>.Shared.Return(rented);
-            served?.Stats.Record(clock.Elapsed, failed);
+            if (served is not null)
+            {
+                served.Stats.Record(clock.Elapsed, failed);
+                if (_requests.Enabled || _duration.Enabled)
+                {
+                    var tags = new TagList { { "endpoint", served.EndpointName }, { "version", served.Number }, { "failed", failed } };
+                    _requests.Add(1, tags);
+                    _duration.Record(clock.Elapsed.TotalSeconds, tags);
+                }
+            }
         }
     }
 
@@ -433,5 +448,6 @@ public sealed class ServingHost : IAsyncDisposable
         await Watcher.DisposeAsync();
         await _app.DisposeAsync();
         _client.Dispose();
+        _meter.Dispose();
     }
 }
