@@ -186,6 +186,7 @@ public sealed class SlipwayServer : IAsyncDisposable
         services.AddSingleton<DatasetsApi>();
         services.AddSingleton<AuditApi>();
         services.AddSingleton<ServingApi>();
+        services.AddSingleton<ServingAutoUpdate>();
         services.AddSingleton(sp =>
         {
             var router = new RpcRouter();

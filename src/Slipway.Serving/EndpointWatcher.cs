@@ -15,6 +15,9 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, ServedVersion> _versions = new(StringComparer.Ordinal);
+    // Removed versions that still answer because their endpoint has no other version ready yet (an auto-update that keeps
+    // one version removes the old one in the same change that adds the new one).
+    private readonly Dictionary<string, ServedVersion> _outgoing = new(StringComparer.Ordinal);
     private readonly List<Task> _background = [];
     private readonly SemaphoreSlim _reportNow = new(0);
     private readonly CancellationTokenSource _stop = new();
@@ -34,7 +37,7 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
         get
         {
             lock (_lock)
-                return _versions.Values.ToList();
+                return [.. _versions.Values, .. _outgoing.Values];
         }
     }
 
@@ -110,27 +113,50 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
             }
             foreach (var key in _versions.Keys.Where(k => !wanted.Contains(k)).ToList())
             {
-                retired.Add(_versions[key]);
+                var version = _versions[key];
                 _versions.Remove(key);
+                if (version.State == VersionState.Ready)
+                    _outgoing[key] = version;
+                else
+                    retired.Add(version);
             }
-            Publish();
+            retired.AddRange(Publish());
             _background.RemoveAll(t => t.IsCompleted);
-            foreach (var version in retired)
-            {
-                _background.Add(Task.Run(async () =>
-                {
-                    await version.RetireAsync(options.DrainTimeout);
-                    ServingLog.Drained(logger, version.EndpointName, version.Number);
-                }));
-            }
+            Retire(retired);
         }
         if (retired.Count > 0)
             _reportNow.Release();
     }
 
-    /// <summary>Builds the routing table from the last configuration and the versions' current states. Called under the lock.</summary>
-    private void Publish()
+    /// <summary>Drains and closes versions in the background. Called under the lock.</summary>
+    private void Retire(List<ServedVersion> versions)
     {
+        foreach (var version in versions)
+        {
+            _background.Add(Task.Run(async () =>
+            {
+                await version.RetireAsync(options.DrainTimeout);
+                ServingLog.Drained(logger, version.EndpointName, version.Number);
+            }));
+        }
+    }
+
+    /// <summary>
+    /// Builds the routing table from the last configuration and the versions' current states, and returns the outgoing
+    /// versions it no longer needs (their endpoint has another version ready, or is gone). Called under the lock.
+    /// </summary>
+    private List<ServedVersion> Publish()
+    {
+        var done = new List<ServedVersion>();
+        var present = _config.OfType<JsonObject>().Select(e => e["id"]?.GetValue<string>() ?? "").ToHashSet(StringComparer.Ordinal);
+        foreach (var (key, version) in _outgoing.ToList())
+        {
+            if (!present.Contains(version.EndpointId) || _versions.Values.Any(v => v.EndpointId == version.EndpointId && v.State == VersionState.Ready))
+            {
+                _outgoing.Remove(key);
+                done.Add(version);
+            }
+        }
         var routes = new Dictionary<string, EndpointRoute>(StringComparer.Ordinal);
         foreach (var endpoint in _config.OfType<JsonObject>())
         {
@@ -143,11 +169,15 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
                 if (_versions.TryGetValue(key, out var served))
                     versions.Add((served, v["weight"]?.GetValue<double>() ?? 0));
             }
+            // An outgoing version has no weight: it answers only while none of the configured ones is ready.
+            foreach (var outgoing in _outgoing.Values.Where(o => o.EndpointId == id))
+                versions.Add((outgoing, 0));
             var hashes = (endpoint["keys"] as JsonArray ?? []).OfType<JsonObject>().Select(k => k["hash"]?.GetValue<string>()).OfType<string>().ToHashSet(StringComparer.Ordinal);
             routes[name] = new EndpointRoute(id, name, endpoint["public"]?.GetValue<bool>() ?? false, hashes,
                 endpoint["max_request_bytes"]?.GetValue<long>() ?? options.MaxRequestBytes, versions);
         }
         Volatile.Write(ref _table, new RoutingTable(routes, true));
+        return done;
     }
 
     private async Task LoadAsync(ServedVersion version, long maxBatch, TimeSpan maxDelay)
@@ -175,7 +205,7 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
                 if (_versions.TryGetValue(version.Key, out var current) && current == version)
                 {
                     version.SetReady(model, batcher);
-                    Publish();
+                    Retire(Publish());
                 }
                 else
                 {

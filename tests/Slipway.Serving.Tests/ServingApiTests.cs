@@ -127,6 +127,44 @@ public sealed class ServingApiTests : IAsyncLifetime
         Assert.Equal("", seen["versions"]![0]!["model_uri"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task A_published_model_matching_the_rule_becomes_the_newest_version_and_the_oldest_beyond_keep_goes()
+    {
+        var endpoint = (await _admin.CallAsync("serving.create_endpoint", new JsonObject { ["name"] = "auto" }))["id"]!.GetValue<string>();
+        await _admin.CallAsync("serving.set_auto_update", new JsonObject
+        {
+            ["endpoint"] = endpoint, ["model_name"] = "scorer", ["tags"] = new JsonArray("prod"), ["published"] = true, ["keep"] = 2,
+        });
+        async Task<string> Publish(string name, params string[] tags)
+        {
+            var id = (await _admin.CallAsync("models.create", new JsonObject
+            {
+                ["name"] = name, ["uri"] = "http://127.0.0.1:1/files/m.onnx", ["tags"] = new JsonArray(tags.Select(t => (JsonNode)t).ToArray()),
+            }))["id"]!.GetValue<string>();
+            await _admin.CallAsync("models.set_ready", new JsonObject { ["model"] = id, ["publish_task"] = false });
+            return id;
+        }
+        async Task<List<(string Model, double Weight)>> Versions() =>
+            (await _admin.CallAsync("serving.get_endpoint", new JsonObject { ["endpoint"] = endpoint }))["endpoint"]!["versions"]!.AsArray()
+            .Select(v => (v!["model"]!.GetValue<string>(), v["weight"]!.GetValue<double>())).ToList();
+
+        var first = await Publish("scorer", "prod");
+        Assert.Equal([(first, 1.0)], await Versions());
+        await Publish("scorer");             // no "prod" tag
+        await Publish("other", "prod");      // another name
+        var unpublished = (await _admin.CallAsync("models.create", new JsonObject
+        {
+            ["name"] = "scorer", ["uri"] = "http://127.0.0.1:1/files/m.onnx", ["tags"] = new JsonArray("prod"),
+        }))["id"]!.GetValue<string>();
+        Assert.Equal([(first, 1.0)], await Versions());
+        var second = await Publish("scorer", "prod");
+        var third = await Publish("scorer", "prod");
+        Assert.Equal([(second, 0.0), (third, 1.0)], await Versions());
+        Assert.DoesNotContain(unpublished, (await Versions()).Select(v => v.Model));
+        var refused = await Refused(_admin.CallAsync("serving.set_auto_update", new JsonObject { ["endpoint"] = endpoint }));
+        Assert.Contains("model_name, project or tags", refused.Message, StringComparison.Ordinal);
+    }
+
     public async Task DisposeAsync()
     {
         _admin.Dispose();

@@ -243,6 +243,42 @@ public sealed class ServingEndToEndTests : IAsyncLifetime
         Assert.Equal(2, second);
     }
 
+    [Fact]
+    public async Task A_published_model_is_rolled_out_by_auto_update_under_load_without_a_failed_request()
+    {
+        var (endpoint, key, _) = await DeployAsync("auto");
+        await _f.Client.CallAsync("serving.set_auto_update", new JsonObject { ["endpoint"] = endpoint, ["model_name"] = "candidate", ["published"] = true, ["keep"] = 1 });
+        var next = new Mlp(4, 16, 3, seed: 42);
+        var model = await _f.RegisterModelAsync(next.ToOnnx(), "candidate");
+        var failures = new List<string>();
+        var answered = new Dictionary<string, int>();
+        using var stop = new CancellationTokenSource();
+        var clients = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var response = await _f.PostAsync("v2/models/auto/infer", V2Json([1, 2, 3, 4]), key);
+                var text = await response.Content.ReadAsStringAsync();
+                lock (answered)
+                {
+                    if (response.StatusCode != HttpStatusCode.OK)
+                        failures.Add($"{(int)response.StatusCode}: {text}");
+                    else
+                        answered[JsonNode.Parse(text)!["model_version"]!.GetValue<string>()] = answered.GetValueOrDefault(JsonNode.Parse(text)!["model_version"]!.GetValue<string>()) + 1;
+                }
+            }
+        })).ToArray();
+        await ServingFixture.WaitForAsync(() => Task.FromResult(Count(answered, "1") > 20), "traffic on version 1");
+        // Registered but not published: the rule waits for the publish.
+        Assert.Single((await _f.Client.CallAsync("serving.get_endpoint", new JsonObject { ["endpoint"] = endpoint }))["endpoint"]!["versions"]!.AsArray());
+        await _f.Client.Models.PublishAsync(model);
+        await ServingFixture.WaitForAsync(() => Task.FromResult(Count(answered, "2") > 20), "traffic on the auto-updated version 2");
+        await ServingFixture.WaitForAsync(() => Task.FromResult(!_f.Host.Watcher.Versions.Any(v => v.Number == 1)), "version 1 to be retired (keep 1)");
+        await stop.CancelAsync();
+        await Task.WhenAll(clients);
+        Assert.Empty(failures);
+    }
+
     private static int Count(Dictionary<string, int> answered, string version)
     {
         lock (answered)

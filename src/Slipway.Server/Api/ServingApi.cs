@@ -39,6 +39,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         router.Add("serving.add_version", AddVersion, "endpoint model engine inputs outputs weight");
         router.Add("serving.remove_version", RemoveVersion, "endpoint version");
         router.Add("serving.set_canary", SetCanary, "endpoint weights");
+        router.Add("serving.set_auto_update", SetAutoUpdate, "endpoint model_name project tags published keep weight enabled");
         router.Add("serving.create_key", CreateKey, "endpoint name");
         router.Add("serving.revoke_key", RevokeKey, "endpoint key_id");
         router.Add("serving.get_keys", GetKeys, "endpoint");
@@ -213,6 +214,46 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
             }
             if (versions.Count > 0 && versions.Sum(v => Json.GetDouble(v["weight"]) ?? 0) <= 0)
                 throw ApiException.Validation("at least one version needs a weight above 0");
+        });
+        return new JsonObject { ["updated"] = 1 };
+    }
+
+    /// <summary>
+    /// The endpoint's auto-update rule (<see cref="ServingAutoUpdate"/>): models named <c>model_name</c>, in <c>project</c>, with
+    /// all of <c>tags</c>, and with <c>published</c> only once published, become new versions; <c>keep</c> versions stay
+    /// (default 2); <c>weight</c> is the new version's share (default: all traffic once ready). <c>enabled: false</c> removes it.
+    /// </summary>
+    private async ValueTask<JsonNode?> SetAutoUpdate(RpcCall call)
+    {
+        var id = call.RequireString("endpoint");
+        JsonObject? rule = null;
+        if (call.Bool("enabled", true))
+        {
+            var name = call.String("model_name");
+            var project = call.String("project");
+            var tags = call.StringList("tags") ?? [];
+            if (string.IsNullOrEmpty(name) && string.IsNullOrEmpty(project) && tags.Count == 0)
+                throw ApiException.Validation("an auto-update rule needs model_name, project or tags (otherwise every model would match)");
+            var keep = call.Long("keep") ?? 2;
+            if (keep is < 1 or > 100)
+                throw ApiException.Validation("keep must be between 1 and 100");
+            rule = new JsonObject
+            {
+                ["model_name"] = name ?? "",
+                ["project"] = project ?? "",
+                ["tags"] = Json.SortedStrings(tags),
+                ["published"] = call.Bool("published"),
+                ["keep"] = keep,
+            };
+            if (Weight(call.Body["weight"], "weight") is { } w)
+                rule["weight"] = w;
+        }
+        await ChangeAsync(call, id, body =>
+        {
+            if (rule is null)
+                body.Remove("auto_update");
+            else
+                body["auto_update"] = rule;
         });
         return new JsonObject { ["updated"] = 1 };
     }

@@ -48,6 +48,8 @@ public sealed class EntityGuard(IDocumentStore docs, AccessControl access)
                 "project" when OwnerChanges.Contains(call.Endpoint) => Level.Owner,
                 // An endpoint version only serves its model: reading it is enough.
                 "model" when service == "serving" => Level.Read,
+                // An auto-update rule only names the project its models come from.
+                "project" when call.Endpoint == "serving.set_auto_update" => Level.Read,
                 _ => need,
             };
             foreach (var id in Ids(call.Body[field]))
