@@ -36,6 +36,14 @@ public sealed class ServingCommandTests(CliServer server) : IClassFixture<CliSer
         (await server.RunAsync("serving", "key", "revoke", name, keyId)).Ok();
         Assert.Empty((await server.RunAsync("serving", "key", "list", name, "--json")).Json().AsArray());
 
+        (await server.RunAsync("serving", "auto-update", name, "--model-name", "scorer", "--published", "--keep", "3")).Ok();
+        var rule = (await server.RunAsync("serving", "endpoint", "show", name, "--json")).Json()["auto_update"]!;
+        Assert.Equal("scorer", rule["model_name"]!.GetValue<string>());
+        Assert.Equal(3, rule["keep"]!.GetValue<long>());
+        Assert.True(rule["published"]!.GetValue<bool>());
+        (await server.RunAsync("serving", "auto-update", name, "--off")).Ok();
+        Assert.Null((await server.RunAsync("serving", "endpoint", "show", name, "--json")).Json()["auto_update"]);
+
         (await server.RunAsync("serving", "version", "remove", name, "1")).Ok();
         var shown = (await server.RunAsync("serving", "endpoint", "show", name, "--json")).Json();
         Assert.Equal([2L], shown["versions"]!.AsArray().Select(v => v!["version"]!.GetValue<long>()));

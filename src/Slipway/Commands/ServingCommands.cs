@@ -15,6 +15,7 @@ public static class ServingCommands
         new Command("endpoint", "Create, list, show and delete endpoints") { CreateEndpoint(console), List(console), Show(console), Delete(console) },
         new Command("version", "Add a model as a new version of an endpoint, or remove one") { AddVersion(console), RemoveVersion(console) },
         Canary(console),
+        AutoUpdate(console),
         new Command("key", "Issue, list and revoke an endpoint's keys") { CreateKey(console), ListKeys(console), RevokeKey(console) },
     };
 
@@ -217,6 +218,44 @@ public static class ServingCommands
                 run.WriteJson(new JsonObject { ["endpoint"] = Id(found), ["weights"] = map.DeepClone() });
             else
                 run.Note($"Weights of {run.Get(endpoint)}: {string.Join(", ", run.Get(weights) ?? [])}.");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static ClientCommand AutoUpdate(CliConsole console)
+    {
+        var endpoint = EndpointArgument();
+        var modelName = new Option<string?>("--model-name") { Description = "Models with this name", HelpName = "name" };
+        var project = new Option<string?>("--project") { Description = "Models in this project (id)", HelpName = "id" };
+        var tags = new Option<string[]>("--tag") { Description = "Models with this tag; repeat for several (all are needed)", HelpName = "tag" };
+        var published = new Option<bool>("--published") { Description = "Only once a model is published (default: as soon as it has its file)" };
+        var keep = new Option<int>("--keep") { Description = "How many versions the endpoint keeps; the oldest go", DefaultValueFactory = _ => 2, HelpName = "n" };
+        var weight = new Option<double?>("--weight") { Description = "The new version's share of traffic (default: all traffic once it is ready)", HelpName = "w" };
+        var off = new Option<bool>("--off") { Description = "Remove the endpoint's rule" };
+        var command = new ClientCommand("auto-update", "Deploy new models that match a rule as new versions of an endpoint, as the server registers or publishes them", console)
+        {
+            endpoint, modelName, project, tags, published, keep, weight, off,
+        };
+        command.SetClientAction(async run =>
+        {
+            var found = await RequireEndpointAsync(run, run.Get(endpoint)!);
+            var body = new JsonObject { ["endpoint"] = Id(found), ["enabled"] = !run.Get(off) };
+            if (!run.Get(off))
+            {
+                body["model_name"] = run.Get(modelName) ?? "";
+                body["project"] = run.Get(project) ?? "";
+                body["tags"] = new JsonArray((run.Get(tags) ?? []).Select(t => (JsonNode)t).ToArray());
+                body["published"] = run.Get(published);
+                body["keep"] = run.Get(keep);
+                if (run.Get(weight) is { } w)
+                    body["weight"] = w;
+            }
+            await run.Client.CallAsync("serving.set_auto_update", body, run.CancellationToken);
+            if (run.Json)
+                run.WriteJson(body);
+            else
+                run.Note(run.Get(off) ? $"Auto-update of {run.Get(endpoint)} is off." : $"Auto-update of {run.Get(endpoint)} is on.");
             return ExitCodes.Ok;
         });
         return command;
