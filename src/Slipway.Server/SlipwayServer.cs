@@ -188,6 +188,8 @@ public sealed class SlipwayServer : IAsyncDisposable
         services.AddSingleton<AuditApi>();
         services.AddSingleton<LostTasks>();
         services.AddSingleton<AutoscalerApi>();
+        services.AddSingleton<ServingApi>();
+        services.AddSingleton<ServingAutoUpdate>();
         services.AddSingleton(sp =>
         {
             var router = new RpcRouter();
@@ -205,6 +207,7 @@ public sealed class SlipwayServer : IAsyncDisposable
             sp.GetRequiredService<WorkersApi>().Map(router);
             sp.GetRequiredService<AuditApi>().Map(router);
             sp.GetRequiredService<AutoscalerApi>().Map(router);
+            sp.GetRequiredService<ServingApi>().Map(router);
             return router;
         });
         services.AddSingleton<RpcPipeline>();

@@ -8,7 +8,8 @@ using Slipway.Server.Storage;
 namespace Slipway.Server.Api;
 
 /// <summary>models.*: the model registry. A model points at its weights (uri) and at the task that made it.</summary>
-public sealed class ModelsApi(IDocumentStore docs, AccessControl access, IEventStore events, TaskUpdates tasks, FileCleanup cleanup, FilesPort filesPort, TimeProvider clock)
+public sealed class ModelsApi(IDocumentStore docs, AccessControl access, IEventStore events, TaskUpdates tasks, FileCleanup cleanup, FilesPort filesPort, TimeProvider clock,
+    ServingAutoUpdate autoUpdate)
 {
     private const string DefinitionFields = "uri name comment tags system_tags framework design labels ready project parent task metadata";
 
@@ -55,6 +56,7 @@ public sealed class ModelsApi(IDocumentStore docs, AccessControl access, IEventS
         Apply(call, model);
         if (!await docs.InsertAsync(Collection.Models, id, model, call.Aborted))
             throw ApiException.NotUnique($"model id {id}");
+        await autoUpdate.ModelChangedAsync(model, call.Aborted);
         return new JsonObject { ["id"] = id, ["created"] = true };
     }
 
@@ -84,7 +86,7 @@ public sealed class ModelsApi(IDocumentStore docs, AccessControl access, IEventS
     private async ValueTask<JsonNode?> Edit(RpcCall call, bool replaceDesign)
     {
         await CheckReferencesAsync(call);
-        await UpdateAsync(call.RequireString("model"), model =>
+        var edited = await UpdateAsync(call.RequireString("model"), model =>
         {
             if (Json.GetBool(model, "ready") && call.Has("uri") && call.String("uri") != Json.GetString(model, "uri"))
                 throw new ApiException(400, 203, "Model is published and its uri cannot change");
@@ -99,6 +101,9 @@ public sealed class ModelsApi(IDocumentStore docs, AccessControl access, IEventS
             if (call.Long("iteration") is { } iteration)
                 model["last_iteration"] = iteration;
         }, call.Aborted);
+        // A model that gets its file may be what an endpoint's auto-update rule waits for.
+        if (call.String("uri") is { Length: > 0 })
+            await autoUpdate.ModelChangedAsync(edited, call.Aborted);
         var fields = new JsonObject();
         foreach (var (key, value) in call.Body.Where(p => p.Key != "model"))
             fields[key] = value?.DeepClone();
@@ -110,6 +115,7 @@ public sealed class ModelsApi(IDocumentStore docs, AccessControl access, IEventS
     {
         var model = await RequireAsync(call.RequireString("model"), call.Aborted);
         var updated = await UpdateAsync(model.Id, m => m["ready"] = true, call.Aborted);
+        await autoUpdate.ModelChangedAsync(updated, call.Aborted);
         var result = new JsonObject { ["updated"] = 1 };
         if (call.Bool("publish_task", true) && Json.GetString(updated, "task") is { Length: > 0 } taskId
             && await docs.GetAsync(Collection.Tasks, taskId, call.Aborted) is { } task

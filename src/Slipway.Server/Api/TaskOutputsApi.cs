@@ -35,7 +35,9 @@ public sealed class TaskOutputsApi(TaskUpdates updates)
     private async ValueTask<JsonNode?> DeleteArtifacts(RpcCall call)
     {
         var keys = (call.Array("artifacts") ?? throw ApiException.MissingField("artifacts"))
-            .Select(a => (RpcCall.AsString(a?["key"], "key") ?? throw ApiException.MissingField("key"), RpcCall.AsString(a?["mode"], "mode") ?? "output"))
+            .Select(a => a is JsonObject o
+                ? (RpcCall.AsString(o["key"], "key") ?? throw ApiException.MissingField("key"), RpcCall.AsString(o["mode"], "mode") ?? "output")
+                : throw ApiException.Validation("each artifact to delete is an object with a key"))
             .ToList();
         var force = call.Bool("force");
         var deleted = 0;

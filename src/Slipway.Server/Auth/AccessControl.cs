@@ -89,6 +89,8 @@ public sealed class AccessControl(IDocumentStore docs, ServerOptions options)
                 : owner == caller.User ? Level.Owner : Level.None,
             // Queues and workers are the tenant's shared compute: everyone uses them, their creator (or an admin) changes them.
             Collection.Queues or Collection.Workers => owner == caller.User ? Level.Owner : Level.Read,
+            // Endpoints are shared like queues: the tenant's hosts serve them all, their creator (or an admin) changes them.
+            Collection.ServingEndpoints => owner == caller.User ? Level.Owner : Level.Read,
             _ => Level.None,
         };
         return caller.Role == Roles.Viewer ? (Level)Math.Min((int)level, (int)Level.Read) : level;
@@ -118,7 +120,7 @@ public sealed class AccessControl(IDocumentStore docs, ServerOptions options)
         var tenant = Tenants.Filter(caller.Company);
         if (collection == Collection.Workers)
             return Tenants.Filter(caller.Company, "company.id");
-        if (caller.IsAdmin || collection == Collection.Queues)
+        if (caller.IsAdmin || collection == Collection.Queues || (collection == Collection.ServingEndpoints && caller.Role is not Roles.Customer))
             return tenant;
         if (caller.Role == Roles.Customer)
             return new AllOf([tenant, collection == Collection.Tasks

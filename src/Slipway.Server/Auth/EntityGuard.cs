@@ -47,6 +47,10 @@ public sealed class EntityGuard(IDocumentStore docs, AccessControl access)
                 "task" when ReadsSource.Contains(call.Endpoint) => Level.Read,
                 "parent" => Level.Read, // naming a parent only reads it (and must not reveal a private one)
                 "project" when OwnerChanges.Contains(call.Endpoint) => Level.Owner,
+                // An endpoint version only serves its model: reading it is enough.
+                "model" when service == "serving" => Level.Read,
+                // An auto-update rule only names the project its models come from.
+                "project" when call.Endpoint == "serving.set_auto_update" => Level.Read,
                 _ => need,
             };
             foreach (var id in Ids(call.Body[field]))
@@ -104,6 +108,11 @@ public sealed class EntityGuard(IDocumentStore docs, AccessControl access)
         {
             yield return ("model", Collection.Models);
         }
+        else if (service == "serving")
+        {
+            yield return ("endpoint", Collection.ServingEndpoints);
+            yield return ("model", Collection.Models);
+        }
     }
 
     private static IEnumerable<string> Ids(JsonNode? node) => node switch
@@ -136,6 +145,7 @@ public sealed class EntityGuard(IDocumentStore docs, AccessControl access)
         Collection.Projects => ApiException.InvalidProjectId(id),
         Collection.Queues => ApiException.InvalidQueueId(id),
         Collection.Models => ApiException.InvalidModelId(id),
+        Collection.ServingEndpoints => ServingApi.InvalidEndpointId(id),
         _ => ApiException.InvalidId($"Invalid id (id={id})"),
     };
 
@@ -146,6 +156,7 @@ public sealed class EntityGuard(IDocumentStore docs, AccessControl access)
         Collection.Queues => "queue",
         Collection.Models => "model",
         Collection.Workers => "worker",
+        Collection.ServingEndpoints => "endpoint",
         _ => "entity",
     };
 }

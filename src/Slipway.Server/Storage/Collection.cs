@@ -23,4 +23,10 @@ public enum Collection
     Autoscalers,
     /// <summary>The autoscalers' decisions with their reason codes, append-only; ids start with the time.</summary>
     AutoscalerEvents,
+    /// <summary>Inference endpoints: name, versions bound to models, canary weights, keys (hashes only).</summary>
+    ServingEndpoints,
+    /// <summary>Inference hosts that registered, with their last status report (version states, request statistics).</summary>
+    ServingContainers,
+    /// <summary>One document per host status report and endpoint version, for metric history.</summary>
+    ServingStats,
 }

@@ -43,6 +43,9 @@ public abstract class SqlDatabase : IAsyncDisposable
         Collection.FileOwners => "file_owners",
         Collection.Autoscalers => "autoscalers",
         Collection.AutoscalerEvents => "autoscaler_events",
+        Collection.ServingEndpoints => "serving_endpoints",
+        Collection.ServingContainers => "serving_containers",
+        Collection.ServingStats => "serving_stats",
         _ => throw new ArgumentOutOfRangeException(nameof(collection)),
     };
 }

@@ -49,6 +49,8 @@ public static class Cli
             GcCommand.Create(console),
             AgentCommand.Create(console),
             AutoscalerCommand.Create(console),
+            ServeCommand.Create(console),
+            ServingCommands.Create(console),
         };
         var help = root.Options.OfType<HelpOption>().Single();
         if (help.Action is HelpAction standard)
@@ -76,7 +78,7 @@ public static class Cli
     }
 
     private const string RootFooter = """
-        Client commands (task, model, queue, user, gc, agent, autoscaler) find the server and keys in --conf FILE, else the way the
+        Client commands (task, model, queue, user, gc, agent, autoscaler, serve, serving) find the server and keys in --conf FILE, else the way the
         ClearML SDK does: CLEARML_API_HOST, CLEARML_API_ACCESS_KEY, CLEARML_API_SECRET_KEY, else CLEARML_CONFIG_FILE,
         else ~/clearml.conf (written by 'slipway login'), else ~/.slipway/clearml.conf (written by 'slipway server').
         With --json they print JSON for scripts; text output is for people and may change.

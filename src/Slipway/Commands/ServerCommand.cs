@@ -20,8 +20,12 @@ public static class ServerCommand
         var s3Endpoint = new Option<string?>("--s3-endpoint") { Description = "S3-compatible server URL (default: AWS); keys from --s3-access-key/--s3-secret-key, SLIPWAY_S3_* or the AWS defaults" };
         var s3PathStyle = new Option<string?>("--s3-path-style") { Description = "true for path-style addressing (most S3-compatible servers)" };
         var filesPath = new Option<string?>("--files-path") { Description = "Also serve the file server under this path of the API port, e.g. /files" };
+        var servePort = new Option<int?>("--serve-port")
+        {
+            Description = "Also run the inference host (as 'slipway serve' does) in this process on this port, as the admin; for one machine",
+        };
         var config = new Option<string?>("--config") { Description = "JSON settings file (keys: data, host, api_port, web_port, files_port, db, token_lifetime_sec, public_host, autoscaler: a configuration file the server then runs)" };
-        var command = new Command("server", "Start the Slipway server") { data, host, apiPort, webPort, filesPort, db, publicHost, blobs, s3Endpoint, s3PathStyle, filesPath, config };
+        var command = new Command("server", "Start the Slipway server") { data, host, apiPort, webPort, filesPort, db, publicHost, blobs, s3Endpoint, s3PathStyle, filesPath, servePort, config };
         command.SetAction(async (parse, ct) =>
         {
             ServerOptions options;
@@ -78,11 +82,31 @@ public static class ServerCommand
                 console.Out.WriteLine($"Created the admin key pair (access_key {admin.AccessKey}); its secret key is in {server.ConfigPath}, readable only by you.");
             }
             console.Out.WriteLine($"Point the ClearML SDK here: CLEARML_CONFIG_FILE={server.ConfigPath} python train.py");
+            Slipway.Serving.ServingHost? serving = null;
+            if (parse.GetValue(servePort) is { } port)
+            {
+                // The in-process host is a client like any other: it signs in with the admin key pair the server wrote.
+                try
+                {
+                    serving = await Slipway.Serving.ServingHost.StartAsync(new Slipway.Serving.ServingOptions
+                    {
+                        Host = options.Host, Port = port, CacheFolder = Path.Combine(options.DataDir, "serving-cache"),
+                    }, Slipway.Client.ClientOptions.FromFile(server.ConfigPath), ct: ct);
+                }
+                catch (Exception e) when (e is ArgumentException or IOException or Slipway.Client.SlipwayException)
+                {
+                    console.Error.WriteLine($"slipway server: the inference host could not start: {ExitCodes.OneLine(e.Message)}");
+                    return ExitCodes.Failed;
+                }
+                console.Out.WriteLine($"  Serve: {serving.Url}");
+            }
             using var autoscaling = CancellationTokenSource.CreateLinkedTokenSource(ct);
             var autoscaler = options.Autoscaler is { } file ? RunAutoscalerAsync(console, server, file, autoscaling.Token) : Task.CompletedTask;
             await server.WaitForShutdownAsync(ct);
             await autoscaling.CancelAsync();
             await autoscaler;
+            if (serving is not null)
+                await serving.DisposeAsync();
             return 0;
         });
         return command;

@@ -80,5 +80,11 @@ public static class PostgresSchema
         DocTable("autoscalers"),
         DocTable("autoscaler_events"),
         "CREATE INDEX autoscaler_events_scaler ON autoscaler_events ((doc #>> '{scaler}'), id)",
+        // Serving: endpoint names are unique within a tenant; statistics are read by endpoint and time.
+        DocTable("serving_endpoints"),
+        "CREATE UNIQUE INDEX serving_endpoints_name ON serving_endpoints (coalesce(doc #>> '{company}', 'slipway'), (doc #>> '{name}'))",
+        DocTable("serving_containers"),
+        DocTable("serving_stats"),
+        "CREATE INDEX serving_stats_endpoint_time ON serving_stats ((doc #>> '{endpoint}'), ((doc #>> '{ts}')::numeric))",
     ];
 }

@@ -83,5 +83,11 @@ public static class SqliteSchema
         DocTable("autoscalers"),
         DocTable("autoscaler_events"),
         "CREATE INDEX autoscaler_events_scaler ON autoscaler_events (json_extract(doc, '$.scaler'), id)",
+        // Serving: endpoint names are unique within a tenant; statistics are read by endpoint and time.
+        DocTable("serving_endpoints"),
+        "CREATE UNIQUE INDEX serving_endpoints_name ON serving_endpoints (coalesce(json_extract(doc, '$.company'), 'slipway'), json_extract(doc, '$.name'))",
+        DocTable("serving_containers"),
+        DocTable("serving_stats"),
+        "CREATE INDEX serving_stats_endpoint_time ON serving_stats (json_extract(doc, '$.endpoint'), json_extract(doc, '$.ts'))",
     ];
 }

@@ -1,0 +1,453 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Slipway.Client;
+
+namespace Slipway.Serving;
+
+/// <summary>
+/// The inference host: Kestrel answering the Open Inference Protocol (KServe V2) REST API and clearml-serving's
+/// <c>/serve</c> URLs for the endpoints the server configures, with a key per endpoint, request size limits, canary routing
+/// and Prometheus metrics. It keeps nothing of its own: any number of hosts can serve the same endpoints.
+/// </summary>
+public sealed class ServingHost : IAsyncDisposable
+{
+    public const string KeyHeader = "X-Slipway-Key";
+    public const string MeterName = "Slipway.Serving";
+    private readonly WebApplication _app;
+    private readonly SlipwayClient _client;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<(string Endpoint, int Status), long> _refused = new();
+    // For OpenTelemetry listeners; /metrics reads the versions' own counters.
+    private readonly Meter _meter = new(MeterName);
+    private readonly Counter<long> _requests;
+    private readonly Histogram<double> _duration;
+
+    private ServingHost(WebApplication app, SlipwayClient client, EndpointWatcher watcher, ILogger logger)
+    {
+        _app = app;
+        _client = client;
+        Watcher = watcher;
+        _logger = logger;
+        _requests = _meter.CreateCounter<long>("slipway.serving.requests");
+        _duration = _meter.CreateHistogram<double>("slipway.serving.duration", "s");
+    }
+
+    public EndpointWatcher Watcher { get; }
+
+    public Uri Url { get; private set; } = new("http://127.0.0.1/");
+
+    public static async Task<ServingHost> StartAsync(ServingOptions options, ClientOptions server, Action<ILoggingBuilder>? logging = null, CancellationToken ct = default)
+    {
+        options.Validate();
+        // No appsettings files: without this the host watches the working directory, recursively, for changes to them.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = AppContext.BaseDirectory,
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+        });
+        builder.Logging.ClearProviders();
+        if (logging is not null)
+            logging(builder.Logging);
+        else
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true).AddFilter("Microsoft", LogLevel.Warning);
+        builder.WebHost.UseKestrel(k =>
+        {
+            // Each endpoint enforces its own limit while reading; this is only the ceiling.
+            k.Limits.MaxRequestBodySize = null;
+            k.AddServerHeader = false;
+        });
+        builder.WebHost.UseUrls($"http://{options.Host}:{options.Port}");
+        var app = builder.Build();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Slipway.Serving");
+        var client = new SlipwayClient(server);
+        var watcher = new EndpointWatcher(client, options, logger);
+        var host = new ServingHost(app, client, watcher, logger);
+        host.Map(app);
+        await app.StartAsync(ct);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        host.Url = new Uri(address.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "127.0.0.1", StringComparison.Ordinal) + "/");
+        watcher.EndpointUrl = options.PublicUrl ?? host.Url.ToString().TrimEnd('/');
+        watcher.Start();
+        ServingLog.Listening(logger, host.Url.ToString(), options.ContainerId);
+        return host;
+    }
+
+    /// <summary>Waits until the first configuration is applied and no version is loading (what /v2/health/ready reports).</summary>
+    public bool Ready => Watcher.Table.Configured && Watcher.Versions.All(v => v.State != VersionState.Loading);
+
+    private void Map(WebApplication app)
+    {
+        app.MapGet("/health", () => Results.Text("OK"));
+        app.MapGet("/v2/health/live", () => Results.Json(new Dictionary<string, bool> { ["live"] = true }));
+        app.MapGet("/v2/health/ready", () => Ready
+            ? Results.Json(new Dictionary<string, bool> { ["ready"] = true })
+            : Results.Json(new Dictionary<string, bool> { ["ready"] = false }, statusCode: 503));
+        app.MapGet("/v2", () => Results.Json(new Dictionary<string, object>
+        {
+            ["name"] = "slipway",
+            ["version"] = typeof(ServingHost).Assembly.GetName().Version?.ToString() ?? "0",
+            ["extensions"] = new[] { "binary_tensor_data" },
+        }));
+        app.MapGet("/v2/models/{name}", (HttpContext http, string name) => Metadata(http, name, null));
+        app.MapGet("/v2/models/{name}/versions/{version}", (HttpContext http, string name, string version) => Metadata(http, name, version));
+        app.MapGet("/v2/models/{name}/ready", (HttpContext http, string name) => ModelReady(http, name, null));
+        app.MapGet("/v2/models/{name}/versions/{version}/ready", (HttpContext http, string name, string version) => ModelReady(http, name, version));
+        app.MapPost("/v2/models/{name}/infer", (HttpContext http, string name) => InferAsync(http, name, null, Protocol.V2));
+        app.MapPost("/v2/models/{name}/versions/{version}/infer", (HttpContext http, string name, string version) => InferAsync(http, name, version, Protocol.V2));
+        app.MapPost("/serve/{endpoint}", (HttpContext http, string endpoint) => InferAsync(http, endpoint, null, Protocol.Serve));
+        app.MapPost("/serve/{endpoint}/{version}", (HttpContext http, string endpoint, string version) => InferAsync(http, endpoint, version, Protocol.Serve));
+        app.MapGet("/metrics", () => Results.Text(Prometheus(), "text/plain; version=0.0.4"));
+    }
+
+    private enum Protocol { V2, Serve }
+
+    /// <summary>A refusal: the status and message, in the protocol's error shape.</summary>
+    private sealed class Refusal(int status, string message) : Exception(message)
+    {
+        public int Status { get; } = status;
+    }
+
+    private static Task Error(HttpContext http, Protocol protocol, int status, string message)
+    {
+        http.Response.StatusCode = status;
+        return http.Response.WriteAsJsonAsync(new Dictionary<string, string> { [protocol == Protocol.Serve ? "detail" : "error"] = message });
+    }
+
+    private EndpointRoute Authorize(HttpContext http, string name)
+    {
+        var route = Watcher.Table.Find(name) ?? throw new Refusal(404, $"no endpoint named '{name}'");
+        if (route.Public)
+            return route;
+        var key = PresentedKey(http.Request) ?? throw new Refusal(401, $"endpoint '{name}' needs a key: Authorization: Bearer <key> or {KeyHeader}: <key>");
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+        if (!route.KeyHashes.Contains(hash))
+            throw new Refusal(401, $"the key is not valid for endpoint '{name}' (revoked, or another endpoint's)");
+        return route;
+    }
+
+    private static string? PresentedKey(HttpRequest request)
+    {
+        if (request.Headers[KeyHeader] is { Count: > 0 } given && given[0] is { Length: > 0 } key)
+            return key;
+        var authorization = request.Headers.Authorization.ToString();
+        return authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && authorization.Length > 7 ? authorization[7..].Trim() : null;
+    }
+
+    private static ServedVersion Choose(EndpointRoute route, string? version)
+    {
+        if (version is null)
+        {
+            return route.Pick(Random.Shared) ?? throw new Refusal(503, route.Versions.Count == 0
+                ? $"endpoint '{route.Name}' has no version"
+                : $"endpoint '{route.Name}' has no version ready ({string.Join("; ", route.Versions.Select(v => Describe(v.Version)))})");
+        }
+        if (!long.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out var number))
+            throw new Refusal(404, $"'{version}' is not a version number");
+        var found = route.Find(number) ?? throw new Refusal(404, $"endpoint '{route.Name}' has no version {number}");
+        return found.State == VersionState.Ready ? found : throw new Refusal(503, Describe(found));
+    }
+
+    private static string Describe(ServedVersion v) =>
+        v.State == VersionState.Failed ? $"version {v.Number} failed to load: {v.Reason}" : $"version {v.Number} is {v.State.ToString().ToLowerInvariant()}";
+
+    private async Task Metadata(HttpContext http, string name, string? version)
+    {
+        try
+        {
+            var route = Authorize(http, name);
+            var chosen = Choose(route, version);
+            var model = chosen.Model!;
+            await http.Response.WriteAsJsonAsync(new Dictionary<string, object>
+            {
+                ["name"] = route.Name,
+                ["versions"] = route.Versions.Select(v => v.Version.Number.ToString(CultureInfo.InvariantCulture)).ToArray(),
+                ["platform"] = "onnx_onnxv1",
+                ["inputs"] = model.Inputs.Select(Spec).ToArray(),
+                ["outputs"] = model.Outputs.Select(Spec).ToArray(),
+            });
+        }
+        catch (Refusal r)
+        {
+            Refused(name, r.Status);
+            await Error(http, Protocol.V2, r.Status, r.Message);
+        }
+    }
+
+    private static Dictionary<string, object> Spec(TensorSpec spec) => new() { ["name"] = spec.Name, ["datatype"] = spec.Datatype, ["shape"] = spec.Shape };
+
+    private async Task ModelReady(HttpContext http, string name, string? version)
+    {
+        try
+        {
+            var route = Authorize(http, name);
+            bool ready;
+            try
+            {
+                Choose(route, version);
+                ready = true;
+            }
+            catch (Refusal)
+            {
+                ready = false;
+            }
+            http.Response.StatusCode = ready ? 200 : 503;
+            await http.Response.WriteAsJsonAsync(new Dictionary<string, object> { ["name"] = name, ["ready"] = ready });
+        }
+        catch (Refusal r)
+        {
+            Refused(name, r.Status);
+            await Error(http, Protocol.V2, r.Status, r.Message);
+        }
+    }
+
+    private async Task InferAsync(HttpContext http, string name, string? version, Protocol protocol)
+    {
+        var clock = Stopwatch.StartNew();
+        ServedVersion? served = null;
+        byte[]? rented = null;
+        var failed = true;
+        try
+        {
+            var route = Authorize(http, name);
+            var (buffer, length) = await ReadBodyAsync(http.Request, route.MaxRequestBytes);
+            rented = buffer;
+            // A version retired between the pick and the count-in is skipped: the next table has its successor.
+            for (var attempt = 0; served is null; attempt++)
+            {
+                var candidate = Choose(attempt == 0 ? route : Watcher.Table.Find(name) ?? route, version);
+                if (candidate.TryAcquire())
+                    served = candidate;
+                else if (attempt > 20)
+                    throw new Refusal(503, $"endpoint '{name}' is changing versions; try again");
+            }
+            try
+            {
+                var body = buffer.AsMemory(0, length);
+                if (protocol == Protocol.V2 || LooksLikeV2(body))
+                    await AnswerV2Async(http, route, served, body);
+                else
+                    await AnswerServeAsync(http, served, body);
+                failed = false;
+            }
+            finally
+            {
+                served.Release();
+            }
+        }
+        catch (Refusal r)
+        {
+            Refused(name, r.Status);
+            await Error(http, protocol, r.Status, r.Message);
+        }
+        catch (BadRequestException e)
+        {
+            await Error(http, protocol, e.Status, e.Message);
+        }
+        catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or NotSupportedException)
+        {
+            ServingLog.InferenceFailed(_logger, name, served?.Number ?? 0, e.Message);
+            await Error(http, protocol, protocol == Protocol.Serve ? 422 : 500, $"inference failed: {e.Message}");
+        }
+        finally
+        {
+            if (rented is not null)
+                ArrayPool<byte>.Shared.Return(rented);
+            if (served is not null)
+            {
+                served.Stats.Record(clock.Elapsed, failed);
+                if (_requests.Enabled || _duration.Enabled)
+                {
+                    var tags = new TagList { { "endpoint", served.EndpointName }, { "version", served.Number }, { "failed", failed } };
+                    _requests.Add(1, tags);
+                    _duration.Record(clock.Elapsed.TotalSeconds, tags);
+                }
+            }
+        }
+    }
+
+    private async Task AnswerV2Async(HttpContext http, EndpointRoute route, ServedVersion served, ReadOnlyMemory<byte> body)
+    {
+        int? headerLength = null;
+        if (http.Request.Headers["Inference-Header-Content-Length"] is { Count: > 0 } header)
+        {
+            if (!int.TryParse(header[0], NumberStyles.None, CultureInfo.InvariantCulture, out var h))
+                throw new BadRequestException("Inference-Header-Content-Length must be a whole number");
+            headerLength = h;
+        }
+        var model = served.Model!;
+        var request = headerLength == 0 ? V2Codec.Raw(body, model.Inputs) : V2Codec.Parse(body, headerLength);
+        model.Validate(request.Inputs);
+        V2Codec.CheckOutputs(request, model.Outputs);
+        var outputs = await served.InferAsync(request.Inputs, http.RequestAborted);
+        var writer = new ArrayBufferWriter<byte>(1024);
+        var jsonLength = V2Codec.WriteResponse(writer, route.Name, served.Number.ToString(CultureInfo.InvariantCulture), request.Id, outputs, request);
+        if (jsonLength is { } length)
+        {
+            http.Response.Headers["Inference-Header-Content-Length"] = length.ToString(CultureInfo.InvariantCulture);
+            http.Response.ContentType = "application/octet-stream";
+        }
+        else
+        {
+            http.Response.ContentType = "application/json";
+        }
+        http.Response.ContentLength = writer.WrittenCount;
+        await http.Response.Body.WriteAsync(writer.WrittenMemory, http.RequestAborted);
+    }
+
+    /// <summary>clearml-serving's body for a model without pre-processing code: {"input name": nested array, ...}; the answer is {"output name": nested array}.</summary>
+    private static async Task AnswerServeAsync(HttpContext http, ServedVersion served, ReadOnlyMemory<byte> body)
+    {
+        var model = served.Model!;
+        List<TensorData> inputs;
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                throw new BadRequestException($"the body must be a JSON object of inputs ({string.Join(", ", model.Inputs.Select(i => i.Name))})");
+            inputs = [];
+            foreach (var property in doc.RootElement.EnumerateObject())
+            {
+                var spec = model.Inputs.FirstOrDefault(i => i.Name == property.Name)
+                           ?? throw new BadRequestException($"unexpected input '{property.Name}' (the model takes {string.Join(", ", model.Inputs.Select(i => i.Name))})");
+                var shape = TensorJson.ShapeOf(property.Value, spec.Name);
+                inputs.Add(new TensorData(spec.Name, spec.Datatype, shape, TensorJson.Read(property.Value, spec.Datatype, TensorData.Elements(shape), spec.Name)));
+            }
+        }
+        catch (JsonException e)
+        {
+            throw new BadRequestException($"the body is not JSON: {e.Message}", 422);
+        }
+        model.Validate(inputs);
+        var outputs = await served.InferAsync(inputs, http.RequestAborted);
+        var writer = new ArrayBufferWriter<byte>(1024);
+        using (var json = new Utf8JsonWriter(writer))
+        {
+            json.WriteStartObject();
+            foreach (var output in outputs)
+            {
+                json.WritePropertyName(output.Name);
+                TensorJson.WriteNested(json, output);
+            }
+            json.WriteEndObject();
+        }
+        http.Response.ContentType = "application/json";
+        http.Response.ContentLength = writer.WrittenCount;
+        await http.Response.Body.WriteAsync(writer.WrittenMemory, http.RequestAborted);
+    }
+
+    private static bool LooksLikeV2(ReadOnlyMemory<byte> body)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("inputs", out var inputs) && inputs.ValueKind == JsonValueKind.Array;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Reads the body into a pooled buffer, refusing (413) anything over the endpoint's limit before reading it.</summary>
+    private static async Task<(byte[] Buffer, int Length)> ReadBodyAsync(HttpRequest request, long limit)
+    {
+        if (request.ContentLength is { } declared && declared > limit)
+            throw new Refusal(413, $"the body of {declared} bytes is over this endpoint's limit of {limit} bytes");
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(request.ContentLength ?? 4096, limit) + 1);
+        var length = 0;
+        try
+        {
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    if (length > limit)
+                        throw new Refusal(413, $"the body is over this endpoint's limit of {limit} bytes");
+                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, limit + 1));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+                var read = await request.Body.ReadAsync(buffer.AsMemory(length), request.HttpContext.RequestAborted);
+                if (read == 0)
+                    break;
+                length += read;
+                if (length > limit)
+                    throw new Refusal(413, $"the body is over this endpoint's limit of {limit} bytes");
+            }
+            return (buffer, length);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+
+    private void Refused(string endpoint, int status)
+    {
+        // Unknown names are counted under one label so a scan of made-up names cannot grow the metrics without bound.
+        var label = Watcher.Table.Find(endpoint) is null ? "(unknown)" : endpoint;
+        _refused.AddOrUpdate((label, status), 1, (_, n) => n + 1);
+    }
+
+    private string Prometheus()
+    {
+        var text = new StringBuilder();
+        var versions = Watcher.Versions.OrderBy(v => v.EndpointName, StringComparer.Ordinal).ThenBy(v => v.Number).ToList();
+        text.Append("# HELP slipway_serving_requests_total Inference requests answered, by endpoint and version.\n# TYPE slipway_serving_requests_total counter\n");
+        foreach (var v in versions)
+            text.Append(CultureInfo.InvariantCulture, $"slipway_serving_requests_total{{{Labels(v)}}} {v.Stats.Requests}\n");
+        text.Append("# HELP slipway_serving_errors_total Inference requests that failed (bad input or model error).\n# TYPE slipway_serving_errors_total counter\n");
+        foreach (var v in versions)
+            text.Append(CultureInfo.InvariantCulture, $"slipway_serving_errors_total{{{Labels(v)}}} {v.Stats.Errors}\n");
+        text.Append("# HELP slipway_serving_request_seconds Inference request latency.\n# TYPE slipway_serving_request_seconds histogram\n");
+        foreach (var v in versions)
+        {
+            long cumulative = 0;
+            for (var i = 0; i < VersionStats.Bounds.Length; i++)
+            {
+                cumulative += v.Stats.Bucket(i);
+                text.Append(CultureInfo.InvariantCulture, $"slipway_serving_request_seconds_bucket{{{Labels(v)},le=\"{VersionStats.Bounds[i]}\"}} {cumulative}\n");
+            }
+            cumulative += v.Stats.Bucket(VersionStats.Bounds.Length);
+            text.Append(CultureInfo.InvariantCulture, $"slipway_serving_request_seconds_bucket{{{Labels(v)},le=\"+Inf\"}} {cumulative}\n");
+            text.Append(CultureInfo.InvariantCulture, $"slipway_serving_request_seconds_sum{{{Labels(v)}}} {v.Stats.TotalLatency.TotalSeconds:R}\n");
+            text.Append(CultureInfo.InvariantCulture, $"slipway_serving_request_seconds_count{{{Labels(v)}}} {cumulative}\n");
+        }
+        text.Append("# HELP slipway_serving_version_ready 1 when the version serves, 0 while loading or failed.\n# TYPE slipway_serving_version_ready gauge\n");
+        foreach (var v in versions)
+            text.Append(CultureInfo.InvariantCulture, $"slipway_serving_version_ready{{{Labels(v)}}} {(v.State == VersionState.Ready ? 1 : 0)}\n");
+        text.Append("# HELP slipway_serving_refused_total Requests refused before inference (unknown endpoint, key, size, no ready version).\n# TYPE slipway_serving_refused_total counter\n");
+        foreach (var ((endpoint, status), count) in _refused.OrderBy(r => r.Key.Endpoint, StringComparer.Ordinal))
+            text.Append(CultureInfo.InvariantCulture, $"slipway_serving_refused_total{{endpoint=\"{endpoint}\",code=\"{status}\"}} {count}\n");
+        return text.ToString();
+    }
+
+    private static string Labels(ServedVersion v) => $"endpoint=\"{v.EndpointName}\",version=\"{v.Number}\"";
+
+    /// <summary>Completes when the host is asked to stop (Ctrl-C, SIGTERM) or <paramref name="ct"/> is cancelled.</summary>
+    public Task WaitForShutdownAsync(CancellationToken ct = default) => _app.WaitForShutdownAsync(ct);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await Watcher.DisposeAsync();
+        await _app.DisposeAsync();
+        _client.Dispose();
+        _meter.Dispose();
+    }
+}

@@ -1,0 +1,54 @@
+namespace Slipway.Serving;
+
+/// <summary>What an inference host listens on and how it follows the server. Defaults are written here once; <see cref="Validate"/> runs at start.</summary>
+public sealed class ServingOptions
+{
+    /// <summary>The address Kestrel binds (0.0.0.0 for every interface).</summary>
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>The inference port; 0 picks a free one (tests).</summary>
+    public int Port { get; set; } = 8090;
+
+    /// <summary>
+    /// How often the host asks the server for its endpoints. A short poll, not a long poll: the server keeps no state of its
+    /// own (replicas share the store), so it has no change notification to hold a request on, and one indexed read of a few
+    /// documents per second per host costs next to nothing. The host compares one revision string, so an unchanged
+    /// configuration does no work and traffic never waits on it.
+    /// </summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often the host reports version states and request statistics to the server (and at once on a state change).</summary>
+    public TimeSpan ReportInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The largest request body an endpoint takes unless it sets its own limit (max_request_bytes).</summary>
+    public long MaxRequestBytes { get; set; } = 4 << 20;
+
+    /// <summary>How long a removed version may finish its requests in flight before its session is closed anyway.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Where model files are downloaded to. Default ~/.slipway/cache/serving.</summary>
+    public string CacheFolder { get; set; } = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".slipway", "cache", "serving");
+
+    /// <summary>ONNX Runtime threads per session run; 1 keeps concurrent requests from fighting over cores.</summary>
+    public int IntraOpThreads { get; set; } = 1;
+
+    /// <summary>The id this host registers under; default the machine name and a random suffix (each host is its own container).</summary>
+    public string ContainerId { get; set; } = $"{Environment.MachineName}-{Guid.NewGuid().ToString("N")[..8]}";
+
+    /// <summary>The URL clients reach this host at, as reported to the server; default derived from the bound address.</summary>
+    public string? PublicUrl { get; set; }
+
+    public void Validate()
+    {
+        if (Port is < 0 or > 65535)
+            throw new ArgumentException("port must be between 0 and 65535");
+        if (PollInterval <= TimeSpan.Zero || ReportInterval <= TimeSpan.Zero || DrainTimeout < TimeSpan.Zero)
+            throw new ArgumentException("intervals must be positive");
+        if (MaxRequestBytes < 1)
+            throw new ArgumentException("the request size limit must be at least 1 byte");
+        if (IntraOpThreads is < 1 or > 256)
+            throw new ArgumentException("intra-op threads must be between 1 and 256");
+        if (string.IsNullOrWhiteSpace(ContainerId))
+            throw new ArgumentException("the container id must not be empty");
+    }
+}

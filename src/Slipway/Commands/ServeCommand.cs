@@ -1,0 +1,58 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using Slipway.Serving;
+
+namespace Slipway.Commands;
+
+/// <summary>`slipway serve`: the inference host for the server's endpoints, until Ctrl-C.</summary>
+public static class ServeCommand
+{
+    public static ClientCommand Create(CliConsole console)
+    {
+        var host = new Option<string>("--host") { Description = "The address to listen on (0.0.0.0 for every interface)", DefaultValueFactory = _ => "127.0.0.1", HelpName = "address" };
+        var port = new Option<int>("--port") { Description = "The inference port (0: any free port)", DefaultValueFactory = _ => 8090, HelpName = "n" };
+        var poll = new Option<double>("--poll") { Description = "Seconds between reads of the endpoint configuration", DefaultValueFactory = _ => 1, HelpName = "seconds" };
+        var report = new Option<double>("--report") { Description = "Seconds between status and statistics reports to the server", DefaultValueFactory = _ => 10, HelpName = "seconds" };
+        var maxBytes = new Option<long>("--max-request-bytes") { Description = "The largest request body for endpoints that set no limit of their own", DefaultValueFactory = _ => 4 << 20, HelpName = "bytes" };
+        var cache = new Option<string?>("--cache") { Description = "Where model files are downloaded (default ~/.slipway/cache/serving)", HelpName = "dir" };
+        var publicUrl = new Option<string?>("--public-url") { Description = "The URL clients reach this host at, as reported to the server", HelpName = "url" };
+        var command = new ClientCommand("serve", "Serve the server's inference endpoints (KServe V2 and /serve) on this machine until Ctrl-C", console)
+        {
+            host, port, poll, report, maxBytes, cache, publicUrl,
+        };
+        command.SetClientAction(async run =>
+        {
+            var options = new ServingOptions
+            {
+                Host = run.Get(host)!,
+                Port = run.Get(port),
+                PollInterval = TimeSpan.FromSeconds(run.Get(poll)),
+                ReportInterval = TimeSpan.FromSeconds(run.Get(report)),
+                MaxRequestBytes = run.Get(maxBytes),
+                PublicUrl = run.Get(publicUrl),
+            };
+            if (run.Get(cache) is { } folder)
+                options.CacheFolder = Path.GetFullPath(folder);
+            ServingHost served;
+            try
+            {
+                served = await ServingHost.StartAsync(options, run.Client.Options, logging => logging.AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.TimestampFormat = "HH:mm:ss ";
+                }).SetMinimumLevel(LogLevel.Information).AddFilter("Microsoft", LogLevel.Warning), run.CancellationToken);
+            }
+            catch (ArgumentException e)
+            {
+                throw CliException.Usage(e.Message);
+            }
+            await using (served)
+            {
+                console.Error.WriteLine($"slipway serve: endpoints of {run.Client.Options.ApiServer} on {served.Url} (Ctrl-C stops)");
+                await served.WaitForShutdownAsync(run.CancellationToken);
+            }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+}

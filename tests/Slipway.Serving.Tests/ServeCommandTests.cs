@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging;
+using Slipway.Client;
+using Slipway.Server;
+using Slipway.Serving.Tests.Infrastructure;
+
+namespace Slipway.Serving.Tests;
+
+/// <summary>`slipway serve` as its own process, configured by the clearml.conf the server wrote, as a user runs it.</summary>
+public sealed partial class ServeCommandTests : IAsyncLifetime
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("slipway-serve-cmd-").FullName;
+    private SlipwayServer _server = null!;
+
+    public async Task InitializeAsync() =>
+        _server = await SlipwayServer.StartAsync(new ServerOptions { DataDir = Path.Combine(_folder, "server"), Host = "127.0.0.1", ApiPort = 0, WebPort = 0, FilesPort = 0 },
+            logging => logging.AddFilter(_ => false));
+
+    [GeneratedRegex(@"on (http://\S+) \(Ctrl-C stops\)")]
+    private static partial Regex ListeningLine();
+
+    [Fact]
+    public async Task A_serve_process_answers_a_deployed_model_and_unregisters_when_stopped()
+    {
+        using var client = new SlipwayClient(new ClientOptions
+        {
+            ApiServer = _server.ApiUrl, FilesServer = _server.FilesUrl, WebServer = _server.WebUrl,
+            AccessKey = _server.NewAdmin!.AccessKey, SecretKey = _server.NewAdmin!.SecretKey,
+        });
+        var mlp = new Mlp(4, 8, 2, seed: 11);
+        var file = Path.Combine(_folder, "mlp.onnx");
+        await File.WriteAllBytesAsync(file, mlp.ToOnnx());
+        var model = (await client.Models.RegisterAsync(new ModelRegistration { File = file, Name = "mlp" })).Id;
+        var endpoint = (await client.CallAsync("serving.create_endpoint", new JsonObject { ["name"] = "cli" }))["id"]!.GetValue<string>();
+        await client.CallAsync("serving.add_version", new JsonObject { ["endpoint"] = endpoint, ["model"] = model });
+        var key = (await client.CallAsync("serving.create_key", new JsonObject { ["endpoint"] = endpoint }))["key"]!.GetValue<string>();
+
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "slipway.dll"), "serve", "--conf", _server.ConfigPath, "--port", "0", "--poll", "0.1",
+                     "--report", "0.2", "--cache", Path.Combine(_folder, "cache") })
+            start.ArgumentList.Add(arg);
+        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("CLEARML_", StringComparison.Ordinal)).ToList())
+            start.Environment.Remove(name);
+        using var process = Process.Start(start)!;
+        var errors = new StringBuilder();
+        var url = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+                return;
+            lock (errors)
+                errors.AppendLine(e.Data);
+            if (ListeningLine().Match(e.Data) is { Success: true } m)
+                url.TrySetResult(new Uri(m.Groups[1].Value));
+        };
+        process.OutputDataReceived += (_, _) => { };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        try
+        {
+            if (await Task.WhenAny(url.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60))) != url.Task)
+                throw new InvalidOperationException($"slipway serve did not start:\n{errors}");
+            using var http = new HttpClient { BaseAddress = await url.Task };
+            float[] x = [1, -2, 0.5f, 3];
+            var body = new JsonObject
+            {
+                ["inputs"] = new JsonArray(new JsonObject
+                {
+                    ["name"] = "input", ["datatype"] = "FP32", ["shape"] = new JsonArray(1, 4), ["data"] = new JsonArray(x.Select(v => (JsonNode)v).ToArray()),
+                }),
+            }.ToJsonString();
+            JsonNode? answer = null;
+            await ServingFixture.WaitForAsync(async () =>
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, "v2/models/cli/infer") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+                using var response = await http.SendAsync(request);
+                if (response.StatusCode != HttpStatusCode.OK)
+                    return false;
+                answer = JsonNode.Parse(await response.Content.ReadAsStringAsync());
+                return true;
+            }, "the serve process to answer", TimeSpan.FromSeconds(60));
+            Assert.Equal(mlp.Compute(x), answer!["outputs"]![0]!["data"]!.AsArray().Select(v => v!.GetValue<float>()).ToArray(), new Tolerance(1e-5f));
+            await ServingFixture.WaitForAsync(async () => Instances(await client.CallAsync("serving.get_endpoint", new JsonObject { ["endpoint"] = endpoint }))
+                .Any(i => i!["state"]!.GetValue<string>() == "ready"), "the host to report version 1 ready");
+
+            using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+                await kill.WaitForExitAsync();
+            using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await process.WaitForExitAsync(exited.Token);
+            Assert.Empty(Instances(await client.CallAsync("serving.get_endpoint", new JsonObject { ["endpoint"] = endpoint })));
+        }
+        finally
+        {
+            if (!process.HasExited)
+                process.Kill(entireProcessTree: true);
+        }
+    }
+
+    private static JsonArray Instances(JsonObject endpoint) => endpoint["endpoint"]!["versions"]![0]!["instances"]!.AsArray();
+
+    public async Task DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        try
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

@@ -1,0 +1,346 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Slipway.Client;
+using Slipway.Serving.Tests.Infrastructure;
+
+namespace Slipway.Serving.Tests;
+
+/// <summary>A registered model deployed behind an endpoint and called over HTTP on loopback, as a user would.</summary>
+public sealed class ServingEndToEndTests : IAsyncLifetime
+{
+    private readonly ServingFixture _f = new();
+    private readonly Mlp _mlp = new(4, 16, 3, seed: 7);
+
+    public Task InitializeAsync() => _f.InitializeAsync();
+
+    public Task DisposeAsync() => _f.DisposeAsync();
+
+    private async Task<(string Endpoint, string Key, long Version)> DeployAsync(string name, Mlp? mlp = null, JsonObject? settings = null)
+    {
+        var model = await _f.RegisterModelAsync((mlp ?? _mlp).ToOnnx());
+        var endpoint = await _f.CreateEndpointAsync(name, settings);
+        var version = await _f.AddVersionAsync(endpoint, model);
+        var (_, key) = await _f.CreateKeyAsync(endpoint);
+        await _f.WaitForReadyAsync(name, version, key);
+        return (endpoint, key, version);
+    }
+
+    private static string V2Json(float[] x, int width = 4, string datatype = "FP32", long[]? shape = null) => new JsonObject
+    {
+        ["id"] = "r1",
+        ["inputs"] = new JsonArray(new JsonObject
+        {
+            ["name"] = "input",
+            ["datatype"] = datatype,
+            ["shape"] = new JsonArray((shape ?? [x.Length / width, width]).Select(d => (JsonNode)d).ToArray()),
+            ["data"] = new JsonArray(x.Select(v => (JsonNode)v).ToArray()),
+        }),
+    }.ToJsonString();
+
+    private static float[] Outputs(JsonNode answer) =>
+        answer["outputs"]![0]!["data"]!.AsArray().Select(v => v!.GetValue<float>()).ToArray();
+
+    [Fact]
+    public async Task V2_json_v2_binary_and_serve_answer_the_models_math()
+    {
+        var (_, key, version) = await DeployAsync("mlp");
+        float[] x = [0.5f, -1, 2, 0.25f, 1, 1, -1, 0, 3, -2, 0.5f, 1];
+        var expected = _mlp.Compute(x);
+        var tolerance = new Tolerance(1e-5f);
+
+        using (var json = await _f.PostAsync("v2/models/mlp/infer", V2Json(x), key))
+        {
+            Assert.Equal(HttpStatusCode.OK, json.StatusCode);
+            var answer = JsonNode.Parse(await json.Content.ReadAsStringAsync())!;
+            Assert.Equal("mlp", answer["model_name"]!.GetValue<string>());
+            Assert.Equal(version.ToString(CultureInfo.InvariantCulture), answer["model_version"]!.GetValue<string>());
+            Assert.Equal("r1", answer["id"]!.GetValue<string>());
+            Assert.Equal([3L, 3L], answer["outputs"]![0]!["shape"]!.AsArray().Select(d => d!.GetValue<long>()));
+            Assert.Equal(expected, Outputs(answer), tolerance);
+        }
+
+        // Binary extension: JSON header, then the raw input; the output asked as binary too.
+        var header = Encoding.UTF8.GetBytes(new JsonObject
+        {
+            ["inputs"] = new JsonArray(new JsonObject
+            {
+                ["name"] = "input", ["datatype"] = "FP32", ["shape"] = new JsonArray(3, 4),
+                ["parameters"] = new JsonObject { ["binary_data_size"] = x.Length * 4 },
+            }),
+            ["outputs"] = new JsonArray(new JsonObject { ["name"] = "output", ["parameters"] = new JsonObject { ["binary_data"] = true } }),
+        }.ToJsonString());
+        using (var request = new HttpRequestMessage(HttpMethod.Post, $"v2/models/mlp/versions/{version}/infer"))
+        {
+            request.Content = new ByteArrayContent([.. header, .. Floats.Bytes(x)]);
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            request.Content.Headers.Add("Inference-Header-Content-Length", header.Length.ToString(CultureInfo.InvariantCulture));
+            request.Headers.Add(ServingHost.KeyHeader, key);
+            using var binary = await _f.Http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, binary.StatusCode);
+            var body = await binary.Content.ReadAsByteArrayAsync();
+            var jsonLength = int.Parse(binary.Headers.GetValues("Inference-Header-Content-Length").Single(), CultureInfo.InvariantCulture);
+            var answer = JsonNode.Parse(body.AsSpan(0, jsonLength))!;
+            Assert.Equal(expected.Length * 4, answer["outputs"]![0]!["parameters"]!["binary_data_size"]!.GetValue<int>());
+            Assert.Equal(expected, Floats.From(body[jsonLength..]), tolerance);
+        }
+
+        // Raw binary: no JSON header at all, the body is the one input of batch 1; the answer is JSON.
+        using (var request = new HttpRequestMessage(HttpMethod.Post, "v2/models/mlp/infer"))
+        {
+            request.Content = new ByteArrayContent(Floats.Bytes(x[..4]));
+            request.Content.Headers.Add("Inference-Header-Content-Length", "0");
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            using var raw = await _f.Http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, raw.StatusCode);
+            Assert.Equal(expected[..3], Outputs(JsonNode.Parse(await raw.Content.ReadAsStringAsync())!), tolerance);
+        }
+
+        var rows = new JsonArray(Enumerable.Range(0, 3).Select(r => (JsonNode)new JsonArray(x.Skip(r * 4).Take(4).Select(v => (JsonNode)v).ToArray())).ToArray());
+        using (var serve = await _f.PostAsync("serve/mlp", new JsonObject { ["input"] = rows }.ToJsonString(), key))
+        {
+            Assert.Equal(HttpStatusCode.OK, serve.StatusCode);
+            var answer = JsonNode.Parse(await serve.Content.ReadAsStringAsync())!;
+            var output = answer["output"]!.AsArray();
+            Assert.Equal(3, output.Count);
+            Assert.Equal(expected, output.SelectMany(row => row!.AsArray().Select(v => v!.GetValue<float>())).ToArray(), tolerance);
+        }
+
+        using var metadata = new HttpRequestMessage(HttpMethod.Get, "v2/models/mlp");
+        metadata.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        var described = JsonNode.Parse(await (await _f.Http.SendAsync(metadata)).Content.ReadAsStringAsync())!;
+        Assert.Equal("input", described["inputs"]![0]!["name"]!.GetValue<string>());
+        Assert.Equal([-1L, 4L], described["inputs"]![0]!["shape"]!.AsArray().Select(d => d!.GetValue<long>()));
+    }
+
+    [Fact]
+    public async Task Requests_without_a_valid_key_too_large_or_malformed_are_refused_clearly()
+    {
+        var (endpoint, key, _) = await DeployAsync("guarded", settings: new JsonObject { ["max_request_bytes"] = 2000 });
+        var (otherEndpoint, otherKey, _) = await DeployAsync("other");
+        float[] x = [1, 2, 3, 4];
+
+        async Task<(HttpStatusCode Status, string Error)> Call(string json, string? withKey, string path = "v2/models/guarded/infer")
+        {
+            using var response = await _f.PostAsync(path, json, withKey);
+            var text = await response.Content.ReadAsStringAsync();
+            return (response.StatusCode, text);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await Call(V2Json(x), key)).Status);
+        var missing = await Call(V2Json(x), null);
+        Assert.Equal(HttpStatusCode.Unauthorized, missing.Status);
+        Assert.Contains("needs a key", missing.Error);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Call(V2Json(x), otherKey)).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Call(V2Json(x), "slw_made-up")).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Call("{}", null, "serve/guarded")).Status);
+
+        var big = V2Json(Enumerable.Repeat(1.5f, 2000).ToArray());
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await Call(big, key)).Status);
+        // Without a Content-Length (chunked), the limit holds while the body is read.
+        using (var chunked = new HttpRequestMessage(HttpMethod.Post, "v2/models/guarded/infer"))
+        {
+            chunked.Content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(big)));
+            chunked.Headers.TransferEncodingChunked = true;
+            chunked.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            using var response = await _f.Http.SendAsync(chunked);
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        }
+
+        var wrongShape = await Call(V2Json([1, 2, 3, 4, 5], width: 5), key);
+        Assert.Equal(HttpStatusCode.BadRequest, wrongShape.Status);
+        Assert.Contains("shape", wrongShape.Error);
+        var wrongType = await Call(V2Json(x, datatype: "INT64"), key);
+        Assert.Equal(HttpStatusCode.BadRequest, wrongType.Status);
+        var wrongLength = await Call(V2Json([1, 2, 3], shape: [1, 4]), key);
+        Assert.Equal(HttpStatusCode.BadRequest, wrongLength.Status);
+        Assert.Contains("values", wrongLength.Error);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Call("{\"inputs\": [", key)).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Call("{\"inputs\":[{\"name\":\"input\",\"datatype\":\"FP32\",\"shape\":[1,4],\"data\":[1,\"a\",3,4]}]}", key)).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await Call(V2Json(x), key, "v2/models/nothing-here/infer")).Status);
+
+        // A revoked key stops working once the host has seen the change.
+        var keys = await _f.Client.CallAsync("serving.get_keys", new JsonObject { ["endpoint"] = endpoint });
+        Assert.DoesNotContain("hash", keys.ToJsonString());
+        await _f.Client.CallAsync("serving.revoke_key", new JsonObject { ["endpoint"] = endpoint, ["key_id"] = keys["keys"]![0]!["id"]!.GetValue<string>() });
+        await ServingFixture.WaitForAsync(async () => (await Call(V2Json(x), key)).Status == HttpStatusCode.Unauthorized, "the revoked key to be refused");
+
+        // A public endpoint answers anyone.
+        await _f.Client.CallAsync("serving.update_endpoint", new JsonObject { ["endpoint"] = otherEndpoint, ["public"] = true });
+        await ServingFixture.WaitForAsync(async () => (await Call(V2Json(x), null, "v2/models/other/infer")).Status == HttpStatusCode.OK, "the public endpoint to answer without a key");
+    }
+
+    [Fact]
+    public async Task A_corrupt_model_fails_to_load_with_its_reason_and_the_old_version_keeps_serving()
+    {
+        var (endpoint, key, first) = await DeployAsync("steady");
+        var corrupt = await _f.RegisterModelAsync([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        var second = await _f.AddVersionAsync(endpoint, corrupt);
+        await ServingFixture.WaitForAsync(async () =>
+        {
+            var got = await _f.Client.CallAsync("serving.get_endpoint", new JsonObject { ["endpoint"] = endpoint });
+            var instances = got["endpoint"]!["versions"]!.AsArray().Single(v => v!["version"]!.GetValue<long>() == second)!["instances"]!.AsArray();
+            return instances.Any(i => i!["state"]!.GetValue<string>() == "failed" && i["reason"]!.GetValue<string>().Length > 0);
+        }, "the server to hear that version 2 failed");
+
+        using var answer = await _f.PostAsync("v2/models/steady/infer", V2Json([1, 2, 3, 4]), key);
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.Equal(first.ToString(CultureInfo.InvariantCulture), JsonNode.Parse(await answer.Content.ReadAsStringAsync())!["model_version"]!.GetValue<string>());
+        using var direct = await _f.PostAsync($"v2/models/steady/versions/{second}/infer", V2Json([1, 2, 3, 4]), key);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, direct.StatusCode);
+        Assert.Contains("failed to load", await direct.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task A_version_swap_under_steady_load_loses_no_request()
+    {
+        var (endpoint, key, first) = await DeployAsync("swap");
+        var next = new Mlp(4, 16, 3, seed: 99);
+        var nextModel = await _f.RegisterModelAsync(next.ToOnnx());
+        float[] x = [0.1f, 0.2f, 0.3f, 0.4f];
+        var oldAnswer = _mlp.Compute(x);
+        var newAnswer = next.Compute(x);
+        var tolerance = new Tolerance(1e-5f);
+        var failures = new List<string>();
+        var answered = new Dictionary<string, int>();
+        using var stop = new CancellationTokenSource();
+        var clients = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var response = await _f.PostAsync("v2/models/swap/infer", V2Json(x), key);
+                var text = await response.Content.ReadAsStringAsync();
+                lock (failures)
+                {
+                    if (response.StatusCode != HttpStatusCode.OK)
+                    {
+                        failures.Add($"{(int)response.StatusCode}: {text}");
+                        continue;
+                    }
+                    var got = JsonNode.Parse(text)!;
+                    var version = got["model_version"]!.GetValue<string>();
+                    var values = Outputs(got);
+                    if (!values.SequenceEqual(version == "1" ? oldAnswer : newAnswer, tolerance))
+                        failures.Add($"version {version} answered the other model's values");
+                    answered[version] = answered.GetValueOrDefault(version) + 1;
+                }
+            }
+        })).ToArray();
+
+        await ServingFixture.WaitForAsync(() => Task.FromResult(Count(answered, "1") > 50), "steady traffic on version 1");
+        var second = await _f.AddVersionAsync(endpoint, nextModel);
+        await ServingFixture.WaitForAsync(() => Task.FromResult(Count(answered, "2") > 50), "traffic to move to version 2");
+        await _f.Client.CallAsync("serving.remove_version", new JsonObject { ["endpoint"] = endpoint, ["version"] = first });
+        await ServingFixture.WaitForAsync(() => Task.FromResult(!_f.Host.Watcher.Versions.Any(v => v.Number == first)), "version 1 to be retired");
+        var afterRemoval = Count(answered, "2");
+        await ServingFixture.WaitForAsync(() => Task.FromResult(Count(answered, "2") > afterRemoval + 50), "traffic after the removal");
+        await stop.CancelAsync();
+        await Task.WhenAll(clients);
+        Assert.Empty(failures);
+        Assert.Equal(2, second);
+    }
+
+    [Fact]
+    public async Task A_published_model_is_rolled_out_by_auto_update_under_load_without_a_failed_request()
+    {
+        var (endpoint, key, _) = await DeployAsync("auto");
+        await _f.Client.CallAsync("serving.set_auto_update", new JsonObject { ["endpoint"] = endpoint, ["model_name"] = "candidate", ["published"] = true, ["keep"] = 1 });
+        var next = new Mlp(4, 16, 3, seed: 42);
+        var model = await _f.RegisterModelAsync(next.ToOnnx(), "candidate");
+        var failures = new List<string>();
+        var answered = new Dictionary<string, int>();
+        using var stop = new CancellationTokenSource();
+        var clients = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var response = await _f.PostAsync("v2/models/auto/infer", V2Json([1, 2, 3, 4]), key);
+                var text = await response.Content.ReadAsStringAsync();
+                lock (answered)
+                {
+                    if (response.StatusCode != HttpStatusCode.OK)
+                        failures.Add($"{(int)response.StatusCode}: {text}");
+                    else
+                        answered[JsonNode.Parse(text)!["model_version"]!.GetValue<string>()] = answered.GetValueOrDefault(JsonNode.Parse(text)!["model_version"]!.GetValue<string>()) + 1;
+                }
+            }
+        })).ToArray();
+        await ServingFixture.WaitForAsync(() => Task.FromResult(Count(answered, "1") > 20), "traffic on version 1");
+        // Registered but not published: the rule waits for the publish.
+        Assert.Single((await _f.Client.CallAsync("serving.get_endpoint", new JsonObject { ["endpoint"] = endpoint }))["endpoint"]!["versions"]!.AsArray());
+        await _f.Client.Models.PublishAsync(model);
+        await ServingFixture.WaitForAsync(() => Task.FromResult(Count(answered, "2") > 20), "traffic on the auto-updated version 2");
+        await ServingFixture.WaitForAsync(() => Task.FromResult(!_f.Host.Watcher.Versions.Any(v => v.Number == 1)), "version 1 to be retired (keep 1)");
+        await stop.CancelAsync();
+        await Task.WhenAll(clients);
+        Assert.Empty(failures);
+    }
+
+    private static int Count(Dictionary<string, int> answered, string version)
+    {
+        lock (answered)
+            return answered.GetValueOrDefault(version);
+    }
+
+    [Fact]
+    public async Task A_canary_splits_traffic_by_its_weights()
+    {
+        var (endpoint, key, first) = await DeployAsync("canary");
+        var second = await _f.AddVersionAsync(endpoint, await _f.RegisterModelAsync(new Mlp(4, 16, 3, seed: 5).ToOnnx()), weight: 0);
+        await _f.WaitForReadyAsync("canary", second, key);
+        await _f.Client.CallAsync("serving.set_canary", new JsonObject
+        {
+            ["endpoint"] = endpoint,
+            ["weights"] = new JsonObject { [first.ToString(CultureInfo.InvariantCulture)] = 0.8, [second.ToString(CultureInfo.InvariantCulture)] = 0.2 },
+        });
+        // The weights reach the host with its next poll; a request to an explicit version is unaffected by them.
+        await ServingFixture.WaitForAsync(() => Task.FromResult(_f.Host.Watcher.Table.Find("canary")!.Versions.Any(v => v.Version.Number == second && v.Weight > 0)), "the new weights");
+        const int total = 1000;
+        var toSecond = 0;
+        for (var i = 0; i < total; i++)
+        {
+            using var response = await _f.PostAsync("v2/models/canary/infer", V2Json([1, 2, 3, 4]), key);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            if (JsonNode.Parse(await response.Content.ReadAsStringAsync())!["model_version"]!.GetValue<string>() == "2")
+                toSecond++;
+        }
+        // Binomial(1000, 0.2): mean 200, standard deviation 12.6; five deviations either side fails by chance once in ~3.5 million runs.
+        Assert.InRange(toSecond, 200 - 63, 200 + 63);
+    }
+
+    [Fact]
+    public async Task Metrics_count_requests_per_version_and_the_server_keeps_their_history()
+    {
+        var (endpoint, key, _) = await DeployAsync("watched");
+        for (var i = 0; i < 5; i++)
+            (await _f.PostAsync("v2/models/watched/infer", V2Json([1, 2, 3, 4]), key)).Dispose();
+        (await _f.PostAsync("v2/models/watched/infer", V2Json([1, 2, 3], shape: [1, 4]), key)).Dispose();
+        var metrics = await _f.Http.GetStringAsync("metrics");
+        Assert.Contains("slipway_serving_requests_total{endpoint=\"watched\",version=\"1\"} 6", metrics);
+        Assert.Contains("slipway_serving_errors_total{endpoint=\"watched\",version=\"1\"} 1", metrics);
+        Assert.Contains("slipway_serving_request_seconds_count{endpoint=\"watched\",version=\"1\"} 6", metrics);
+        await ServingFixture.WaitForAsync(async () =>
+        {
+            var history = await _f.Client.CallAsync("serving.get_endpoint_metrics_history", new JsonObject { ["endpoint"] = endpoint, ["metric_type"] = "requests", ["interval"] = 3600 });
+            return history["values"]!.AsArray().Sum(v => v!.GetValue<double>()) >= 6;
+        }, "the host's report of 6 requests");
+    }
+
+    [Fact]
+    public async Task A_batching_endpoint_answers_each_concurrent_request_with_its_own_rows()
+    {
+        var (_, key, _) = await DeployAsync("batched", settings: new JsonObject { ["max_batch_size"] = 16, ["max_queue_delay_ms"] = 5 });
+        var inputs = Enumerable.Range(0, 32).Select(i => new[] { i, -i, 0.5f * i, 1f }).ToArray();
+        var answers = await Task.WhenAll(inputs.Select(async x =>
+        {
+            using var response = await _f.PostAsync("v2/models/batched/infer", V2Json(x), key);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return Outputs(JsonNode.Parse(await response.Content.ReadAsStringAsync())!);
+        }));
+        for (var i = 0; i < inputs.Length; i++)
+            Assert.Equal(_mlp.Compute(inputs[i]), answers[i], new Tolerance(1e-5f));
+    }
+}

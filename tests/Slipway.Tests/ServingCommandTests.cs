@@ -1,0 +1,69 @@
+using System.Text.Json.Nodes;
+using Slipway.Commands;
+using Slipway.Tests.Infrastructure;
+
+namespace Slipway.Tests;
+
+public sealed class ServingCommandTests(CliServer server) : IClassFixture<CliServer>
+{
+    private async Task<string> ModelAsync() =>
+        (await server.Client.CallAsync("models.create", new JsonObject { ["name"] = "m", ["uri"] = "http://127.0.0.1:1/files/m.onnx" }))["id"]!.GetValue<string>();
+
+    [Fact]
+    public async Task An_endpoint_is_created_given_versions_weights_and_keys_and_deleted_from_the_command_line()
+    {
+        var name = CliServer.Unique("ep");
+        var id = (await server.RunAsync("serving", "endpoint", "create", name, "--max-batch-size", "8")).Ok().Out.Trim();
+        var first = await ModelAsync();
+        var second = await ModelAsync();
+        Assert.Equal("1", (await server.RunAsync("serving", "version", "add", name, first)).Ok().Out.Trim());
+        Assert.Equal("2", (await server.RunAsync("serving", "version", "add", name, second, "--weight", "0")).Ok().Out.Trim());
+        (await server.RunAsync("serving", "canary", name, "1=0.9", "2=0.1")).Ok();
+
+        var row = Assert.Single((await server.RunAsync("serving", "endpoint", "list")).Ok().Out.Split('\n'), l => l.StartsWith(name + " ", StringComparison.Ordinal));
+        Assert.Contains(id, row, StringComparison.Ordinal);
+        Assert.True(row.Contains("v1:0.9 -, v2:0.1 -", StringComparison.Ordinal), row);
+        var listed = (await server.RunAsync("serving", "endpoint", "list", "--json")).Json().AsArray().Single(e => e!["name"]!.GetValue<string>() == name)!;
+        Assert.Equal([0.9, 0.1], listed["versions"]!.AsArray().Select(v => v!["weight"]!.GetValue<double>()));
+
+        var key = (await server.RunAsync("serving", "key", "create", name, "--name", "frontend", "--json")).Json();
+        Assert.StartsWith("slw_", key["key"]!.GetValue<string>(), StringComparison.Ordinal);
+        var keyId = key["id"]!.GetValue<string>();
+        var keys = (await server.RunAsync("serving", "key", "list", name)).Ok().Out;
+        Assert.Contains(keyId, keys, StringComparison.Ordinal);
+        Assert.Contains("frontend", keys, StringComparison.Ordinal);
+        Assert.DoesNotContain(key["key"]!.GetValue<string>(), keys, StringComparison.Ordinal);
+        (await server.RunAsync("serving", "key", "revoke", name, keyId)).Ok();
+        Assert.Empty((await server.RunAsync("serving", "key", "list", name, "--json")).Json().AsArray());
+
+        (await server.RunAsync("serving", "auto-update", name, "--model-name", "scorer", "--published", "--keep", "3")).Ok();
+        var rule = (await server.RunAsync("serving", "endpoint", "show", name, "--json")).Json()["auto_update"]!;
+        Assert.Equal("scorer", rule["model_name"]!.GetValue<string>());
+        Assert.Equal(3, rule["keep"]!.GetValue<long>());
+        Assert.True(rule["published"]!.GetValue<bool>());
+        (await server.RunAsync("serving", "auto-update", name, "--off")).Ok();
+        Assert.Null((await server.RunAsync("serving", "endpoint", "show", name, "--json")).Json()["auto_update"]);
+
+        (await server.RunAsync("serving", "version", "remove", name, "1")).Ok();
+        var shown = (await server.RunAsync("serving", "endpoint", "show", name, "--json")).Json();
+        Assert.Equal([2L], shown["versions"]!.AsArray().Select(v => v!["version"]!.GetValue<long>()));
+        (await server.RunAsync("serving", "endpoint", "delete", name)).Ok();
+        Assert.Equal(ExitCodes.Failed, (await server.RunAsync("serving", "endpoint", "show", name)).Exit);
+    }
+
+    [Fact]
+    public async Task Bad_weights_and_unknown_endpoints_are_refused_with_the_reason()
+    {
+        var bad = await server.RunAsync("serving", "canary", "whatever", "one=half");
+        Assert.Equal(ExitCodes.Usage, bad.Exit);
+        Assert.Contains("VERSION=WEIGHT", bad.Error, StringComparison.Ordinal);
+        var unknown = await server.RunAsync("serving", "version", "add", "no-such-endpoint", await ModelAsync());
+        Assert.Equal(ExitCodes.Failed, unknown.Exit);
+        Assert.Contains("no endpoint named 'no-such-endpoint'", unknown.Error, StringComparison.Ordinal);
+        var name = CliServer.Unique("ep");
+        (await server.RunAsync("serving", "endpoint", "create", name)).Ok();
+        var refused = await server.RunAsync("serving", "version", "add", name, "no-such-model");
+        Assert.Equal(ExitCodes.Failed, refused.Exit);
+        Assert.Contains("Invalid model id", refused.Error, StringComparison.Ordinal);
+    }
+}

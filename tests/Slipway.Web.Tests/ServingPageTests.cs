@@ -1,0 +1,62 @@
+using System.Text.Json.Nodes;
+using Microsoft.Playwright;
+using Slipway.Web.Tests.Infrastructure;
+
+namespace Slipway.Web.Tests;
+
+[Collection("web")]
+public sealed class ServingPageTests(WebFixture web)
+{
+    [Fact]
+    public async Task An_endpoint_shows_its_versions_with_host_states_and_its_canary_weights_are_edited_there()
+    {
+        await using var scratch = new RegistryScratch(web);
+        var model = await scratch.ModelAsync(new JsonObject { ["name"] = $"scorer-{scratch.Unique}", ["uri"] = "http://127.0.0.1:1/files/m.onnx", ["framework"] = "ONNX" });
+        var name = $"scorer-{scratch.Unique}";
+        var endpoint = RegistryScratch.Id(await web.ApiAsync("serving.create_endpoint", new JsonObject { ["name"] = name }));
+        try
+        {
+            await web.ApiAsync("serving.add_version", new JsonObject { ["endpoint"] = endpoint, ["model"] = model });
+            await web.ApiAsync("serving.add_version", new JsonObject { ["endpoint"] = endpoint, ["model"] = model, ["weight"] = 0 });
+            await web.ApiAsync("serving.create_key", new JsonObject { ["endpoint"] = endpoint });
+            // What a host reports: version 1 ready, version 2 failed with its reason.
+            await web.ApiAsync("serving.container_status_report", new JsonObject
+            {
+                ["container_id"] = $"host-{scratch.Unique}", ["endpoint_url"] = "http://127.0.0.1:8090",
+                ["versions"] = new JsonArray(
+                    new JsonObject { ["endpoint"] = endpoint, ["version"] = 1, ["state"] = "ready", ["requests_min"] = 120, ["latency_ms"] = 0.5 },
+                    new JsonObject { ["endpoint"] = endpoint, ["version"] = 2, ["state"] = "failed", ["reason"] = "not an ONNX model" }),
+            });
+
+            await using var tab = await web.SignedInPageAsync();
+            await tab.GotoAsync("serving");
+            var section = tab.Page.Locator($"section[data-endpoint='{name}']");
+            await Assertions.Expect(section).ToContainTextAsync("1 keys");
+            await Assertions.Expect(section.Locator("tr[data-version='1'] td.state")).ToHaveTextAsync("ready");
+            await Assertions.Expect(section.Locator("tr[data-version='2'] td.state")).ToHaveTextAsync("failed");
+            await Assertions.Expect(section.Locator("tr[data-version='2'] td.state")).ToHaveAttributeAsync("title", "not an ONNX model");
+            await Assertions.Expect(section.Locator("tr[data-version='1'] td.name a")).ToHaveAttributeAsync("href", $"models/{model}");
+            await tab.ScreenshotAsync("serving");
+
+            await section.GetByLabel("Weight of version 1").FillAsync("0.75");
+            await section.GetByLabel("Weight of version 2").FillAsync("0.25");
+            await section.GetByRole(AriaRole.Button, new() { Name = "Save weights" }).ClickAsync();
+            // The click's call reaches the server when the circuit handles it: poll the stored weights with a deadline.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+            List<double> stored;
+            while (true)
+            {
+                var versions = (await web.ApiAsync("serving.get_endpoint", new JsonObject { ["endpoint"] = endpoint }))["endpoint"]!["versions"]!.AsArray();
+                stored = versions.Select(v => v!["weight"]!.GetValue<double>()).ToList();
+                if (stored.SequenceEqual([0.75, 0.25]) || DateTime.UtcNow > deadline)
+                    break;
+                await Task.Delay(50);
+            }
+            Assert.Equal([0.75, 0.25], stored);
+        }
+        finally
+        {
+            await web.ApiAsync("serving.delete_endpoint", new JsonObject { ["endpoint"] = endpoint });
+        }
+    }
+}
