@@ -134,6 +134,14 @@ public sealed class TasksClient
     public Task ArchiveAsync(IEnumerable<string> taskIds, CancellationToken cancellationToken = default) =>
         _client.CallAsync("tasks.archive_many", new JsonObject { ["ids"] = taskIds.ToJsonArray() }, cancellationToken);
 
+    /// <summary>Brings archived tasks back into default lists.</summary>
+    public Task UnarchiveAsync(IEnumerable<string> taskIds, CancellationToken cancellationToken = default) =>
+        _client.CallAsync("tasks.unarchive_many", new JsonObject { ["ids"] = taskIds.ToJsonArray() }, cancellationToken);
+
+    /// <summary>Replaces a task's tags (in any status, as the web UI does); the order given is kept.</summary>
+    public Task SetTagsAsync(string taskId, IEnumerable<string> tags, CancellationToken cancellationToken = default) =>
+        _client.CallAsync("tasks.update", new JsonObject { ["task"] = taskId, ["tags"] = tags.ToJsonArray() }, cancellationToken);
+
     /// <summary>Deletes a task and what it reported.</summary>
     public Task DeleteAsync(string taskId, bool force = false, CancellationToken cancellationToken = default) =>
         _client.CallAsync("tasks.delete", new JsonObject { ["task"] = taskId, ["force"] = force }, cancellationToken);

@@ -42,6 +42,7 @@ public static class Cli
             TaskCommands.Create(console),
             ModelCommands.Create(console),
             QueueCommands.Create(console),
+            WorkerCommands.Create(console),
             DatasetCommands.Create(console),
             ProjectCommands.Create(console),
             UserCommand.Create(console),
@@ -78,8 +79,9 @@ public static class Cli
     }
 
     private const string RootFooter = """
-        Client commands (task, model, queue, user, gc, agent, autoscaler, serve, serving) find the server and keys in --conf FILE, else the way the
-        ClearML SDK does: CLEARML_API_HOST, CLEARML_API_ACCESS_KEY, CLEARML_API_SECRET_KEY, else CLEARML_CONFIG_FILE,
+        Client commands (task, model, queue, worker, dataset, project, user, gc, agent, autoscaler, serve, serving) find the server
+        and keys in --conf FILE, else the way the ClearML SDK does: CLEARML_API_HOST, CLEARML_API_ACCESS_KEY, CLEARML_API_SECRET_KEY,
+        else CLEARML_CONFIG_FILE,
         else ~/clearml.conf (written by 'slipway login'), else ~/.slipway/clearml.conf (written by 'slipway server').
         With --json they print JSON for scripts; text output is for people and may change.
 

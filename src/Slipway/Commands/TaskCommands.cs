@@ -5,7 +5,7 @@ using Slipway.Client;
 
 namespace Slipway.Commands;
 
-/// <summary>`slipway task list|show|log|create|clone|enqueue|abort|reset`: find, inspect and reproduce tasks.</summary>
+/// <summary>`slipway task list|show|log|create|clone|enqueue|abort|reset|publish|tag|archive|delete`: find, inspect, reproduce and tidy tasks.</summary>
 public static class TaskCommands
 {
     private static readonly string[] Statuses = ["created", "queued", "in_progress", "stopped", "completed", "failed", "published", "closed"];
@@ -13,9 +13,12 @@ public static class TaskCommands
     public static Command Create(CliConsole console) => new("task", "List, inspect and reproduce tasks (experiments): clone with changes, enqueue, abort, reset")
     {
         List(console), Show(console), Log(console), TaskCreateCommand.Create(console), Clone(console), Enqueue(console), Abort(console), Reset(console),
+        Publish(console), Tag(console), Archive(console), Delete(console),
     };
 
     private static Argument<string> IdArgument() => new("id") { Description = "The task id (as 'slipway task list' shows it)" };
+
+    private static Argument<string[]> IdsArgument() => new("id") { Description = "The task ids (as 'slipway task list' shows them)", Arity = ArgumentArity.OneOrMore };
 
     private static ClientCommand List(CliConsole console)
     {
@@ -224,6 +227,112 @@ public static class TaskCommands
             return await WriteStatusAsync(run, taskId, "Reset");
         });
         return command;
+    }
+
+    private static ClientCommand Publish(CliConsole console)
+    {
+        var id = IdArgument();
+        var command = new ClientCommand("publish", "Publish a completed or stopped task (and its output models): it can no longer be changed or reset without --force", console) { id };
+        command.SetClientAction(async run =>
+        {
+            var taskId = run.Get(id)!;
+            await run.Client.Tasks.PublishAsync(taskId, run.CancellationToken);
+            return await WriteStatusAsync(run, taskId, "Published");
+        });
+        return command;
+    }
+
+    private static ClientCommand Tag(CliConsole console)
+    {
+        var id = IdArgument();
+        var add = new Option<string[]>("--add") { Description = "Tags to add", HelpName = "tag", AllowMultipleArgumentsPerToken = true };
+        var remove = new Option<string[]>("--remove") { Description = "Tags to remove", HelpName = "tag", AllowMultipleArgumentsPerToken = true };
+        var command = new ClientCommand("tag", "Add and remove a task's tags (in any status) and print the tags it has afterwards", console) { id, add, remove };
+        command.SetClientAction(async run =>
+        {
+            var adding = run.Get(add) ?? [];
+            var removing = run.Get(remove) ?? [];
+            if (adding.Length == 0 && removing.Length == 0)
+                throw CliException.Usage("give --add or --remove (or both)");
+            if (adding.Intersect(removing, StringComparer.Ordinal).FirstOrDefault() is { } both)
+                throw CliException.Usage($"'{both}' is both added and removed");
+            var task = await run.Client.Tasks.GetAsync(run.Get(id)!, run.CancellationToken);
+            // The existing order is kept and new tags go last, as the web UI shows them.
+            var tags = task.Tags.Where(t => !removing.Contains(t, StringComparer.Ordinal)).ToList();
+            tags.AddRange(adding.Where(t => !tags.Contains(t, StringComparer.Ordinal)).Distinct(StringComparer.Ordinal));
+            await run.Client.Tasks.SetTagsAsync(task.Id, tags, run.CancellationToken);
+            var after = await run.Client.Tasks.GetAsync(task.Id, run.CancellationToken);
+            if (run.Json)
+                run.WriteJson(new JsonObject { ["id"] = after.Id, ["tags"] = Output.Array(after.Tags) });
+            else
+                run.Out.WriteLine(after.Tags.Count == 0 ? $"{after.Id} has no tags." : $"{after.Id} tags: {string.Join(", ", after.Tags)}");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static ClientCommand Archive(CliConsole console)
+    {
+        var ids = IdsArgument();
+        var restore = new Option<bool>("--restore") { Description = "Take the tasks out of the archive instead" };
+        var command = new ClientCommand("archive",
+            "Archive tasks (kept, hidden from default lists, taken out of queues), or with --restore bring them back", console) { ids, restore };
+        command.SetClientAction(async run =>
+        {
+            var tasks = await RequireTasksAsync(run, run.Get(ids)!);
+            var restoring = run.Get(restore);
+            if (restoring)
+                await run.Client.Tasks.UnarchiveAsync(tasks.Select(t => t.Id), run.CancellationToken);
+            else
+                await run.Client.Tasks.ArchiveAsync(tasks.Select(t => t.Id), run.CancellationToken);
+            if (run.Json)
+            {
+                run.WriteJson(new JsonArray(tasks.Select(t => (JsonNode)new JsonObject { ["id"] = t.Id, ["name"] = t.Name, ["archived"] = !restoring }).ToArray()));
+                return ExitCodes.Ok;
+            }
+            foreach (var t in tasks)
+                run.Out.WriteLine($"{(restoring ? "Restored" : "Archived")} {t.Id} ({Output.Clip(t.Name, 60)}).");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static ClientCommand Delete(CliConsole console)
+    {
+        var ids = IdsArgument();
+        var force = new Option<bool>("--force") { Description = "Also delete running and published tasks" };
+        var command = new ClientCommand("delete",
+            "Delete tasks with what they reported (scalars, console, artifacts' stored files); running or published ones only with --force", console) { ids, force };
+        command.SetClientAction(async run =>
+        {
+            var tasks = await RequireTasksAsync(run, run.Get(ids)!);
+            var forced = run.Get(force);
+            // Checked for all before any is deleted, so that a refusal leaves every task in place. The server refuses a
+            // running task itself; a published one is refused here, as clearml-task and the web UI do.
+            if (!forced && tasks.FirstOrDefault(t => t.Status is "in_progress" or "published") is { } kept)
+                throw new CliException(ExitCodes.Failed,
+                    $"{kept.Id} is {kept.Status}: nothing was deleted (--force deletes running and published tasks too)");
+            foreach (var t in tasks)
+                await run.Client.Tasks.DeleteAsync(t.Id, forced, run.CancellationToken);
+            if (run.Json)
+            {
+                run.WriteJson(new JsonArray(tasks.Select(t => (JsonNode)new JsonObject { ["id"] = t.Id, ["name"] = t.Name, ["status"] = t.Status, ["deleted"] = true }).ToArray()));
+                return ExitCodes.Ok;
+            }
+            foreach (var t in tasks)
+                run.Out.WriteLine($"Deleted {t.Id} ({Output.Clip(t.Name, 60)}, {t.Status}).");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    /// <summary>The tasks with these ids, each once, in the order given; fails on the first unknown id, before anything is changed.</summary>
+    private static async Task<List<TaskInfo>> RequireTasksAsync(ClientInvocation run, IEnumerable<string> ids)
+    {
+        var tasks = new List<TaskInfo>();
+        foreach (var taskId in ids.Distinct(StringComparer.Ordinal))
+            tasks.Add(await run.Client.Tasks.GetAsync(taskId, run.CancellationToken));
+        return tasks;
     }
 
     private static async Task<int> WriteStatusAsync(ClientInvocation run, string taskId, string verb)
