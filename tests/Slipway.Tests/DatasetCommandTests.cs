@@ -80,6 +80,61 @@ public sealed class DatasetCommandTests(CliServer server) : IClassFixture<CliSer
         Assert.Contains(id, shown, StringComparison.Ordinal); // the parent
     }
 
+    /// <summary>A finalized version holding one file, made with the commands.</summary>
+    private async Task<string> VersionAsync(string project, string name, string? parent = null, params string[] tags)
+    {
+        var folder = server.NewFolder();
+        Write(folder, name + ".bin", RandomNumberGenerator.GetBytes(100));
+        List<string> args = ["dataset", "create", "--project", project, "--name", name];
+        if (parent is not null)
+            args.AddRange(["--parents", parent]);
+        if (tags.Length > 0)
+            args.AddRange(["--tags", .. tags]);
+        var id = (await server.RunAsync([.. args])).Ok().Out.Trim();
+        (await server.RunAsync("dataset", "add", "--id", id, "--files", folder)).Ok();
+        (await server.RunAsync("dataset", "upload", "--id", id)).Ok();
+        (await server.RunAsync("dataset", "finalize", "--id", id)).Ok();
+        return id;
+    }
+
+    [Fact]
+    public async Task Search_finds_datasets_by_name_pattern_project_and_tag()
+    {
+        var project = CliServer.Unique("search");
+        await VersionAsync(project, "cats-train", null, "clean");
+        var dogs = await VersionAsync(project, "dogs-train");
+        await VersionAsync(project, "cats-test");
+
+        static List<string> Names(CliRun run) => run.Json().AsArray().Select(d => d!["name"]!.GetValue<string>()).ToList();
+        Assert.Equal(["cats-test", "cats-train"], Names(await server.RunAsync("dataset", "search", "--project", project, "--name", "^CATS", "--json")));
+        Assert.Equal(["cats-train"], Names(await server.RunAsync("dataset", "search", "--project", project, "--tag", "clean", "--json")));
+        var table = (await server.RunAsync("dataset", "search", "--project", project, "--name", "dogs")).Ok().Out;
+        Assert.Contains(dogs, table, StringComparison.Ordinal);
+        Assert.DoesNotContain("cats", table, StringComparison.Ordinal);
+        Assert.Equal(2, (await server.RunAsync("dataset", "search", "--name", "(")).Exit);
+    }
+
+    [Fact]
+    public async Task Delete_refuses_a_version_others_start_from_and_deletes_versions_and_then_the_whole_dataset()
+    {
+        var project = CliServer.Unique("delete");
+        var first = await VersionAsync(project, "images");
+        var second = await VersionAsync(project, "images", first);
+
+        var refused = await server.RunAsync("dataset", "delete", "--id", first);
+        Assert.Equal(1, refused.Exit);
+        Assert.Contains($"starts from {first}", refused.Error, StringComparison.Ordinal);
+        Assert.Equal(2, (await server.RunAsync("dataset", "list", "--project", project, "--json")).Json()[0]!["versions"]!.AsArray().Count);
+
+        var deleted = (await server.RunAsync("dataset", "delete", "--id", second, "--json")).Json();
+        Assert.Equal(second, Assert.Single(deleted.AsArray())!["id"]!.GetValue<string>());
+        Assert.Equal([first], (await server.RunAsync("dataset", "list", "--project", project, "--json")).Json()[0]!["versions"]!.AsArray().Select(v => v!["id"]!.GetValue<string>()));
+
+        (await server.RunAsync("dataset", "delete", "--project", project, "--name", "images", "--entire-dataset")).Ok();
+        Assert.Empty((await server.RunAsync("dataset", "list", "--project", project, "--json")).Json().AsArray());
+        Assert.Equal(2, (await server.RunAsync("dataset", "delete", "--id", first, "--entire-dataset")).Exit);
+    }
+
     [Fact]
     public async Task Mistakes_get_clear_errors_and_exit_codes()
     {

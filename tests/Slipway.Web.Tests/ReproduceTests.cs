@@ -229,16 +229,23 @@ public sealed partial class ReproduceTests(WebFixture web)
     public async Task A_failed_run_offers_reset_beside_enqueue()
     {
         var id = await RunningTaskAsync("fails at epoch 3");
-        await web.ApiAsync("tasks.failed", new JsonObject { ["task"] = id, ["status_reason"] = "CUDA out of memory" });
-        await using var tab = await web.SignedInPageAsync();
-        await tab.GotoAsync("experiments/" + id);
-        var status = tab.Page.Locator(".experiment-head .status");
-        await Assertions.Expect(status).ToHaveTextAsync("failed");
-        await Assertions.Expect(tab.Page.Locator(".experiment-head button:text-is('Enqueue')")).ToBeVisibleAsync();
-        await tab.Page.ClickAsync(".experiment-head button:text-is('Reset')");
-        await Assertions.Expect(status).ToHaveTextAsync("created");
-        var task = (await web.ApiAsync("tasks.get_by_id", new JsonObject { ["task"] = id }))["task"]!;
-        Assert.Equal("created", task["status"]!.GetValue<string>());
+        try
+        {
+            await web.ApiAsync("tasks.failed", new JsonObject { ["task"] = id, ["status_reason"] = "CUDA out of memory" });
+            await using var tab = await web.SignedInPageAsync();
+            await tab.GotoAsync("experiments/" + id);
+            var status = tab.Page.Locator(".experiment-head .status");
+            await Assertions.Expect(status).ToHaveTextAsync("failed");
+            await Assertions.Expect(tab.Page.Locator(".experiment-head button:text-is('Enqueue')")).ToBeVisibleAsync();
+            await tab.Page.ClickAsync(".experiment-head button:text-is('Reset')");
+            await Assertions.Expect(status).ToHaveTextAsync("created");
+            var task = (await web.ApiAsync("tasks.get_by_id", new JsonObject { ["task"] = id }))["task"]!;
+            Assert.Equal("created", task["status"]!.GetValue<string>());
+        }
+        finally
+        {
+            await web.ApiAsync("tasks.delete", new JsonObject { ["task"] = id, ["force"] = true });
+        }
     }
 
     private async Task<string> RunningTaskAsync(string name)

@@ -53,8 +53,17 @@ public sealed class EntityGuard(IDocumentStore docs, AccessControl access)
                 "project" when call.Endpoint == "serving.set_auto_update" => Level.Read,
                 _ => need,
             };
-            foreach (var id in Ids(call.Body[field]))
-                await RequireAsync(caller, collection, collection == Collection.Workers ? Tenants.WorkerKey(caller.Company, id) : id, level, call.Aborted);
+            var ids = Ids(call.Body[field]).Distinct(StringComparer.Ordinal).ToList();
+            RequestLimits.CheckCount(field, ids.Count);
+            if (collection == Collection.Workers)
+            {
+                foreach (var id in ids)
+                    await RequireAsync(caller, collection, Tenants.WorkerKey(caller.Company, id), level, call.Aborted);
+            }
+            else if (ids.Count == 1)
+                await RequireAsync(caller, collection, ids[0], level, call.Aborted);
+            else
+                await RequireAllAsync(caller, collection, ids, level, call.Aborted);
         }
         if (call.Endpoint == "events.debug_images" && call.Body["metrics"] is JsonArray metrics)
         {
@@ -72,7 +81,24 @@ public sealed class EntityGuard(IDocumentStore docs, AccessControl access)
         // An id that no store could hold (a lone surrogate, NUL) names nothing: the handler refuses it.
         if (id.Length == 0 || StorableText.Problem(id) is not null || await docs.GetAsync(collection, id, ct) is not { } doc)
             return;
-        var level = await access.LevelAsync(caller, collection, doc.Body, ct);
+        Check(await access.LevelAsync(caller, collection, doc.Body, ct), need, collection, id);
+    }
+
+    /// <summary>
+    /// <see cref="RequireAsync"/> for many ids (a bulk delete, a list filter): read in batches, so a long list costs a few
+    /// queries rather than one per id.
+    /// </summary>
+    private async ValueTask RequireAllAsync(Identity caller, Collection collection, List<string> ids, Level need, CancellationToken ct)
+    {
+        foreach (var batch in ids.Where(id => id.Length > 0 && StorableText.Problem(id) is null).Chunk(500))
+        {
+            foreach (var doc in await docs.FindAsync(collection, new DocQuery().Where(new FieldIn("id", batch)), ct))
+                Check(await access.LevelAsync(caller, collection, doc.Body, ct), need, collection, doc.Id);
+        }
+    }
+
+    private static void Check(Level level, Level need, Collection collection, string id)
+    {
         if (level == Level.None)
             throw Hidden(collection, id);
         if (level < need)

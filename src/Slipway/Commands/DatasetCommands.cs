@@ -7,7 +7,7 @@ using Slipway.Client.Datasets;
 namespace Slipway.Commands;
 
 /// <summary>
-/// `slipway dataset create|add|remove|upload|finalize|get|list|show|diff`, with clearml-data's habits: create
+/// `slipway dataset create|add|remove|upload|finalize|get|list|search|show|diff|delete`, with clearml-data's habits: create
 /// prints the new id, add and remove are recorded on the server (so each step may run in its own process, even on
 /// another machine for upload), get prints the local folder.
 /// </summary>
@@ -15,7 +15,8 @@ public static class DatasetCommands
 {
     public static Command Create(CliConsole console) => new("dataset", "Version datasets: create a version, add and remove files, upload, finalize, get a local copy")
     {
-        CreateVersion(console), Add(console), Remove(console), Upload(console), Finalize(console), Get(console), List(console), Show(console), Diff(console),
+        CreateVersion(console), Add(console), Remove(console), Upload(console), Finalize(console), Get(console), List(console), Search(console), Show(console),
+        Diff(console), Delete(console),
     };
 
     private static Option<string> IdOption(string description = "The dataset version id (as 'create' printed it)") =>
@@ -233,7 +234,46 @@ public static class DatasetCommands
         var command = new ClientCommand("list", "List datasets with their latest version (or every version with --versions)", console) { project, versions };
         command.SetClientAction(async run =>
         {
-            var datasets = await run.Client.Datasets.ListAsync(run.Get(project), run.CancellationToken);
+            WriteDatasets(run, await run.Client.Datasets.ListAsync(run.Get(project), run.CancellationToken), run.Get(versions));
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static ClientCommand Search(CliConsole console)
+    {
+        var project = new Option<string?>("--project") { Description = "Only datasets of this project", HelpName = "name" };
+        var name = new Option<string?>("--name") { Description = "Only datasets whose name matches this regular expression", HelpName = "regex" };
+        var tags = new Option<string[]>("--tag") { Description = "Only versions with this tag; repeat for all of several", HelpName = "tag" };
+        var versions = new Option<bool>("--versions") { Description = "One row per matching version instead of per dataset" };
+        var command = new ClientCommand("search", "Find datasets by project, name (regular expression) and version tags", console) { project, name, tags, versions };
+        command.SetClientAction(async run =>
+        {
+            System.Text.RegularExpressions.Regex? pattern;
+            try
+            {
+                pattern = run.Get(name) is { } text ? new System.Text.RegularExpressions.Regex(text, System.Text.RegularExpressions.RegexOptions.IgnoreCase, TimeSpan.FromSeconds(1)) : null;
+            }
+            catch (ArgumentException e)
+            {
+                throw CliException.Usage($"--name is not a valid regular expression: {e.Message}");
+            }
+            var wanted = run.Get(tags) ?? [];
+            var found = (await run.Client.Datasets.ListAsync(run.Get(project), run.CancellationToken))
+                .Where(d => pattern is null || pattern.IsMatch(d.Name))
+                .Select(d => d with { Versions = d.Versions.Where(v => wanted.All(v.Tags.Contains)).ToList() })
+                .Where(d => d.Versions.Count > 0)
+                .ToList();
+            WriteDatasets(run, found, run.Get(versions));
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    /// <summary>Datasets as a table (one row per dataset, or per version) or as JSON.</summary>
+    private static void WriteDatasets(ClientInvocation run, IReadOnlyList<DatasetInfo> datasets, bool perVersion)
+    {
+        {
             if (run.Json)
             {
                 run.WriteJson(new JsonArray(datasets.Select(d => (JsonNode)new JsonObject
@@ -243,19 +283,19 @@ public static class DatasetCommands
                     ["latest"] = d.Latest?.Id,
                     ["versions"] = new JsonArray(d.Versions.Select(v => (JsonNode)VersionInfoJson(v)).ToArray()),
                 }).ToArray()));
-                return ExitCodes.Ok;
+                return;
             }
             if (datasets.Count == 0)
             {
                 run.Note("No datasets.");
-                return ExitCodes.Ok;
+                return;
             }
-            var table = run.Get(versions)
+            var table = perVersion
                 ? new Table("PROJECT", "NAME", "VERSION", "ID", "STATE", "FILES", "SIZE", "UPDATED").AlignRight("FILES", "SIZE")
                 : new Table("PROJECT", "NAME", "LATEST", "ID", "VERSIONS", "FILES", "SIZE", "UPDATED").AlignRight("VERSIONS", "FILES", "SIZE");
             foreach (var d in datasets)
             {
-                if (run.Get(versions))
+                if (perVersion)
                 {
                     foreach (var v in d.Versions)
                         table.Add(d.Project, d.Name, v.Version ?? "-", v.Id, v.IsFinal ? "final" : "open", Count(v.FileCount), Size(v.TotalSize), Output.Ago(v.LastUpdate, run.Now));
@@ -268,6 +308,53 @@ public static class DatasetCommands
                 }
             }
             table.Write(run.Out);
+        }
+    }
+
+    private static ClientCommand Delete(CliConsole console)
+    {
+        var choice = new VersionChoice();
+        var entire = new Option<bool>("--entire-dataset") { Description = "Delete every version of the dataset (with --project and --name)" };
+        var force = new Option<bool>("--force") { Description = "Also delete a version that other versions of the dataset start from (they lose its files)" };
+        var command = new ClientCommand("delete",
+            "Delete a dataset version (or, with --entire-dataset, all of them) and its stored files; refuses a version others start from unless --force", console);
+        choice.AddTo(command);
+        command.Options.Add(entire);
+        command.Options.Add(force);
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(entire) && result.GetValue(choice.Project) is null)
+                result.AddError("--entire-dataset goes with --project and --name");
+        });
+        command.SetClientAction(async run =>
+        {
+            var chosen = await choice.ResolveAsync(run);
+            var all = await run.Client.Datasets.ListVersionsAsync(chosen.Project, chosen.Name, run.CancellationToken);
+            var doomed = run.Get(entire) ? all.Select(v => v.Id).ToHashSet() : [chosen.Id];
+            if (!run.Get(force))
+            {
+                foreach (var other in all.Where(v => !doomed.Contains(v.Id)))
+                {
+                    var parents = (await run.Client.Datasets.GetAsync(other.Id, run.CancellationToken)).Parents;
+                    if (parents.FirstOrDefault(doomed.Contains) is { } parent)
+                        throw new CliException(ExitCodes.Failed,
+                            $"version {other.Version ?? other.Id} ({other.Id}) starts from {parent}: delete it first, or use --force (nothing was deleted)");
+                }
+            }
+            var deleted = all.Where(v => doomed.Contains(v.Id)).ToList();
+            if (deleted.Count == 0)
+                deleted = [new DatasetVersionInfo(chosen.Id, chosen.Project, chosen.Name, chosen.Version, chosen.Status, null, null, [], null, null)];
+            // The versions live in a hidden project of their own, which goes with the last of them.
+            var holder = (await run.Client.Tasks.GetAsync(chosen.Id, run.CancellationToken)).ProjectId;
+            foreach (var v in deleted)
+                await run.Client.Tasks.DeleteAsync(v.Id, force: true, run.CancellationToken);
+            if (holder is not null && deleted.Count >= all.Count)
+                await run.Client.CallAsync("projects.delete", new JsonObject { ["project"] = holder, ["force"] = true }, run.CancellationToken);
+            if (run.Json)
+                run.WriteJson(new JsonArray(deleted.Select(v => (JsonNode)new JsonObject { ["id"] = v.Id, ["version"] = v.Version }).ToArray()));
+            else
+                foreach (var v in deleted)
+                    run.Out.WriteLine($"Deleted {chosen.Project}/{chosen.Name} {v.Version ?? "-"} ({v.Id}); its files are removed by the server's cleanup.");
             return ExitCodes.Ok;
         });
         return command;
