@@ -29,7 +29,6 @@ public sealed partial class Experiment : IAsyncDisposable
     private JsonObject _runtime = [];
     private readonly MachineStats _machine = new();
     private PosixSignalRegistration? _sigterm;
-    private PosixSignalRegistration? _sigint;
     private int _ended;
     private int _signalled;
 
@@ -235,7 +234,6 @@ public sealed partial class Experiment : IAsyncDisposable
         if (endpoint is not null)
             await IgnoreRefusalAsync(Client.CallAsync(endpoint, new JsonObject { ["task"] = Id, ["force"] = true, ["status_reason"] = reason }, ct)).ConfigureAwait(false);
         _sigterm?.Dispose();
-        _sigint?.Dispose();
         Interlocked.CompareExchange(ref s_processExperiment, null, this);
     }
 
@@ -336,9 +334,7 @@ public sealed partial class Experiment : IAsyncDisposable
             return; // another experiment of this process already owns the exit handling
         AppDomain.CurrentDomain.UnhandledException += (_, e) =>
             Finish(() => FailAsync(e.ExceptionObject as Exception ?? new InvalidOperationException(e.ExceptionObject?.ToString())));
-        // A signal registration rather than Console.CancelKeyPress: the console's Ctrl-C handling is set up lazily and, under
-        // load, a SIGINT sent right after start was seen to go unhandled; this is the same path SIGTERM takes.
-        _sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, _ => Signalled(() => StopAsync("stopped (Ctrl-C)")));
+        Console.CancelKeyPress += (_, _) => Signalled(() => StopAsync("stopped (Ctrl-C)"));
         _sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => Signalled(() => StopAsync("stopped (SIGTERM)")));
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Finish(() => CompleteAsync());
     }

@@ -97,6 +97,16 @@ public sealed class ChildRun : IDisposable
 
     private async Task WithExit(Task awaited) => await WithExit(awaited.ContinueWith(_ => 0, TaskScheduler.Default));
 
+    /// <summary>Whether the child started with <paramref name="signal"/> ignored (Linux: the SigIgn mask in /proc).</summary>
+    public bool Ignores(int signal)
+    {
+        var status = $"/proc/{_process.Id}/status";
+        if (!File.Exists(status))
+            return false;
+        var mask = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal))?["SigIgn:".Length..].Trim();
+        return mask is not null && (Convert.ToUInt64(mask, 16) & (1UL << (signal - 1))) != 0;
+    }
+
     public void Signal(string signal)
     {
         using var kill = Process.Start("kill", ["-" + signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);

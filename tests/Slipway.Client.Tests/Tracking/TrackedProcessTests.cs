@@ -57,6 +57,10 @@ public sealed class TrackedProcessTests(TestServer server) : IClassFixture<TestS
         using var child = ChildRun.Start(server, _project, ["wait"]);
         var id = await child.TaskId;
         await child.Waiting;
+        // A run started as a background job (`cmd &` without job control, nohup) hands every child SIGINT ignored, and a
+        // process that starts with it ignored keeps ignoring it, as POSIX intends: say so rather than wait for nothing.
+        Assert.False(signal == "INT" && child.Ignores(2),
+            "SIGINT is ignored in this test run (started as a background job?); run the tests in the foreground, or under `timeout`, which resets it");
         child.Signal(signal);
         await child.ExitAsync();
         using var client = server.NewClient();
