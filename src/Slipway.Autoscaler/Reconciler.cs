@@ -264,18 +264,7 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
                     heldBecause ??= refusal;
                     return null;
                 }
-                var record = new InstanceRecord
-                {
-                    LaunchId = Guid.NewGuid().ToString("N")[..10], Resource = name, MachineType = resource.MachineType, Zone = choice.Offering.Zone,
-                    Market = choice.Offering.Market, PriceUsdPerHour = choice.Price, Slots = resource.Slots, Status = InstanceStatus.Requested, LaunchedAt = now,
-                };
-                state.Instances.Add(record);
-                liveCount[name] = liveCount.GetValueOrDefault(name) + 1;
-                total++;
-                inFlight++;
-                budget = budget.With(choice.Price);
-                decisions.Add(new Decision(DecisionAction.Launch, reason, name, record.LaunchId, Detail: $"{detail}; offering {choice.Offering.Key} at ${choice.Price:0.###}/h"));
-                return record.LaunchId;
+                return AddInstance(name, resource, choice, reason, $"{detail}; offering {choice.Offering.Key} at ${choice.Price:0.###}/h");
             }
         }
 
@@ -284,18 +273,25 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
             while (liveCount.GetValueOrDefault(name) < resource.MinInstances && total < config.MaxInstances && inFlight < config.MaxLaunchesInFlight
                    && Choose(resource, state, now) is { } choice && budget.Refuses(config.Budget, choice.Price) is null)
             {
-                var record = new InstanceRecord
-                {
-                    LaunchId = Guid.NewGuid().ToString("N")[..10], Resource = name, MachineType = resource.MachineType, Zone = choice.Offering.Zone,
-                    Market = choice.Offering.Market, PriceUsdPerHour = choice.Price, Slots = resource.Slots, Status = InstanceStatus.Requested, LaunchedAt = now,
-                };
-                state.Instances.Add(record);
-                liveCount[name] = liveCount.GetValueOrDefault(name) + 1;
-                total++;
-                inFlight++;
-                budget = budget.With(choice.Price);
-                decisions.Add(new Decision(DecisionAction.Launch, Reasons.MinInstances, name, record.LaunchId, Detail: $"below min_instances {resource.MinInstances}"));
+                AddInstance(name, resource, choice, Reasons.MinInstances, $"below min_instances {resource.MinInstances}");
             }
+        }
+
+        // Records a launch decided above (the provider is called after the state is saved) and counts it against the limits.
+        string AddInstance(string name, ResourceConfig resource, (Offering Offering, decimal Price) choice, string reason, string detail)
+        {
+            var record = new InstanceRecord
+            {
+                LaunchId = Guid.NewGuid().ToString("N")[..10], Resource = name, MachineType = resource.MachineType, Zone = choice.Offering.Zone,
+                Market = choice.Offering.Market, PriceUsdPerHour = choice.Price, Slots = resource.Slots, Status = InstanceStatus.Requested, LaunchedAt = now,
+            };
+            state.Instances.Add(record);
+            liveCount[name] = liveCount.GetValueOrDefault(name) + 1;
+            total++;
+            inFlight++;
+            budget = budget.With(choice.Price);
+            decisions.Add(new Decision(DecisionAction.Launch, reason, name, record.LaunchId, Detail: detail));
+            return record.LaunchId;
         }
         foreach (var task in state.Held.Keys.Where(t => !stillHeld.Contains(t)).ToList())
             state.Held.Remove(task);
