@@ -136,6 +136,63 @@ public sealed class DatasetCommandTests(CliServer server) : IClassFixture<CliSer
     }
 
     [Fact]
+    public async Task Sync_makes_a_new_version_match_a_folder_and_squash_merges_versions_without_parents()
+    {
+        var project = CliServer.Unique("sync");
+        var folder = server.NewFolder();
+        var a = RandomNumberGenerator.GetBytes(3_000);
+        Write(folder, "a.bin", a);
+        Write(folder, "sub/b.bin", RandomNumberGenerator.GetBytes(2_000));
+        var first = (await server.RunAsync("dataset", "sync", "--project", project, "--name", "set", "--folder", folder, "--json")).Json();
+        Assert.Equal(2, first["added"]!.GetValue<int>());
+        Assert.True(first["final"]!.GetValue<bool>());
+        var firstId = first["id"]!.GetValue<string>();
+
+        // The folder changes: b removed, c added, a rewritten. The new version starts from the latest one.
+        File.Delete(Path.Combine(folder, "sub", "b.bin"));
+        var c = RandomNumberGenerator.GetBytes(1_000);
+        Write(folder, "c.bin", c);
+        var a2 = RandomNumberGenerator.GetBytes(4_000);
+        Write(folder, "a.bin", a2);
+        var second = await server.RunAsync("dataset", "sync", "--project", project, "--name", "set", "--folder", folder);
+        var secondId = second.Ok().Out.Trim();
+        Assert.Contains("1 added, 1 modified, 1 removed, 0 unchanged", second.Error, StringComparison.Ordinal);
+        var shown = (await server.RunAsync("dataset", "show", "--id", secondId, "--files", "--json")).Json();
+        Assert.Equal([firstId], shown["parents"]!.AsArray().Select(p => p!.GetValue<string>()));
+        Assert.Equal(["a.bin", "c.bin"], shown["files"]!.AsArray().Select(f => f!["path"]!.GetValue<string>()));
+
+        // An unchanged folder synced into an open version under a dataset folder: only that folder is touched.
+        var open = (await server.RunAsync("dataset", "create", "--project", project, "--name", "set", "--parents", secondId)).Ok().Out.Trim();
+        var images = server.NewFolder();
+        Write(images, "x.png", [1, 2, 3]);
+        var third = (await server.RunAsync("dataset", "sync", "--id", open, "--folder", images, "--dataset-folder", "images", "--skip-close", "--json")).Json();
+        Assert.Equal((1, 0, false), (third["added"]!.GetValue<int>(), third["removed"]!.GetValue<int>(), third["final"]!.GetValue<bool>()));
+        Assert.Equal(3, third["file_count"]!.GetValue<int>());
+        (await server.RunAsync("dataset", "upload", "--id", open)).Ok();
+        (await server.RunAsync("dataset", "finalize", "--id", open)).Ok();
+
+        // Squash the first and the third: the later one's a.bin wins, b.bin comes from the first, and no parents remain.
+        var squashed = (await server.RunAsync("dataset", "squash", "--ids", firstId, open, "--name", "set-squashed", "--cache-dir", server.NewFolder(), "--json")).Json();
+        Assert.Empty(squashed["parents"]!.AsArray());
+        Assert.Equal(4, squashed["file_count"]!.GetValue<int>());
+        var got = (await server.RunAsync("dataset", "get", "--id", squashed["id"]!.GetValue<string>(), "--cache-dir", server.NewFolder())).Ok().Out.Trim();
+        Assert.Equal(a2, await File.ReadAllBytesAsync(Path.Combine(got, "a.bin")));
+        Assert.Equal(c, await File.ReadAllBytesAsync(Path.Combine(got, "c.bin")));
+        Assert.True(File.Exists(Path.Combine(got, "sub", "b.bin")));
+        Assert.Equal([1, 2, 3], await File.ReadAllBytesAsync(Path.Combine(got, "images", "x.png")));
+        Assert.Equal(project, squashed["project"]!.GetValue<string>());
+
+        Assert.Equal(2, (await server.RunAsync("dataset", "sync", "--folder", folder)).Exit);
+        Assert.Equal(2, (await server.RunAsync("dataset", "sync", "--id", open, "--project", project, "--name", "set", "--folder", folder)).Exit);
+        Assert.Contains("no folder", (await server.RunAsync("dataset", "sync", "--project", project, "--name", "set", "--folder", Path.Combine(folder, "missing"))).Error,
+            StringComparison.Ordinal);
+        var refused = await server.RunAsync("dataset", "sync", "--id", open, "--folder", folder);
+        Assert.Equal(1, refused.Exit);
+        Assert.Contains("it is completed", refused.Error, StringComparison.Ordinal);
+        Assert.Contains("at least two", (await server.RunAsync("dataset", "squash", "--ids", firstId)).Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Mistakes_get_clear_errors_and_exit_codes()
     {
         var project = CliServer.Unique("data-errors");

@@ -21,6 +21,25 @@ public sealed record DatasetCreateOptions
     public string? Description { get; init; }
 }
 
+/// <summary>How <see cref="DatasetsClient.SquashAsync"/> makes the merged version.</summary>
+public sealed record DatasetSquashOptions
+{
+    /// <summary>The version string; default the next version after the dataset's latest one.</summary>
+    public string? Version { get; init; }
+
+    /// <summary>User tags of the new version.</summary>
+    public IReadOnlyList<string>? Tags { get; init; }
+
+    /// <summary>A description; default one naming the squashed versions.</summary>
+    public string? Description { get; init; }
+
+    /// <summary>Chunk size, compression and file server of the upload.</summary>
+    public DatasetUploadOptions? Upload { get; init; }
+
+    /// <summary>The cache root the sources are fetched into (see <see cref="LocalCopyOptions.CacheDirectory"/>).</summary>
+    public string? CacheDirectory { get; init; }
+}
+
 /// <summary>How <see cref="DatasetVersion.UploadAsync"/> packs and sends the added files.</summary>
 public sealed record DatasetUploadOptions
 {

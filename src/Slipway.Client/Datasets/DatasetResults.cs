@@ -6,6 +6,9 @@ namespace Slipway.Client.Datasets;
 /// <param name="Unchanged">Files the version already holds with the same content (nothing to upload).</param>
 public sealed record DatasetAddResult(int Added, int Modified, int Unchanged);
 
+/// <summary>What <see cref="DatasetVersion.SyncFolderAsync"/> changed: files added, modified (new content), removed, and left as they were.</summary>
+public sealed record DatasetSyncResult(int Added, int Modified, int Removed, int Unchanged);
+
 /// <summary>A local copy of a whole version.</summary>
 /// <param name="Path">The folder holding the files: the copy target when one was asked for, else the cache folder.</param>
 /// <param name="CachePath">The version's cache folder.</param>

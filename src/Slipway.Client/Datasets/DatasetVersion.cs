@@ -165,6 +165,33 @@ public sealed class DatasetVersion
     }
 
     /// <summary>
+    /// Makes the version's files under <paramref name="datasetFolder"/> (default the root) match a local folder, as
+    /// clearml-data's <c>sync</c> does: new and changed files are added (hashed now, uploaded by <see cref="UploadAsync"/>),
+    /// and files the folder no longer holds are removed. Files elsewhere in the dataset, and links, are left alone.
+    /// </summary>
+    /// <exception cref="SlipwayException">The folder does not exist, or the version is finalized.</exception>
+    public async Task<DatasetSyncResult> SyncFolderAsync(string folder, string? datasetFolder = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        EnsureOpen("sync");
+        var full = Path.GetFullPath(folder);
+        if (!Directory.Exists(full))
+            throw new SlipwayException($"cannot sync dataset version {Id} with '{folder}': no such folder");
+        var added = await AddFilesAsync(full, datasetFolder: datasetFolder, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var present = Directory.EnumerateFiles(full, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 })
+            .Select(file => DatasetNaming.RelativePath(datasetFolder, Path.GetRelativePath(full, file).Replace(Path.DirectorySeparatorChar, '/')))
+            .ToHashSet(StringComparer.Ordinal);
+        var prefix = string.IsNullOrEmpty(datasetFolder?.Trim('/', '.', ' ')) ? "" : DatasetNaming.RelativePath(null, datasetFolder) + "/";
+        var gone = Manifest.Files.Keys.Where(p => p.StartsWith(prefix, StringComparison.Ordinal) && !present.Contains(p)).ToList();
+        foreach (var path in gone)
+        {
+            Manifest.Files.Remove(path);
+            _pending.Remove(path);
+        }
+        return new DatasetSyncResult(added.Added, added.Modified, gone.Count, added.Unchanged);
+    }
+
+    /// <summary>
     /// Removes the files whose dataset path matches <paramref name="pattern"/> (e.g. <c>old/*</c>, <c>*.tmp</c>,
     /// <c>a/b.txt</c>): with <paramref name="recursive"/>, a pattern without folders matches file names at any depth.
     /// </summary>

@@ -181,6 +181,57 @@ public sealed class DatasetsClient
             .ToList();
     }
 
+    /// <summary>
+    /// Merges finalized versions into one new version of <paramref name="name"/> with no parents, as clearml-data's
+    /// <c>squash</c> does: their files (a later version's file wins on the same path) and links are fetched, checked
+    /// against their hashes, uploaded again as the new version's own chunks, and the new version is finalized. The
+    /// sources are left as they are; the new one no longer depends on them.
+    /// </summary>
+    /// <param name="project">The project of the new version.</param>
+    /// <param name="name">The dataset the new version belongs to.</param>
+    /// <param name="versionIds">The versions to merge, in order (at least two).</param>
+    /// <param name="options">Version string, tags, description; chunking; the cache the sources are fetched into.</param>
+    /// <param name="progress">Receives file bytes fetched, then uploaded.</param>
+    /// <param name="cancellationToken">Cancels the squash (the new version stays open, with what it had, and can be deleted).</param>
+    /// <exception cref="SlipwayException">Fewer than two versions, a version that does not exist or is not finalized, or a failed transfer.</exception>
+    public async Task<DatasetVersion> SquashAsync(string project, string name, IReadOnlyList<string> versionIds, DatasetSquashOptions? options = null,
+        IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(versionIds);
+        options ??= new DatasetSquashOptions();
+        if (versionIds.Distinct(StringComparer.Ordinal).Count() < 2)
+            throw new SlipwayException("squash needs at least two different versions");
+        var sources = new List<DatasetVersion>();
+        foreach (var id in versionIds)
+        {
+            var source = await GetAsync(id, cancellationToken).ConfigureAwait(false);
+            if (!source.IsFinal)
+                throw new SlipwayException($"version {id} is not finalized (status {source.Status}); only finalized versions can be squashed");
+            sources.Add(source);
+        }
+        var squashed = await CreateAsync(project, name, new DatasetCreateOptions
+        {
+            Version = options.Version,
+            Tags = options.Tags,
+            Description = options.Description ?? $"Squashed from {string.Join(", ", sources.Select(v => v.Id))}",
+        }, cancellationToken).ConfigureAwait(false);
+        foreach (var source in sources)
+        {
+            var copy = await source.GetLocalCopyAsync(new LocalCopyOptions { CacheDirectory = options.CacheDirectory }, progress, cancellationToken).ConfigureAwait(false);
+            await squashed.AddFilesAsync(copy.CachePath, cancellationToken: cancellationToken).ConfigureAwait(false);
+            foreach (var path in source.Manifest.Files.Keys)
+                squashed.Manifest.Links.Remove(path);
+            foreach (var (path, link) in source.Manifest.Links)
+            {
+                squashed.Manifest.Files.Remove(path);
+                squashed.Manifest.Links[path] = link with { SourceVersionId = squashed.Id };
+            }
+        }
+        await squashed.UploadAsync(options.Upload, progress, cancellationToken).ConfigureAwait(false);
+        await squashed.FinalizeAsync(cancellationToken).ConfigureAwait(false);
+        return squashed;
+    }
+
     /// <summary>Compares two versions' manifests: files added, removed and modified (by content hash) going from one to the other.</summary>
     /// <exception cref="SlipwayException">A version does not exist.</exception>
     public async Task<DatasetDiff> DiffAsync(string fromVersionId, string toVersionId, CancellationToken cancellationToken = default)

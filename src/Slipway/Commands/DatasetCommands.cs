@@ -7,7 +7,7 @@ using Slipway.Client.Datasets;
 namespace Slipway.Commands;
 
 /// <summary>
-/// `slipway dataset create|add|remove|upload|finalize|get|list|search|show|diff|delete`, with clearml-data's habits: create
+/// `slipway dataset create|add|remove|sync|upload|finalize|get|list|search|show|diff|squash|delete`, with clearml-data's habits: create
 /// prints the new id, add and remove are recorded on the server (so each step may run in its own process, even on
 /// another machine for upload), get prints the local folder.
 /// </summary>
@@ -15,8 +15,8 @@ public static class DatasetCommands
 {
     public static Command Create(CliConsole console) => new("dataset", "Version datasets: create a version, add and remove files, upload, finalize, get a local copy")
     {
-        CreateVersion(console), Add(console), Remove(console), Upload(console), Finalize(console), Get(console), List(console), Search(console), Show(console),
-        Diff(console), Delete(console),
+        CreateVersion(console), Add(console), Remove(console), Sync(console), Upload(console), Finalize(console), Get(console), List(console), Search(console),
+        Show(console), Diff(console), Squash(console), Delete(console),
     };
 
     private static Option<string> IdOption(string description = "The dataset version id (as 'create' printed it)") =>
@@ -129,32 +129,180 @@ public static class DatasetCommands
         return command;
     }
 
-    private static ClientCommand Upload(CliConsole console)
+    /// <summary>The upload settings <c>upload</c>, <c>sync</c> and <c>squash</c> share.</summary>
+    private sealed class UploadChoice
     {
-        var id = IdOption();
-        var output = new Option<string?>("--output-url") { Description = "Another file server (base URL) to store the files on", HelpName = "url" };
-        var chunk = new Option<int>("--chunk-size") { Description = "The most MiB one zip chunk holds (default 512)", DefaultValueFactory = _ => 512, HelpName = "mib" };
-        var store = new Option<bool>("--no-compression") { Description = "Store the files in the zip chunks without compressing them (faster for data that is already compressed)" };
-        var command = new ClientCommand("upload", "Upload the files added to a version (a progress bar on stderr when it is a terminal)", console) { id, output, chunk, store };
+        public Option<string?> Output { get; } = new("--output-url") { Description = "Another file server (base URL) to store the files on", HelpName = "url" };
+        public Option<int> Chunk { get; } = new("--chunk-size") { Description = "The most MiB one zip chunk holds (default 512)", DefaultValueFactory = _ => 512, HelpName = "mib" };
+        public Option<bool> Store { get; } = new("--no-compression") { Description = "Store the files in the zip chunks without compressing them (faster for data that is already compressed)" };
+
+        public void AddTo(Command command)
+        {
+            command.Options.Add(Output);
+            command.Options.Add(Chunk);
+            command.Options.Add(Store);
+        }
+
+        public DatasetUploadOptions Options(ClientInvocation run)
+        {
+            Uri? outputUrl = null;
+            if (run.Get(Output) is { } url && !Uri.TryCreate(url, UriKind.Absolute, out outputUrl))
+                throw new CliException(ExitCodes.Usage, $"--output-url '{url}' is not a URL");
+            return new DatasetUploadOptions
+            {
+                OutputUrl = outputUrl,
+                ChunkSize = (long)run.Get(Chunk) << 20,
+                Compression = run.Get(Store) ? CompressionLevel.NoCompression : CompressionLevel.Optimal,
+            };
+        }
+    }
+
+    /// <summary>Uploads a version's pending files with a progress bar; returns how many there were.</summary>
+    private static async Task<int> UploadPendingAsync(ClientInvocation run, DatasetVersion version, DatasetUploadOptions options)
+    {
+        var pending = version.PendingFiles.Count;
+        var pendingPaths = version.PendingFiles.ToHashSet(StringComparer.Ordinal);
+        var pendingBytes = version.Files.Where(f => pendingPaths.Contains(f.RelativePath)).Sum(f => f.Size);
+        using var bar = ProgressBar.Start(run.Console, $"{pending} file(s)", pendingBytes);
+        await version.UploadAsync(options, bar, run.CancellationToken);
+        bar?.Complete();
+        return pending;
+    }
+
+    private static ClientCommand Sync(CliConsole console)
+    {
+        var folder = new Option<string>("--folder") { Description = "The local folder the dataset should match", Required = true, HelpName = "dir" };
+        var id = new Option<string?>("--id") { Description = "An open version to sync (default: a new version of --project/--name)", HelpName = "id" };
+        var project = new Option<string?>("--project") { Description = "The dataset's project, for a new version", HelpName = "name" };
+        var name = new Option<string?>("--name") { Description = "The dataset's name, for a new version", HelpName = "name" };
+        var parents = new Option<string[]>("--parents")
+        {
+            Description = "Versions the new one starts from (default: the dataset's latest finalized version, if any)", HelpName = "id", AllowMultipleArgumentsPerToken = true,
+        };
+        var noParent = new Option<bool>("--no-parent") { Description = "Start the new version empty, even when the dataset has versions" };
+        var datasetFolder = new Option<string?>("--dataset-folder") { Description = "The folder inside the dataset that matches --folder (default the root)", HelpName = "path" };
+        var skipClose = new Option<bool>("--skip-close") { Description = "Leave the version open: neither upload nor finalize" };
+        var upload = new UploadChoice();
+        var command = new ClientCommand("sync",
+            "Make a version match a local folder: add new and changed files, remove missing ones, then upload and finalize", console)
+        {
+            folder, id, project, name, parents, noParent, datasetFolder, skipClose,
+        };
+        upload.AddTo(command);
+        command.Validators.Add(result =>
+        {
+            var byId = result.GetValue(id) is not null;
+            var byName = result.GetValue(project) is not null && result.GetValue(name) is not null;
+            if (byId == byName)
+                result.AddError("give either --id of an open version, or --project and --name for a new one");
+            else if (byId && (result.GetValue(parents) is { Length: > 0 } || result.GetValue(noParent)))
+                result.AddError("--parents and --no-parent are for a new version, not with --id");
+            else if (result.GetValue(parents) is { Length: > 0 } && result.GetValue(noParent))
+                result.AddError("--parents and --no-parent contradict each other");
+        });
         command.SetClientAction(async run =>
         {
-            var version = await run.Client.Datasets.GetAsync(run.Get(id)!, run.CancellationToken);
-            Uri? outputUrl = null;
-            if (run.Get(output) is { } url && !Uri.TryCreate(url, UriKind.Absolute, out outputUrl))
-                throw new CliException(ExitCodes.Usage, $"--output-url '{url}' is not a URL");
-            var pending = version.PendingFiles.Count;
-            var pendingPaths = version.PendingFiles.ToHashSet(StringComparer.Ordinal);
-            var pendingBytes = version.Files.Where(f => pendingPaths.Contains(f.RelativePath)).Sum(f => f.Size);
-            using (var bar = ProgressBar.Start(run.Console, $"{pending} file(s)", pendingBytes))
+            var local = run.Get(folder)!;
+            if (!Directory.Exists(local))
+                throw CliException.NotFound($"no folder '{local}'");
+            var uploadOptions = upload.Options(run);
+            DatasetVersion version;
+            if (run.Get(id) is { } versionId)
             {
-                await version.UploadAsync(new DatasetUploadOptions
+                version = await run.Client.Datasets.GetAsync(versionId, run.CancellationToken);
+            }
+            else
+            {
+                IReadOnlyList<string>? from = run.Get(parents) is { Length: > 0 } given ? given : null;
+                if (from is null && !run.Get(noParent))
                 {
-                    OutputUrl = outputUrl,
-                    ChunkSize = (long)run.Get(chunk) << 20,
-                    Compression = run.Get(store) ? CompressionLevel.NoCompression : CompressionLevel.Optimal,
+                    var existing = await run.Client.Datasets.ListVersionsAsync(run.Get(project)!, run.Get(name)!, run.CancellationToken);
+                    if (existing.Any(v => v.IsFinal))
+                        from = [(await run.Client.Datasets.GetAsync(run.Get(project)!, run.Get(name)!, cancellationToken: run.CancellationToken)).Id];
+                }
+                version = await run.Client.Datasets.CreateAsync(run.Get(project)!, run.Get(name)!, new DatasetCreateOptions { Parents = from }, run.CancellationToken);
+            }
+            var synced = await version.SyncFolderAsync(local, run.Get(datasetFolder), run.CancellationToken);
+            if (run.Get(skipClose))
+                await version.SaveAsync(run.CancellationToken);
+            else
+            {
+                await UploadPendingAsync(run, version, uploadOptions);
+                await version.FinalizeAsync(run.CancellationToken);
+            }
+            if (run.Json)
+            {
+                var json = VersionJson(version);
+                json["added"] = synced.Added;
+                json["modified"] = synced.Modified;
+                json["removed"] = synced.Removed;
+                json["unchanged"] = synced.Unchanged;
+                run.WriteJson(json);
+            }
+            else
+            {
+                run.Out.WriteLine(version.Id);
+                run.Note($"{synced.Added} added, {synced.Modified} modified, {synced.Removed} removed, {synced.Unchanged} unchanged; "
+                    + (version.IsFinal ? $"finalized {version.Project}/{version.Name} {version.Version}." : $"{version.PendingFiles.Count} file(s) to upload, version left open."));
+            }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static ClientCommand Squash(CliConsole console)
+    {
+        var ids = new Option<string[]>("--ids") { Description = "The versions to merge, in order: a later one's file wins on the same path", Required = true, HelpName = "id", AllowMultipleArgumentsPerToken = true };
+        var project = new Option<string?>("--project") { Description = "The new version's project (default the first version's)", HelpName = "name" };
+        var name = new Option<string?>("--name") { Description = "The new version's dataset name (default the first version's)", HelpName = "name" };
+        var version = new Option<string?>("--version") { Description = "The version string (default: the next after the dataset's latest)", HelpName = "version" };
+        var cache = new Option<string?>("--cache-dir") { Description = "The cache root the versions are fetched into", HelpName = "dir" };
+        var upload = new UploadChoice();
+        var command = new ClientCommand("squash", "Merge versions into one new version with no parents (files fetched, checked and uploaded again) and print its id", console)
+        {
+            ids, project, name, version, cache,
+        };
+        upload.AddTo(command);
+        command.SetClientAction(async run =>
+        {
+            var chosen = run.Get(ids)!;
+            var sources = new List<DatasetVersion>();
+            foreach (var sourceId in chosen)
+                sources.Add(await run.Client.Datasets.GetAsync(sourceId, run.CancellationToken));
+            var merged = sources.SelectMany(v => v.Files).GroupBy(f => f.RelativePath).Sum(g => g.Last().Size);
+            DatasetVersion squashed;
+            using (var bar = ProgressBar.Start(run.Console, $"squash {chosen.Length} versions", sources.Sum(v => v.TotalSize) + merged))
+            {
+                squashed = await run.Client.Datasets.SquashAsync(run.Get(project) ?? sources[0].Project, run.Get(name) ?? sources[0].Name, chosen, new DatasetSquashOptions
+                {
+                    Version = run.Get(version),
+                    CacheDirectory = run.Get(cache),
+                    Upload = upload.Options(run),
                 }, bar, run.CancellationToken);
                 bar?.Complete();
             }
+            if (run.Json)
+                run.WriteJson(VersionJson(squashed));
+            else
+            {
+                run.Out.WriteLine(squashed.Id);
+                run.Note($"Squashed {chosen.Length} versions into {squashed.Project}/{squashed.Name} {squashed.Version} ({squashed.Files.Count} files, {Output.Bytes(squashed.TotalSize)}).");
+            }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static ClientCommand Upload(CliConsole console)
+    {
+        var id = IdOption();
+        var upload = new UploadChoice();
+        var command = new ClientCommand("upload", "Upload the files added to a version (a progress bar on stderr when it is a terminal)", console) { id };
+        upload.AddTo(command);
+        command.SetClientAction(async run =>
+        {
+            var version = await run.Client.Datasets.GetAsync(run.Get(id)!, run.CancellationToken);
+            var pending = await UploadPendingAsync(run, version, upload.Options(run));
             if (run.Json)
                 run.WriteJson(new JsonObject { ["id"] = version.Id, ["uploaded"] = pending });
             else
