@@ -89,7 +89,7 @@ public sealed class TaskTidyCommandTests(CliServer server) : IClassFixture<CliSe
     }
 
     [Fact]
-    public async Task Worker_list_shows_a_registered_worker_with_its_queue_and_task()
+    public async Task Worker_list_shows_a_registered_worker_with_its_queue_task_and_machine_load()
     {
         var queue = CliServer.Unique("q");
         var queueId = await server.Client.Queues.CreateAsync(queue);
@@ -100,15 +100,27 @@ public sealed class TaskTidyCommandTests(CliServer server) : IClassFixture<CliSe
         await server.Client.CallAsync("workers.status_report", new JsonObject
         {
             ["worker"] = worker, ["timestamp"] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), ["task"] = taskId,
+            ["machine_stats"] = new JsonObject
+            {
+                ["cpu_usage"] = new JsonArray(30, 50), ["memory_used"] = 2048, ["memory_free"] = 6144,
+                ["gpu_usage"] = new JsonArray(10, 90), ["gpu_memory_used"] = new JsonArray(1024, 3072), ["gpu_memory_free"] = new JsonArray(1024, 1024),
+            },
         });
+        var bare = CliServer.Unique("bare");
+        await server.Client.CallAsync("workers.register", new JsonObject { ["worker"] = bare, ["queues"] = new JsonArray(queueId) });
 
         var text = (await server.RunAsync("worker", "list")).Ok().Out;
         var row = Assert.Single(text.Split('\n'), l => l.StartsWith(worker + " ", StringComparison.Ordinal));
-        Assert.Matches($@"^{worker}\s+{queue}\s+{taskId}\s+worked-on\s+just now", row);
+        Assert.Matches($@"^{worker}\s+{queue}\s+{taskId}\s+worked-on\s+40%\s+2\.0/8\.0 GB\s+2× 50%, 2\.0/3\.0 GB\s+just now", row);
+        var bareRow = Assert.Single(text.Split('\n'), l => l.StartsWith(bare + " ", StringComparison.Ordinal));
+        Assert.Matches($@"^{bare}\s+{queue}\s+-\s+-\s+-\s+-\s+-\s+just now", bareRow);
 
         var json = (await server.RunAsync("worker", "list", "--json")).Json().AsArray().Single(w => w!["id"]!.GetValue<string>() == worker)!;
         Assert.Equal(taskId, json["task"]!.GetValue<string>());
         Assert.Equal("worked-on", json["task_name"]!.GetValue<string>());
         Assert.Equal([queue], json["queues"]!.AsArray().Select(q => q!.GetValue<string>()));
+        Assert.Equal(40, json["machine"]!["cpu_percent"]!.GetValue<double>());
+        Assert.Equal(8192, json["machine"]!["memory_total_mb"]!.GetValue<double>());
+        Assert.Equal([90.0, 4096.0], json["machine"]!["gpus"]!.AsArray()[1] is { } gpu ? [gpu["usage_percent"]!.GetValue<double>(), gpu["memory_total_mb"]!.GetValue<double>()] : []);
     }
 }
