@@ -189,6 +189,7 @@ public sealed class SlipwayServer : IAsyncDisposable
         services.AddSingleton<LostTasks>();
         services.AddSingleton<AutoscalerApi>();
         services.AddSingleton<ServingApi>();
+        services.AddSingleton<ViewsApi>();
         services.AddSingleton<ServingAutoUpdate>();
         services.AddSingleton(sp =>
         {
@@ -208,6 +209,7 @@ public sealed class SlipwayServer : IAsyncDisposable
             sp.GetRequiredService<AuditApi>().Map(router);
             sp.GetRequiredService<AutoscalerApi>().Map(router);
             sp.GetRequiredService<ServingApi>().Map(router);
+            sp.GetRequiredService<ViewsApi>().Map(router);
             return router;
         });
         services.AddSingleton<RpcPipeline>();

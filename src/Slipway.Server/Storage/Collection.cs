@@ -29,4 +29,6 @@ public enum Collection
     ServingContainers,
     /// <summary>One document per host status report and endpoint version, for metric history.</summary>
     ServingStats,
+    /// <summary>Named views of the experiments tables (sort and columns), shared within a tenant.</summary>
+    Views,
 }

@@ -86,5 +86,8 @@ public static class PostgresSchema
         DocTable("serving_containers"),
         DocTable("serving_stats"),
         "CREATE INDEX serving_stats_endpoint_time ON serving_stats ((doc #>> '{endpoint}'), ((doc #>> '{ts}')::numeric))",
+        // Saved views of the experiments tables, read per tenant and table.
+        DocTable("views"),
+        "CREATE INDEX views_table ON views ((doc #>> '{company}'), (doc #>> '{table}'))",
     ];
 }

@@ -89,5 +89,8 @@ public static class SqliteSchema
         DocTable("serving_containers"),
         DocTable("serving_stats"),
         "CREATE INDEX serving_stats_endpoint_time ON serving_stats (json_extract(doc, '$.endpoint'), json_extract(doc, '$.ts'))",
+        // Saved views of the experiments tables, read per tenant and table.
+        DocTable("views"),
+        "CREATE INDEX views_table ON views (json_extract(doc, '$.company'), json_extract(doc, '$.table'))",
     ];
 }
