@@ -102,6 +102,43 @@ public sealed class ExperimentsTableTests(WebFixture web)
     }
 
     [Fact]
+    public async Task A_named_view_saved_for_the_team_opens_in_another_browser_and_can_be_deleted()
+    {
+        await using var tab = await web.SignedInPageAsync();
+        var page = tab.Page;
+        var name = "by lr " + Guid.NewGuid().ToString("N")[..6];
+        await tab.GotoAsync($"projects/{web.Runs.ProjectId}/experiments?sort=-hyperparams.General.lr.value&cols=hyperparams.General.lr.value");
+        await Assertions.Expect(page.Locator("th", new() { HasText = "General/lr" })).ToHaveClassAsync(new Regex("sorted desc"));
+        await page.ClickAsync("details.views summary");
+        await page.FillAsync("input[aria-label='View name']", name);
+        await page.ClickAsync("button:has-text('Save view')");
+        await Assertions.Expect(page.Locator(".saved-view", new() { HasText = name })).ToBeVisibleAsync();
+
+        // Another browser, with no view of its own, finds it in the menu; the table opens as it was saved.
+        await using var other = await web.SignedInPageAsync();
+        await other.GotoAsync($"projects/{web.Runs.ProjectId}/experiments");
+        await other.Page.ClickAsync("details.views summary");
+        await other.Page.Locator(".saved-view", new() { HasText = name }).Locator("a").ClickAsync();
+        var lr = other.Page.Locator("th", new() { HasText = "General/lr" });
+        await Assertions.Expect(lr).ToHaveClassAsync(new Regex("sorted desc"));
+        await Assertions.Expect(other.Page.Locator("table.experiments tbody tr").First).ToContainTextAsync("resnet tuned lr");
+        await other.ScreenshotAsync("experiments-saved-views");
+
+        await OpenViewsAsync(other.Page); // still open after the link (the page is the same)
+        await other.Page.Locator(".saved-view", new() { HasText = name }).Locator("button").ClickAsync();
+        await Assertions.Expect(other.Page.Locator(".saved-view", new() { HasText = name })).ToHaveCountAsync(0);
+        await other.GotoAsync("experiments");
+        await OpenViewsAsync(other.Page);
+        await Assertions.Expect(other.Page.Locator(".saved-view", new() { HasText = name })).ToHaveCountAsync(0); // views are per table
+    }
+
+    private static async Task OpenViewsAsync(IPage page)
+    {
+        if (await page.Locator("details.views").GetAttributeAsync("open") is null)
+            await page.ClickAsync("details.views summary");
+    }
+
+    [Fact]
     public async Task All_experiments_show_each_project_and_a_row_opens_its_details_beside_the_table()
     {
         await using var tab = await web.SignedInPageAsync();
