@@ -23,7 +23,9 @@ public sealed class ProjectsApi(IDocumentStore docs, AccessControl access, Proje
 
     private async ValueTask<JsonNode?> Create(RpcCall call)
     {
-        var id = await tree.CreatePathAsync(call.RequireString("name"), call.Caller, doc => ApplyFields(call, doc), call.Aborted);
+        var name = call.RequireString("name");
+        await access.CheckProjectPathAsync(call.Caller, name, tree, mayExist: false, call.Aborted);
+        var id = await tree.CreatePathAsync(name, call.Caller, doc => ApplyFields(call, doc), call.Aborted);
         return new JsonObject { ["id"] = id };
     }
 

@@ -242,6 +242,7 @@ public sealed class TasksApi(IDocumentStore docs, AccessControl access, IEventSt
         string? newProject = null;
         if (call.String("new_project_name") is { Length: > 0 } projectName)
         {
+            await access.CheckProjectPathAsync(call.Caller, projectName, projects, mayExist: true, call.Aborted);
             newProject = await projects.EnsureAsync(projectName, call.Caller, call.Aborted);
             clone["project"] = newProject;
         }

@@ -96,6 +96,33 @@ public sealed class AccessControl(IDocumentStore docs, ServerOptions options)
         return caller.Role == Roles.Viewer ? (Level)Math.Min((int)level, (int)Level.Read) : level;
     }
 
+    /// <summary>
+    /// Checks that the caller may put a project at <paramref name="name"/>: inside an existing project takes write access to
+    /// the nearest one that exists (a sub-project inherits its grants, so nobody plants projects in another's private
+    /// tree). With <paramref name="mayExist"/> (find or create) an existing one takes write access itself; without, its
+    /// name is taken, and one the caller cannot see is said to be, since names are unique in a tenant.
+    /// </summary>
+    public async ValueTask CheckProjectPathAsync(Identity caller, string name, ProjectTree tree, bool mayExist, CancellationToken ct)
+    {
+        if (!Enabled || caller.IsAdmin)
+            return;
+        var segments = ProjectPaths.Normalize(name).Split('/');
+        for (var i = segments.Length; i >= 1; i--)
+        {
+            var path = string.Join('/', segments[..i]);
+            if (await tree.FindByNameAsync(path, caller.Company, ct) is not { } existing)
+                continue;
+            var level = await LevelAsync(caller, Collection.Projects, existing.Body, ct);
+            if (i == segments.Length && !mayExist)
+                throw level == Level.None
+                    ? ApiException.NotUnique($"project name '{path}' is taken by a project you have no access to; ask its owner or an admin to share it, or choose another name")
+                    : ApiException.NotUnique($"project name '{path}'");
+            if (level < Level.Write)
+                throw RouteAccess.Forbidden($"write access to project '{path}' is needed to {(i == segments.Length ? "use it" : "create projects inside it")}");
+            return;
+        }
+    }
+
     public async ValueTask<Level> ProjectLevelAsync(Identity caller, string? project, CancellationToken ct)
     {
         if (project is null)

@@ -189,6 +189,33 @@ public abstract class SecurityTests(string engine) : ServerTests(engine)
         var reply = await call;
         return (reply.Status, reply.Subcode);
     }
+
+    [Fact]
+    public async Task Project_names_inside_private_projects_are_refused_and_a_hidden_name_clash_says_so()
+    {
+        var secret = await CreateProjectAsync("secret");
+        var shared = await CreateProjectAsync("shared");
+        var (token, member) = await SignInAsNewUserAsync(Roles.Member);
+        await Api.OkAsync("projects.set_permissions", new JsonObject { ["project"] = shared, ["user"] = member, ["level"] = "read" });
+        var asMember = Server.ClientWithToken(token);
+
+        var clash = await asMember.CallAsync("projects.create", new JsonObject { ["name"] = "secret" });
+        Assert.Equal(400, clash.Status);
+        Assert.Contains("no access to", clash.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, clash.Message, StringComparison.Ordinal);
+        Assert.Equal(403, (await asMember.CallAsync("projects.create", new JsonObject { ["name"] = "secret/planted" })).Status);
+        Assert.Equal(403, (await asMember.CallAsync("projects.create", new JsonObject { ["name"] = "shared/planted" })).Status); // read is not enough
+        var task = (await asMember.OkAsync("tasks.create", new JsonObject { ["name"] = "t", ["type"] = "training" }))["id"]!.GetValue<string>();
+        Assert.Equal(403, (await asMember.CallAsync("tasks.clone", new JsonObject { ["task"] = task, ["new_project_name"] = "secret" })).Status);
+        Assert.Single((await Api.OkAsync("projects.get_all", new JsonObject { ["name"] = "^secret" }))["projects"]!.AsArray());
+
+        // Write access to the parent is enough; a member's own new tree is its own.
+        await Api.OkAsync("projects.set_permissions", new JsonObject { ["project"] = shared, ["user"] = member, ["level"] = "write" });
+        await asMember.OkAsync("projects.create", new JsonObject { ["name"] = "shared/mine" });
+        await asMember.OkAsync("projects.create", new JsonObject { ["name"] = "own/deep/tree" });
+        await asMember.OkAsync("tasks.clone", new JsonObject { ["task"] = task, ["new_project_name"] = "own/deep/tree" });
+        Assert.Equal(400, (await asMember.CallAsync("projects.create", new JsonObject { ["name"] = "own/deep" })).Status);
+    }
 }
 
 public sealed class SecurityTestsOnSqlite() : SecurityTests("sqlite");
