@@ -14,6 +14,7 @@ var scenarios = new (string Name, string Help, Func<BenchContext, Task> Run)[]
     ("files", "file server: 1 GB upload and download vs a durable plain copy, 10,000 small files", FilesScenario.RunAsync),
     ("report", "Slipway.Client Log.Scalar in a loop: 10,000,000 calls, every value checked on the server", ReportScenario.RunAsync),
     ("dataset-get", "Slipway.Client dataset get of a 10,000-file, 1 GB version vs a plain copy of the same files", DatasetGetScenario.RunAsync),
+    ("dataset-get-sdk", "`slipway dataset get` (a process) vs the official SDK's get_local_copy vs cp -r, on 10,000 files / 1 GiB and 100 × 10 MiB", DatasetGetSdkScenario.RunAsync),
     ("agent", "slipway agent: enqueue → task started p50/p99 over 200 tasks, Python env cache hit vs miss, agent CPU and RSS while a task runs", AgentScenario.RunAsync),
     ("web-table", "web UI experiments page over a 100,000-task project: first render and sorted by a metric column (server time) vs a 100-task project", WebTableScenario.RunAsync),
     ("web-scalars", "web UI scalars tab in Chromium: navigation to all 20 charts drawn, 20 metrics × 1,000,000 points vs × 1,000", WebScalarsScenario.RunAsync),

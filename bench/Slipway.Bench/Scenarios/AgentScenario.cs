@@ -19,18 +19,7 @@ public static partial class AgentScenario
 {
     public static async Task RunAsync(BenchContext ctx)
     {
-        var root = RepoRoot();
-        var dll = Path.Combine(root, "src", "Slipway", "bin", "Release", "net10.0", "slipway.dll");
-        if (!ctx.NoBuild)
-        {
-            Console.WriteLine("-- building src/Slipway in Release");
-            using var build = Process.Start("dotnet", ["build", Path.Combine(root, "src", "Slipway", "Slipway.csproj"), "-c", "Release", "--nologo", "-v", "q"])!;
-            await build.WaitForExitAsync();
-            if (build.ExitCode != 0)
-                throw new InvalidOperationException("the Release build failed");
-        }
-        if (!File.Exists(dll))
-            throw new FileNotFoundException("build src/Slipway in Release first", dll);
+        var dll = await ReleaseCliAsync(ctx);
 
         await using var server = await BenchServer.StartAsync(Engine.Sqlite, ctx.Postgres);
         var admin = server.Server.NewAdmin!;
@@ -198,6 +187,22 @@ public static partial class AgentScenario
     {
         var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field, StringComparison.Ordinal));
         return double.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+    }
+
+    /// <summary>The published command's Release build (<c>slipway.dll</c>), built first unless <c>--no-build</c>.</summary>
+    internal static async Task<string> ReleaseCliAsync(BenchContext ctx)
+    {
+        var root = RepoRoot();
+        var dll = Path.Combine(root, "src", "Slipway", "bin", "Release", "net10.0", "slipway.dll");
+        if (!ctx.NoBuild)
+        {
+            Console.WriteLine("-- building src/Slipway in Release");
+            using var build = Process.Start("dotnet", ["build", Path.Combine(root, "src", "Slipway", "Slipway.csproj"), "-c", "Release", "--nologo", "-v", "q"])!;
+            await build.WaitForExitAsync();
+            if (build.ExitCode != 0)
+                throw new InvalidOperationException("the Release build failed");
+        }
+        return File.Exists(dll) ? dll : throw new FileNotFoundException("build src/Slipway in Release first", dll);
     }
 
     private static string RepoRoot()

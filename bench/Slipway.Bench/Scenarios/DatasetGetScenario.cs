@@ -159,7 +159,7 @@ public static class DatasetGetScenario
     }
 
     /// <summary>File sizes around the mean (±50 %), summing to the total.</summary>
-    private static long[] Sizes(int count, long total)
+    internal static long[] Sizes(int count, long total)
     {
         var random = new Random(42);
         var weights = Enumerable.Range(0, count).Select(_ => 0.5 + random.NextDouble()).ToArray();
@@ -170,7 +170,7 @@ public static class DatasetGetScenario
     }
 
     /// <summary>Writes the source files (random bytes) into 100 folders and returns their paths.</summary>
-    private static List<string> WriteSource(string root, long[] sizes)
+    internal static List<string> WriteSource(string root, long[] sizes)
     {
         var block = new byte[4 << 20];
         Random.Shared.NextBytes(block);
@@ -198,7 +198,7 @@ public static class DatasetGetScenario
     /// writes 1 GB into the page cache; neither is timed to disk).
     /// </summary>
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "sync")]
-    private static extern void Sync();
+    internal static extern void Sync();
 
     /// <summary>CPU time used by the process so far (user and kernel).</summary>
     private static (TimeSpan User, TimeSpan Kernel) Cpu(Process process)
