@@ -64,13 +64,41 @@ public sealed class DiskFullTests
         }
     }
 
-    private static async Task WriteOntoFullDiskAsync(string dataDir)
+    /// <summary>
+    /// PostgreSQL on a full disk: the database's tables live in a tablespace on a small tmpfs (its catalog and WAL do
+    /// not), so a write that extends a table fails with disk_full (53100) and rolls back, as on a full data disk.
+    /// </summary>
+    [TmpfsPostgresFact]
+    public async Task A_postgres_database_on_a_full_disk_answers_507_and_keeps_what_it_said_it_kept()
     {
-        await using var server = await ServerUnderTest.StartAsync("sqlite", dataDir: dataDir);
-        var comment = new string('c', 200_000);
+        var dataDir = NewDataDir();
+        var tablespace = "full_" + Guid.NewGuid().ToString("N")[..8];
+        var disk = Tmpfs.Mount(Path.Combine(Path.GetTempPath(), "slipway-pg-" + tablespace), "4m");
+        var database = PostgresCluster.CreateDatabase();
+        try
+        {
+            using (var chown = System.Diagnostics.Process.Start("chown", ["postgres", disk.Folder]))
+                await chown.WaitForExitAsync();
+            PostgresCluster.Execute($"CREATE TABLESPACE {tablespace} LOCATION '{disk.Folder}'");
+            PostgresCluster.Execute($"ALTER DATABASE {new Npgsql.NpgsqlConnectionStringBuilder(database).Database} SET default_tablespace = {tablespace}");
+            await WriteOntoFullDiskAsync(dataDir, "postgres", database);
+        }
+        finally
+        {
+            PostgresCluster.DropDatabase(database); // the server dropped it already, unless it failed to start
+            PostgresCluster.Execute($"DROP TABLESPACE IF EXISTS {tablespace}");
+            disk.Dispose();
+        }
+    }
+
+    private static async Task WriteOntoFullDiskAsync(string dataDir, string engine = "sqlite", string? database = null)
+    {
+        await using var server = await ServerUnderTest.StartAsync(engine, dataDir: dataDir, database: database);
+        // Random text: PostgreSQL compresses a repeated one to almost nothing.
+        var comment = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(150_000));
         var created = new List<string>();
         Reply? refused = null;
-        for (var i = 0; i < 40 && refused is null; i++)
+        for (var i = 0; i < 100 && refused is null; i++)
         {
             var reply = await server.Client.CallAsync("tasks.create", new JsonObject { ["name"] = $"t{i}", ["type"] = "training", ["comment"] = comment });
             if (reply.Status == 200)

@@ -26,6 +26,18 @@ public static class PostgresCluster
         return Server.Value + $";Database={name}";
     }
 
+    /// <summary>Runs one statement as the cluster's superuser, outside any test database (a tablespace, a setting).</summary>
+    public static void Execute(string sql)
+    {
+        using var conn = new NpgsqlConnection(Server.Value + ";Database=postgres");
+        conn.Open();
+        using var cmd = new NpgsqlCommand(sql, conn);
+        cmd.ExecuteNonQuery();
+    }
+
+    /// <summary>True when the cluster runs on this machine as the postgres user (started here as root), so a folder can be handed to it.</summary>
+    public static bool RunsAsPostgresUser => Environment.GetEnvironmentVariable("SLIPWAY_TEST_POSTGRES") is not { Length: > 0 } && Environment.UserName == "root";
+
     public static void DropDatabase(string connectionString)
     {
         var name = new NpgsqlConnectionStringBuilder(connectionString).Database;

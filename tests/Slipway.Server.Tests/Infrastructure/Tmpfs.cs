@@ -74,3 +74,15 @@ public sealed class TmpfsFactAttribute : FactAttribute
             Skip = reason;
     }
 }
+
+/// <summary>A full-disk fact on PostgreSQL: also needs the throwaway cluster this machine starts, to hand it a tablespace folder.</summary>
+public sealed class TmpfsPostgresFactAttribute : FactAttribute
+{
+    public TmpfsPostgresFactAttribute()
+    {
+        if (Tmpfs.Unavailable is { } reason)
+            Skip = reason;
+        else if (!PostgresCluster.RunsAsPostgresUser)
+            Skip = "needs the throwaway PostgreSQL cluster started here as root (SLIPWAY_TEST_POSTGRES names another)";
+    }
+}
