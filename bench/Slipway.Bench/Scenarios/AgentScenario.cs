@@ -205,7 +205,7 @@ public static partial class AgentScenario
         return File.Exists(dll) ? dll : throw new FileNotFoundException("build src/Slipway in Release first", dll);
     }
 
-    private static string RepoRoot()
+    internal static string RepoRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Slipway.slnx")))

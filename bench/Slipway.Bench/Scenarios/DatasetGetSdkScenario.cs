@@ -5,7 +5,8 @@ using Slipway.Client;
 namespace Slipway.Bench.Scenarios;
 
 /// <summary>
-/// `slipway dataset get` as a user runs it (the Release command, a process of its own) against the peer a ClearML user
+/// `slipway dataset get` as a user runs it (the command published as the README says: Release, ReadyToRun, a process
+/// of its own) against the peer a ClearML user
 /// would otherwise run, the official SDK's <c>Dataset.get(...).get_local_copy()</c> (its public source under Debian's
 /// Python, as tests/compat runs it), and <c>cp -r</c> of the same bytes, on two versions served by one in-process
 /// server: 10,000 files in 1 GiB, and 100 files of 10 MiB. Every step gets a fresh cache folder; the steps rotate their
@@ -25,7 +26,7 @@ public static class DatasetGetSdkScenario
     {
         if (!File.Exists(Path.Combine(SdkSource, "clearml", "__init__.py")) || !File.Exists(Path.Combine(PathlibShim, "pathlib2.py")))
             throw new InvalidOperationException($"the official SDK is expected in {SdkSource} with the pathlib2 shim in {PathlibShim}: see tests/compat/README.md");
-        var dll = await AgentScenario.ReleaseCliAsync(ctx);
+        var slipway = await PublishedCliAsync(ctx);
         var rounds = ctx.Quick ? 1 : 3;
         await using var server = await BenchServer.StartAsync(Engine.Sqlite, ctx.Postgres);
         var admin = server.Server.NewAdmin ?? throw new InvalidOperationException("a fresh server has a new admin key pair");
@@ -63,8 +64,8 @@ public static class DatasetGetSdkScenario
 
             Step[] steps =
             [
-                new("slipway", ["dotnet", dll, "dataset", "get", "--id", version.Id, "--cache-dir", "{dir}"]),
-                new("slipway --sizes-only", ["dotnet", dll, "dataset", "get", "--id", version.Id, "--cache-dir", "{dir}", "--sizes-only"]),
+                new("slipway", [slipway, "dataset", "get", "--id", version.Id, "--cache-dir", "{dir}"]),
+                new("slipway --sizes-only", [slipway, "dataset", "get", "--id", version.Id, "--cache-dir", "{dir}", "--sizes-only"]),
                 new("sdk", ["/usr/bin/python3", "-c", "import os, sys; from clearml import Dataset; print(Dataset.get(dataset_id=sys.argv[1]).get_local_copy())", version.Id]),
                 new("cp -r", ["cp", "-r", source, "{dir}"]),
             ];
@@ -111,6 +112,23 @@ public static class DatasetGetSdkScenario
             Directory.Delete(source, true);
         }
         Directory.Delete(work, true);
+    }
+
+    /// <summary>The command as the README publishes it (<c>dotnet publish src/Slipway -c Release -r linux-x64</c>), into the bench's own folder.</summary>
+    private static async Task<string> PublishedCliAsync(BenchContext ctx)
+    {
+        var project = Path.Combine(AgentScenario.RepoRoot(), "src", "Slipway");
+        var output = Path.Combine(project, "bin", "Release", "published-linux-x64");
+        var executable = Path.Combine(output, "slipway");
+        if (!ctx.NoBuild || !File.Exists(executable))
+        {
+            Console.WriteLine("-- publishing src/Slipway (Release, linux-x64, ReadyToRun)");
+            using var publish = Process.Start("dotnet", ["publish", project, "-c", "Release", "-r", "linux-x64", "-o", output, "--nologo", "-v", "q"])!;
+            await publish.WaitForExitAsync();
+            if (publish.ExitCode != 0)
+                throw new InvalidOperationException("dotnet publish src/Slipway failed");
+        }
+        return executable;
     }
 
     private static async Task<Sample> RunAsync(string[] command, Dictionary<string, string> environment)
