@@ -59,4 +59,42 @@ public sealed class ServingPageTests(WebFixture web)
             await web.ApiAsync("serving.delete_endpoint", new JsonObject { ["endpoint"] = endpoint });
         }
     }
+
+    [Fact]
+    public async Task Deploy_on_a_model_page_creates_an_endpoint_and_then_a_canary_version()
+    {
+        await using var scratch = new RegistryScratch(web);
+        var model = await scratch.ModelAsync(new JsonObject { ["name"] = $"Ranker V2 {scratch.Unique}", ["uri"] = "http://127.0.0.1:1/files/r.onnx", ["framework"] = "ONNX" });
+        var name = $"ranker-v2-{scratch.Unique}".ToLowerInvariant();
+        await using var tab = await web.SignedInPageAsync();
+        var page = tab.Page;
+        await tab.GotoAsync($"models/{model}");
+        await page.ClickAsync("details.deploy summary");
+        await Assertions.Expect(page.GetByLabel("Endpoint name")).ToHaveValueAsync(name); // from the model's name
+        await page.Locator("details.deploy").GetByRole(AriaRole.Button, new() { Name = "Deploy" }).ClickAsync();
+        await Assertions.Expect(page.Locator(".notice")).ToContainTextAsync($"Deployed as endpoint {name} (version 1)");
+        var endpoint = await EndpointAsync(name);
+        try
+        {
+            var first = Assert.Single(endpoint["versions"]!.AsArray())!;
+            Assert.Equal((model, 1.0), (first["model"]!.GetValue<string>(), first["weight"]!.GetValue<double>()));
+            await tab.ScreenshotAsync("model-deploy");
+
+            // Deployed again to the same endpoint with a 20 % share: a canary beside version 1 (weight 1 → 0.25).
+            await tab.GotoAsync($"models/{model}");
+            await page.ClickAsync("details.deploy summary");
+            await page.GetByLabel("Share of traffic").FillAsync("0.2");
+            await page.Locator("details.deploy").GetByRole(AriaRole.Button, new() { Name = "Deploy" }).ClickAsync();
+            await Assertions.Expect(page.Locator(".notice")).ToContainTextAsync($"version 2 of endpoint {name}, with 20");
+            var weights = (await EndpointAsync(name))["versions"]!.AsArray().Select(v => v!["weight"]!.GetValue<double>()).ToList();
+            Assert.Equal([1.0, 0.25], weights);
+        }
+        finally
+        {
+            await web.ApiAsync("serving.delete_endpoint", new JsonObject { ["endpoint"] = endpoint["id"]!.GetValue<string>() });
+        }
+    }
+
+    private async Task<JsonObject> EndpointAsync(string name) =>
+        (JsonObject)(await web.ApiAsync("serving.get_endpoints", new JsonObject()))["endpoints"]!.AsArray().Single(e => e!["name"]!.GetValue<string>() == name)!;
 }
