@@ -94,6 +94,12 @@ public sealed class InstanceRecord
 
     public List<string> Workers { get; set; } = [];
 
+    /// <summary>Why the provider still has it pending (a pod unschedulable, an image pull failing), as it last said; null when nothing holds it up.</summary>
+    public string? ProviderDetail { get; set; }
+
+    /// <summary>Since when a booting one-task instance has had no waiting task to serve.</summary>
+    public DateTimeOffset? SurplusSince { get; set; }
+
     public bool IsLive => Status is InstanceStatus.Requested or InstanceStatus.Booting or InstanceStatus.Ready or InstanceStatus.Draining;
 
     public bool IsBooting => Status is InstanceStatus.Requested or InstanceStatus.Booting;

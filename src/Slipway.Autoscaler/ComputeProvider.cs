@@ -63,3 +63,6 @@ public enum ProviderInstanceState
 public sealed record ProviderInstance(string InstanceId, string LaunchId, string Resource, ProviderInstanceState State, string? Detail = null);
 
 public sealed class OfferingUnavailableException(string message) : Exception(message);
+
+/// <summary>A provider's API failed or answered what cannot be read (auth, throttling, a server error): the pass does nothing and the next one tries again.</summary>
+public sealed class ProviderApiException(string message, Exception? inner = null) : Exception(message, inner);

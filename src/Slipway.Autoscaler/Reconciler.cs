@@ -67,8 +67,18 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
         {
             record.Seen = true;
             record.InstanceId ??= instance.InstanceId;
+            record.ProviderDetail = instance.State == ProviderInstanceState.Pending ? instance.Detail : null;
         }
         var busy = workers.Where(w => w.Task is not null).ToList();
+        if (busy.Count == 0 && workers.Count > 0 && record.RunningTasks.Count > 0 && OneTaskPerInstance(record.Resource)
+            && instance is not { State: ProviderInstanceState.Gone })
+        {
+            // A one-task pod whose task ended (completed, failed or aborted) is deleted at once, not left to idle.
+            End(record, state, decisions, now, InstanceStatus.Terminated, DecisionAction.Terminate, Reasons.TaskEnded,
+                $"its task {string.Join(", ", record.RunningTasks.Values)} ended (completed, failed or aborted)");
+            record.RunningTasks = [];
+            return;
+        }
         if (busy.Count > 0)
             record.RunningTasks = busy.ToDictionary(w => w.Id, w => w.Task!, StringComparer.Ordinal);
         if (instance is { State: ProviderInstanceState.Gone } || (instance is null && record.Seen))
@@ -223,7 +233,7 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
                 spare[name] = spare.GetValueOrDefault(name) - take;
                 need -= take;
             }
-            string? heldBecause = null;
+            (string Reason, string Message)? heldBecause = null;
             foreach (var name in resources)
             {
                 var resource = config.Resources[name];
@@ -239,16 +249,25 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
                     need = 0;
                 }
             }
-            if (need > 0 && heldBecause is not null)
+            if (need > 0 && heldBecause is { } held)
             {
                 foreach (var task in waiting.Skip(waiting.Count - need))
                 {
                     stillHeld.Add(task);
-                    if (state.Held.GetValueOrDefault(task) == heldBecause)
-                        continue;
-                    state.Held[task] = heldBecause;
-                    decisions.Add(new Decision(DecisionAction.Hold, heldBecause.StartsWith("budget: hourly", StringComparison.Ordinal) ? Reasons.BudgetHourly : Reasons.BudgetMonthly,
-                        resources[0], Detail: heldBecause) { Tasks = [task] });
+                    Hold(task, held.Reason, resources[0], held.Message);
+                }
+            }
+
+            // Tasks waiting on a launched instance that the provider cannot start (a pod unschedulable, its image not
+            // pulled) say so in their status message, as budget holds do.
+            var blocked = live.Where(r => r.IsBooting && r.ProviderDetail is not null && resources.Contains(r.Resource)).ToList();
+            var unheld = waiting.Where(t => !stillHeld.Contains(t)).GetEnumerator();
+            foreach (var record in blocked)
+            {
+                for (var slot = 0; slot < record.Slots && unheld.MoveNext(); slot++)
+                {
+                    stillHeld.Add(unheld.Current);
+                    Hold(unheld.Current, Reasons.InstancePending, record.Resource, $"{record.ProviderDetail}; waiting for instance {record.InstanceId ?? record.LaunchId} of {record.Resource}");
                 }
             }
 
@@ -261,7 +280,13 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
                     return null;
                 if (budget.Refuses(config.Budget, choice.Price) is { } refusal)
                 {
-                    heldBecause ??= refusal;
+                    heldBecause ??= (refusal.StartsWith("budget: hourly", StringComparison.Ordinal) ? Reasons.BudgetHourly : Reasons.BudgetMonthly, refusal);
+                    return null;
+                }
+                if (OneTaskPerInstance(name) && config.Kubernetes?.MaxPodsPerQueue.TryGetValue(queue, out var cap) == true
+                    && state.Live.Count(r => OneTaskPerInstance(r.Resource) && resources.Contains(r.Resource)) >= cap)
+                {
+                    heldBecause ??= (Reasons.MaxPods, $"kubernetes: max_pods_per_queue {cap} for queue {queue} reached; waiting for a pod to end");
                     return null;
                 }
                 return AddInstance(name, resource, choice, reason, $"{detail}; offering {choice.Offering.Key} at ${choice.Price:0.###}/h");
@@ -295,6 +320,51 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
         }
         foreach (var task in state.Held.Keys.Where(t => !stillHeld.Contains(t)).ToList())
             state.Held.Remove(task);
+        EndSurplusPods(state, spare, decisions, now);
+
+        // The task's status message is set once per reason, not at every pass.
+        void Hold(string task, string reason, string resource, string message)
+        {
+            stillHeld.Add(task);
+            if (state.Held.GetValueOrDefault(task) == message)
+                return;
+            state.Held[task] = message;
+            decisions.Add(new Decision(DecisionAction.Hold, reason, resource, Detail: message) { Tasks = [task] });
+        }
+    }
+
+    /// <summary>A resource whose instances each run one task (a Kubernetes pod): ended and surplus ones are deleted, not drained.</summary>
+    private bool OneTaskPerInstance(string resource) =>
+        config.Resources.TryGetValue(resource, out var r) && r.Provider == KubernetesProviderConfig.ProviderName;
+
+    /// <summary>
+    /// Booting one-task instances that no waiting task needs (it was aborted, or another worker took it) are deleted once
+    /// that has lasted a drain recheck (a queue read between an agent's pop and its report is not taken for it), above min.
+    /// </summary>
+    private void EndSurplusPods(AutoscalerState state, Dictionary<string, int> spare, List<Decision> decisions, DateTimeOffset now)
+    {
+        foreach (var group in state.Live.Where(r => OneTaskPerInstance(r.Resource)).GroupBy(r => r.Resource).ToList())
+        {
+            var min = config.Resources[group.Key].MinInstances;
+            var surplus = Math.Max(0, spare.GetValueOrDefault(group.Key));
+            var kept = group.Count();
+            var booting = group.Where(r => r.Status == InstanceStatus.Booting).OrderByDescending(r => r.LaunchedAt).ToList();
+            foreach (var record in booting)
+            {
+                if (surplus <= 0 || kept <= min)
+                {
+                    record.SurplusSince = null;
+                    continue;
+                }
+                surplus -= record.Slots;
+                record.SurplusSince ??= now;
+                if (now - record.SurplusSince < config.DrainRecheck)
+                    continue;
+                kept--;
+                End(record, state, decisions, now, InstanceStatus.Terminated, DecisionAction.Terminate, Reasons.DemandGone,
+                    "no waiting task needs it any more (its task was aborted or taken by another worker)");
+            }
+        }
     }
 
     /// <summary>The first offering of the resource's ordered markets and zones that is not backed off.</summary>
