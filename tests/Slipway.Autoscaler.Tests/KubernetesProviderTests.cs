@@ -198,7 +198,7 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
         using var _ = provider;
         await EnqueueAsync("train");
 
-        var launch = Assert.Single((await loop.RunOnceAsync(default)).Where(d => d.Action == DecisionAction.Launch));
+        var launch = Assert.Single(await loop.RunOnceAsync(default), d => d.Action == DecisionAction.Launch);
         var job = Assert.Single(_cluster.Jobs());
         Assert.Equal($"k8s-{launch.LaunchId}", job["metadata"]!["name"]!.GetValue<string>());
         Assert.Contains(_cluster.Calls, c => c.StartsWith("POST /apis/batch/v1/namespaces/ml/jobs", StringComparison.Ordinal));
