@@ -30,6 +30,7 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
             Track(record, listed.GetValueOrDefault(record.LaunchId), workersByLaunch.GetValueOrDefault(record.LaunchId) ?? [], state, decisions, now);
         DrainIdle(state, workersByLaunch, decisions, now);
         LaunchForDemand(snapshot, state, workersByLaunch, decisions, now);
+        Report(snapshot, state, workersByLaunch, now);
         return new Plan(decisions);
     }
 
@@ -143,6 +144,7 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
     private void Lose(InstanceRecord record, AutoscalerState state, List<Decision> decisions, DateTimeOffset now, string reason, string detail)
     {
         var name = record.InstanceId ?? record.LaunchId;
+        state.Interruptions[record.Resource] = state.Interruptions.GetValueOrDefault(record.Resource) + 1;
         End(record, state, decisions, now, InstanceStatus.Lost, DecisionAction.Lost, reason, detail);
         foreach (var (worker, task) in record.RunningTasks)
         {
@@ -402,8 +404,32 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
         record.Status = InstanceStatus.LaunchFailed;
         record.EndedAt = now;
         record.EndReason = capacity ? Reasons.CapacityError : Reasons.ProviderError;
+        state.LaunchFailures[record.Resource] = state.LaunchFailures.GetValueOrDefault(record.Resource) + 1;
         return new Decision(DecisionAction.LaunchFailed, record.EndReason, record.Resource, launchId,
             Detail: $"{error}; offering {record.Offering.Key} backed off for {config.Backoff.TotalSeconds:0} s");
+    }
+
+    /// <summary>What the page and /metrics read: each resource's limits and wish, and a queue-versus-capacity sample a minute.</summary>
+    private void Report(ClusterSnapshot snapshot, AutoscalerState state, Dictionary<string, List<WorkerView>> workers, DateTimeOffset now)
+    {
+        state.Resources = config.Resources.ToDictionary(r => r.Key, r => new ResourceStatus
+        {
+            Provider = r.Value.Provider, MachineType = r.Value.MachineType, Slots = r.Value.Slots, MinInstances = r.Value.MinInstances,
+            MaxInstances = r.Value.MaxInstances, Desired = state.Live.Count(i => i.Resource == r.Key && i.Status != InstanceStatus.Draining),
+        });
+        if (state.History.Count > 0 && now - state.History[^1].At < AutoscalerState.HistoryInterval)
+            return;
+        var live = state.Live.ToList();
+        state.History.Add(new CapacitySample
+        {
+            At = now,
+            Queued = config.Queues.Keys.ToDictionary(q => q, q => snapshot.QueuedTasks.GetValueOrDefault(q)?.Count ?? 0),
+            ReadySlots = live.Where(r => r.Status is InstanceStatus.Ready or InstanceStatus.Draining).Sum(r => r.Slots),
+            BusySlots = live.Sum(r => workers.GetValueOrDefault(r.LaunchId)?.Count(w => w.Task is not null) ?? 0),
+            BootingSlots = live.Where(r => r.IsBooting).Sum(r => r.Slots),
+        });
+        if (state.History.Count > AutoscalerState.HistoryLength)
+            state.History.RemoveRange(0, state.History.Count - AutoscalerState.HistoryLength);
     }
 
     private static void Housekeep(AutoscalerState state, DateTimeOffset now)
