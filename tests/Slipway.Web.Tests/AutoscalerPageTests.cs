@@ -73,7 +73,7 @@ public sealed class AutoscalerPageTests(WebFixture web)
         await Assertions.Expect(section.Locator($"table.instances tr[data-launch='{launches[0]}'] td.age")).ToHaveTextAsync(new Regex("^[34]m"));
         await Assertions.Expect(section.Locator($"table.instances tr[data-launch='{launches[1]}']")).ToContainTextAsync("booting");
         await Assertions.Expect(section.Locator($"table.instances tr[data-launch='{launches[1]}'] td.detail")).ToContainTextAsync("unschedulable: 0/3 nodes are available");
-        await Assertions.Expect(section.Locator($"table.instances tr[data-launch='{launches[2]}']")).ToContainTextAsync("launch_failed");
+        await Assertions.Expect(section.Locator($"table.instances tr[data-launch='{launches[2]}']")).ToContainTextAsync("launch failed");
 
         await Assertions.Expect(section.Locator("dd.rate")).ToHaveTextAsync("$5.00/h");
         await Assertions.Expect(section.Locator("dd.projected")).ToContainTextAsync("$");
