@@ -263,7 +263,7 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
             // Tasks waiting on a launched instance that the provider cannot start (a pod unschedulable, its image not
             // pulled) say so in their status message, as budget holds do.
             var blocked = live.Where(r => r.IsBooting && r.ProviderDetail is not null && resources.Contains(r.Resource)).ToList();
-            var unheld = waiting.Where(t => !stillHeld.Contains(t)).GetEnumerator();
+            using var unheld = waiting.Where(t => !stillHeld.Contains(t)).GetEnumerator();
             foreach (var record in blocked)
             {
                 for (var slot = 0; slot < record.Slots && unheld.MoveNext(); slot++)
