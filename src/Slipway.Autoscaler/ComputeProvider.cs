@@ -60,7 +60,11 @@ public enum ProviderInstanceState
 }
 
 /// <summary>An instance as the provider lists it, with the identity it was launched with.</summary>
-public sealed record ProviderInstance(string InstanceId, string LaunchId, string Resource, ProviderInstanceState State, string? Detail = null);
+public sealed record ProviderInstance(string InstanceId, string LaunchId, string Resource, ProviderInstanceState State, string? Detail = null)
+{
+    /// <summary>Gone because it finished its work normally (a one-task pod whose agent stopped after its task), not lost.</summary>
+    public bool Completed { get; init; }
+}
 
 public sealed class OfferingUnavailableException(string message) : Exception(message);
 

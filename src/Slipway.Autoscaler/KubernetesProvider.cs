@@ -104,8 +104,8 @@ public sealed class KubernetesProvider : IComputeProvider, IDisposable
                     || !annotations.TryGetValue(LabelKey(ProviderTags.LaunchId), out var launchId) || string.IsNullOrEmpty(launchId)
                     || !annotations.TryGetValue(LabelKey(ProviderTags.Resource), out var resource) || string.IsNullOrEmpty(resource))
                     continue;
-                var (state, detail) = StateOf(job, podsOf.GetValueOrDefault(LabelValue(launchId)) ?? []);
-                found.Add(new ProviderInstance($"{ns}/{job!.Metadata.Name}", launchId, resource, state, detail));
+                var (state, detail, completed) = StateOf(job, podsOf.GetValueOrDefault(LabelValue(launchId)) ?? []);
+                found.Add(new ProviderInstance($"{ns}/{job!.Metadata.Name}", launchId, resource, state, detail) { Completed = completed });
             }
         }
         return found;
@@ -150,7 +150,8 @@ public sealed class KubernetesProvider : IComputeProvider, IDisposable
         annotations["slipway/queues"] = string.Join(",", request.Queues);
         annotations["slipway/worker-prefix"] = request.WorkerPrefix;
 
-        var args = new List<string>(template.Command.Skip(1)) { "agent", "--worker-id", request.WorkerPrefix, "--slots", "1" };
+        // --max-tasks 1: the pod's agent runs one task and stops, so the pod completes and is never deleted under a next task.
+        var args = new List<string>(template.Command.Skip(1)) { "agent", "--worker-id", request.WorkerPrefix, "--slots", "1", "--max-tasks", "1" };
         foreach (var queue in request.Queues)
             args.AddRange(["--queue", queue]);
         if (template.IdleShutdownSeconds is { } idle)
@@ -220,37 +221,37 @@ public sealed class KubernetesProvider : IComputeProvider, IDisposable
     /// Pending, Running or Gone from the Job's conditions and its pod's phase; a pod that cannot be placed or whose image
     /// cannot be pulled stays Pending with the reason as detail, which the reconciler shows in the waiting tasks' messages.
     /// </summary>
-    internal static (ProviderInstanceState State, string? Detail) StateOf(V1Job job, IReadOnlyList<V1Pod> pods)
+    internal static (ProviderInstanceState State, string? Detail, bool Completed) StateOf(V1Job job, IReadOnlyList<V1Pod> pods)
     {
         if (job.Metadata.DeletionTimestamp is not null)
-            return (ProviderInstanceState.Gone, "the Job is being deleted");
+            return (ProviderInstanceState.Gone, "the Job is being deleted", false);
         foreach (var condition in job.Status?.Conditions ?? [])
         {
             if (condition.Status == "True" && condition.Type is "Complete" or "Failed")
-                return (ProviderInstanceState.Gone, $"Job {condition.Type.ToLowerInvariant()}{Reason(condition.Reason, condition.Message)}");
+                return (ProviderInstanceState.Gone, $"Job {condition.Type.ToLowerInvariant()}{Reason(condition.Reason, condition.Message)}", condition.Type == "Complete");
         }
         var pod = pods.Where(p => p.Metadata?.DeletionTimestamp is null).OrderByDescending(p => p.Metadata?.CreationTimestamp).FirstOrDefault();
         if (pod is null)
-            return (ProviderInstanceState.Pending, null);
+            return (ProviderInstanceState.Pending, null, false);
         switch (pod.Status?.Phase)
         {
             case "Running":
-                return (ProviderInstanceState.Running, null);
+                return (ProviderInstanceState.Running, null, false);
             case "Succeeded":
-                return (ProviderInstanceState.Gone, "pod succeeded (its agent stopped)");
+                return (ProviderInstanceState.Gone, "pod succeeded (its agent stopped)", true);
             case "Failed":
-                return (ProviderInstanceState.Gone, $"pod failed{Reason(pod.Status.Reason, pod.Status.Message)}");
+                return (ProviderInstanceState.Gone, $"pod failed{Reason(pod.Status.Reason, pod.Status.Message)}", false);
         }
         foreach (var waiting in (pod.Status?.ContainerStatuses ?? []).Select(c => c.State?.Waiting).OfType<V1ContainerStateWaiting>())
         {
             if (waiting.Reason is "ImagePullBackOff" or "ErrImagePull" or "InvalidImageName" or "ErrImageNeverPull")
-                return (ProviderInstanceState.Pending, $"kubernetes: pod {pod.Metadata?.Name} cannot pull its image{Reason(waiting.Reason, waiting.Message)}");
+                return (ProviderInstanceState.Pending, $"kubernetes: pod {pod.Metadata?.Name} cannot pull its image{Reason(waiting.Reason, waiting.Message)}", false);
             if (waiting.Reason is "CreateContainerConfigError" or "CreateContainerError" or "CrashLoopBackOff")
-                return (ProviderInstanceState.Pending, $"kubernetes: pod {pod.Metadata?.Name} cannot start{Reason(waiting.Reason, waiting.Message)}");
+                return (ProviderInstanceState.Pending, $"kubernetes: pod {pod.Metadata?.Name} cannot start{Reason(waiting.Reason, waiting.Message)}", false);
         }
         if (pod.Status?.Conditions?.FirstOrDefault(c => c.Type == "PodScheduled") is { Status: "False" } scheduled)
-            return (ProviderInstanceState.Pending, $"kubernetes: pod {pod.Metadata?.Name} is {(scheduled.Reason ?? "not scheduled").ToLowerInvariant()}{Reason(null, scheduled.Message)}");
-        return (ProviderInstanceState.Pending, null);
+            return (ProviderInstanceState.Pending, $"kubernetes: pod {pod.Metadata?.Name} is {(scheduled.Reason ?? "not scheduled").ToLowerInvariant()}{Reason(null, scheduled.Message)}", false);
+        return (ProviderInstanceState.Pending, null, false);
     }
 
     private static string Reason(string? reason, string? message) =>

@@ -71,6 +71,14 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
             record.ProviderDetail = instance.State == ProviderInstanceState.Pending ? instance.Detail : null;
         }
         var busy = workers.Where(w => w.Task is not null).ToList();
+        if (instance is { State: ProviderInstanceState.Gone, Completed: true } && busy.Count == 0 && OneTaskPerInstance(record.Resource))
+        {
+            // Its agent ran its task and stopped: a normal end, not a loss (the server ended the task itself).
+            End(record, state, decisions, now, InstanceStatus.Terminated, DecisionAction.Terminate, Reasons.TaskEnded,
+                $"{instance.Detail ?? "completed"}{(record.RunningTasks.Count > 0 ? $" after its task {string.Join(", ", record.RunningTasks.Values)}" : "")}");
+            record.RunningTasks = [];
+            return;
+        }
         if (busy.Count == 0 && workers.Count > 0 && record.RunningTasks.Count > 0 && OneTaskPerInstance(record.Resource)
             && instance is not { State: ProviderInstanceState.Gone })
         {

@@ -115,7 +115,7 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
         Assert.Equal("registry.example/slipway:1", container["image"]!.GetValue<string>());
         Assert.Equal("IfNotPresent", container["imagePullPolicy"]!.GetValue<string>());
         Assert.Equal(["slipway"], container["command"]!.AsArray().Select(a => a!.GetValue<string>()));
-        Assert.Equal(["agent", "--worker-id", "k8s:a100:0123abcdef", "--slots", "1", "--queue", "gpu", "--queue", "gpu-low", "--idle-shutdown", "90s", "--system-python"],
+        Assert.Equal(["agent", "--worker-id", "k8s:a100:0123abcdef", "--slots", "1", "--max-tasks", "1", "--queue", "gpu", "--queue", "gpu-low", "--idle-shutdown", "90s", "--system-python"],
             container["args"]!.AsArray().Select(a => a!.GetValue<string>()));
         Assert.Equal("""{"cpu":"4","memory":"16Gi","nvidia.com/gpu":"2"}""", container["resources"]!["requests"]!.ToJsonString());
         Assert.Equal("""{"memory":"32Gi","nvidia.com/gpu":"2"}""", container["resources"]!["limits"]!.ToJsonString());
@@ -278,6 +278,44 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
         var surplus = Assert.Single(await loop.RunOnceAsync(default), d => d.Action == DecisionAction.Terminate);
         Assert.Equal(Reasons.DemandGone, surplus.Reason);
         Assert.Empty(_cluster.Jobs());
+    }
+
+    [Fact]
+    public async Task A_pod_whose_agent_ran_its_task_and_stopped_is_a_normal_end_not_an_interruption()
+    {
+        var (loop, provider) = await StartLoopAsync(Config());
+        using var _ = provider;
+        var task = await EnqueueAsync("one");
+        var launch = (await loop.RunOnceAsync(default)).Single(d => d.Action == DecisionAction.Launch);
+        _cluster.PodRunning(launch.LaunchId!);
+        await AgentReportsAsync(launch.LaunchId!, task);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        await loop.RunOnceAsync(default);
+
+        // The agent (--max-tasks 1) finishes, unregisters and exits: the pod succeeds.
+        await _client.CallAsync("workers.unregister", new JsonObject { ["worker"] = $"k8s:a100:{launch.LaunchId}:cpu:0" });
+        _cluster.SetPodStatus(launch.LaunchId!, new JsonObject { ["phase"] = "Succeeded" });
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        var decisions = await loop.RunOnceAsync(default);
+        var end = Assert.Single(decisions, d => d.Action == DecisionAction.Terminate);
+        Assert.Equal(Reasons.TaskEnded, end.Reason);
+        Assert.DoesNotContain(decisions, d => d.Action is DecisionAction.Lost or DecisionAction.RequeueTask or DecisionAction.FailTask);
+        Assert.Empty(loop.State.Interruptions);
+        Assert.Empty(_cluster.Jobs()); // deleted at once, not left to the TTL
+
+        // A pod that fails is a loss: its task is re-queued.
+        var next = await EnqueueAsync("two");
+        var second = (await loop.RunOnceAsync(default)).Single(d => d.Action == DecisionAction.Launch);
+        _cluster.PodRunning(second.LaunchId!);
+        await AgentReportsAsync(second.LaunchId!, next);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        await loop.RunOnceAsync(default);
+        _cluster.SetPodStatus(second.LaunchId!, new JsonObject { ["phase"] = "Failed", ["reason"] = "Evicted", ["message"] = "The node was low on resource: memory." });
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        var lost = await loop.RunOnceAsync(default);
+        Assert.Contains(lost, d => d.Action == DecisionAction.Lost && d.Detail!.Contains("pod failed (Evicted): The node was low on resource: memory.", StringComparison.Ordinal));
+        Assert.Contains(lost, d => d.Action == DecisionAction.RequeueTask && d.Tasks.Single() == next);
+        Assert.Equal(1, loop.State.Interruptions["a100"]);
     }
 
     [Fact]
