@@ -65,6 +65,10 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
         return id;
     }
 
+    /// <summary>The pod's agent takes the queue's next task.</summary>
+    private async Task<string?> PopAsync() =>
+        (await _client.CallAsync("queues.get_next_task", new JsonObject { ["queue"] = (await _client.Queues.ListAsync()).Single(q => q.Name == "gpu").Id }))["entry"]?["task"]?.GetValue<string>();
+
     /// <summary>What the pod's agent does: registers its worker, takes the queue's next task and reports it (or reports idle).</summary>
     private async Task AgentReportsAsync(string launchId, string? task)
     {
@@ -252,8 +256,7 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
         var first = (await loop.RunOnceAsync(default)).Single(d => d.Action == DecisionAction.Launch);
         _cluster.PodRunning(first.LaunchId!);
         // The pod's agent takes the task and reports it; then the task is aborted and the agent reports idle.
-        var popped = await _client.CallAsync("queues.get_next_task", new JsonObject { ["queue"] = (await _client.Queues.ListAsync()).Single(q => q.Name == "gpu").Id });
-        Assert.Equal(running, popped["entry"]!["task"]!.GetValue<string>());
+        Assert.Equal(running, await PopAsync());
         await AgentReportsAsync(first.LaunchId!, running);
         _clock.Advance(TimeSpan.FromSeconds(1));
         await loop.RunOnceAsync(default);
@@ -288,6 +291,7 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
         var task = await EnqueueAsync("one");
         var launch = (await loop.RunOnceAsync(default)).Single(d => d.Action == DecisionAction.Launch);
         _cluster.PodRunning(launch.LaunchId!);
+        Assert.Equal(task, await PopAsync());
         await AgentReportsAsync(launch.LaunchId!, task);
         _clock.Advance(TimeSpan.FromSeconds(1));
         await loop.RunOnceAsync(default);
@@ -307,6 +311,7 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
         var next = await EnqueueAsync("two");
         var second = (await loop.RunOnceAsync(default)).Single(d => d.Action == DecisionAction.Launch);
         _cluster.PodRunning(second.LaunchId!);
+        Assert.Equal(next, await PopAsync());
         await AgentReportsAsync(second.LaunchId!, next);
         _clock.Advance(TimeSpan.FromSeconds(1));
         await loop.RunOnceAsync(default);
