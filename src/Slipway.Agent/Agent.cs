@@ -73,6 +73,9 @@ public sealed class Agent
 
     private readonly List<Slot> _slots = [];
 
+    /// <summary>Tasks taken or being asked for, against <see cref="AgentOptions.MaxTasks"/>.</summary>
+    private int _reserved;
+
     /// <summary>
     /// Stops the agent when all slots have been idle for <see cref="AgentOptions.IdleShutdown"/>, or the server has not answered
     /// a ping for <see cref="AgentOptions.ServerUnreachableShutdown"/>: the SkyPilot autostop idea, so a dead autoscaler leaks nothing.
@@ -189,6 +192,13 @@ public sealed class Agent
         {
             while (!ct.IsCancellationRequested)
             {
+                // A slot reserves its task before it asks, so that slots together never take more than the limit.
+                if (Options.MaxTasks is { } max && Interlocked.Increment(ref _reserved) > max)
+                {
+                    Interlocked.Decrement(ref _reserved);
+                    ShutdownReason ??= $"ran its {max} task(s) (--max-tasks)";
+                    break;
+                }
                 (string Task, string Queue)? next;
                 try
                 {
@@ -202,11 +212,15 @@ public sealed class Agent
                 {
                     // An error answer (a queue deleted, a bad id): logged, and tried again 5 s later.
                     AgentLog.WorkerProblem(Logger, slot.WorkerId, e.Message);
+                    if (Options.MaxTasks is not null)
+                        Interlocked.Decrement(ref _reserved);
                     await Task.Delay(TimeSpan.FromSeconds(5), ct).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
                     continue;
                 }
                 if (next is { } found)
                     await new TaskRun(this, slot, found.Task, found.Queue).RunAsync(ct).ConfigureAwait(false);
+                else if (Options.MaxTasks is not null)
+                    Interlocked.Decrement(ref _reserved);
             }
         }
         finally

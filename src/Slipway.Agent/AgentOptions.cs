@@ -54,6 +54,12 @@ public sealed class AgentOptions
     /// </summary>
     public TimeSpan? IdleShutdown { get; set; }
 
+    /// <summary>
+    /// The agent stops once it has taken this many tasks and they have ended (null: no limit); 1 makes a Kubernetes pod
+    /// that runs one task and completes, so the autoscaler never deletes a pod under a task it took next.
+    /// </summary>
+    public int? MaxTasks { get; set; }
+
     /// <summary>The agent stops when the server has not answered for this long (null: it keeps retrying forever).</summary>
     public TimeSpan? ServerUnreachableShutdown { get; set; }
 
@@ -68,6 +74,8 @@ public sealed class AgentOptions
             throw new ArgumentException("slots must be between 1 and 256");
         if (PollWait <= TimeSpan.Zero || AbortPollInterval <= TimeSpan.Zero || ReportInterval <= TimeSpan.Zero || ConsoleFlushInterval <= TimeSpan.Zero)
             throw new ArgumentException("intervals must be positive");
+        if (MaxTasks < 1)
+            throw new ArgumentException("max tasks must be at least 1");
         if (IdleShutdown <= TimeSpan.Zero || ServerUnreachableShutdown <= TimeSpan.Zero || ShutdownCheckInterval <= TimeSpan.Zero)
             throw new ArgumentException("shutdown durations must be positive");
     }

@@ -56,6 +56,9 @@ public sealed class AutoscalerConfig
     /// <summary>What the local provider starts (ignored by other providers).</summary>
     public LocalProviderConfig Local { get; set; } = new();
 
+    /// <summary>The Kubernetes provider's cluster, credentials and per-resource Job templates (only when a resource uses it).</summary>
+    public KubernetesProviderConfig? Kubernetes { get; set; }
+
     [JsonIgnore]
     public TimeSpan PollInterval => TimeSpan.FromSeconds(PollIntervalSeconds);
 
@@ -184,6 +187,10 @@ public sealed class AutoscalerConfig
             problems.Add("budget: set max_usd_per_hour, max_usd_per_month or both");
         if (Budget is { MaxUsdPerHour: < 0 } or { MaxUsdPerMonth: < 0 })
             problems.Add("budget: caps must not be negative");
+        if (Kubernetes is not null)
+            problems.AddRange(Kubernetes.Problems(this));
+        else if (Resources.Any(r => r.Value?.Provider == KubernetesProviderConfig.ProviderName))
+            problems.Add("kubernetes: a resource uses the kubernetes provider, so the kubernetes section is needed");
         return problems;
     }
 

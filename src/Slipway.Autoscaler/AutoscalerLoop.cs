@@ -134,7 +134,7 @@ public sealed class AutoscalerLoop
                     return null;
             }
         }
-        catch (Exception e) when (e is SlipwayException or IOException or InvalidOperationException or System.ComponentModel.Win32Exception)
+        catch (Exception e) when (e is SlipwayException or IOException or InvalidOperationException or System.ComponentModel.Win32Exception or ProviderApiException)
         {
             // A terminate that failed leaves a tagged instance without a live record: the next pass finds it and tries again.
             AutoscalerLog.ActionFailed(_logger, Config.Name, decision.ToString(), e.Message);
@@ -152,7 +152,7 @@ public sealed class AutoscalerLoop
             {
                 await RunOnceAsync(ct).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is SlipwayException or IOException or InvalidOperationException or HttpRequestException)
+            catch (Exception e) when (e is SlipwayException or IOException or InvalidOperationException or HttpRequestException or ProviderApiException)
             {
                 AutoscalerLog.PassFailed(_logger, Config.Name, e.Message);
             }

@@ -35,6 +35,22 @@ public sealed class AutoscalerState
 
     public long Sequence { get; set; }
 
+    /// <summary>Each resource's limits and the instance count the policy wants now, written at every pass (for the page and /metrics).</summary>
+    public Dictionary<string, ResourceStatus> Resources { get; set; } = [];
+
+    /// <summary>Resource → launches the provider refused, since the state was first written (a counter for /metrics).</summary>
+    public Dictionary<string, long> LaunchFailures { get; set; } = [];
+
+    /// <summary>Resource → instances lost (ended outside, reclaimed, agent gone).</summary>
+    public Dictionary<string, long> Interruptions { get; set; } = [];
+
+    /// <summary>Queue depth and capacity, one sample per <see cref="HistoryInterval"/>, the latest <see cref="HistoryLength"/> kept.</summary>
+    public List<CapacitySample> History { get; set; } = [];
+
+    public static readonly TimeSpan HistoryInterval = TimeSpan.FromMinutes(1);
+
+    public const int HistoryLength = 360;
+
     public IEnumerable<InstanceRecord> Live => Instances.Where(i => i.IsLive);
 }
 
@@ -94,6 +110,12 @@ public sealed class InstanceRecord
 
     public List<string> Workers { get; set; } = [];
 
+    /// <summary>Why the provider still has it pending (a pod unschedulable, an image pull failing), as it last said; null when nothing holds it up.</summary>
+    public string? ProviderDetail { get; set; }
+
+    /// <summary>Since when a booting one-task instance has had no waiting task to serve.</summary>
+    public DateTimeOffset? SurplusSince { get; set; }
+
     public bool IsLive => Status is InstanceStatus.Requested or InstanceStatus.Booting or InstanceStatus.Ready or InstanceStatus.Draining;
 
     public bool IsBooting => Status is InstanceStatus.Requested or InstanceStatus.Booting;
@@ -103,4 +125,37 @@ public sealed class InstanceRecord
     /// <summary>Dollars spent so far (instance-seconds × price).</summary>
     public decimal SpentUsd(DateTimeOffset now) =>
         PriceUsdPerHour * (decimal)Math.Max(0, ((EndedAt ?? now) - LaunchedAt).TotalHours);
+}
+
+/// <summary>A resource as the status page shows it: its configured limits and the policy's wish.</summary>
+public sealed class ResourceStatus
+{
+    public string Provider { get; set; } = "";
+
+    public string MachineType { get; set; } = "";
+
+    public int Slots { get; set; }
+
+    public int MinInstances { get; set; }
+
+    public int MaxInstances { get; set; }
+
+    /// <summary>Live instances the policy keeps (booting, ready, not draining) after this pass's launches.</summary>
+    public int Desired { get; set; }
+}
+
+/// <summary>One point of the queue-depth-versus-capacity chart.</summary>
+public sealed class CapacitySample
+{
+    public DateTimeOffset At { get; set; }
+
+    /// <summary>Queue → tasks waiting in it.</summary>
+    public Dictionary<string, int> Queued { get; set; } = [];
+
+    /// <summary>Slots of registered instances (idle or busy).</summary>
+    public int ReadySlots { get; set; }
+
+    public int BusySlots { get; set; }
+
+    public int BootingSlots { get; set; }
 }

@@ -60,6 +60,13 @@ public enum ProviderInstanceState
 }
 
 /// <summary>An instance as the provider lists it, with the identity it was launched with.</summary>
-public sealed record ProviderInstance(string InstanceId, string LaunchId, string Resource, ProviderInstanceState State, string? Detail = null);
+public sealed record ProviderInstance(string InstanceId, string LaunchId, string Resource, ProviderInstanceState State, string? Detail = null)
+{
+    /// <summary>Gone because it finished its work normally (a one-task pod whose agent stopped after its task), not lost.</summary>
+    public bool Completed { get; init; }
+}
 
 public sealed class OfferingUnavailableException(string message) : Exception(message);
+
+/// <summary>A provider's API failed or answered what cannot be read (auth, throttling, a server error): the pass does nothing and the next one tries again.</summary>
+public sealed class ProviderApiException(string message, Exception? inner = null) : Exception(message, inner);

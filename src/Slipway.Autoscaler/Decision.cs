@@ -36,6 +36,13 @@ public static class Reasons
     public const string BudgetMonthly = "budget_monthly";
     public const string MaxInstances = "max_instances";
     public const string OfferingsBackedOff = "offerings_backed_off";
+    /// <summary>A pod's task ended (completed, failed or aborted): the one-task pod is deleted.</summary>
+    public const string TaskEnded = "task_ended";
+    /// <summary>A one-task pod not yet started is no longer needed (its task was aborted or taken elsewhere).</summary>
+    public const string DemandGone = "demand_gone";
+    /// <summary>A launched instance waits on the provider (a pod unschedulable, an image that cannot be pulled).</summary>
+    public const string InstancePending = "instance_pending";
+    public const string MaxPods = "max_pods";
 }
 
 /// <summary>One decision; <see cref="Tasks"/> are the tasks it concerns (re-queued, failed or held).</summary>

@@ -30,6 +30,7 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
             Track(record, listed.GetValueOrDefault(record.LaunchId), workersByLaunch.GetValueOrDefault(record.LaunchId) ?? [], state, decisions, now);
         DrainIdle(state, workersByLaunch, decisions, now);
         LaunchForDemand(snapshot, state, workersByLaunch, decisions, now);
+        Report(snapshot, state, workersByLaunch, now);
         return new Plan(decisions);
     }
 
@@ -67,8 +68,26 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
         {
             record.Seen = true;
             record.InstanceId ??= instance.InstanceId;
+            record.ProviderDetail = instance.State == ProviderInstanceState.Pending ? instance.Detail : null;
         }
         var busy = workers.Where(w => w.Task is not null).ToList();
+        if (instance is { State: ProviderInstanceState.Gone, Completed: true } && busy.Count == 0 && OneTaskPerInstance(record.Resource))
+        {
+            // Its agent ran its task and stopped: a normal end, not a loss (the server ended the task itself).
+            End(record, state, decisions, now, InstanceStatus.Terminated, DecisionAction.Terminate, Reasons.TaskEnded,
+                $"{instance.Detail ?? "completed"}{(record.RunningTasks.Count > 0 ? $" after its task {string.Join(", ", record.RunningTasks.Values)}" : "")}");
+            record.RunningTasks = [];
+            return;
+        }
+        if (busy.Count == 0 && workers.Count > 0 && record.RunningTasks.Count > 0 && OneTaskPerInstance(record.Resource)
+            && instance is not { State: ProviderInstanceState.Gone })
+        {
+            // A one-task pod whose task ended (completed, failed or aborted) is deleted at once, not left to idle.
+            End(record, state, decisions, now, InstanceStatus.Terminated, DecisionAction.Terminate, Reasons.TaskEnded,
+                $"its task {string.Join(", ", record.RunningTasks.Values)} ended (completed, failed or aborted)");
+            record.RunningTasks = [];
+            return;
+        }
         if (busy.Count > 0)
             record.RunningTasks = busy.ToDictionary(w => w.Id, w => w.Task!, StringComparer.Ordinal);
         if (instance is { State: ProviderInstanceState.Gone } || (instance is null && record.Seen))
@@ -133,6 +152,7 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
     private void Lose(InstanceRecord record, AutoscalerState state, List<Decision> decisions, DateTimeOffset now, string reason, string detail)
     {
         var name = record.InstanceId ?? record.LaunchId;
+        state.Interruptions[record.Resource] = state.Interruptions.GetValueOrDefault(record.Resource) + 1;
         End(record, state, decisions, now, InstanceStatus.Lost, DecisionAction.Lost, reason, detail);
         foreach (var (worker, task) in record.RunningTasks)
         {
@@ -223,7 +243,7 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
                 spare[name] = spare.GetValueOrDefault(name) - take;
                 need -= take;
             }
-            string? heldBecause = null;
+            (string Reason, string Message)? heldBecause = null;
             foreach (var name in resources)
             {
                 var resource = config.Resources[name];
@@ -239,16 +259,25 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
                     need = 0;
                 }
             }
-            if (need > 0 && heldBecause is not null)
+            if (need > 0 && heldBecause is { } held)
             {
                 foreach (var task in waiting.Skip(waiting.Count - need))
                 {
                     stillHeld.Add(task);
-                    if (state.Held.GetValueOrDefault(task) == heldBecause)
-                        continue;
-                    state.Held[task] = heldBecause;
-                    decisions.Add(new Decision(DecisionAction.Hold, heldBecause.StartsWith("budget: hourly", StringComparison.Ordinal) ? Reasons.BudgetHourly : Reasons.BudgetMonthly,
-                        resources[0], Detail: heldBecause) { Tasks = [task] });
+                    Hold(task, held.Reason, resources[0], held.Message);
+                }
+            }
+
+            // Tasks waiting on a launched instance that the provider cannot start (a pod unschedulable, its image not
+            // pulled) say so in their status message, as budget holds do.
+            var blocked = live.Where(r => r.IsBooting && r.ProviderDetail is not null && resources.Contains(r.Resource)).ToList();
+            using var unheld = waiting.Where(t => !stillHeld.Contains(t)).GetEnumerator();
+            foreach (var record in blocked)
+            {
+                for (var slot = 0; slot < record.Slots && unheld.MoveNext(); slot++)
+                {
+                    stillHeld.Add(unheld.Current);
+                    Hold(unheld.Current, Reasons.InstancePending, record.Resource, $"{record.ProviderDetail}; waiting for instance {record.InstanceId ?? record.LaunchId} of {record.Resource}");
                 }
             }
 
@@ -261,7 +290,13 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
                     return null;
                 if (budget.Refuses(config.Budget, choice.Price) is { } refusal)
                 {
-                    heldBecause ??= refusal;
+                    heldBecause ??= (refusal.StartsWith("budget: hourly", StringComparison.Ordinal) ? Reasons.BudgetHourly : Reasons.BudgetMonthly, refusal);
+                    return null;
+                }
+                if (OneTaskPerInstance(name) && config.Kubernetes?.MaxPodsPerQueue.TryGetValue(queue, out var cap) == true
+                    && state.Live.Count(r => OneTaskPerInstance(r.Resource) && resources.Contains(r.Resource)) >= cap)
+                {
+                    heldBecause ??= (Reasons.MaxPods, $"kubernetes: max_pods_per_queue {cap} for queue {queue} reached; waiting for a pod to end");
                     return null;
                 }
                 return AddInstance(name, resource, choice, reason, $"{detail}; offering {choice.Offering.Key} at ${choice.Price:0.###}/h");
@@ -295,6 +330,51 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
         }
         foreach (var task in state.Held.Keys.Where(t => !stillHeld.Contains(t)).ToList())
             state.Held.Remove(task);
+        EndSurplusPods(state, spare, decisions, now);
+
+        // The task's status message is set once per reason, not at every pass.
+        void Hold(string task, string reason, string resource, string message)
+        {
+            stillHeld.Add(task);
+            if (state.Held.GetValueOrDefault(task) == message)
+                return;
+            state.Held[task] = message;
+            decisions.Add(new Decision(DecisionAction.Hold, reason, resource, Detail: message) { Tasks = [task] });
+        }
+    }
+
+    /// <summary>A resource whose instances each run one task (a Kubernetes pod): ended and surplus ones are deleted, not drained.</summary>
+    private bool OneTaskPerInstance(string resource) =>
+        config.Resources.TryGetValue(resource, out var r) && r.Provider == KubernetesProviderConfig.ProviderName;
+
+    /// <summary>
+    /// Booting one-task instances that no waiting task needs (it was aborted, or another worker took it) are deleted once
+    /// that has lasted a drain recheck (a queue read between an agent's pop and its report is not taken for it), above min.
+    /// </summary>
+    private void EndSurplusPods(AutoscalerState state, Dictionary<string, int> spare, List<Decision> decisions, DateTimeOffset now)
+    {
+        foreach (var group in state.Live.Where(r => OneTaskPerInstance(r.Resource)).GroupBy(r => r.Resource).ToList())
+        {
+            var min = config.Resources[group.Key].MinInstances;
+            var surplus = Math.Max(0, spare.GetValueOrDefault(group.Key));
+            var kept = group.Count();
+            var booting = group.Where(r => r.Status == InstanceStatus.Booting).OrderByDescending(r => r.LaunchedAt).ToList();
+            foreach (var record in booting)
+            {
+                if (surplus <= 0 || kept <= min)
+                {
+                    record.SurplusSince = null;
+                    continue;
+                }
+                surplus -= record.Slots;
+                record.SurplusSince ??= now;
+                if (now - record.SurplusSince < config.DrainRecheck)
+                    continue;
+                kept--;
+                End(record, state, decisions, now, InstanceStatus.Terminated, DecisionAction.Terminate, Reasons.DemandGone,
+                    "no waiting task needs it any more (its task was aborted or taken by another worker)");
+            }
+        }
     }
 
     /// <summary>The first offering of the resource's ordered markets and zones that is not backed off.</summary>
@@ -332,8 +412,32 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
         record.Status = InstanceStatus.LaunchFailed;
         record.EndedAt = now;
         record.EndReason = capacity ? Reasons.CapacityError : Reasons.ProviderError;
+        state.LaunchFailures[record.Resource] = state.LaunchFailures.GetValueOrDefault(record.Resource) + 1;
         return new Decision(DecisionAction.LaunchFailed, record.EndReason, record.Resource, launchId,
             Detail: $"{error}; offering {record.Offering.Key} backed off for {config.Backoff.TotalSeconds:0} s");
+    }
+
+    /// <summary>What the page and /metrics read: each resource's limits and wish, and a queue-versus-capacity sample a minute.</summary>
+    private void Report(ClusterSnapshot snapshot, AutoscalerState state, Dictionary<string, List<WorkerView>> workers, DateTimeOffset now)
+    {
+        state.Resources = config.Resources.ToDictionary(r => r.Key, r => new ResourceStatus
+        {
+            Provider = r.Value.Provider, MachineType = r.Value.MachineType, Slots = r.Value.Slots, MinInstances = r.Value.MinInstances,
+            MaxInstances = r.Value.MaxInstances, Desired = state.Live.Count(i => i.Resource == r.Key && i.Status != InstanceStatus.Draining),
+        });
+        if (state.History.Count > 0 && now - state.History[^1].At < AutoscalerState.HistoryInterval)
+            return;
+        var live = state.Live.ToList();
+        state.History.Add(new CapacitySample
+        {
+            At = now,
+            Queued = config.Queues.Keys.ToDictionary(q => q, q => snapshot.QueuedTasks.GetValueOrDefault(q)?.Count ?? 0),
+            ReadySlots = live.Where(r => r.Status is InstanceStatus.Ready or InstanceStatus.Draining).Sum(r => r.Slots),
+            BusySlots = live.Sum(r => workers.GetValueOrDefault(r.LaunchId)?.Count(w => w.Task is not null) ?? 0),
+            BootingSlots = live.Where(r => r.IsBooting).Sum(r => r.Slots),
+        });
+        if (state.History.Count > AutoscalerState.HistoryLength)
+            state.History.RemoveRange(0, state.History.Count - AutoscalerState.HistoryLength);
     }
 
     private static void Housekeep(AutoscalerState state, DateTimeOffset now)

@@ -158,6 +158,7 @@ public sealed class SlipwayServer : IAsyncDisposable
         services.AddSingleton<EntityGuard>();
         services.AddSingleton<FilePermissions>();
         services.AddSingleton<ServerMetrics>();
+        services.AddSingleton<AutoscalerMetrics>();
         // Made by a factory so that the container disposes it (the S3 client) with the app.
         services.AddSingleton<IBlobStore>(_ => options.S3 is { } s3 ? new S3BlobStore(s3) : new LocalBlobStore(Path.Combine(options.DataDir, "files")));
         services.AddSingleton<FileServer>();
@@ -219,6 +220,7 @@ public sealed class SlipwayServer : IAsyncDisposable
         var app = builder.Build();
         var endpoint = app.Services.GetRequiredService<RpcEndpoint>();
         var metrics = app.Services.GetRequiredService<ServerMetrics>();
+        var autoscalerMetrics = app.Services.GetRequiredService<AutoscalerMetrics>();
         var authenticator = app.Services.GetRequiredService<Authenticator>();
         var fileServer = app.Services.GetRequiredService<FileServer>();
         var filesPath = options.FilesPath;
@@ -249,15 +251,17 @@ public sealed class SlipwayServer : IAsyncDisposable
         app.MapGet("/health", () => Results.Text("OK")).WithMetadata(new ServesOn(PortRole.Any));
         app.MapGet("/metrics", async (HttpContext http) =>
         {
+            Identity caller;
             try
             {
-                await authenticator.AuthenticateAsync(http, cookie: false);
+                caller = await authenticator.AuthenticateAsync(http, cookie: false);
             }
             catch (ApiException)
             {
                 return Results.Text("unauthorized: send a Bearer token from auth.login\n", statusCode: 401);
             }
-            return Results.Text(metrics.ToPrometheus(), "text/plain; version=0.0.4");
+            var store = await autoscalerMetrics.ToPrometheusAsync(caller, http.RequestAborted);
+            return Results.Text(metrics.ToPrometheus() + store, "text/plain; version=0.0.4");
         }).WithMetadata(new ServesOn(PortRole.Api));
         app.MapWebUi(options);
         app.MapMethods("/{**path}", ["GET", "POST", "PUT"], endpoint.HandleAsync).WithMetadata(new ServesOn(PortRole.Api));

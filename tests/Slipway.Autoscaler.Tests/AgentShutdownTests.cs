@@ -52,6 +52,37 @@ public sealed class AgentShutdownTests : IDisposable
     }
 
     [Fact]
+    public async Task An_agent_with_max_tasks_one_runs_one_task_then_stops_and_leaves_the_next_queued()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var client = server.NewClient();
+        await client.Queues.CreateAsync("q");
+        var tasks = new List<string>();
+        foreach (var name in new[] { "first", "second" })
+        {
+            var id = (await client.CallAsync("tasks.create", new JsonObject
+            {
+                ["name"] = name, ["type"] = "training", ["script"] = new JsonObject { ["binary"] = "bash", ["entry_point"] = "t.sh", ["diff"] = "echo hi\n" },
+            }))["id"]!.GetValue<string>();
+            await client.Tasks.EnqueueAsync(id, "q");
+            tasks.Add(id);
+        }
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var exit = await Cli.RunAsync(["agent", "--queue", "q", "--worker-id", "one", "--work-dir", Path.Combine(_dir, "work"), "--max-tasks", "1",
+            "--conf", Conf(server)], output, error, deadline.Token);
+
+        Assert.False(deadline.IsCancellationRequested, "the agent did not stop by itself");
+        Assert.Equal(0, exit);
+        Assert.Equal("completed", (await client.Tasks.GetAsync(tasks[0])).Status);
+        Assert.Equal("queued", (await client.Tasks.GetAsync(tasks[1])).Status);
+        Assert.Contains("stopped: ran its 1 task(s) (--max-tasks)", error.ToString(), StringComparison.Ordinal);
+        var workers = (await client.CallAsync("workers.get_all", []))["workers"]!.AsArray();
+        Assert.DoesNotContain(workers, w => w!["id"]!.GetValue<string>().StartsWith("one:", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task An_agent_cut_off_from_its_server_stops_after_the_limit()
     {
         var revived = await TestServer.StartAsync();
@@ -85,5 +116,14 @@ public sealed class AgentShutdownTests : IDisposable
         using var error = new StringWriter();
         Assert.Equal(ExitCodes.Usage, await Cli.RunAsync(["agent", "--queue", "q", option, value], output, error));
         Assert.Contains($"{option} wants a positive duration", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Max_tasks_below_one_is_a_usage_error()
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        Assert.Equal(ExitCodes.Usage, await Cli.RunAsync(["agent", "--queue", "q", "--max-tasks", "0"], output, error));
+        Assert.Contains("--max-tasks must be at least 1", error.ToString(), StringComparison.Ordinal);
     }
 }

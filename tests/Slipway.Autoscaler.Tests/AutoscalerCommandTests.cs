@@ -67,6 +67,35 @@ public sealed class AutoscalerCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_kubernetes_file_as_the_readme_shows_it_is_read_and_its_dry_run_lists_the_cluster_and_creates_no_job()
+    {
+        await using var cluster = await KubernetesStandIn.StartAsync();
+        var id = (await _client.CallAsync("tasks.create", new JsonObject { ["name"] = "gpu job", ["type"] = "training" }))["id"]!.GetValue<string>();
+        await _client.Tasks.EnqueueAsync(id, "q");
+        var path = WriteConfig($$"""
+            { "name": "cluster", "queues": { "q": ["a100"] },
+              "resources": { "a100": { "provider": "kubernetes", "machine_type": "a100-pod", "slots": 1, "max_instances": 8,
+                                       "markets": [ { "market": "on_demand", "price_usd_per_hour": 3.2 } ] } },
+              "kubernetes": {
+                "api_server": "{{cluster.Url}}", "token_environment_variable": "SLIPWAY_TEST_NO_SUCH_TOKEN",
+                "namespace": "ml", "server_url": "http://slipway.ml.svc:8008",
+                "credentials_secret": { "name": "slipway-agent", "access_key_key": "access_key", "secret_key_key": "secret_key" },
+                "max_pods_per_queue": { "q": 8 },
+                "templates": { "a100": {
+                  "image": "my-registry/slipway-agent:1", "gpus": 1, "requests": { "cpu": "8", "memory": "64Gi" }, "limits": { "memory": "96Gi" },
+                  "node_selector": { "nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB" },
+                  "tolerations": [ { "key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule" } ],
+                  "service_account": "slipway-runner", "env": { "CLEARML_FILES_HOST": "http://slipway.ml.svc:8081" },
+                  "ttl_seconds_after_finished": 600, "idle_shutdown_seconds": 120 } } } }
+            """);
+        var (exit, output, error) = await RunAsync("autoscaler", "--config", path, "--dry-run");
+        Assert.True(exit == 0, error);
+        Assert.StartsWith("would launch a100 ", Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+        Assert.Contains(cluster.Calls, c => c.StartsWith("GET /apis/batch/v1/namespaces/ml/jobs?labelSelector=", StringComparison.Ordinal));
+        Assert.Empty(cluster.Jobs());
+    }
+
+    [Fact]
     public async Task A_bad_file_is_refused_with_every_problem_named()
     {
         var path = WriteConfig("""

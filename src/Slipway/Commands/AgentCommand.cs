@@ -31,10 +31,16 @@ public static class AgentCommand
         var keep = new Option<bool>("--keep-work-dirs") { Description = "Keep each task's working directory after it ends" };
         var idleShutdown = DurationOption("--idle-shutdown", "Stop when every slot has been idle this long, e.g. 15m (a dead autoscaler then leaks no machine)");
         var unreachable = DurationOption("--shutdown-if-server-unreachable", "Stop when the server has not answered for this long, e.g. 30m");
+        var maxTasks = new Option<int?>("--max-tasks") { Description = "Stop after this many tasks have run, e.g. 1 for a pod or machine that runs one task", HelpName = "n" };
+        maxTasks.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is < 1)
+                result.AddError("--max-tasks must be at least 1");
+        });
         var shutdownCommand = new Option<string?>("--shutdown-command") { Description = "Run this shell command when one of the two above stops the agent, e.g. 'sudo shutdown -h now'", HelpName = "command" };
         var command = new ClientCommand("agent", "Run tasks from queues on this machine: prepare the code and environment, run it, report, until Ctrl-C", console)
         {
-            queues, slots, gpus, workDir, python, systemPython, pipArgs, workerId, ping, keep, idleShutdown, unreachable, shutdownCommand,
+            queues, slots, gpus, workDir, python, systemPython, pipArgs, workerId, ping, keep, idleShutdown, unreachable, shutdownCommand, maxTasks,
         };
         command.SetClientAction(async run =>
         {
@@ -55,6 +61,7 @@ public static class AgentCommand
                 options.KeepWorkDirectories = true;
             options.IdleShutdown = run.Get(idleShutdown);
             options.ServerUnreachableShutdown = run.Get(unreachable);
+            options.MaxTasks = run.Get(maxTasks);
             Agent.Agent agent;
             using var logging = LoggerFactory.Create(b => b.AddSimpleConsole(o =>
             {

@@ -100,7 +100,10 @@ public static class AutoscalerCommand
             environment["CLEARML_API_ACCESS_KEY"] = key;
             environment["CLEARML_API_SECRET_KEY"] = secret;
         }
-        return new AutoscalerLoop(config, new ServerConnection(client), [new LocalProvider(config.Local, directory, environment)], logger: logger);
+        var providers = new List<IComputeProvider> { new LocalProvider(config.Local, directory, environment) };
+        if (config.Kubernetes is { } kubernetes)
+            providers.Add(new KubernetesProvider(kubernetes));
+        return new AutoscalerLoop(config, new ServerConnection(client), providers, logger: logger);
     }
 
     private static ClientCommand Status(CliConsole console)
