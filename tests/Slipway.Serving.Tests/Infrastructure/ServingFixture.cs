@@ -37,6 +37,7 @@ public sealed class ServingFixture : IAsyncLifetime
             ReportInterval = TimeSpan.FromMilliseconds(300),
             CacheFolder = Path.Combine(_folder, "cache"),
             DrainTimeout = TimeSpan.FromSeconds(10),
+            WorkerRestartDelay = TimeSpan.FromMilliseconds(200),
         }, ClientOptions(), logging => logging.AddFilter(_ => false));
         Http.BaseAddress = _host.Url;
     }
@@ -59,6 +60,39 @@ public sealed class ServingFixture : IAsyncLifetime
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         await File.WriteAllBytesAsync(path, onnx);
         return (await Client.Models.RegisterAsync(new ModelRegistration { File = path, Name = name, Framework = "ONNX" })).Id;
+    }
+
+    /// <summary>Registers any file as a model (a Python-engine model is whatever its load() reads).</summary>
+    public async Task<string> RegisterFileAsync(byte[] content, string fileName, string name)
+    {
+        var path = Path.Combine(_folder, $"{Guid.NewGuid():N}", fileName);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await File.WriteAllBytesAsync(path, content);
+        return (await Client.Models.RegisterAsync(new ModelRegistration { File = path, Name = name, Framework = "Custom" })).Id;
+    }
+
+    /// <summary>Uploads preprocess code to the file server, as `slipway serving version add --preprocess` does; returns its URL.</summary>
+    public async Task<string> UploadCodeAsync(string code, string fileName = "preprocess.py")
+    {
+        var path = Path.Combine(_folder, $"{Guid.NewGuid():N}", fileName);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await File.WriteAllTextAsync(path, code);
+        return (await Client.Files.UploadFileAsync(path, $"serving/tests/{Guid.NewGuid():N}/{fileName}")).ToString();
+    }
+
+    public async Task<long> AddPythonVersionAsync(string endpoint, string model, string codeUri, string? requirements = null)
+    {
+        var body = new JsonObject { ["endpoint"] = endpoint, ["model"] = model, ["engine"] = "python", ["preprocess_uri"] = codeUri };
+        if (requirements is not null)
+            body["requirements"] = requirements;
+        return (await Client.CallAsync("serving.add_version", body))["version"]!.GetValue<long>();
+    }
+
+    /// <summary>The states and reasons the hosts reported for one version (serving.get_endpoint), as a user sees them.</summary>
+    public async Task<JsonArray> InstancesAsync(string endpoint, long version)
+    {
+        var got = await Client.CallAsync("serving.get_endpoint", new JsonObject { ["endpoint"] = endpoint });
+        return got["endpoint"]!["versions"]!.AsArray().Single(v => v!["version"]!.GetValue<long>() == version)!["instances"]!.AsArray();
     }
 
     public async Task<string> CreateEndpointAsync(string name, JsonObject? settings = null)
