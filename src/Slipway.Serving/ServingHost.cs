@@ -533,8 +533,12 @@ public sealed class ServingHost : IAsyncDisposable
     /// <summary>Completes when the host is asked to stop (Ctrl-C, SIGTERM) or <paramref name="ct"/> is cancelled.</summary>
     public Task WaitForShutdownAsync(CancellationToken ct = default) => _app.WaitForShutdownAsync(ct);
 
+    private int _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
         await _app.StopAsync();
         await Watcher.DisposeAsync();
         await _app.DisposeAsync();

@@ -109,16 +109,16 @@ public sealed class PythonEngineTests : IAsyncLifetime
             Assert.Equal(Linear(x), answer["outputs"]![0]!["data"]![0]!.GetValue<double>(), 9);
         }
 
-        // Custom statistics: on the host's metrics, and reported to the server with the version's state.
+        // Custom statistics: x0 and kind from the four JSON requests' preprocess(), y from three postprocess() calls; on the host's metrics, and reported to the server with the version's state.
         var metrics = await _f.Http.GetStringAsync("metrics");
-        Assert.Contains($"slipway_serving_custom_count{{endpoint=\"linear\",version=\"{version}\",variable=\"x0\"}} 3", metrics);
-        Assert.Contains($"slipway_serving_custom_sum{{endpoint=\"linear\",version=\"{version}\",variable=\"x0\"}} 6", metrics);
+        Assert.Contains($"slipway_serving_custom_count{{endpoint=\"linear\",version=\"{version}\",variable=\"x0\"}} 4", metrics);
+        Assert.Contains($"slipway_serving_custom_sum{{endpoint=\"linear\",version=\"{version}\",variable=\"x0\"}} 7", metrics);
         Assert.Contains($"slipway_serving_custom_values_total{{endpoint=\"linear\",version=\"{version}\",variable=\"kind\",value=\"a\"}} 1", metrics);
-        Assert.Contains($"slipway_serving_custom_values_total{{endpoint=\"linear\",version=\"{version}\",variable=\"kind\",value=\"plain\"}} 2", metrics);
+        Assert.Contains($"slipway_serving_custom_values_total{{endpoint=\"linear\",version=\"{version}\",variable=\"kind\",value=\"plain\"}} 3", metrics);
         await ServingFixture.WaitForAsync(async () =>
         {
             var instances = await _f.InstancesAsync(endpoint, version);
-            return instances.Any(i => i!["custom"]?["x0"]?["count"]?.GetValue<long>() == 3 && i["custom"]!["y"]!["count"]!.GetValue<long>() == 2);
+            return instances.Any(i => i!["custom"]?["x0"]?["count"]?.GetValue<long>() == 4 && i["custom"]!["y"]!["count"]!.GetValue<long>() == 3);
         }, "the custom statistics in the host's report");
     }
 
@@ -231,20 +231,31 @@ public sealed class PythonEngineTests : IAsyncLifetime
     [Fact]
     public async Task Removing_the_version_stops_its_worker_and_stopping_the_host_stops_the_rest()
     {
-        var (endpoint, key, version) = await DeployAsync("removed");
+        var (endpoint, key, first) = await DeployAsync("swapped");
         var (_, otherKey, _) = await DeployAsync("kept");
-        var removed = Served("removed").Worker!.ProcessId!.Value;
+        var old = Served("swapped").Worker!.ProcessId!.Value;
         var kept = Served("kept").Worker!.ProcessId!.Value;
-        Assert.True(Alive(removed) && Alive(kept));
+        Assert.True(Alive(old) && Alive(kept));
 
-        await _f.Client.CallAsync("serving.remove_version", new JsonObject { ["endpoint"] = endpoint, ["version"] = version });
-        await ServingFixture.WaitForAsync(() => Task.FromResult(!Alive(removed)), "the removed version's worker to exit");
+        // A second version takes over; removing the first stops its worker once its requests are done.
+        var model = await _f.RegisterFileAsync(PythonCode.Weights(W, B), "weights.json", "swapped");
+        var second = await _f.AddPythonVersionAsync(endpoint, model, await _f.UploadCodeAsync(PythonCode.Linear));
+        await _f.WaitForReadyAsync("swapped", second, key);
+        await _f.Client.CallAsync("serving.remove_version", new JsonObject { ["endpoint"] = endpoint, ["version"] = first });
+        await ServingFixture.WaitForAsync(() => Task.FromResult(!Alive(old)), "the removed version's worker to exit");
+        var current = _f.Host.Watcher.Versions.Single(v => v.EndpointName == "swapped");
+        Assert.Equal(second, current.Number);
+        var newer = current.Worker!.ProcessId!.Value;
+        using (var response = await _f.PostAsync("serve/swapped", Body([1, 2, 3]), key))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(newer, JsonNode.Parse(await response.Content.ReadAsStringAsync())!["pid"]!.GetValue<int>());
+        }
         using (var response = await _f.PostAsync("serve/kept", Body([1, 2, 3]), otherKey))
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        using (var response = await _f.PostAsync("serve/removed", Body([1, 2, 3]), key))
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
 
         await _f.Host.DisposeAsync();
         Assert.False(Alive(kept));
+        Assert.False(Alive(newer));
     }
 }

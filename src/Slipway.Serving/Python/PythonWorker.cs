@@ -69,7 +69,7 @@ internal sealed class PythonWorker(
                 // A worker that served a good while before it died starts over with the shortest delay.
                 if (servingSince.Elapsed > options.WorkerMaxRestartDelay)
                     delay = options.WorkerRestartDelay;
-                reason += " while serving";
+                reason += ", while serving";
             }
             catch (PythonCodeException e)
             {

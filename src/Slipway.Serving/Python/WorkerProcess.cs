@@ -92,7 +92,7 @@ internal sealed class WorkerProcess : IAsyncDisposable
         var done = await Task.WhenAny(_ready.Task, _exited.Task).WaitAsync(ct);
         if (done == _ready.Task)
             return await _ready.Task;
-        throw new WorkerUnavailableException($"the Python worker exited while loading ({await _exited.Task})");
+        throw new WorkerUnavailableException($"{await _exited.Task}, while loading");
     }
 
     /// <summary>Sends one request and waits for its answer.</summary>

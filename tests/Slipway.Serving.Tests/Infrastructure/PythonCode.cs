@@ -46,6 +46,7 @@ public static class PythonCode
                 assert state == {}, "state must be fresh per request"
                 if isinstance(body, bytes):
                     state["raw"] = len(body)
+                    state["scale"] = 1.0
                     return [float(len(body))] + [0.0] * (len(self.model["w"]) - 1)
                 if "inputs" in body:
                     x = body["inputs"][0]["data"]
