@@ -115,15 +115,15 @@ public static class ServingCommands
                 .Add("max batch", Number(found["max_batch_size"]) ?? "-")
                 .Write(run.Out);
             run.Out.WriteLine();
-            var table = new Table("VERSION", "MODEL", "WEIGHT", "HOST", "STATE", "REQ/MIN", "LATENCY MS", "REASON").AlignRight("REQ/MIN", "LATENCY MS");
+            var table = new Table("VERSION", "MODEL", "ENGINE", "WEIGHT", "HOST", "STATE", "REQ/MIN", "LATENCY MS", "REASON").AlignRight("REQ/MIN", "LATENCY MS");
             foreach (var v in (found["versions"] as JsonArray ?? []).OfType<JsonObject>())
             {
                 var instances = (v["instances"] as JsonArray ?? []).OfType<JsonObject>().ToList();
                 if (instances.Count == 0)
-                    table.Add(Number(v["version"]), Output.Text(v["model"]), Weight(v), "-", "-", "-", "-", "");
+                    table.Add(Number(v["version"]), Output.Text(v["model"]), Output.Text(v["engine"]) ?? "onnx", Weight(v), "-", "-", "-", "-", "");
                 foreach (var i in instances)
                 {
-                    table.Add(Number(v["version"]), Output.Text(v["model"]), Weight(v), Output.Text(i["container"]), Output.Text(i["state"]),
+                    table.Add(Number(v["version"]), Output.Text(v["model"]), Output.Text(v["engine"]) ?? "onnx", Weight(v), Output.Text(i["container"]), Output.Text(i["state"]),
                         (i["requests_min"]?.GetValue<double>() ?? 0).ToString("0.#", CultureInfo.InvariantCulture),
                         (i["latency_ms"]?.GetValue<double>() ?? 0).ToString("0.###", CultureInfo.InvariantCulture), Output.Clip(Output.Text(i["reason"]) ?? "", 60));
                 }
@@ -160,14 +160,37 @@ public static class ServingCommands
             Description = "This version's share of traffic; without it the new version takes all traffic once a host has it ready (the others keep serving until then)",
             HelpName = "w",
         };
-        var engine = new Option<string>("--engine") { Description = "The engine that runs the model (onnx)", DefaultValueFactory = _ => "onnx", HelpName = "name" };
-        var command = new ClientCommand("add", "Add a model as the endpoint's next version and print the version number", console) { endpoint, model, weight, engine };
+        var engine = new Option<string>("--engine") { Description = "The engine that runs the model: onnx (in process) or python (a worker process running --preprocess)", DefaultValueFactory = _ => "onnx", HelpName = "name" };
+        var preprocess = new Option<FileInfo?>("--preprocess")
+        {
+            Description = "A clearml-serving style preprocess.py (class Preprocess: load, preprocess, process, postprocess); uploaded to the file server and bound to this version",
+            HelpName = "file",
+        };
+        var requirements = new Option<FileInfo?>("--requirements")
+        {
+            Description = "A requirements.txt for the python engine: hosts build a virtual environment from it (default: the host's interpreter as it is)",
+            HelpName = "file",
+        };
+        var command = new ClientCommand("add", "Add a model as the endpoint's next version and print the version number", console) { endpoint, model, weight, engine, preprocess, requirements };
         command.SetClientAction(async run =>
         {
             var found = await RequireEndpointAsync(run, run.Get(endpoint)!);
             var body = new JsonObject { ["endpoint"] = Id(found), ["model"] = run.Get(model), ["engine"] = run.Get(engine) };
             if (run.Get(weight) is { } w)
                 body["weight"] = w;
+            if (run.Get(preprocess) is { } code)
+            {
+                if (!code.Exists)
+                    throw CliException.Usage($"no file {code.FullName}");
+                var uri = await run.Client.Files.UploadFileAsync(code.FullName, $"serving/{Id(found)}/{Guid.NewGuid():N}/{code.Name}", null, null, run.CancellationToken);
+                body["preprocess_uri"] = uri.ToString();
+            }
+            if (run.Get(requirements) is { } list)
+            {
+                if (!list.Exists)
+                    throw CliException.Usage($"no file {list.FullName}");
+                body["requirements"] = await File.ReadAllTextAsync(list.FullName, run.CancellationToken);
+            }
             var version = (await run.Client.CallAsync("serving.add_version", body, run.CancellationToken))["version"]?.GetValue<long>() ?? 0;
             if (run.Json)
                 run.WriteJson(new JsonObject { ["endpoint"] = Id(found), ["version"] = version });
