@@ -277,30 +277,10 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
     private readonly Lock _runnerLock = new();
     private string? _runner;
 
-    /// <summary>The runner script, written once from this assembly into the cache folder (named by its hash, so hosts of different builds never share one).</summary>
     private string RunnerPath()
     {
         lock (_runnerLock)
-        {
-            if (_runner is not null)
-                return _runner;
-            using var resource = typeof(EndpointWatcher).Assembly.GetManifestResourceStream("Slipway.Serving.Python.slipway_runner.py")
-                                 ?? throw new InvalidOperationException("the Python runner is missing from this build");
-            using var copy = new MemoryStream();
-            resource.CopyTo(copy);
-            var bytes = copy.ToArray();
-            var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes))[..12];
-            var folder = Path.Combine(options.CacheFolder, "runner");
-            Directory.CreateDirectory(folder);
-            var path = Path.Combine(folder, $"slipway_runner_{hash}.py");
-            if (!File.Exists(path))
-            {
-                var temporary = path + "." + Guid.NewGuid().ToString("N")[..8];
-                File.WriteAllBytes(temporary, bytes);
-                File.Move(temporary, path, overwrite: true);
-            }
-            return _runner = path;
-        }
+            return _runner ??= RunnerScript.Extract(options.CacheFolder);
     }
 
     private async Task<string> DownloadAsync(string id, string location)
