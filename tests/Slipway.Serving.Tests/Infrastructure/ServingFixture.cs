@@ -11,7 +11,7 @@ namespace Slipway.Serving.Tests.Infrastructure;
 /// A real Slipway server and a real inference host, both on loopback with their own folders, and a plain HTTP client for
 /// the host: what a user deploys and calls.
 /// </summary>
-public sealed class ServingFixture : IAsyncLifetime
+public sealed class ServingFixture(Action<ServingOptions>? configure = null) : IAsyncLifetime
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("slipway-serving-test-").FullName;
     private SlipwayServer? _server;
@@ -30,7 +30,7 @@ public sealed class ServingFixture : IAsyncLifetime
             DataDir = Path.Combine(_folder, "server"), Host = "127.0.0.1", ApiPort = 0, WebPort = 0, FilesPort = 0,
         }, logging => logging.AddFilter(_ => false));
         Client = new SlipwayClient(ClientOptions());
-        _host = await ServingHost.StartAsync(new ServingOptions
+        var options = new ServingOptions
         {
             Port = 0,
             PollInterval = TimeSpan.FromMilliseconds(100),
@@ -38,7 +38,9 @@ public sealed class ServingFixture : IAsyncLifetime
             CacheFolder = Path.Combine(_folder, "cache"),
             DrainTimeout = TimeSpan.FromSeconds(10),
             WorkerRestartDelay = TimeSpan.FromMilliseconds(200),
-        }, ClientOptions(), logging => logging.AddFilter(_ => false));
+        };
+        configure?.Invoke(options);
+        _host = await ServingHost.StartAsync(options, ClientOptions(), logging => logging.AddFilter(_ => false));
         Http.BaseAddress = _host.Url;
     }
 
