@@ -253,7 +253,9 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
         {
             lock (_lock)
             {
-                if (!_versions.TryGetValue(version.Key, out var current) || current != version)
+                // A removed version still answering (its endpoint has no other ready) comes back too after a restart.
+                var current = _versions.GetValueOrDefault(version.Key) ?? _outgoing.GetValueOrDefault(version.Key);
+                if (current != version)
                     return;
                 version.SetReady();
                 Retire(Publish());
