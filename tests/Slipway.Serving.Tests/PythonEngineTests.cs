@@ -44,7 +44,18 @@ public sealed class PythonEngineTests : IAsyncLifetime
 
     private ServedVersion Served(string name) => _f.Host.Watcher.Versions.Single(v => v.EndpointName == name);
 
-    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Split(' ')[2].StartsWith('Z');
+    /// <summary>Running: its /proc entry is there and it is not a zombie.</summary>
+    private static bool Alive(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/stat").Split(' ')[2] != "Z";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
 
     [Fact]
     public async Task The_preprocess_contract_runs_unchanged_load_preprocess_process_postprocess_state_and_custom_statistics()

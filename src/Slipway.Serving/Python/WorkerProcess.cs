@@ -163,10 +163,15 @@ internal sealed class WorkerProcess : IAsyncDisposable
         catch (Exception e) when (e is EndOfStreamException or IOException or ObjectDisposedException or InvalidDataException or JsonException)
         {
             if (e is InvalidDataException or JsonException)
+            {
+                // A worker that breaks the protocol cannot be trusted with the next frame: it is ended and restarted.
                 WorkerLog.ProtocolError(_logger, _label, e.Message);
+                Kill();
+            }
         }
         await _process.WaitForExitAsync();
-        await _errors;
+        // A child the user's code started may hold stderr open after the worker is gone; its last lines are not waited for.
+        await Task.WhenAny(_errors, Task.Delay(TimeSpan.FromSeconds(1)));
         var reason = ExitReason();
         _gone = reason;
         foreach (var (id, answer) in _pending)
