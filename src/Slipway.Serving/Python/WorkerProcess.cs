@@ -299,8 +299,9 @@ internal sealed class WorkerProcess : IAsyncDisposable
         {
             _process.Kill(entireProcessTree: true);
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
         {
+            // Already gone.
         }
     }
 
