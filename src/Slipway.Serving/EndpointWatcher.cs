@@ -29,6 +29,8 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
     private DateTime _lastReport = DateTime.UtcNow;
     private Task? _poll;
     private Task? _report;
+    private readonly Lock _runnerLock = new();
+    private string? _runner;
 
     public RoutingTable Table => Volatile.Read(ref _table);
 
@@ -247,9 +249,8 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
         var model = await DownloadAsync(version.ModelId, version.ModelUri);
         var code = await DownloadAsync("preprocess", version.PreprocessUri);
         var python = await PythonEnvironment.PrepareAsync(options.Python, version.Requirements, Path.Combine(options.CacheFolder, "venvs"),
-            line => Python.WorkerLog.Environment(logger, version.EndpointName, version.Number, line), _stop.Token);
-        PythonWorker? worker = null;
-        worker = new PythonWorker(python, RunnerPath(), code, model, version, options, logger, loaded =>
+            line => WorkerLog.Environment(logger, version.EndpointName, version.Number, line), _stop.Token);
+        var worker = new PythonWorker(python, RunnerPath(), code, model, version, options, logger, loaded =>
         {
             lock (_lock)
             {
@@ -275,9 +276,6 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
         }
         worker.Start();
     }
-
-    private readonly Lock _runnerLock = new();
-    private string? _runner;
 
     private string RunnerPath()
     {
