@@ -168,6 +168,25 @@ public sealed class ServingApiTests : IAsyncLifetime
         Assert.Contains("model_name, project or tags", refused.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task An_auto_update_rule_with_the_python_engine_binds_its_code_to_each_version_it_adds()
+    {
+        var endpoint = (await _admin.CallAsync("serving.create_endpoint", new JsonObject { ["name"] = "auto-py" }))["id"]!.GetValue<string>();
+        var refused = await Refused(_admin.CallAsync("serving.set_auto_update", new JsonObject { ["endpoint"] = endpoint, ["model_name"] = "ranker", ["engine"] = "python" }));
+        Assert.Contains("preprocess_uri", refused.Message, StringComparison.Ordinal);
+        await _admin.CallAsync("serving.set_auto_update", new JsonObject
+        {
+            ["endpoint"] = endpoint, ["model_name"] = "ranker", ["engine"] = "python",
+            ["preprocess_uri"] = "http://127.0.0.1:1/files/serving/preprocess.py", ["requirements"] = "numpy\n",
+        });
+        var model = (await _admin.CallAsync("models.create", new JsonObject { ["name"] = "ranker", ["uri"] = "http://127.0.0.1:1/files/ranker.pkl" }))["id"]!.GetValue<string>();
+        var version = (await _admin.CallAsync("serving.get_endpoint", new JsonObject { ["endpoint"] = endpoint }))["endpoint"]!["versions"]!.AsArray().Single()!;
+        Assert.Equal(model, version["model"]!.GetValue<string>());
+        Assert.Equal("python", version["engine"]!.GetValue<string>());
+        Assert.Equal("http://127.0.0.1:1/files/serving/preprocess.py", version["preprocess_uri"]!.GetValue<string>());
+        Assert.Equal("numpy\n", version["requirements"]!.GetValue<string>());
+    }
+
     public async Task DisposeAsync()
     {
         _admin.Dispose();

@@ -39,7 +39,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         router.Add("serving.add_version", AddVersion, "endpoint model engine inputs outputs weight preprocess_uri requirements");
         router.Add("serving.remove_version", RemoveVersion, "endpoint version");
         router.Add("serving.set_canary", SetCanary, "endpoint weights");
-        router.Add("serving.set_auto_update", SetAutoUpdate, "endpoint model_name project tags published keep weight enabled");
+        router.Add("serving.set_auto_update", SetAutoUpdate, "endpoint model_name project tags published keep weight enabled engine preprocess_uri requirements");
         router.Add("serving.create_key", CreateKey, "endpoint name");
         router.Add("serving.revoke_key", RevokeKey, "endpoint key_id");
         router.Add("serving.get_keys", GetKeys, "endpoint");
@@ -140,21 +140,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         var model = await docs.GetAsync(Collection.Models, modelId, call.Aborted) ?? throw ApiException.InvalidModelId(modelId);
         if (string.IsNullOrEmpty(Json.GetString(model.Body, "uri")))
             throw ApiException.Validation($"model {modelId} has no file (uri) to serve");
-        var engine = call.String("engine") ?? "onnx";
-        if (!Engines.Contains(engine))
-            throw ApiException.Validation($"engine '{engine}' is not supported (supported: {string.Join(", ", Engines)})");
-        // Pre/post-processing code (clearml-serving's preprocess.py) is bound to the version: a file on the file server (or any
-        // URL hosts can read), and the requirements its environment is built from. The Python engine runs only with code.
-        var preprocess = call.String("preprocess_uri") ?? "";
-        if (preprocess.Length > 0 && (!Uri.TryCreate(preprocess, UriKind.Absolute, out var code) || code.Scheme is not ("http" or "https" or "file" or "s3")))
-            throw ApiException.Validation($"preprocess_uri '{preprocess}' is not an http(s), s3 or file URL");
-        if (engine == "python" && preprocess.Length == 0)
-            throw ApiException.Validation("the python engine needs preprocess_uri: the file with the version's Preprocess class");
-        var requirements = call.String("requirements") ?? "";
-        if (requirements.Length > 64 * 1024)
-            throw ApiException.Validation("requirements are limited to 64 KiB");
-        if (requirements.Length > 0 && engine != "python")
-            throw ApiException.Validation("requirements apply to the python engine only");
+        var (engine, preprocess, requirements) = EngineSettings(call);
         var inputs = Tensors(call, "inputs");
         var outputs = Tensors(call, "outputs");
         var weight = Weight(call.Body["weight"], "weight");
@@ -204,6 +190,29 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         return new JsonObject { ["removed"] = 1 };
     }
 
+    /// <summary>
+    /// The engine of a version (or of the versions an auto-update rule adds) and, for the python engine, its pre/post-processing
+    /// code (clearml-serving's preprocess.py: a file on the file server, or any URL hosts can read; required) and the
+    /// requirements its environment is built from.
+    /// </summary>
+    private static (string Engine, string Preprocess, string Requirements) EngineSettings(RpcCall call)
+    {
+        var engine = call.String("engine") ?? "onnx";
+        if (!Engines.Contains(engine))
+            throw ApiException.Validation($"engine '{engine}' is not supported (supported: {string.Join(", ", Engines)})");
+        var preprocess = call.String("preprocess_uri") ?? "";
+        if (preprocess.Length > 0 && (!Uri.TryCreate(preprocess, UriKind.Absolute, out var code) || code.Scheme is not ("http" or "https" or "file" or "s3")))
+            throw ApiException.Validation($"preprocess_uri '{preprocess}' is not an http(s), s3 or file URL");
+        if (engine == "python" && preprocess.Length == 0)
+            throw ApiException.Validation("the python engine needs preprocess_uri: the file with the version's Preprocess class");
+        var requirements = call.String("requirements") ?? "";
+        if (requirements.Length > 64 * 1024)
+            throw ApiException.Validation("requirements are limited to 64 KiB");
+        if (requirements.Length > 0 && engine != "python")
+            throw ApiException.Validation("requirements apply to the python engine only");
+        return (engine, preprocess, requirements);
+    }
+
     /// <summary>Weights per version number; versions not named keep theirs. Traffic splits in proportion among ready versions.</summary>
     private async ValueTask<JsonNode?> SetCanary(RpcCall call)
     {
@@ -238,7 +247,8 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
     /// <summary>
     /// The endpoint's auto-update rule (<see cref="ServingAutoUpdate"/>): models named <c>model_name</c>, in <c>project</c>, with
     /// all of <c>tags</c>, and with <c>published</c> only once published, become new versions; <c>keep</c> versions stay
-    /// (default 2); <c>weight</c> is the new version's share (default: all traffic once ready). <c>enabled: false</c> removes it.
+    /// (default 2); <c>weight</c> is the new version's share (default: all traffic once ready); <c>engine</c>, <c>preprocess_uri</c>
+    /// and <c>requirements</c> are the new versions' (as in add_version). <c>enabled: false</c> removes it.
     /// </summary>
     private async ValueTask<JsonNode?> SetAutoUpdate(RpcCall call)
     {
@@ -264,6 +274,12 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
             };
             if (Weight(call.Body["weight"], "weight") is { } w)
                 rule["weight"] = w;
+            var (engine, preprocess, requirements) = EngineSettings(call);
+            rule["engine"] = engine;
+            if (preprocess.Length > 0)
+                rule["preprocess_uri"] = preprocess;
+            if (requirements.Length > 0)
+                rule["requirements"] = requirements;
         }
         await ChangeAsync(call, id, body =>
         {

@@ -160,37 +160,15 @@ public static class ServingCommands
             Description = "This version's share of traffic; without it the new version takes all traffic once a host has it ready (the others keep serving until then)",
             HelpName = "w",
         };
-        var engine = new Option<string>("--engine") { Description = "The engine that runs the model: onnx (in process) or python (a worker process running --preprocess)", DefaultValueFactory = _ => "onnx", HelpName = "name" };
-        var preprocess = new Option<FileInfo?>("--preprocess")
-        {
-            Description = "A clearml-serving style preprocess.py (class Preprocess: load, preprocess, process, postprocess); uploaded to the file server and bound to this version",
-            HelpName = "file",
-        };
-        var requirements = new Option<FileInfo?>("--requirements")
-        {
-            Description = "A requirements.txt for the python engine: hosts build a virtual environment from it (default: the host's interpreter as it is)",
-            HelpName = "file",
-        };
+        var (engine, preprocess, requirements) = EngineOptions();
         var command = new ClientCommand("add", "Add a model as the endpoint's next version and print the version number", console) { endpoint, model, weight, engine, preprocess, requirements };
         command.SetClientAction(async run =>
         {
             var found = await RequireEndpointAsync(run, run.Get(endpoint)!);
-            var body = new JsonObject { ["endpoint"] = Id(found), ["model"] = run.Get(model), ["engine"] = run.Get(engine) };
+            var body = new JsonObject { ["endpoint"] = Id(found), ["model"] = run.Get(model) };
             if (run.Get(weight) is { } w)
                 body["weight"] = w;
-            if (run.Get(preprocess) is { } code)
-            {
-                if (!code.Exists)
-                    throw CliException.Usage($"no file {code.FullName}");
-                var uri = await run.Client.Files.UploadFileAsync(code.FullName, $"serving/{Id(found)}/{Guid.NewGuid():N}/{code.Name}", null, null, run.CancellationToken);
-                body["preprocess_uri"] = uri.ToString();
-            }
-            if (run.Get(requirements) is { } list)
-            {
-                if (!list.Exists)
-                    throw CliException.Usage($"no file {list.FullName}");
-                body["requirements"] = await File.ReadAllTextAsync(list.FullName, run.CancellationToken);
-            }
+            await BindEngineAsync(run, body, Id(found), engine, preprocess, requirements);
             var version = (await run.Client.CallAsync("serving.add_version", body, run.CancellationToken))["version"]?.GetValue<long>() ?? 0;
             if (run.Json)
                 run.WriteJson(new JsonObject { ["endpoint"] = Id(found), ["version"] = version });
@@ -199,6 +177,38 @@ public static class ServingCommands
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    private static (Option<string> Engine, Option<FileInfo?> Preprocess, Option<FileInfo?> Requirements) EngineOptions() => (
+        new Option<string>("--engine") { Description = "The engine that runs the model: onnx (in process) or python (a worker process running --preprocess)", DefaultValueFactory = _ => "onnx", HelpName = "name" },
+        new Option<FileInfo?>("--preprocess")
+        {
+            Description = "A clearml-serving style preprocess.py (class Preprocess: load, preprocess, process, postprocess); uploaded to the file server and bound to the version",
+            HelpName = "file",
+        },
+        new Option<FileInfo?>("--requirements")
+        {
+            Description = "A requirements.txt for the python engine: hosts build a virtual environment from it (default: the host's interpreter as it is)",
+            HelpName = "file",
+        });
+
+    /// <summary>Sets engine, preprocess_uri (the code uploaded to the file server) and requirements on an add_version or set_auto_update body.</summary>
+    private static async Task BindEngineAsync(ClientInvocation run, JsonObject body, string endpointId, Option<string> engine, Option<FileInfo?> preprocess, Option<FileInfo?> requirements)
+    {
+        body["engine"] = run.Get(engine);
+        if (run.Get(preprocess) is { } code)
+        {
+            if (!code.Exists)
+                throw CliException.Usage($"no file {code.FullName}");
+            var uri = await run.Client.Files.UploadFileAsync(code.FullName, $"serving/{endpointId}/{Guid.NewGuid():N}/{code.Name}", null, null, run.CancellationToken);
+            body["preprocess_uri"] = uri.ToString();
+        }
+        if (run.Get(requirements) is { } list)
+        {
+            if (!list.Exists)
+                throw CliException.Usage($"no file {list.FullName}");
+            body["requirements"] = await File.ReadAllTextAsync(list.FullName, run.CancellationToken);
+        }
     }
 
     private static ClientCommand RemoveVersion(CliConsole console)
@@ -256,9 +266,10 @@ public static class ServingCommands
         var keep = new Option<int>("--keep") { Description = "How many versions the endpoint keeps; the oldest go", DefaultValueFactory = _ => 2, HelpName = "n" };
         var weight = new Option<double?>("--weight") { Description = "The new version's share of traffic (default: all traffic once it is ready)", HelpName = "w" };
         var off = new Option<bool>("--off") { Description = "Remove the endpoint's rule" };
+        var (engine, preprocess, requirements) = EngineOptions();
         var command = new ClientCommand("auto-update", "Deploy new models that match a rule as new versions of an endpoint, as the server registers or publishes them", console)
         {
-            endpoint, modelName, project, tags, published, keep, weight, off,
+            endpoint, modelName, project, tags, published, keep, weight, off, engine, preprocess, requirements,
         };
         command.SetClientAction(async run =>
         {
@@ -273,6 +284,7 @@ public static class ServingCommands
                 body["keep"] = run.Get(keep);
                 if (run.Get(weight) is { } w)
                     body["weight"] = w;
+                await BindEngineAsync(run, body, Id(found), engine, preprocess, requirements);
             }
             await run.Client.CallAsync("serving.set_auto_update", body, run.CancellationToken);
             if (run.Json)
