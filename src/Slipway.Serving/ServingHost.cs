@@ -268,6 +268,11 @@ public sealed class ServingHost : IAsyncDisposable
             ServingLog.InferenceFailed(_logger, name, served?.Number ?? 0, e.Message + "\n" + e.PythonTraceback);
             await Error(http, protocol, e.PythonType == "ValueError" ? 422 : 500, $"Error [{e.PythonType}] processing request in {e.Stage}: {e.PythonMessage}");
         }
+        catch (WorkerTimeoutException e)
+        {
+            ServingLog.InferenceFailed(_logger, name, served?.Number ?? 0, e.Message);
+            await Error(http, protocol, 504, $"endpoint '{name}' version {served?.Number}: {e.Message}");
+        }
         catch (WorkerUnavailableException e)
         {
             ServingLog.InferenceFailed(_logger, name, served?.Number ?? 0, e.Message);

@@ -50,8 +50,17 @@ public sealed class ServingOptions
     /// <summary>The longest wait between restarts of a Python worker that keeps dying.</summary>
     public TimeSpan WorkerMaxRestartDelay { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The longest a Python-engine request may take in its worker. A worker answers one request at a time, so one that never
+    /// returns would hold all the others: past this the request gets a 504 and the worker is killed and restarted.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> for no limit.
+    /// </summary>
+    public TimeSpan PythonRequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     public void Validate()
     {
+        if (PythonRequestTimeout <= TimeSpan.Zero && PythonRequestTimeout != Timeout.InfiniteTimeSpan)
+            throw new ArgumentException("the Python request time limit must be positive");
         if (string.IsNullOrWhiteSpace(Python))
             throw new ArgumentException("the Python interpreter must not be empty");
         if (WorkerRestartDelay <= TimeSpan.Zero || WorkerMaxRestartDelay < WorkerRestartDelay)

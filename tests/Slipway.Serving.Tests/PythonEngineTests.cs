@@ -240,6 +240,42 @@ public sealed class PythonEngineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_request_over_the_time_limit_gets_504_and_its_worker_is_restarted()
+    {
+        var f = new ServingFixture(o => o.PythonRequestTimeout = TimeSpan.FromSeconds(2));
+        try
+        {
+            await f.InitializeAsync();
+            var servingPid = Path.Combine(f.Folder, "serving.pid");
+            var model = await f.RegisterFileAsync(PythonCode.Weights(W, B, new JsonObject { ["serving_pid"] = servingPid }), "weights.json", "slow");
+            var endpoint = await f.CreateEndpointAsync("slow");
+            var version = await f.AddPythonVersionAsync(endpoint, model, await f.UploadCodeAsync(PythonCode.Linear));
+            var (_, key) = await f.CreateKeyAsync(endpoint);
+            await f.WaitForReadyAsync("slow", version, key);
+
+            using (var slow = await f.PostAsync("serve/slow", Body([1, 2, 3], new JsonObject { ["hang"] = true }), key))
+            {
+                Assert.Equal(HttpStatusCode.GatewayTimeout, slow.StatusCode);
+                Assert.Contains("took longer than 2 s", await slow.Content.ReadAsStringAsync());
+            }
+            var stuck = int.Parse(await File.ReadAllTextAsync(servingPid), CultureInfo.InvariantCulture);
+            await ServingFixture.WaitForAsync(() => Task.FromResult(!Alive(stuck)), "the stuck worker to be killed");
+            await ServingFixture.WaitForAsync(async () => (await f.InstancesAsync(endpoint, version)).Any(i =>
+                i!["reason"]!.GetValue<string>().Contains("a request took longer than 2 s", StringComparison.Ordinal))
+                || f.Host.Watcher.Versions.Single().Worker!.Starts > 1, "the worker's restart");
+            await ServingFixture.WaitForAsync(() => Task.FromResult(f.Host.Watcher.Versions.Single().Worker!.Starts > 1), "the worker's restart");
+            await f.WaitForReadyAsync("slow", version, key);
+            using var response = await f.PostAsync("serve/slow", Body([1, 2, 3]), key);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.NotEqual(stuck, JsonNode.Parse(await response.Content.ReadAsStringAsync())!["pid"]!.GetValue<int>());
+        }
+        finally
+        {
+            await f.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Removing_the_version_stops_its_worker_and_stopping_the_host_stops_the_rest()
     {
         var (endpoint, key, first) = await DeployAsync("swapped");

@@ -62,7 +62,7 @@ public static class PythonServingScenario
             {
                 var loaded = await worker.WaitReadyAsync(CancellationToken.None);
                 for (var i = 0; i < 2_000; i++)
-                    await worker.CallAsync(body, true, CancellationToken.None);
+                    await worker.CallAsync(body, true, Timeout.InfiniteTimeSpan, CancellationToken.None);
                 var roundTrips = new Latencies(calls);
                 var inPython = new Latencies(calls);
                 var hops = new Latencies(calls);
@@ -70,7 +70,7 @@ public static class PythonServingScenario
                 for (var i = 0; i < calls; i++)
                 {
                     var started = Stopwatch.GetTimestamp();
-                    var answer = await worker.CallAsync(body, true, CancellationToken.None);
+                    var answer = await worker.CallAsync(body, true, Timeout.InfiniteTimeSpan, CancellationToken.None);
                     var elapsed = Stopwatch.GetTimestamp() - started;
                     var python_ = (long)(answer.PythonNanoseconds * toTicks);
                     roundTrips.Add(elapsed);
@@ -93,7 +93,7 @@ public static class PythonServingScenario
                     for (var i = 0; i < perCaller; i++)
                     {
                         var started = Stopwatch.GetTimestamp();
-                        await worker.CallAsync(body, true, CancellationToken.None);
+                        await worker.CallAsync(body, true, Timeout.InfiniteTimeSpan, CancellationToken.None);
                         mine.Add(Stopwatch.GetTimestamp() - started);
                     }
                     lock (lockObject)

@@ -38,7 +38,7 @@ internal sealed class PythonWorker(
     /// <summary>Runs one request through the worker that is serving; throws <see cref="WorkerUnavailableException"/> between lives.</summary>
     public Task<WorkerAnswer> CallAsync(ReadOnlyMemory<byte> body, bool json, CancellationToken ct) =>
         (_serving ?? throw new WorkerUnavailableException($"the Python worker of {version.EndpointName} version {version.Number} is restarting"))
-        .CallAsync(body, json, ct);
+        .CallAsync(body, json, options.PythonRequestTimeout, ct);
 
     private async Task SuperviseAsync()
     {

@@ -23,6 +23,9 @@ public sealed class PythonCodeException(string stage, string type, string messag
 /// <summary>The worker process is gone (crashed, killed, or stopped) or not running: the request gets a 503.</summary>
 public sealed class WorkerUnavailableException(string message) : Exception(message);
 
+/// <summary>A request took longer than the time limit in the worker, which was killed for it: the request gets a 504.</summary>
+public sealed class WorkerTimeoutException(string message) : Exception(message);
+
 /// <summary>
 /// One life of a Python worker: the process running slipway_runner.py and the framed protocol over its stdin and stdout
 /// (see the runner's docstring). Requests are multiplexed by id; the worker answers them in order, one at a time. When the
@@ -48,6 +51,7 @@ internal sealed class WorkerProcess : IAsyncDisposable
     private readonly Task _reader;
     private readonly Task _errors;
     private volatile string? _gone;
+    private volatile string? _killedBecause;
     private uint _nextId;
 
     private WorkerProcess(Process process, ILogger logger, string label)
@@ -95,8 +99,8 @@ internal sealed class WorkerProcess : IAsyncDisposable
         throw new WorkerUnavailableException($"{await _exited.Task}, while loading");
     }
 
-    /// <summary>Sends one request and waits for its answer.</summary>
-    public async Task<WorkerAnswer> CallAsync(ReadOnlyMemory<byte> body, bool json, CancellationToken ct)
+    /// <summary>Sends one request and waits for its answer, up to <paramref name="timeout"/>; past it the worker is killed.</summary>
+    public async Task<WorkerAnswer> CallAsync(ReadOnlyMemory<byte> body, bool json, TimeSpan timeout, CancellationToken ct)
     {
         if (_gone is { } reason)
             throw new WorkerUnavailableException(reason);
@@ -135,7 +139,14 @@ internal sealed class WorkerProcess : IAsyncDisposable
         }
         try
         {
-            return await answer.Task.WaitAsync(ct);
+            return await answer.Task.WaitAsync(timeout, ct);
+        }
+        catch (TimeoutException)
+        {
+            // The worker is still inside this request and would hold every later one: it is ended, the supervisor restarts it.
+            _killedBecause ??= $"the Python worker (pid {Id}) was killed: a request took longer than {timeout.TotalSeconds:0.#} s";
+            Kill();
+            throw new WorkerTimeoutException($"the request took longer than {timeout.TotalSeconds:0.#} s in the Python code; its worker is restarted");
         }
         finally
         {
@@ -172,7 +183,7 @@ internal sealed class WorkerProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
         // A child the user's code started may hold stderr open after the worker is gone; its last lines are not waited for.
         await Task.WhenAny(_errors, Task.Delay(TimeSpan.FromSeconds(1)));
-        var reason = ExitReason();
+        var reason = _killedBecause ?? ExitReason();
         _gone = reason;
         foreach (var (id, answer) in _pending)
         {

@@ -22,9 +22,15 @@ public static class ServeCommand
             DefaultValueFactory = _ => "python3",
             HelpName = "path",
         };
+        var pythonTimeout = new Option<double>("--python-timeout")
+        {
+            Description = "Seconds a python-engine request may take before its worker is killed and restarted (0: no limit)",
+            DefaultValueFactory = _ => 60,
+            HelpName = "seconds",
+        };
         var command = new ClientCommand("serve", "Serve the server's inference endpoints (KServe V2 and /serve) on this machine until Ctrl-C", console)
         {
-            host, port, poll, report, maxBytes, cache, publicUrl, python,
+            host, port, poll, report, maxBytes, cache, publicUrl, python, pythonTimeout,
         };
         command.SetClientAction(async run =>
         {
@@ -37,6 +43,7 @@ public static class ServeCommand
                 MaxRequestBytes = run.Get(maxBytes),
                 PublicUrl = run.Get(publicUrl),
                 Python = run.Get(python)!,
+                PythonRequestTimeout = run.Get(pythonTimeout) is var limit && limit > 0 ? TimeSpan.FromSeconds(limit) : Timeout.InfiniteTimeSpan,
             };
             if (run.Get(cache) is { } folder)
                 options.CacheFolder = Path.GetFullPath(folder);
