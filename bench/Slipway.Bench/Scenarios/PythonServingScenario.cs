@@ -54,6 +54,8 @@ public static class PythonServingScenario
             }.ToJsonString());
             var body = Encoding.UTF8.GetBytes(new JsonObject { ["x"] = new JsonArray(Enumerable.Range(0, 16).Select(i => (JsonNode)(i * 0.1)).ToArray()) }.ToJsonString());
             var calls = ctx.Quick ? 5_000 : 50_000;
+            // The host's default time limit per request, as ServingHost passes it (one timer per call).
+            var limit = new ServingOptions().PythonRequestTimeout;
 
             // 1. The hop alone: one caller, sequential calls.
             var runner = RunnerScript.Extract(Path.Combine(folder, "cache"));
@@ -62,7 +64,7 @@ public static class PythonServingScenario
             {
                 var loaded = await worker.WaitReadyAsync(CancellationToken.None);
                 for (var i = 0; i < 2_000; i++)
-                    await worker.CallAsync(body, true, Timeout.InfiniteTimeSpan, CancellationToken.None);
+                    await worker.CallAsync(body, true, limit, CancellationToken.None);
                 var roundTrips = new Latencies(calls);
                 var inPython = new Latencies(calls);
                 var hops = new Latencies(calls);
@@ -70,7 +72,7 @@ public static class PythonServingScenario
                 for (var i = 0; i < calls; i++)
                 {
                     var started = Stopwatch.GetTimestamp();
-                    var answer = await worker.CallAsync(body, true, Timeout.InfiniteTimeSpan, CancellationToken.None);
+                    var answer = await worker.CallAsync(body, true, limit, CancellationToken.None);
                     var elapsed = Stopwatch.GetTimestamp() - started;
                     var python_ = (long)(answer.PythonNanoseconds * toTicks);
                     roundTrips.Add(elapsed);
@@ -93,7 +95,7 @@ public static class PythonServingScenario
                     for (var i = 0; i < perCaller; i++)
                     {
                         var started = Stopwatch.GetTimestamp();
-                        await worker.CallAsync(body, true, Timeout.InfiniteTimeSpan, CancellationToken.None);
+                        await worker.CallAsync(body, true, limit, CancellationToken.None);
                         mine.Add(Stopwatch.GetTimestamp() - started);
                     }
                     lock (lockObject)
