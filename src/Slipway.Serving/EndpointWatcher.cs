@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Slipway.Client;
+using Slipway.Serving.Python;
 
 namespace Slipway.Serving;
 
@@ -28,6 +29,8 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
     private DateTime _lastReport = DateTime.UtcNow;
     private Task? _poll;
     private Task? _report;
+    private readonly Lock _runnerLock = new();
+    private string? _runner;
 
     public RoutingTable Table => Volatile.Read(ref _table);
 
@@ -102,7 +105,8 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
                 foreach (var v in (endpoint["versions"] as JsonArray ?? []).OfType<JsonObject>())
                 {
                     var served = new ServedVersion(endpointId, name, v["version"]?.GetValue<long>() ?? 0, v["model"]?.GetValue<string>() ?? "",
-                        v["model_uri"]?.GetValue<string>() ?? "");
+                        v["model_uri"]?.GetValue<string>() ?? "", EngineOf(v), v["preprocess_uri"]?.GetValue<string>() ?? "",
+                        v["requirements"]?.GetValue<string>() ?? "");
                     wanted.Add(served.Key);
                     if (_versions.ContainsKey(served.Key))
                         continue;
@@ -165,7 +169,8 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
             var versions = new List<(ServedVersion, double)>();
             foreach (var v in (endpoint["versions"] as JsonArray ?? []).OfType<JsonObject>())
             {
-                var key = $"{id}/{v["version"]?.GetValue<long>() ?? 0}/{v["model_uri"]?.GetValue<string>() ?? ""}";
+                var key = ServedVersion.KeyOf(id, v["version"]?.GetValue<long>() ?? 0, v["model_uri"]?.GetValue<string>() ?? "", EngineOf(v),
+                    v["preprocess_uri"]?.GetValue<string>() ?? "");
                 if (_versions.TryGetValue(key, out var served))
                     versions.Add((served, v["weight"]?.GetValue<double>() ?? 0));
             }
@@ -180,13 +185,20 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
         return done;
     }
 
+    private static string EngineOf(JsonObject version) => version["engine"]?.GetValue<string>() ?? ServedVersion.Onnx;
+
     private async Task LoadAsync(ServedVersion version, long maxBatch, TimeSpan maxDelay)
     {
         ServingLog.Loading(logger, version.EndpointName, version.Number, version.ModelId);
         var clock = Stopwatch.StartNew();
         try
         {
-            var path = await DownloadAsync(version);
+            if (version.Engine == ServedVersion.Python)
+            {
+                await StartPythonAsync(version, clock);
+                return;
+            }
+            var path = await DownloadAsync(version.ModelId, version.ModelUri);
             var model = OnnxModel.Load(path, options.IntraOpThreads);
             try
             {
@@ -225,16 +237,62 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
         _reportNow.Release();
     }
 
-    private async Task<string> DownloadAsync(ServedVersion version)
+    /// <summary>
+    /// A Python-engine version: its model file and preprocess code downloaded, its environment prepared, then a supervised
+    /// worker that marks the version ready each time a worker has loaded the code, and failed (with the reason) whenever one
+    /// dies or the code does not load.
+    /// </summary>
+    private async Task StartPythonAsync(ServedVersion version, Stopwatch clock)
     {
-        if (version.ModelUri.Length == 0)
-            throw new InvalidOperationException($"model {version.ModelId} has no file, or this host's credentials may not read it");
-        if (!Uri.TryCreate(version.ModelUri, UriKind.Absolute, out var uri))
-            throw new InvalidOperationException($"model {version.ModelId} has an unusable uri '{version.ModelUri}'");
+        if (version.PreprocessUri.Length == 0)
+            throw new InvalidOperationException("a Python-engine version needs preprocess code (preprocess_uri), none is bound to it");
+        var model = await DownloadAsync(version.ModelId, version.ModelUri);
+        var code = await DownloadAsync("preprocess", version.PreprocessUri);
+        var python = await PythonEnvironment.PrepareAsync(options.Python, version.Requirements, Path.Combine(options.CacheFolder, "venvs"),
+            line => WorkerLog.Environment(logger, version.EndpointName, version.Number, line), _stop.Token);
+        var worker = new PythonWorker(python, RunnerPath(), code, model, version, options, logger, loaded =>
+        {
+            lock (_lock)
+            {
+                // A removed version still answering (its endpoint has no other ready) comes back too after a restart.
+                var current = _versions.GetValueOrDefault(version.Key) ?? _outgoing.GetValueOrDefault(version.Key);
+                if (current != version)
+                    return;
+                version.SetReady();
+                Retire(Publish());
+            }
+            ServingLog.Ready(logger, version.EndpointName, version.Number, clock.ElapsedMilliseconds);
+            _reportNow.Release();
+        }, reason =>
+        {
+            version.SetFailed(reason);
+            ServingLog.LoadFailed(logger, version.EndpointName, version.Number, reason);
+            _reportNow.Release();
+        });
+        if (!version.Attach(worker))
+        {
+            await worker.DisposeAsync();
+            return;
+        }
+        worker.Start();
+    }
+
+    private string RunnerPath()
+    {
+        lock (_runnerLock)
+            return _runner ??= RunnerScript.Extract(options.CacheFolder);
+    }
+
+    private async Task<string> DownloadAsync(string id, string location)
+    {
+        if (location.Length == 0)
+            throw new InvalidOperationException($"model {id} has no file, or this host's credentials may not read it");
+        if (!Uri.TryCreate(location, UriKind.Absolute, out var uri))
+            throw new InvalidOperationException($"{(id == "preprocess" ? "the preprocess code" : $"model {id}")} has an unusable uri '{location}'");
         if (uri.IsFile)
-            return File.Exists(uri.LocalPath) ? uri.LocalPath : throw new FileNotFoundException($"model file {uri.LocalPath} is not on this machine");
-        var key = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(version.ModelUri)))[..16];
-        var path = Path.Combine(options.CacheFolder, $"{version.ModelId}-{key}", Uri.UnescapeDataString(uri.Segments[^1]));
+            return File.Exists(uri.LocalPath) ? uri.LocalPath : throw new FileNotFoundException($"file {uri.LocalPath} is not on this machine");
+        var key = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(location)))[..16];
+        var path = Path.Combine(options.CacheFolder, $"{id}-{key}", Uri.UnescapeDataString(uri.Segments[^1]));
         if (!File.Exists(path))
             await client.Files.DownloadAsync(uri, path, null, _stop.Token);
         return path;
@@ -291,6 +349,8 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
                 ["requests_min"] = served / minutes,
                 ["latency_ms"] = served > 0 ? (latency - before.Latency).TotalMilliseconds / served : 0,
             });
+            if (!version.Custom.IsEmpty)
+                ((JsonObject)list[^1]!)["custom"] = version.Custom.ToJson();
             _reported[version.Key] = (requests, errors, latency);
         }
         _lastReport = now;

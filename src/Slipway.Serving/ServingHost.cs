@@ -14,6 +14,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Slipway.Client;
+using Slipway.Serving.Python;
 
 namespace Slipway.Serving;
 
@@ -161,7 +162,9 @@ public sealed class ServingHost : IAsyncDisposable
     }
 
     private static string Describe(ServedVersion v) =>
-        v.State == VersionState.Failed ? $"version {v.Number} failed to load: {v.Reason}" : $"version {v.Number} is {v.State.ToString().ToLowerInvariant()}";
+        v.State == VersionState.Failed
+            ? v.Engine == ServedVersion.Python ? $"version {v.Number} failed: {v.Reason}" : $"version {v.Number} failed to load: {v.Reason}"
+            : $"version {v.Number} is {v.State.ToString().ToLowerInvariant()}";
 
     private async Task Metadata(HttpContext http, string name, string? version)
     {
@@ -169,14 +172,15 @@ public sealed class ServingHost : IAsyncDisposable
         {
             var route = Authorize(http, name);
             var chosen = Choose(route, version);
-            var model = chosen.Model!;
+            var model = chosen.Model;
             await http.Response.WriteAsJsonAsync(new Dictionary<string, object>
             {
                 ["name"] = route.Name,
                 ["versions"] = route.Versions.Select(v => v.Version.Number.ToString(CultureInfo.InvariantCulture)).ToArray(),
-                ["platform"] = "onnx_onnxv1",
-                ["inputs"] = model.Inputs.Select(Spec).ToArray(),
-                ["outputs"] = model.Outputs.Select(Spec).ToArray(),
+                // A Python-engine version takes whatever its preprocess() accepts: it declares no tensors.
+                ["platform"] = model is null ? "python" : "onnx_onnxv1",
+                ["inputs"] = model?.Inputs.Select(Spec).ToArray() ?? [],
+                ["outputs"] = model?.Outputs.Select(Spec).ToArray() ?? [],
             });
         }
         catch (Refusal r)
@@ -236,7 +240,9 @@ public sealed class ServingHost : IAsyncDisposable
             try
             {
                 var body = buffer.AsMemory(0, length);
-                if (protocol == Protocol.V2 || LooksLikeV2(body))
+                if (served.Engine == ServedVersion.Python)
+                    await AnswerPythonAsync(http, route, served, body, protocol);
+                else if (protocol == Protocol.V2 || LooksLikeV2(body))
                     await AnswerV2Async(http, route, served, body);
                 else
                     await AnswerServeAsync(http, served, body);
@@ -255,6 +261,22 @@ public sealed class ServingHost : IAsyncDisposable
         catch (BadRequestException e)
         {
             await Error(http, protocol, e.Status, e.Message);
+        }
+        catch (PythonCodeException e)
+        {
+            // As clearml-serving: a ValueError is the caller's input (422), anything else the code's failure (500).
+            ServingLog.InferenceFailed(_logger, name, served?.Number ?? 0, e.Message + "\n" + e.PythonTraceback);
+            await Error(http, protocol, e.PythonType == "ValueError" ? 422 : 500, $"Error [{e.PythonType}] processing request in {e.Stage}: {e.PythonMessage}");
+        }
+        catch (WorkerTimeoutException e)
+        {
+            ServingLog.InferenceFailed(_logger, name, served?.Number ?? 0, e.Message);
+            await Error(http, protocol, 504, $"endpoint '{name}' version {served?.Number}: {e.Message}");
+        }
+        catch (WorkerUnavailableException e)
+        {
+            ServingLog.InferenceFailed(_logger, name, served?.Number ?? 0, e.Message);
+            await Error(http, protocol, 503, $"endpoint '{name}' version {served?.Number}: {e.Message}");
         }
         catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or NotSupportedException)
         {
@@ -305,6 +327,51 @@ public sealed class ServingHost : IAsyncDisposable
         }
         http.Response.ContentLength = writer.WrittenCount;
         await http.Response.Body.WriteAsync(writer.WrittenMemory, http.RequestAborted);
+    }
+
+    /// <summary>
+    /// A Python-engine version: the body goes to its worker as clearml-serving hands it to preprocess() (a dict for a JSON
+    /// body, bytes otherwise; V2 requests are JSON), and postprocess()'s return value is the answer (JSON, or raw bytes when
+    /// it returns bytes). A V2 answer that holds "outputs" gets the protocol's model_name, model_version and id.
+    /// </summary>
+    private static async Task AnswerPythonAsync(HttpContext http, EndpointRoute route, ServedVersion served, ReadOnlyMemory<byte> body, Protocol protocol)
+    {
+        if (protocol == Protocol.V2 && http.Request.Headers.ContainsKey("Inference-Header-Content-Length"))
+            throw new BadRequestException("a Python-engine endpoint takes a JSON body; binary tensor data is for ONNX-engine endpoints");
+        var json = protocol == Protocol.V2 || IsJson(http.Request.ContentType);
+        var worker = served.Worker ?? throw new WorkerUnavailableException("the Python worker is not running");
+        var answer = await worker.CallAsync(body, json, http.RequestAborted);
+        if (answer.Statistics is { } statistics)
+            served.Custom.Record(statistics);
+        http.Response.Headers["X-Slipway-Python-Ns"] = answer.PythonNanoseconds.ToString(CultureInfo.InvariantCulture);
+        var result = answer.Result;
+        if (answer.IsJson && protocol == Protocol.V2 && System.Text.Json.Nodes.JsonNode.Parse(result) is System.Text.Json.Nodes.JsonObject v2 && v2.ContainsKey("outputs"))
+        {
+            v2["model_name"] ??= route.Name;
+            v2["model_version"] ??= served.Number.ToString(CultureInfo.InvariantCulture);
+            if (!v2.ContainsKey("id") && RequestId(body) is { } id)
+                v2["id"] = id;
+            result = JsonSerializer.SerializeToUtf8Bytes(v2);
+        }
+        http.Response.ContentType = answer.IsJson ? "application/json" : "application/octet-stream";
+        http.Response.ContentLength = result.Length;
+        await http.Response.Body.WriteAsync(result, http.RequestAborted);
+    }
+
+    private static bool IsJson(string? contentType) =>
+        contentType is not null && (contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) || contentType.Contains("+json", StringComparison.OrdinalIgnoreCase));
+
+    private static string? RequestId(ReadOnlyMemory<byte> body)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     /// <summary>clearml-serving's body for a model without pre-processing code: {"input name": nested array, ...}; the answer is {"output name": nested array}.</summary>
@@ -431,19 +498,52 @@ public sealed class ServingHost : IAsyncDisposable
         text.Append("# HELP slipway_serving_version_ready 1 when the version serves, 0 while loading or failed.\n# TYPE slipway_serving_version_ready gauge\n");
         foreach (var v in versions)
             text.Append(CultureInfo.InvariantCulture, $"slipway_serving_version_ready{{{Labels(v)}}} {(v.State == VersionState.Ready ? 1 : 0)}\n");
+        AppendCustom(text, versions);
         text.Append("# HELP slipway_serving_refused_total Requests refused before inference (unknown endpoint, key, size, no ready version).\n# TYPE slipway_serving_refused_total counter\n");
         foreach (var ((endpoint, status), count) in _refused.OrderBy(r => r.Key.Endpoint, StringComparer.Ordinal))
             text.Append(CultureInfo.InvariantCulture, $"slipway_serving_refused_total{{endpoint=\"{endpoint}\",code=\"{status}\"}} {count}\n");
         return text.ToString();
     }
 
+    /// <summary>Custom statistics of Python-engine versions (collect_custom_statistics_fn), as clearml-serving's value and enum metrics.</summary>
+    private static void AppendCustom(StringBuilder text, List<ServedVersion> versions)
+    {
+        var numbers = new StringBuilder();
+        var values = new StringBuilder();
+        foreach (var v in versions)
+        {
+            foreach (var (variable, count, sum, last, counted) in v.Custom.Snapshot())
+            {
+                var labels = $"{Labels(v)},variable=\"{Escape(variable)}\"";
+                if (count > 0)
+                {
+                    numbers.Append(CultureInfo.InvariantCulture, $"slipway_serving_custom_sum{{{labels}}} {sum:R}\n");
+                    numbers.Append(CultureInfo.InvariantCulture, $"slipway_serving_custom_count{{{labels}}} {count}\n");
+                    numbers.Append(CultureInfo.InvariantCulture, $"slipway_serving_custom_last{{{labels}}} {last:R}\n");
+                }
+                foreach (var (value, n) in counted)
+                    values.Append(CultureInfo.InvariantCulture, $"slipway_serving_custom_values_total{{{labels},value=\"{Escape(value)}\"}} {n}\n");
+            }
+        }
+        if (numbers.Length > 0)
+            text.Append("# HELP slipway_serving_custom_sum Numbers Preprocess code collected (collect_custom_statistics_fn): sum, count and last value.\n# TYPE slipway_serving_custom_sum counter\n").Append(numbers);
+        if (values.Length > 0)
+            text.Append("# HELP slipway_serving_custom_values_total Other values Preprocess code collected, counted per value.\n# TYPE slipway_serving_custom_values_total counter\n").Append(values);
+    }
+
+    private static string Escape(string label) => label.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
+
     private static string Labels(ServedVersion v) => $"endpoint=\"{v.EndpointName}\",version=\"{v.Number}\"";
 
     /// <summary>Completes when the host is asked to stop (Ctrl-C, SIGTERM) or <paramref name="ct"/> is cancelled.</summary>
     public Task WaitForShutdownAsync(CancellationToken ct = default) => _app.WaitForShutdownAsync(ct);
 
+    private int _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
         await _app.StopAsync();
         await Watcher.DisposeAsync();
         await _app.DisposeAsync();

@@ -38,8 +38,33 @@ public sealed class ServingOptions
     /// <summary>The URL clients reach this host at, as reported to the server; default derived from the bound address.</summary>
     public string? PublicUrl { get; set; }
 
+    /// <summary>
+    /// The interpreter Python-engine versions run under (a version that lists requirements gets a virtual environment built
+    /// from this one). Default <c>python3</c> from the PATH.
+    /// </summary>
+    public string Python { get; set; } = "python3";
+
+    /// <summary>How long after a Python worker dies the first restart waits; each further failure doubles it.</summary>
+    public TimeSpan WorkerRestartDelay { get; set; } = TimeSpan.FromSeconds(0.5);
+
+    /// <summary>The longest wait between restarts of a Python worker that keeps dying.</summary>
+    public TimeSpan WorkerMaxRestartDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The longest a Python-engine request may take in its worker. A worker answers one request at a time, so one that never
+    /// returns would hold all the others: past this the request gets a 504 and the worker is killed and restarted.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> for no limit.
+    /// </summary>
+    public TimeSpan PythonRequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     public void Validate()
     {
+        if (PythonRequestTimeout <= TimeSpan.Zero && PythonRequestTimeout != Timeout.InfiniteTimeSpan)
+            throw new ArgumentException("the Python request time limit must be positive");
+        if (string.IsNullOrWhiteSpace(Python))
+            throw new ArgumentException("the Python interpreter must not be empty");
+        if (WorkerRestartDelay <= TimeSpan.Zero || WorkerMaxRestartDelay < WorkerRestartDelay)
+            throw new ArgumentException("the worker restart delay must be positive and at most the longest restart delay");
         if (Port is < 0 or > 65535)
             throw new ArgumentException("port must be between 0 and 65535");
         if (PollInterval <= TimeSpan.Zero || ReportInterval <= TimeSpan.Zero || DrainTimeout < TimeSpan.Zero)

@@ -102,6 +102,85 @@ public sealed partial class ServeCommandTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task A_python_worker_exits_when_its_serve_process_is_killed()
+    {
+        using var client = new SlipwayClient(new ClientOptions
+        {
+            ApiServer = _server.ApiUrl, FilesServer = _server.FilesUrl, WebServer = _server.WebUrl,
+            AccessKey = _server.NewAdmin!.AccessKey, SecretKey = _server.NewAdmin!.SecretKey,
+        });
+        var weights = Path.Combine(_folder, "weights.json");
+        await File.WriteAllBytesAsync(weights, PythonCode.Weights([1, 2, 3], 0));
+        var code = Path.Combine(_folder, "preprocess.py");
+        await File.WriteAllTextAsync(code, PythonCode.Linear);
+        var model = (await client.Models.RegisterAsync(new ModelRegistration { File = weights, Name = "linear" })).Id;
+        var endpoint = (await client.CallAsync("serving.create_endpoint", new JsonObject { ["name"] = "py", ["public"] = true }))["id"]!.GetValue<string>();
+        var codeUri = await client.Files.UploadFileAsync(code, "serving/cli/preprocess.py");
+        await client.CallAsync("serving.add_version", new JsonObject { ["endpoint"] = endpoint, ["model"] = model, ["engine"] = "python", ["preprocess_uri"] = codeUri.ToString() });
+
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "slipway.dll"), "serve", "--conf", _server.ConfigPath, "--port", "0", "--poll", "0.1",
+                     "--cache", Path.Combine(_folder, "cache") })
+            start.ArgumentList.Add(arg);
+        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("CLEARML_", StringComparison.Ordinal)).ToList())
+            start.Environment.Remove(name);
+        using var process = Process.Start(start)!;
+        var errors = new StringBuilder();
+        var url = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+                return;
+            lock (errors)
+                errors.AppendLine(e.Data);
+            if (ListeningLine().Match(e.Data) is { Success: true } m)
+                url.TrySetResult(new Uri(m.Groups[1].Value));
+        };
+        process.OutputDataReceived += (_, _) => { };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        try
+        {
+            if (await Task.WhenAny(url.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60))) != url.Task)
+                throw new InvalidOperationException($"slipway serve did not start:\n{errors}");
+            using var http = new HttpClient { BaseAddress = await url.Task };
+            var worker = 0;
+            await ServingFixture.WaitForAsync(async () =>
+            {
+                using var response = await http.PostAsync("serve/py", new StringContent("""{"x": [1, 1, 1]}""", Encoding.UTF8, "application/json"));
+                if (response.StatusCode != HttpStatusCode.OK)
+                    return false;
+                worker = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["pid"]!.GetValue<int>();
+                return true;
+            }, "the serve process to answer through its Python worker", TimeSpan.FromSeconds(60));
+            Assert.True(Directory.Exists($"/proc/{worker}"));
+
+            // SIGKILL: the host cannot stop its workers; each sees its stdin close (and its parent change) and exits.
+            process.Kill();
+            await process.WaitForExitAsync();
+            // Gone, or a zombie waiting for whatever adopted it to reap it: either way it no longer runs.
+            await ServingFixture.WaitForAsync(() => Task.FromResult(!Running(worker)), "the orphaned worker to exit", TimeSpan.FromSeconds(15));
+        }
+        finally
+        {
+            if (!process.HasExited)
+                process.Kill(entireProcessTree: true);
+        }
+    }
+
+    private static bool Running(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/stat").Split(' ')[2] != "Z";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     private static JsonArray Instances(JsonObject endpoint) => endpoint["endpoint"]!["versions"]![0]!["instances"]!.AsArray();
 
     public async Task DisposeAsync()

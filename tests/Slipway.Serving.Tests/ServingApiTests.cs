@@ -87,6 +87,9 @@ public sealed class ServingApiTests : IAsyncLifetime
             ("serving.add_version", new JsonObject { ["endpoint"] = "no-such-endpoint", ["model"] = model }, "Invalid endpoint id"),
             ("serving.add_version", new JsonObject { ["endpoint"] = endpoint, ["model"] = model, ["engine"] = "tensorrt" }, "not supported"),
             ("serving.add_version", new JsonObject { ["endpoint"] = endpoint, ["model"] = model, ["weight"] = -1 }, "weight"),
+            ("serving.add_version", new JsonObject { ["endpoint"] = endpoint, ["model"] = model, ["engine"] = "python" }, "preprocess_uri"),
+            ("serving.add_version", new JsonObject { ["endpoint"] = endpoint, ["model"] = model, ["engine"] = "python", ["preprocess_uri"] = "ftp://x/p.py" }, "preprocess_uri"),
+            ("serving.add_version", new JsonObject { ["endpoint"] = endpoint, ["model"] = model, ["requirements"] = "numpy" }, "python engine only"),
             ("serving.add_version", new JsonObject { ["endpoint"] = endpoint, ["model"] = model, ["inputs"] = new JsonArray(new JsonObject { ["name"] = "x", ["datatype"] = "FLOAT" }) }, "datatype"),
             ("serving.set_canary", new JsonObject { ["endpoint"] = endpoint, ["weights"] = new JsonObject { ["7"] = 1 } }, "no version 7"),
             ("serving.set_canary", new JsonObject { ["endpoint"] = endpoint, ["weights"] = new JsonObject { ["1"] = 0 } }, "above 0"),
@@ -163,6 +166,25 @@ public sealed class ServingApiTests : IAsyncLifetime
         Assert.DoesNotContain(unpublished, (await Versions()).Select(v => v.Model));
         var refused = await Refused(_admin.CallAsync("serving.set_auto_update", new JsonObject { ["endpoint"] = endpoint }));
         Assert.Contains("model_name, project or tags", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_auto_update_rule_with_the_python_engine_binds_its_code_to_each_version_it_adds()
+    {
+        var endpoint = (await _admin.CallAsync("serving.create_endpoint", new JsonObject { ["name"] = "auto-py" }))["id"]!.GetValue<string>();
+        var refused = await Refused(_admin.CallAsync("serving.set_auto_update", new JsonObject { ["endpoint"] = endpoint, ["model_name"] = "ranker", ["engine"] = "python" }));
+        Assert.Contains("preprocess_uri", refused.Message, StringComparison.Ordinal);
+        await _admin.CallAsync("serving.set_auto_update", new JsonObject
+        {
+            ["endpoint"] = endpoint, ["model_name"] = "ranker", ["engine"] = "python",
+            ["preprocess_uri"] = "http://127.0.0.1:1/files/serving/preprocess.py", ["requirements"] = "numpy\n",
+        });
+        var model = (await _admin.CallAsync("models.create", new JsonObject { ["name"] = "ranker", ["uri"] = "http://127.0.0.1:1/files/ranker.pkl" }))["id"]!.GetValue<string>();
+        var version = (await _admin.CallAsync("serving.get_endpoint", new JsonObject { ["endpoint"] = endpoint }))["endpoint"]!["versions"]!.AsArray().Single()!;
+        Assert.Equal(model, version["model"]!.GetValue<string>());
+        Assert.Equal("python", version["engine"]!.GetValue<string>());
+        Assert.Equal("http://127.0.0.1:1/files/serving/preprocess.py", version["preprocess_uri"]!.GetValue<string>());
+        Assert.Equal("numpy\n", version["requirements"]!.GetValue<string>());
     }
 
     public async Task DisposeAsync()

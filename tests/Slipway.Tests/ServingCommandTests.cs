@@ -66,4 +66,39 @@ public sealed class ServingCommandTests(CliServer server) : IClassFixture<CliSer
         Assert.Equal(ExitCodes.Failed, refused.Exit);
         Assert.Contains("Invalid model id", refused.Error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_python_engine_version_gets_its_preprocess_code_uploaded_and_its_requirements_bound()
+    {
+        var folder = Directory.CreateTempSubdirectory("slipway-serving-cli-").FullName;
+        try
+        {
+            var code = Path.Combine(folder, "preprocess.py");
+            await File.WriteAllTextAsync(code, "class Preprocess:\n    pass\n");
+            var requirements = Path.Combine(folder, "requirements.txt");
+            await File.WriteAllTextAsync(requirements, "scikit-learn==1.5.2\n");
+            var name = CliServer.Unique("ep");
+            (await server.RunAsync("serving", "endpoint", "create", name)).Ok();
+            var model = await ModelAsync();
+
+            var missing = await server.RunAsync("serving", "version", "add", name, model, "--engine", "python");
+            Assert.Equal(ExitCodes.Failed, missing.Exit);
+            Assert.Contains("preprocess_uri", missing.Error, StringComparison.Ordinal);
+
+            Assert.Equal("1", (await server.RunAsync("serving", "version", "add", name, model, "--engine", "python", "--preprocess", code, "--requirements", requirements)).Ok().Out.Trim());
+            var version = (await server.RunAsync("serving", "endpoint", "show", name, "--json")).Json()["versions"]![0]!;
+            Assert.Equal("python", version["engine"]!.GetValue<string>());
+            Assert.Equal("scikit-learn==1.5.2\n", version["requirements"]!.GetValue<string>());
+            var uri = new Uri(version["preprocess_uri"]!.GetValue<string>());
+            Assert.EndsWith("/preprocess.py", uri.AbsolutePath, StringComparison.Ordinal);
+            await using var stored = await server.Client.Files.OpenReadAsync(uri);
+            using var reader = new StreamReader(stored);
+            Assert.Equal("class Preprocess:\n    pass\n", await reader.ReadToEndAsync());
+            Assert.Contains("python", (await server.RunAsync("serving", "endpoint", "show", name)).Ok().Out, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }

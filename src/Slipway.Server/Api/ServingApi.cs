@@ -21,7 +21,7 @@ namespace Slipway.Server.Api;
 public sealed partial class ServingApi(IDocumentStore docs, AccessControl access, TimeProvider clock)
 {
     public const string KeyPrefix = "slw_";
-    private static readonly string[] Engines = ["onnx"];
+    private static readonly string[] Engines = ["onnx", "python"];
     private static readonly string[] Datatypes = ["BOOL", "UINT8", "INT8", "UINT16", "INT16", "UINT32", "INT32", "UINT64", "INT64", "FP16", "FP32", "FP64"];
     private static readonly string[] MetricTypes = ["requests", "requests_min", "errors", "latency_ms"];
     private const string EndpointFields = "name public max_request_bytes max_batch_size max_queue_delay_ms";
@@ -36,10 +36,10 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         router.Add("serving.delete_endpoint", DeleteEndpoint, "endpoint");
         router.Add("serving.get_endpoint", GetEndpoint, "endpoint");
         router.Add("serving.get_endpoints", GetEndpoints, "name");
-        router.Add("serving.add_version", AddVersion, "endpoint model engine inputs outputs weight");
+        router.Add("serving.add_version", AddVersion, "endpoint model engine inputs outputs weight preprocess_uri requirements");
         router.Add("serving.remove_version", RemoveVersion, "endpoint version");
         router.Add("serving.set_canary", SetCanary, "endpoint weights");
-        router.Add("serving.set_auto_update", SetAutoUpdate, "endpoint model_name project tags published keep weight enabled");
+        router.Add("serving.set_auto_update", SetAutoUpdate, "endpoint model_name project tags published keep weight enabled engine preprocess_uri requirements");
         router.Add("serving.create_key", CreateKey, "endpoint name");
         router.Add("serving.revoke_key", RevokeKey, "endpoint key_id");
         router.Add("serving.get_keys", GetKeys, "endpoint");
@@ -140,9 +140,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         var model = await docs.GetAsync(Collection.Models, modelId, call.Aborted) ?? throw ApiException.InvalidModelId(modelId);
         if (string.IsNullOrEmpty(Json.GetString(model.Body, "uri")))
             throw ApiException.Validation($"model {modelId} has no file (uri) to serve");
-        var engine = call.String("engine") ?? "onnx";
-        if (!Engines.Contains(engine))
-            throw ApiException.Validation($"engine '{engine}' is not supported (supported: {string.Join(", ", Engines)})");
+        var (engine, preprocess, requirements) = EngineSettings(call);
         var inputs = Tensors(call, "inputs");
         var outputs = Tensors(call, "outputs");
         var weight = Weight(call.Body["weight"], "weight");
@@ -157,7 +155,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
                 foreach (var other in versions.OfType<JsonObject>())
                     other["weight"] = 0.0;
             }
-            versions.Add(new JsonObject
+            var added = new JsonObject
             {
                 ["version"] = number,
                 ["model"] = modelId,
@@ -166,7 +164,12 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
                 ["outputs"] = outputs,
                 ["weight"] = weight ?? 1.0,
                 ["added"] = Now(),
-            });
+            };
+            if (preprocess.Length > 0)
+                added["preprocess_uri"] = preprocess;
+            if (requirements.Length > 0)
+                added["requirements"] = requirements;
+            versions.Add(added);
             body["versions"] = versions;
             body["next_version"] = number + 1;
         });
@@ -185,6 +188,29 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
             versions.Remove(found);
         });
         return new JsonObject { ["removed"] = 1 };
+    }
+
+    /// <summary>
+    /// The engine of a version (or of the versions an auto-update rule adds) and, for the python engine, its pre/post-processing
+    /// code (clearml-serving's preprocess.py: a file on the file server, or any URL hosts can read; required) and the
+    /// requirements its environment is built from.
+    /// </summary>
+    private static (string Engine, string Preprocess, string Requirements) EngineSettings(RpcCall call)
+    {
+        var engine = call.String("engine") ?? "onnx";
+        if (!Engines.Contains(engine))
+            throw ApiException.Validation($"engine '{engine}' is not supported (supported: {string.Join(", ", Engines)})");
+        var preprocess = call.String("preprocess_uri") ?? "";
+        if (preprocess.Length > 0 && (!Uri.TryCreate(preprocess, UriKind.Absolute, out var code) || code.Scheme is not ("http" or "https" or "file" or "s3")))
+            throw ApiException.Validation($"preprocess_uri '{preprocess}' is not an http(s), s3 or file URL");
+        if (engine == "python" && preprocess.Length == 0)
+            throw ApiException.Validation("the python engine needs preprocess_uri: the file with the version's Preprocess class");
+        var requirements = call.String("requirements") ?? "";
+        if (requirements.Length > 64 * 1024)
+            throw ApiException.Validation("requirements are limited to 64 KiB");
+        if (requirements.Length > 0 && engine != "python")
+            throw ApiException.Validation("requirements apply to the python engine only");
+        return (engine, preprocess, requirements);
     }
 
     /// <summary>Weights per version number; versions not named keep theirs. Traffic splits in proportion among ready versions.</summary>
@@ -221,7 +247,8 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
     /// <summary>
     /// The endpoint's auto-update rule (<see cref="ServingAutoUpdate"/>): models named <c>model_name</c>, in <c>project</c>, with
     /// all of <c>tags</c>, and with <c>published</c> only once published, become new versions; <c>keep</c> versions stay
-    /// (default 2); <c>weight</c> is the new version's share (default: all traffic once ready). <c>enabled: false</c> removes it.
+    /// (default 2); <c>weight</c> is the new version's share (default: all traffic once ready); <c>engine</c>, <c>preprocess_uri</c>
+    /// and <c>requirements</c> are the new versions' (as in add_version). <c>enabled: false</c> removes it.
     /// </summary>
     private async ValueTask<JsonNode?> SetAutoUpdate(RpcCall call)
     {
@@ -247,6 +274,12 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
             };
             if (Weight(call.Body["weight"], "weight") is { } w)
                 rule["weight"] = w;
+            var (engine, preprocess, requirements) = EngineSettings(call);
+            rule["engine"] = engine;
+            if (preprocess.Length > 0)
+                rule["preprocess_uri"] = preprocess;
+            if (requirements.Length > 0)
+                rule["requirements"] = requirements;
         }
         await ChangeAsync(call, id, body =>
         {
@@ -392,6 +425,9 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
                 ["requests_min"] = Json.GetDouble(v["requests_min"]) ?? 0,
                 ["latency_ms"] = Json.GetDouble(v["latency_ms"]) ?? 0,
             };
+            // Custom statistics a Python-engine version's code collected (totals since the host loaded it), kept if small.
+            if (v["custom"] is JsonObject custom && custom.ToJsonString().Length <= 16 * 1024)
+                report["custom"] = custom.DeepClone();
             versions.Add(report);
             var stat = (JsonObject)report.DeepClone();
             stat["container"] = id;

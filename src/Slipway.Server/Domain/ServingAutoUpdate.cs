@@ -31,17 +31,24 @@ public sealed class ServingAutoUpdate(IDocumentStore docs, TimeProvider clock)
                     foreach (var other in versions.OfType<JsonObject>())
                         other["weight"] = 0.0;
                 }
-                versions.Add(new JsonObject
+                var added = new JsonObject
                 {
                     ["version"] = number,
                     ["model"] = modelId,
-                    ["engine"] = "onnx",
+                    ["engine"] = Json.GetString(rule, "engine") ?? "onnx",
                     ["inputs"] = new JsonArray(),
                     ["outputs"] = new JsonArray(),
                     ["weight"] = weight ?? 1.0,
                     ["added"] = Json.Timestamp(clock.GetUtcNow()),
                     ["auto_update"] = true,
-                });
+                };
+                // A Python-engine rule binds its code (and requirements) to every version it adds.
+                foreach (var field in new[] { "preprocess_uri", "requirements" })
+                {
+                    if (Json.GetString(rule, field) is { Length: > 0 } value)
+                        added[field] = value;
+                }
+                versions.Add(added);
                 // The oldest versions go first; hosts drain them as they do any removed version.
                 var keep = (int)Math.Max(1, Json.GetLong(rule["keep"]) ?? 2);
                 while (versions.Count > keep)

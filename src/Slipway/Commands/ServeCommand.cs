@@ -16,9 +16,21 @@ public static class ServeCommand
         var maxBytes = new Option<long>("--max-request-bytes") { Description = "The largest request body for endpoints that set no limit of their own", DefaultValueFactory = _ => 4 << 20, HelpName = "bytes" };
         var cache = new Option<string?>("--cache") { Description = "Where model files are downloaded (default ~/.slipway/cache/serving)", HelpName = "dir" };
         var publicUrl = new Option<string?>("--public-url") { Description = "The URL clients reach this host at, as reported to the server", HelpName = "url" };
+        var python = new Option<string>("--python")
+        {
+            Description = "The interpreter for python-engine versions (versions with requirements get a virtual environment built from it)",
+            DefaultValueFactory = _ => "python3",
+            HelpName = "path",
+        };
+        var pythonTimeout = new Option<double>("--python-timeout")
+        {
+            Description = "Seconds a python-engine request may take before its worker is killed and restarted (0: no limit)",
+            DefaultValueFactory = _ => 60,
+            HelpName = "seconds",
+        };
         var command = new ClientCommand("serve", "Serve the server's inference endpoints (KServe V2 and /serve) on this machine until Ctrl-C", console)
         {
-            host, port, poll, report, maxBytes, cache, publicUrl,
+            host, port, poll, report, maxBytes, cache, publicUrl, python, pythonTimeout,
         };
         command.SetClientAction(async run =>
         {
@@ -30,6 +42,8 @@ public static class ServeCommand
                 ReportInterval = TimeSpan.FromSeconds(run.Get(report)),
                 MaxRequestBytes = run.Get(maxBytes),
                 PublicUrl = run.Get(publicUrl),
+                Python = run.Get(python)!,
+                PythonRequestTimeout = run.Get(pythonTimeout) is var limit && limit > 0 ? TimeSpan.FromSeconds(limit) : Timeout.InfiniteTimeSpan,
             };
             if (run.Get(cache) is { } folder)
                 options.CacheFolder = Path.GetFullPath(folder);

@@ -115,15 +115,15 @@ public static class ServingCommands
                 .Add("max batch", Number(found["max_batch_size"]) ?? "-")
                 .Write(run.Out);
             run.Out.WriteLine();
-            var table = new Table("VERSION", "MODEL", "WEIGHT", "HOST", "STATE", "REQ/MIN", "LATENCY MS", "REASON").AlignRight("REQ/MIN", "LATENCY MS");
+            var table = new Table("VERSION", "MODEL", "ENGINE", "WEIGHT", "HOST", "STATE", "REQ/MIN", "LATENCY MS", "REASON").AlignRight("REQ/MIN", "LATENCY MS");
             foreach (var v in (found["versions"] as JsonArray ?? []).OfType<JsonObject>())
             {
                 var instances = (v["instances"] as JsonArray ?? []).OfType<JsonObject>().ToList();
                 if (instances.Count == 0)
-                    table.Add(Number(v["version"]), Output.Text(v["model"]), Weight(v), "-", "-", "-", "-", "");
+                    table.Add(Number(v["version"]), Output.Text(v["model"]), Output.Text(v["engine"]) ?? "onnx", Weight(v), "-", "-", "-", "-", "");
                 foreach (var i in instances)
                 {
-                    table.Add(Number(v["version"]), Output.Text(v["model"]), Weight(v), Output.Text(i["container"]), Output.Text(i["state"]),
+                    table.Add(Number(v["version"]), Output.Text(v["model"]), Output.Text(v["engine"]) ?? "onnx", Weight(v), Output.Text(i["container"]), Output.Text(i["state"]),
                         (i["requests_min"]?.GetValue<double>() ?? 0).ToString("0.#", CultureInfo.InvariantCulture),
                         (i["latency_ms"]?.GetValue<double>() ?? 0).ToString("0.###", CultureInfo.InvariantCulture), Output.Clip(Output.Text(i["reason"]) ?? "", 60));
                 }
@@ -160,14 +160,15 @@ public static class ServingCommands
             Description = "This version's share of traffic; without it the new version takes all traffic once a host has it ready (the others keep serving until then)",
             HelpName = "w",
         };
-        var engine = new Option<string>("--engine") { Description = "The engine that runs the model (onnx)", DefaultValueFactory = _ => "onnx", HelpName = "name" };
-        var command = new ClientCommand("add", "Add a model as the endpoint's next version and print the version number", console) { endpoint, model, weight, engine };
+        var (engine, preprocess, requirements) = EngineOptions();
+        var command = new ClientCommand("add", "Add a model as the endpoint's next version and print the version number", console) { endpoint, model, weight, engine, preprocess, requirements };
         command.SetClientAction(async run =>
         {
             var found = await RequireEndpointAsync(run, run.Get(endpoint)!);
-            var body = new JsonObject { ["endpoint"] = Id(found), ["model"] = run.Get(model), ["engine"] = run.Get(engine) };
+            var body = new JsonObject { ["endpoint"] = Id(found), ["model"] = run.Get(model) };
             if (run.Get(weight) is { } w)
                 body["weight"] = w;
+            await BindEngineAsync(run, body, Id(found), engine, preprocess, requirements);
             var version = (await run.Client.CallAsync("serving.add_version", body, run.CancellationToken))["version"]?.GetValue<long>() ?? 0;
             if (run.Json)
                 run.WriteJson(new JsonObject { ["endpoint"] = Id(found), ["version"] = version });
@@ -176,6 +177,38 @@ public static class ServingCommands
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    private static (Option<string> Engine, Option<FileInfo?> Preprocess, Option<FileInfo?> Requirements) EngineOptions() => (
+        new Option<string>("--engine") { Description = "The engine that runs the model: onnx (in process) or python (a worker process running --preprocess)", DefaultValueFactory = _ => "onnx", HelpName = "name" },
+        new Option<FileInfo?>("--preprocess")
+        {
+            Description = "A clearml-serving style preprocess.py (class Preprocess: load, preprocess, process, postprocess); uploaded to the file server and bound to the version",
+            HelpName = "file",
+        },
+        new Option<FileInfo?>("--requirements")
+        {
+            Description = "A requirements.txt for the python engine: hosts build a virtual environment from it (default: the host's interpreter as it is)",
+            HelpName = "file",
+        });
+
+    /// <summary>Sets engine, preprocess_uri (the code uploaded to the file server) and requirements on an add_version or set_auto_update body.</summary>
+    private static async Task BindEngineAsync(ClientInvocation run, JsonObject body, string endpointId, Option<string> engine, Option<FileInfo?> preprocess, Option<FileInfo?> requirements)
+    {
+        body["engine"] = run.Get(engine);
+        if (run.Get(preprocess) is { } code)
+        {
+            if (!code.Exists)
+                throw CliException.Usage($"no file {code.FullName}");
+            var uri = await run.Client.Files.UploadFileAsync(code.FullName, $"serving/{endpointId}/{Guid.NewGuid():N}/{code.Name}", null, null, run.CancellationToken);
+            body["preprocess_uri"] = uri.ToString();
+        }
+        if (run.Get(requirements) is { } list)
+        {
+            if (!list.Exists)
+                throw CliException.Usage($"no file {list.FullName}");
+            body["requirements"] = await File.ReadAllTextAsync(list.FullName, run.CancellationToken);
+        }
     }
 
     private static ClientCommand RemoveVersion(CliConsole console)
@@ -233,9 +266,10 @@ public static class ServingCommands
         var keep = new Option<int>("--keep") { Description = "How many versions the endpoint keeps; the oldest go", DefaultValueFactory = _ => 2, HelpName = "n" };
         var weight = new Option<double?>("--weight") { Description = "The new version's share of traffic (default: all traffic once it is ready)", HelpName = "w" };
         var off = new Option<bool>("--off") { Description = "Remove the endpoint's rule" };
+        var (engine, preprocess, requirements) = EngineOptions();
         var command = new ClientCommand("auto-update", "Deploy new models that match a rule as new versions of an endpoint, as the server registers or publishes them", console)
         {
-            endpoint, modelName, project, tags, published, keep, weight, off,
+            endpoint, modelName, project, tags, published, keep, weight, off, engine, preprocess, requirements,
         };
         command.SetClientAction(async run =>
         {
@@ -250,6 +284,7 @@ public static class ServingCommands
                 body["keep"] = run.Get(keep);
                 if (run.Get(weight) is { } w)
                     body["weight"] = w;
+                await BindEngineAsync(run, body, Id(found), engine, preprocess, requirements);
             }
             await run.Client.CallAsync("serving.set_auto_update", body, run.CancellationToken);
             if (run.Json)

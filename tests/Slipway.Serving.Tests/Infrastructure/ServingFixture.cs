@@ -11,7 +11,7 @@ namespace Slipway.Serving.Tests.Infrastructure;
 /// A real Slipway server and a real inference host, both on loopback with their own folders, and a plain HTTP client for
 /// the host: what a user deploys and calls.
 /// </summary>
-public sealed class ServingFixture : IAsyncLifetime
+public sealed class ServingFixture(Action<ServingOptions>? configure = null) : IAsyncLifetime
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("slipway-serving-test-").FullName;
     private SlipwayServer? _server;
@@ -30,14 +30,17 @@ public sealed class ServingFixture : IAsyncLifetime
             DataDir = Path.Combine(_folder, "server"), Host = "127.0.0.1", ApiPort = 0, WebPort = 0, FilesPort = 0,
         }, logging => logging.AddFilter(_ => false));
         Client = new SlipwayClient(ClientOptions());
-        _host = await ServingHost.StartAsync(new ServingOptions
+        var options = new ServingOptions
         {
             Port = 0,
             PollInterval = TimeSpan.FromMilliseconds(100),
             ReportInterval = TimeSpan.FromMilliseconds(300),
             CacheFolder = Path.Combine(_folder, "cache"),
             DrainTimeout = TimeSpan.FromSeconds(10),
-        }, ClientOptions(), logging => logging.AddFilter(_ => false));
+            WorkerRestartDelay = TimeSpan.FromMilliseconds(200),
+        };
+        configure?.Invoke(options);
+        _host = await ServingHost.StartAsync(options, ClientOptions(), logging => logging.AddFilter(_ => false));
         Http.BaseAddress = _host.Url;
     }
 
@@ -59,6 +62,39 @@ public sealed class ServingFixture : IAsyncLifetime
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         await File.WriteAllBytesAsync(path, onnx);
         return (await Client.Models.RegisterAsync(new ModelRegistration { File = path, Name = name, Framework = "ONNX" })).Id;
+    }
+
+    /// <summary>Registers any file as a model (a Python-engine model is whatever its load() reads).</summary>
+    public async Task<string> RegisterFileAsync(byte[] content, string fileName, string name)
+    {
+        var path = Path.Combine(_folder, $"{Guid.NewGuid():N}", fileName);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await File.WriteAllBytesAsync(path, content);
+        return (await Client.Models.RegisterAsync(new ModelRegistration { File = path, Name = name, Framework = "Custom" })).Id;
+    }
+
+    /// <summary>Uploads preprocess code to the file server, as `slipway serving version add --preprocess` does; returns its URL.</summary>
+    public async Task<string> UploadCodeAsync(string code, string fileName = "preprocess.py")
+    {
+        var path = Path.Combine(_folder, $"{Guid.NewGuid():N}", fileName);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await File.WriteAllTextAsync(path, code);
+        return (await Client.Files.UploadFileAsync(path, $"serving/tests/{Guid.NewGuid():N}/{fileName}")).ToString();
+    }
+
+    public async Task<long> AddPythonVersionAsync(string endpoint, string model, string codeUri, string? requirements = null)
+    {
+        var body = new JsonObject { ["endpoint"] = endpoint, ["model"] = model, ["engine"] = "python", ["preprocess_uri"] = codeUri };
+        if (requirements is not null)
+            body["requirements"] = requirements;
+        return (await Client.CallAsync("serving.add_version", body))["version"]!.GetValue<long>();
+    }
+
+    /// <summary>The states and reasons the hosts reported for one version (serving.get_endpoint), as a user sees them.</summary>
+    public async Task<JsonArray> InstancesAsync(string endpoint, long version)
+    {
+        var got = await Client.CallAsync("serving.get_endpoint", new JsonObject { ["endpoint"] = endpoint });
+        return got["endpoint"]!["versions"]!.AsArray().Single(v => v!["version"]!.GetValue<long>() == version)!["instances"]!.AsArray();
     }
 
     public async Task<string> CreateEndpointAsync(string name, JsonObject? settings = null)
