@@ -167,19 +167,29 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
             var id = endpoint["id"]?.GetValue<string>() ?? "";
             var name = endpoint["name"]?.GetValue<string>() ?? "";
             var versions = new List<(ServedVersion, double)>();
+            var shadows = new List<(ServedVersion, double)>();
             foreach (var v in (endpoint["versions"] as JsonArray ?? []).OfType<JsonObject>())
             {
                 var key = ServedVersion.KeyOf(id, v["version"]?.GetValue<long>() ?? 0, v["model_uri"]?.GetValue<string>() ?? "", EngineOf(v),
                     v["preprocess_uri"]?.GetValue<string>() ?? "");
-                if (_versions.TryGetValue(key, out var served))
-                    versions.Add((served, v["weight"]?.GetValue<double>() ?? 0));
+                if (!_versions.TryGetValue(key, out var served))
+                    continue;
+                // A shadow takes no live traffic, whatever its weight: it is reachable by its number, and gets copies.
+                var shadow = v["shadow"]?.GetValue<double>() ?? 0;
+                versions.Add((served, shadow > 0 ? 0 : v["weight"]?.GetValue<double>() ?? 0));
+                if (shadow > 0)
+                    shadows.Add((served, shadow));
             }
             // An outgoing version has no weight: it answers only while none of the configured ones is ready.
             foreach (var outgoing in _outgoing.Values.Where(o => o.EndpointId == id))
                 versions.Add((outgoing, 0));
             var hashes = (endpoint["keys"] as JsonArray ?? []).OfType<JsonObject>().Select(k => k["hash"]?.GetValue<string>()).OfType<string>().ToHashSet(StringComparer.Ordinal);
             routes[name] = new EndpointRoute(id, name, endpoint["public"]?.GetValue<bool>() ?? false, hashes,
-                endpoint["max_request_bytes"]?.GetValue<long>() ?? options.MaxRequestBytes, versions);
+                endpoint["max_request_bytes"]?.GetValue<long>() ?? options.MaxRequestBytes, versions)
+            {
+                StickyHeader = endpoint["sticky_header"]?.GetValue<string>() is { Length: > 0 } header ? header : null,
+                Shadows = shadows,
+            };
         }
         Volatile.Write(ref _table, new RoutingTable(routes, true));
         return done;

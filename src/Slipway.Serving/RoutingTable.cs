@@ -4,13 +4,22 @@ namespace Slipway.Serving;
 public sealed record EndpointRoute(string Id, string Name, bool Public, IReadOnlySet<string> KeyHashes, long MaxRequestBytes,
     IReadOnlyList<(ServedVersion Version, double Weight)> Versions)
 {
+    /// <summary>The request header whose value keeps a caller on one version of a canary (the same value, the same version); null for none.</summary>
+    public string? StickyHeader { get; init; }
+
+    /// <summary>Versions that get a copy of a share of the requests: their answers are recorded in their statistics, never returned.</summary>
+    public IReadOnlyList<(ServedVersion Version, double Share)> Shadows { get; init; } = [];
+
     public ServedVersion? Find(long number) => Versions.FirstOrDefault(v => v.Version.Number == number).Version;
 
+    public ServedVersion? Pick(Random random) => Pick(random.NextDouble());
+
     /// <summary>
-    /// A ready version by weight (canary). When none of the weighted versions is ready yet (a new version still loading, its
-    /// predecessor set to 0), the newest ready version answers, so a swap never leaves a gap.
+    /// A ready version by weight (canary), at <paramref name="unit"/> (in [0, 1)) along the weights. When none of the weighted
+    /// versions is ready yet (a new version still loading, its predecessor set to 0), the newest ready version answers, so a
+    /// swap never leaves a gap; a shadow version never answers.
     /// </summary>
-    public ServedVersion? Pick(Random random)
+    public ServedVersion? Pick(double unit)
     {
         var total = 0.0;
         foreach (var (version, weight) in Versions)
@@ -20,7 +29,7 @@ public sealed record EndpointRoute(string Id, string Name, bool Public, IReadOnl
         }
         if (total > 0)
         {
-            var draw = random.NextDouble() * total;
+            var draw = unit * total;
             ServedVersion? last = null;
             foreach (var (version, weight) in Versions)
             {
@@ -33,8 +42,13 @@ public sealed record EndpointRoute(string Id, string Name, bool Public, IReadOnl
             }
             return last;
         }
-        return Versions.Where(v => v.Version.State == VersionState.Ready).Select(v => v.Version).MaxBy(v => v.Number);
+        return Versions.Where(v => v.Version.State == VersionState.Ready && !Shadows.Any(s => s.Version == v.Version)).Select(v => v.Version).MaxBy(v => v.Number);
     }
+
+    /// <summary>Where a sticky header's value falls in [0, 1): stable across requests and hosts, spread evenly across values.</summary>
+    public static double StickyPoint(string value) =>
+        (System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(value))) >> 11)
+        * (1.0 / (1UL << 53));
 }
 
 /// <summary>The endpoints by name: an immutable snapshot the host swaps whole, so a request reads one consistent table without a lock.</summary>

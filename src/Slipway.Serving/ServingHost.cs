@@ -31,6 +31,8 @@ public sealed class ServingHost : IAsyncDisposable
     private readonly SlipwayClient _client;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<(string Endpoint, int Status), long> _refused = new();
+    private readonly SemaphoreSlim _shadowSlots = new(Math.Max(4, Environment.ProcessorCount * 2));
+    private long _shadowsDropped;
     // For OpenTelemetry listeners; /metrics reads the versions' own counters.
     private readonly Meter _meter = new(MeterName);
     private readonly Counter<long> _requests;
@@ -147,11 +149,12 @@ public sealed class ServingHost : IAsyncDisposable
         return authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && authorization.Length > 7 ? authorization[7..].Trim() : null;
     }
 
-    private static ServedVersion Choose(EndpointRoute route, string? version)
+    private static ServedVersion Choose(EndpointRoute route, string? version, HttpRequest request)
     {
         if (version is null)
         {
-            return route.Pick(Random.Shared) ?? throw new Refusal(503, route.Versions.Count == 0
+            var sticky = route.StickyHeader is { } header && request.Headers[header] is { Count: > 0 } values && values[0] is { Length: > 0 } value ? value : null;
+            return (sticky is null ? route.Pick(Random.Shared) : route.Pick(EndpointRoute.StickyPoint(sticky))) ?? throw new Refusal(503, route.Versions.Count == 0
                 ? $"endpoint '{route.Name}' has no version"
                 : $"endpoint '{route.Name}' has no version ready ({string.Join("; ", route.Versions.Select(v => Describe(v.Version)))})");
         }
@@ -171,7 +174,7 @@ public sealed class ServingHost : IAsyncDisposable
         try
         {
             var route = Authorize(http, name);
-            var chosen = Choose(route, version);
+            var chosen = Choose(route, version, http.Request);
             var model = chosen.Model;
             await http.Response.WriteAsJsonAsync(new Dictionary<string, object>
             {
@@ -200,7 +203,7 @@ public sealed class ServingHost : IAsyncDisposable
             bool ready;
             try
             {
-                Choose(route, version);
+                Choose(route, version, http.Request);
                 ready = true;
             }
             catch (Refusal)
@@ -231,7 +234,7 @@ public sealed class ServingHost : IAsyncDisposable
             // A version retired between the pick and the count-in is skipped: the next table has its successor.
             for (var attempt = 0; served is null; attempt++)
             {
-                var candidate = Choose(attempt == 0 ? route : Watcher.Table.Find(name) ?? route, version);
+                var candidate = Choose(attempt == 0 ? route : Watcher.Table.Find(name) ?? route, version, http.Request);
                 if (candidate.TryAcquire())
                     served = candidate;
                 else if (attempt > 20)
@@ -240,13 +243,10 @@ public sealed class ServingHost : IAsyncDisposable
             try
             {
                 var body = buffer.AsMemory(0, length);
-                if (served.Engine == ServedVersion.Python)
-                    await AnswerPythonAsync(http, route, served, body, protocol);
-                else if (protocol == Protocol.V2 || LooksLikeV2(body))
-                    await AnswerV2Async(http, route, served, body);
-                else
-                    await AnswerServeAsync(http, served, body);
+                await AnswerAsync(http, route, served, body, protocol);
                 failed = false;
+                if (route.Shadows.Count > 0 && version is null)
+                    StartShadows(route, served, body, protocol, http.Request.Headers);
             }
             finally
             {
@@ -297,6 +297,65 @@ public sealed class ServingHost : IAsyncDisposable
                     _duration.Record(clock.Elapsed.TotalSeconds, tags);
                 }
             }
+        }
+    }
+
+    private Task AnswerAsync(HttpContext http, EndpointRoute route, ServedVersion served, ReadOnlyMemory<byte> body, Protocol protocol) =>
+        served.Engine == ServedVersion.Python ? AnswerPythonAsync(http, route, served, body, protocol)
+        : protocol == Protocol.V2 || LooksLikeV2(body) ? AnswerV2Async(http, route, served, body)
+        : AnswerServeAsync(http, served, body);
+
+    /// <summary>
+    /// Sends a copy of an answered request to each of the route's shadow versions (each by its share), after the answer and
+    /// on its own: the shadow's answer only counts in its statistics (requests, errors, latency). Copies beyond a bound in
+    /// flight are dropped and counted, so a slow candidate never holds up the live one.
+    /// </summary>
+    private void StartShadows(EndpointRoute route, ServedVersion answered, ReadOnlyMemory<byte> body, Protocol protocol, IHeaderDictionary headers)
+    {
+        var headerLength = headers["Inference-Header-Content-Length"].ToString();
+        var contentType = headers.ContentType.ToString();
+        foreach (var (shadow, share) in route.Shadows)
+        {
+            if (shadow == answered || shadow.State != VersionState.Ready || Random.Shared.NextDouble() >= share)
+                continue;
+            if (!_shadowSlots.Wait(0))
+            {
+                Interlocked.Increment(ref _shadowsDropped);
+                continue;
+            }
+            if (!shadow.TryAcquire())
+            {
+                _shadowSlots.Release();
+                continue;
+            }
+            var copy = body.ToArray();
+            _ = Task.Run(async () =>
+            {
+                var clock = Stopwatch.StartNew();
+                var failed = true;
+                try
+                {
+                    var context = new DefaultHttpContext();
+                    context.Response.Body = Stream.Null;
+                    if (headerLength.Length > 0)
+                        context.Request.Headers["Inference-Header-Content-Length"] = headerLength;
+                    if (contentType.Length > 0)
+                        context.Request.ContentType = contentType;
+                    await AnswerAsync(context, route, shadow, copy, protocol);
+                    failed = false;
+                }
+                catch (Exception e)
+                {
+                    // The copy's failure is the candidate's to report, never the caller's.
+                    ServingLog.InferenceFailed(_logger, route.Name + " (shadow)", shadow.Number, e.Message);
+                }
+                finally
+                {
+                    shadow.Release();
+                    _shadowSlots.Release();
+                    shadow.Stats.Record(clock.Elapsed, failed);
+                }
+            });
         }
     }
 
@@ -499,6 +558,8 @@ public sealed class ServingHost : IAsyncDisposable
         foreach (var v in versions)
             text.Append(CultureInfo.InvariantCulture, $"slipway_serving_version_ready{{{Labels(v)}}} {(v.State == VersionState.Ready ? 1 : 0)}\n");
         AppendCustom(text, versions);
+        text.Append(CultureInfo.InvariantCulture,
+            $"# HELP slipway_serving_shadow_dropped_total Copies for shadow versions dropped because too many were in flight.\n# TYPE slipway_serving_shadow_dropped_total counter\nslipway_serving_shadow_dropped_total {Interlocked.Read(ref _shadowsDropped)}\n");
         text.Append("# HELP slipway_serving_refused_total Requests refused before inference (unknown endpoint, key, size, no ready version).\n# TYPE slipway_serving_refused_total counter\n");
         foreach (var ((endpoint, status), count) in _refused.OrderBy(r => r.Key.Endpoint, StringComparer.Ordinal))
             text.Append(CultureInfo.InvariantCulture, $"slipway_serving_refused_total{{endpoint=\"{endpoint}\",code=\"{status}\"}} {count}\n");

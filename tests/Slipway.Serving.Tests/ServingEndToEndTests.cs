@@ -311,6 +311,65 @@ public sealed class ServingEndToEndTests : IAsyncLifetime
         Assert.InRange(toSecond, 200 - 63, 200 + 63);
     }
 
+    private async Task<string> VersionAnsweringAsync(string endpoint, string key, IDictionary<string, string>? headers = null)
+    {
+        using var response = await _f.PostAsync($"v2/models/{endpoint}/infer", V2Json([1, 2, 3, 4]), key, headers);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return JsonNode.Parse(await response.Content.ReadAsStringAsync())!["model_version"]!.GetValue<string>();
+    }
+
+    [Fact]
+    public async Task A_sticky_header_keeps_each_caller_on_one_version_of_a_canary()
+    {
+        var (endpoint, key, first) = await DeployAsync("sticky", settings: new JsonObject { ["sticky_header"] = "X-User" });
+        var second = await _f.AddVersionAsync(endpoint, await _f.RegisterModelAsync(new Mlp(4, 16, 3, seed: 5).ToOnnx()), weight: 1);
+        await _f.WaitForReadyAsync("sticky", second, key);
+        await ServingFixture.WaitForAsync(() => Task.FromResult(_f.Host.Watcher.Table.Find("sticky")!.Versions.Count(v => v.Weight > 0) == 2), "both weights");
+        var seen = new HashSet<string>();
+        for (var user = 0; user < 20; user++)
+        {
+            var headers = new Dictionary<string, string> { ["X-User"] = $"user-{user}" };
+            var versions = new HashSet<string>();
+            for (var i = 0; i < 5; i++)
+                versions.Add(await VersionAnsweringAsync("sticky", key, headers));
+            seen.Add(Assert.Single(versions));
+        }
+        // 20 callers at 50/50 all on one side: twice in a million runs.
+        Assert.Equal(2, seen.Count);
+        var bad = await Assert.ThrowsAsync<SlipwayException>(() => _f.Client.CallAsync("serving.update_endpoint", new JsonObject { ["endpoint"] = endpoint, ["sticky_header"] = "X User" }));
+        Assert.Equal(400, bad.HttpStatus);
+    }
+
+    [Fact]
+    public async Task A_shadow_version_gets_copies_whose_answers_are_recorded_and_never_returned()
+    {
+        var (endpoint, key, first) = await DeployAsync("shadowed");
+        var candidate = await _f.AddVersionAsync(endpoint, await _f.RegisterModelAsync(new Mlp(4, 16, 3, seed: 5).ToOnnx()), weight: 1);
+        await _f.Client.CallAsync("serving.set_shadow", new JsonObject { ["endpoint"] = endpoint, ["version"] = candidate, ["share"] = 1.0 });
+        await _f.WaitForReadyAsync("shadowed", candidate, key);
+        await ServingFixture.WaitForAsync(() => Task.FromResult(_f.Host.Watcher.Table.Find("shadowed")!.Shadows.Count == 1), "the shadow");
+        for (var i = 0; i < 30; i++)
+            Assert.Equal(first.ToString(CultureInfo.InvariantCulture), await VersionAnsweringAsync("shadowed", key));
+        var shadow = _f.Host.Watcher.Table.Find("shadowed")!.Find(candidate)!;
+        await ServingFixture.WaitForAsync(() => Task.FromResult(shadow.Stats.Requests >= 30), "30 copies answered by the shadow");
+        Assert.Equal(0, shadow.Stats.Errors);
+        Assert.Contains("slipway_serving_shadow_dropped_total", await _f.Http.GetStringAsync("metrics"));
+
+        // Its own number still reaches it; a share of 0 gives it its weight back, and with no live version left it cannot shadow.
+        using (var direct = await _f.PostAsync($"v2/models/shadowed/versions/{candidate}/infer", V2Json([1, 2, 3, 4]), key))
+            Assert.Equal(HttpStatusCode.OK, direct.StatusCode);
+        await _f.Client.CallAsync("serving.set_shadow", new JsonObject { ["endpoint"] = endpoint, ["version"] = candidate, ["share"] = 0 });
+        await ServingFixture.WaitForAsync(() => Task.FromResult(_f.Host.Watcher.Table.Find("shadowed")!.Shadows.Count == 0), "the shadow ended");
+        var answered = new HashSet<string>();
+        for (var i = 0; i < 40 && answered.Count < 2; i++)
+            answered.Add(await VersionAnsweringAsync("shadowed", key));
+        Assert.Equal(2, answered.Count);
+        await _f.Client.CallAsync("serving.set_canary", new JsonObject { ["endpoint"] = endpoint, ["weights"] = new JsonObject { [first.ToString(CultureInfo.InvariantCulture)] = 0 } });
+        var refused = await Assert.ThrowsAsync<SlipwayException>(() =>
+            _f.Client.CallAsync("serving.set_shadow", new JsonObject { ["endpoint"] = endpoint, ["version"] = candidate, ["share"] = 0.5 }));
+        Assert.Contains("no other version", refused.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Metrics_count_requests_per_version_and_the_server_keeps_their_history()
     {

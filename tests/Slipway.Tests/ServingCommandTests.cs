@@ -13,7 +13,7 @@ public sealed class ServingCommandTests(CliServer server) : IClassFixture<CliSer
     public async Task An_endpoint_is_created_given_versions_weights_and_keys_and_deleted_from_the_command_line()
     {
         var name = CliServer.Unique("ep");
-        var id = (await server.RunAsync("serving", "endpoint", "create", name, "--max-batch-size", "8")).Ok().Out.Trim();
+        var id = (await server.RunAsync("serving", "endpoint", "create", name, "--max-batch-size", "8", "--sticky-header", "X-User")).Ok().Out.Trim();
         var first = await ModelAsync();
         var second = await ModelAsync();
         Assert.Equal("1", (await server.RunAsync("serving", "version", "add", name, first)).Ok().Out.Trim());
@@ -35,6 +35,14 @@ public sealed class ServingCommandTests(CliServer server) : IClassFixture<CliSer
         Assert.DoesNotContain(key["key"]!.GetValue<string>(), keys, StringComparison.Ordinal);
         (await server.RunAsync("serving", "key", "revoke", name, keyId)).Ok();
         Assert.Empty((await server.RunAsync("serving", "key", "list", name, "--json")).Json().AsArray());
+
+        (await server.RunAsync("serving", "shadow", name, "2", "--share", "0.5")).Ok();
+        var shadowed = (await server.RunAsync("serving", "endpoint", "show", name, "--json")).Json();
+        Assert.Equal("X-User", shadowed["sticky_header"]!.GetValue<string>());
+        Assert.Equal(0.5, shadowed["versions"]![1]!["shadow"]!.GetValue<double>());
+        Assert.Contains("shadow 0.5", (await server.RunAsync("serving", "endpoint", "show", name)).Ok().Out, StringComparison.Ordinal);
+        (await server.RunAsync("serving", "shadow", name, "2", "--share", "0")).Ok();
+        Assert.Null((await server.RunAsync("serving", "endpoint", "show", name, "--json")).Json()["versions"]![1]!["shadow"]);
 
         (await server.RunAsync("serving", "auto-update", name, "--model-name", "scorer", "--published", "--keep", "3")).Ok();
         var rule = (await server.RunAsync("serving", "endpoint", "show", name, "--json")).Json()["auto_update"]!;

@@ -24,10 +24,13 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
     private static readonly string[] Engines = ["onnx", "python"];
     private static readonly string[] Datatypes = ["BOOL", "UINT8", "INT8", "UINT16", "INT16", "UINT32", "INT32", "UINT64", "INT64", "FP16", "FP32", "FP64"];
     private static readonly string[] MetricTypes = ["requests", "requests_min", "errors", "latency_ms"];
-    private const string EndpointFields = "name public max_request_bytes max_batch_size max_queue_delay_ms";
+    private const string EndpointFields = "name public max_request_bytes max_batch_size max_queue_delay_ms sticky_header";
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
     private static partial Regex NamePattern();
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9-]{0,99}$")]
+    private static partial Regex HeaderPattern();
 
     public void Map(RpcRouter router)
     {
@@ -39,6 +42,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         router.Add("serving.add_version", AddVersion, "endpoint model engine inputs outputs weight preprocess_uri requirements");
         router.Add("serving.remove_version", RemoveVersion, "endpoint version");
         router.Add("serving.set_canary", SetCanary, "endpoint weights");
+        router.Add("serving.set_shadow", SetShadow, "endpoint version share");
         router.Add("serving.set_auto_update", SetAutoUpdate, "endpoint model_name project tags published keep weight enabled engine preprocess_uri requirements");
         router.Add("serving.create_key", CreateKey, "endpoint name");
         router.Add("serving.revoke_key", RevokeKey, "endpoint key_id");
@@ -82,6 +86,14 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
     {
         if (call.Has("public"))
             endpoint["public"] = call.Bool("public");
+        if (call.Has("sticky_header"))
+        {
+            // The same value of this header keeps a caller on one version of a canary; empty turns it off.
+            var header = call.String("sticky_header") ?? "";
+            if (header.Length > 0 && !HeaderPattern().IsMatch(header))
+                throw ApiException.Validation("sticky_header must be an HTTP header name (letters, digits and '-', up to 100)");
+            endpoint["sticky_header"] = header.Length > 0 ? header : null;
+        }
         foreach (var (field, min, max) in new[] { ("max_request_bytes", 1L, 1L << 30), ("max_batch_size", 1L, 4096L), ("max_queue_delay_ms", 0L, 10_000L) })
         {
             if (call.Long(field) is not { } value)
@@ -214,6 +226,31 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
     }
 
     /// <summary>Weights per version number; versions not named keep theirs. Traffic splits in proportion among ready versions.</summary>
+    /// <summary>
+    /// Makes a version a shadow: it gets a copy of <c>share</c> of the endpoint's requests (0 to 1) and its answers are only
+    /// recorded, never returned; it takes no live traffic while a shadow. A share of 0 ends it (its weight is as before).
+    /// </summary>
+    private async ValueTask<JsonNode?> SetShadow(RpcCall call)
+    {
+        var id = call.RequireString("endpoint");
+        var number = call.Long("version") ?? throw ApiException.MissingField("version");
+        var share = Weight(call.Body["share"], "share") ?? throw ApiException.MissingField("share");
+        if (share > 1)
+            throw ApiException.Validation("share must be between 0 and 1 (the part of the requests copied to the shadow)");
+        await ChangeAsync(call, id, body =>
+        {
+            var versions = (body["versions"] as JsonArray ?? []).OfType<JsonObject>().ToList();
+            var found = versions.FirstOrDefault(v => Json.GetLong(v["version"]) == number) ?? throw ApiException.Validation($"endpoint {id} has no version {number}");
+            if (share > 0 && !versions.Any(v => v != found && (Json.GetDouble(v["shadow"]) ?? 0) == 0 && (Json.GetDouble(v["weight"]) ?? 0) > 0))
+                throw ApiException.Validation($"version {number} cannot shadow: no other version of endpoint {id} takes live traffic");
+            if (share > 0)
+                found["shadow"] = share;
+            else
+                found.Remove("shadow");
+        });
+        return new JsonObject { ["updated"] = 1 };
+    }
+
     private async ValueTask<JsonNode?> SetCanary(RpcCall call)
     {
         var id = call.RequireString("endpoint");

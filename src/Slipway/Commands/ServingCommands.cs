@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 namespace Slipway.Commands;
 
 /// <summary>
-/// `slipway serving endpoint|version|canary|key ...`: inference endpoints kept on the server (served by `slipway serve`).
+/// `slipway serving endpoint|version|canary|shadow|auto-update|key ...`: inference endpoints kept on the server (served by `slipway serve`).
 /// Endpoints are named by name; versions by number.
 /// </summary>
 public static class ServingCommands
@@ -15,6 +15,7 @@ public static class ServingCommands
         new Command("endpoint", "Create, list, show and delete endpoints") { CreateEndpoint(console), List(console), Show(console), Delete(console) },
         new Command("version", "Add a model as a new version of an endpoint, or remove one") { AddVersion(console), RemoveVersion(console) },
         Canary(console),
+        Shadow(console),
         AutoUpdate(console),
         new Command("key", "Issue, list and revoke an endpoint's keys") { CreateKey(console), ListKeys(console), RevokeKey(console) },
     };
@@ -38,7 +39,11 @@ public static class ServingCommands
         var maxBytes = new Option<long?>("--max-request-bytes") { Description = "Refuse request bodies larger than this (default: the host's limit)", HelpName = "bytes" };
         var maxBatch = new Option<int?>("--max-batch-size") { Description = "Batch concurrent requests into one model run of up to this many rows (ONNX)", HelpName = "rows" };
         var maxDelay = new Option<int?>("--max-queue-delay-ms") { Description = "How long the first request of a batch waits for others (default 2)", HelpName = "ms" };
-        var command = new ClientCommand("create", "Create an endpoint and print its id", console) { name, isPublic, maxBytes, maxBatch, maxDelay };
+        var sticky = new Option<string?>("--sticky-header")
+        {
+            Description = "Keep each caller on one version of a canary by the value of this request header (e.g. X-User)", HelpName = "header",
+        };
+        var command = new ClientCommand("create", "Create an endpoint and print its id", console) { name, isPublic, maxBytes, maxBatch, maxDelay, sticky };
         command.SetClientAction(async run =>
         {
             var body = new JsonObject { ["name"] = run.Get(name), ["public"] = run.Get(isPublic) };
@@ -48,6 +53,8 @@ public static class ServingCommands
                 body["max_batch_size"] = rows;
             if (run.Get(maxDelay) is { } ms)
                 body["max_queue_delay_ms"] = ms;
+            if (run.Get(sticky) is { } header)
+                body["sticky_header"] = header;
             var id = Output.Text((await run.Client.CallAsync("serving.create_endpoint", body, run.CancellationToken))["id"]);
             if (run.Json)
                 run.WriteJson(new JsonObject { ["id"] = id, ["name"] = run.Get(name) });
@@ -87,7 +94,10 @@ public static class ServingCommands
         return command;
     }
 
-    private static string Weight(JsonObject version) => (version["weight"]?.GetValue<double>() ?? 0).ToString("0.##", CultureInfo.InvariantCulture);
+    /// <summary>The version's weight, or "shadow N%" for a shadow (which takes no live traffic).</summary>
+    private static string Weight(JsonObject version) => version["shadow"]?.GetValue<double>() is > 0 and var share
+        ? $"shadow {share.ToString("0.##", CultureInfo.InvariantCulture)}"
+        : (version["weight"]?.GetValue<double>() ?? 0).ToString("0.##", CultureInfo.InvariantCulture);
 
     /// <summary>The states hosts reported for a version ("ready", "loading", "failed"), or "-" before any host has it.</summary>
     private static string State(JsonObject version)
@@ -113,6 +123,7 @@ public static class ServingCommands
                 .Add("id", Id(found))
                 .Add("public", found["public"]?.GetValue<bool>() == true ? "yes" : "no")
                 .Add("max batch", Number(found["max_batch_size"]) ?? "-")
+                .Add("sticky header", Output.Text(found["sticky_header"]))
                 .Write(run.Out);
             run.Out.WriteLine();
             var table = new Table("VERSION", "MODEL", "ENGINE", "WEIGHT", "HOST", "STATE", "REQ/MIN", "LATENCY MS", "REASON").AlignRight("REQ/MIN", "LATENCY MS");
@@ -251,6 +262,34 @@ public static class ServingCommands
                 run.WriteJson(new JsonObject { ["endpoint"] = Id(found), ["weights"] = map.DeepClone() });
             else
                 run.Note($"Weights of {run.Get(endpoint)}: {string.Join(", ", run.Get(weights) ?? [])}.");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static ClientCommand Shadow(CliConsole console)
+    {
+        var endpoint = EndpointArgument();
+        var version = new Argument<long>("version") { Description = "The candidate version" };
+        var share = new Option<double>("--share")
+        {
+            Description = "The part of the requests copied to it, 0 to 1 (default 1; 0 ends the shadow and gives it back its weight)", DefaultValueFactory = _ => 1, HelpName = "fraction",
+        };
+        var command = new ClientCommand("shadow", "Send a copy of the endpoint's requests to a candidate version: its answers are recorded, never returned", console)
+        {
+            endpoint, version, share,
+        };
+        command.SetClientAction(async run =>
+        {
+            var found = await RequireEndpointAsync(run, run.Get(endpoint)!);
+            await run.Client.CallAsync("serving.set_shadow", new JsonObject { ["endpoint"] = Id(found), ["version"] = run.Get(version), ["share"] = run.Get(share) },
+                run.CancellationToken);
+            if (run.Json)
+                run.WriteJson(new JsonObject { ["endpoint"] = Id(found), ["version"] = run.Get(version), ["share"] = run.Get(share) });
+            else
+                run.Note(run.Get(share) > 0
+                    ? $"Version {run.Get(version)} of {run.Get(endpoint)} shadows {run.Get(share):P0} of its requests."
+                    : $"Version {run.Get(version)} of {run.Get(endpoint)} is no longer a shadow.");
             return ExitCodes.Ok;
         });
         return command;
