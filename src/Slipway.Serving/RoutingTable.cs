@@ -7,6 +7,9 @@ public sealed record EndpointRoute(string Id, string Name, bool Public, IReadOnl
     /// <summary>The request header whose value keeps a caller on one version of a canary (the same value, the same version); null for none.</summary>
     public string? StickyHeader { get; init; }
 
+    /// <summary>Which requests are logged as dataset versions (the retraining loop); null for none.</summary>
+    public RequestLogSettings? Log { get; init; }
+
     /// <summary>Versions that get a copy of a share of the requests: their answers are recorded in their statistics, never returned.</summary>
     public IReadOnlyList<(ServedVersion Version, double Share)> Shadows { get; init; } = [];
 

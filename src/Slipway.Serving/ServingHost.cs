@@ -38,17 +38,21 @@ public sealed class ServingHost : IAsyncDisposable
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _duration;
 
-    private ServingHost(WebApplication app, SlipwayClient client, EndpointWatcher watcher, ILogger logger)
+    private ServingHost(WebApplication app, SlipwayClient client, EndpointWatcher watcher, ILogger logger, string containerId)
     {
         _app = app;
         _client = client;
         Watcher = watcher;
         _logger = logger;
+        RequestLog = new RequestLog(client, containerId, logger);
         _requests = _meter.CreateCounter<long>("slipway.serving.requests");
         _duration = _meter.CreateHistogram<double>("slipway.serving.duration", "s");
     }
 
     public EndpointWatcher Watcher { get; }
+
+    /// <summary>The sampled requests on their way to dataset versions.</summary>
+    public RequestLog RequestLog { get; }
 
     public Uri Url { get; private set; } = new("http://127.0.0.1/");
 
@@ -77,13 +81,14 @@ public sealed class ServingHost : IAsyncDisposable
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Slipway.Serving");
         var client = new SlipwayClient(server);
         var watcher = new EndpointWatcher(client, options, logger);
-        var host = new ServingHost(app, client, watcher, logger);
+        var host = new ServingHost(app, client, watcher, logger, options.ContainerId);
         host.Map(app);
         await app.StartAsync(ct);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         host.Url = new Uri(address.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "127.0.0.1", StringComparison.Ordinal) + "/");
         watcher.EndpointUrl = options.PublicUrl ?? host.Url.ToString().TrimEnd('/');
         watcher.Start();
+        host.RequestLog.Start();
         ServingLog.Listening(logger, host.Url.ToString(), options.ContainerId);
         return host;
     }
@@ -225,12 +230,23 @@ public sealed class ServingHost : IAsyncDisposable
         var clock = Stopwatch.StartNew();
         ServedVersion? served = null;
         byte[]? rented = null;
+        var length = 0;
         var failed = true;
+        EndpointRoute? logged = null;
+        var response = http.Response.Body;
+        MemoryStream? answer = null;
         try
         {
             var route = Authorize(http, name);
-            var (buffer, length) = await ReadBodyAsync(http.Request, route.MaxRequestBytes);
-            rented = buffer;
+            (rented, length) = await ReadBodyAsync(http.Request, route.MaxRequestBytes);
+            var buffer = rented;
+            if (RequestLog.Sampled(route.Log))
+            {
+                // A sampled request's answer is kept as it is written, for the request log.
+                logged = route;
+                answer = new MemoryStream();
+                http.Response.Body = new TeeStream(response, answer);
+            }
             // A version retired between the pick and the count-in is skipped: the next table has its successor.
             for (var attempt = 0; served is null; attempt++)
             {
@@ -285,6 +301,12 @@ public sealed class ServingHost : IAsyncDisposable
         }
         finally
         {
+            if (logged is not null)
+            {
+                http.Response.Body = response;
+                RequestLog.Record(logged, logged.Log!, served?.Number ?? 0, rented.AsSpan(0, length), answer!.GetBuffer().AsSpan(0, (int)answer.Length),
+                    http.Response.StatusCode, clock.Elapsed);
+            }
             if (rented is not null)
                 ArrayPool<byte>.Shared.Return(rented);
             if (served is not null)
@@ -606,6 +628,7 @@ public sealed class ServingHost : IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         await _app.StopAsync();
+        await RequestLog.DisposeAsync();
         await Watcher.DisposeAsync();
         await _app.DisposeAsync();
         _client.Dispose();

@@ -25,4 +25,7 @@ internal static partial class ServingLog
 
     [LoggerMessage(7, LogLevel.Error, "{Endpoint} version {Version}: inference failed: {Error}")]
     public static partial void InferenceFailed(ILogger logger, string endpoint, long version, string error);
+
+    [LoggerMessage(8, LogLevel.Warning, "The request log of endpoint {Endpoint} could not be written ({Records} records kept for the next attempt): {Error}")]
+    public static partial void RequestLogFailed(ILogger logger, string endpoint, int records, string error);
 }

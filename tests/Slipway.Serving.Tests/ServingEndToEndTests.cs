@@ -371,6 +371,36 @@ public sealed class ServingEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Logged_requests_become_dataset_versions_the_next_training_run_can_get()
+    {
+        var dataset = $"log-{Guid.NewGuid():N}"[..16];
+        var (_, key, version) = await DeployAsync("logged", settings: new JsonObject
+        {
+            ["request_log"] = new JsonObject { ["max_records"] = 10, ["max_seconds"] = 3600, ["project"] = "serving-tests", ["dataset"] = dataset },
+        });
+        for (var i = 0; i < 18; i++)
+            (await _f.PostAsync("v2/models/logged/infer", V2Json([i, 2, 3, 4]), key)).Dispose();
+        for (var i = 0; i < 2; i++)
+            (await _f.PostAsync("v2/models/logged/infer", V2Json([1, 2, 3], shape: [1, 4]), key)).Dispose(); // refused: logged with its 400
+        await ServingFixture.WaitForAsync(async () => (await _f.Client.Datasets.ListVersionsAsync("serving-tests", dataset)).Count(v => v.IsFinal) >= 2,
+            "two request-log versions of 10 records");
+
+        // Each version starts from the one before: the latest holds both batches.
+        var copy = await _f.Client.Datasets.GetLocalCopyAsync((await _f.Client.Datasets.GetAsync("serving-tests", dataset)).Id,
+            new Slipway.Client.Datasets.LocalCopyOptions { CacheDirectory = Path.Combine(Path.GetTempPath(), $"slipway-log-{Guid.NewGuid():N}") });
+        var records = Directory.GetFiles(Path.Combine(copy.Path, "requests"), "*.jsonl").SelectMany(File.ReadAllLines)
+            .Select(l => JsonNode.Parse(l)!).ToList();
+        Assert.Equal(20, records.Count);
+        Assert.Equal(18, records.Count(r => r["status"]!.GetValue<int>() == 200));
+        Assert.Equal(2, records.Count(r => r["status"]!.GetValue<int>() == 400));
+        var first = records.First(r => r["input"]!["inputs"]![0]!["data"]![0]!.GetValue<float>() == 0);
+        Assert.Equal(version, first["version"]!.GetValue<long>());
+        Assert.Equal(_mlp.Compute([0, 2, 3, 4]), Outputs(first["output"]!), new Tolerance(1e-5f));
+        Assert.True(first["latency_ms"]!.GetValue<double>() >= 0);
+        Directory.Delete(copy.CachePath, true);
+    }
+
+    [Fact]
     public async Task Metrics_count_requests_per_version_and_the_server_keeps_their_history()
     {
         var (endpoint, key, _) = await DeployAsync("watched");

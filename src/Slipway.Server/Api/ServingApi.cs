@@ -24,7 +24,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
     private static readonly string[] Engines = ["onnx", "python"];
     private static readonly string[] Datatypes = ["BOOL", "UINT8", "INT8", "UINT16", "INT16", "UINT32", "INT32", "UINT64", "INT64", "FP16", "FP32", "FP64"];
     private static readonly string[] MetricTypes = ["requests", "requests_min", "errors", "latency_ms"];
-    private const string EndpointFields = "name public max_request_bytes max_batch_size max_queue_delay_ms sticky_header";
+    private const string EndpointFields = "name public max_request_bytes max_batch_size max_queue_delay_ms sticky_header request_log";
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
     private static partial Regex NamePattern();
@@ -86,6 +86,8 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
     {
         if (call.Has("public"))
             endpoint["public"] = call.Bool("public");
+        if (call.Has("request_log"))
+            endpoint["request_log"] = RequestLog(call.Body["request_log"]);
         if (call.Has("sticky_header"))
         {
             // The same value of this header keeps a caller on one version of a canary; empty turns it off.
@@ -102,6 +104,42 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
                 throw ApiException.Validation($"{field} must be between {min} and {max}");
             endpoint[field] = value;
         }
+    }
+
+    /// <summary>
+    /// The request log (the retraining loop): <c>sample</c> (0 to 1, default 1), <c>max_records</c> and <c>max_seconds</c> (a
+    /// batch becomes a dataset version when either is reached; default 1,000 and 60), <c>project</c> and <c>dataset</c> (default
+    /// "serving" and "ENDPOINT-requests"). Null or false turns it off.
+    /// </summary>
+    private static JsonObject? RequestLog(JsonNode? node)
+    {
+        if (node is null || (node is JsonValue off && off.GetValueKind() == JsonValueKind.False))
+            return null;
+        if (node is not JsonObject given)
+            throw ApiException.Validation("request_log must be an object (sample, max_records, max_seconds, project, dataset), or null to turn it off");
+        var log = new JsonObject();
+        foreach (var (field, min, max) in new[] { ("sample", 0.0, 1.0), ("max_records", 1.0, 100_000.0), ("max_seconds", 1.0, 86_400.0) })
+        {
+            if (given[field] is null)
+                continue;
+            if (given[field] is not JsonValue v || v.GetValueKind() != JsonValueKind.Number || Json.GetDouble(v) is not { } n || n < min || n > max)
+                throw ApiException.Validation($"request_log.{field} must be a number from {min} to {max}");
+            log[field] = field == "max_records" ? (long)n : n;
+        }
+        foreach (var field in new[] { "project", "dataset" })
+        {
+            if (given[field] is null)
+                continue;
+            if (given[field] is not JsonValue v || v.GetValueKind() != JsonValueKind.String || v.GetValue<string>() is not { Length: > 0 and <= 200 } text || text.Any(char.IsControl))
+                throw ApiException.Validation($"request_log.{field} must be a name of 1 to 200 characters");
+            log[field] = text;
+        }
+        foreach (var (key, _) in given)
+        {
+            if (key is not ("sample" or "max_records" or "max_seconds" or "project" or "dataset"))
+                throw ApiException.Validation($"request_log has no setting '{key}' (sample, max_records, max_seconds, project, dataset)");
+        }
+        return log;
     }
 
     private async ValueTask<JsonNode?> UpdateEndpoint(RpcCall call)
