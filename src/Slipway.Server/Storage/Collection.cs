@@ -29,4 +29,6 @@ public enum Collection
     ServingContainers,
     /// <summary>One document per host status report and endpoint version, for metric history.</summary>
     ServingStats,
+    /// <summary>One-time enrollment tokens of autoscaled instances (hashes only), each bound to one launch and the key pair it was exchanged for.</summary>
+    AutoscalerEnrollments,
 }

@@ -46,6 +46,7 @@ public abstract class SqlDatabase : IAsyncDisposable
         Collection.ServingEndpoints => "serving_endpoints",
         Collection.ServingContainers => "serving_containers",
         Collection.ServingStats => "serving_stats",
+        Collection.AutoscalerEnrollments => "autoscaler_enrollments",
         _ => throw new ArgumentOutOfRangeException(nameof(collection)),
     };
 }

@@ -86,5 +86,7 @@ public static class PostgresSchema
         DocTable("serving_containers"),
         DocTable("serving_stats"),
         "CREATE INDEX serving_stats_endpoint_time ON serving_stats ((doc #>> '{endpoint}'), ((doc #>> '{ts}')::numeric))",
+        // One-time enrollment tokens of autoscaled instances, found by launch when the instance ends.
+        DocTable("autoscaler_enrollments"),
     ];
 }

@@ -89,5 +89,7 @@ public static class SqliteSchema
         DocTable("serving_containers"),
         DocTable("serving_stats"),
         "CREATE INDEX serving_stats_endpoint_time ON serving_stats (json_extract(doc, '$.endpoint'), json_extract(doc, '$.ts'))",
+        // One-time enrollment tokens of autoscaled instances, found by launch when the instance ends.
+        DocTable("autoscaler_enrollments"),
     ];
 }
