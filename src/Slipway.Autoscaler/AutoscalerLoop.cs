@@ -107,10 +107,12 @@ public sealed class AutoscalerLoop
                     }
                     catch (OfferingUnavailableException e)
                     {
+                        await RevokeAsync(record.LaunchId, ct).ConfigureAwait(false);
                         return Reconciler.LaunchFailed(State, record.LaunchId, capacity: true, e.Message);
                     }
                     catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
                     {
+                        await RevokeAsync(record.LaunchId, ct).ConfigureAwait(false);
                         return Reconciler.LaunchFailed(State, record.LaunchId, capacity: false, e.Message);
                     }
                 case DecisionAction.Terminate or DecisionAction.Lost:
@@ -122,6 +124,8 @@ public sealed class AutoscalerLoop
                     }
                     if (decision.Workers.Count > 0)
                         await _server.UnregisterWorkersAsync(decision.Workers, ct).ConfigureAwait(false);
+                    if (decision.LaunchId is { } ended)
+                        await _server.RevokeLaunchesAsync(Config.Name, [ended], ct).ConfigureAwait(false);
                     return null;
                 case DecisionAction.RequeueTask or DecisionAction.FailTask:
                     await _server.ReleaseTaskAsync(decision.Tasks[0], decision.Workers[0], decision.Action == DecisionAction.RequeueTask, decision.Detail ?? decision.Reason, ct)
@@ -134,11 +138,24 @@ public sealed class AutoscalerLoop
                     return null;
             }
         }
-        catch (Exception e) when (e is SlipwayException or IOException or InvalidOperationException or System.ComponentModel.Win32Exception)
+        catch (Exception e) when (e is SlipwayException or IOException or InvalidOperationException or ProviderException or System.ComponentModel.Win32Exception)
         {
             // A terminate that failed leaves a tagged instance without a live record: the next pass finds it and tries again.
             AutoscalerLog.ActionFailed(_logger, Config.Name, decision.ToString(), e.Message);
             return null;
+        }
+    }
+
+    /// <summary>A launch that will not run: its enrollment token stops working (a failure here is logged; the token expires anyway).</summary>
+    private async Task RevokeAsync(string launchId, CancellationToken ct)
+    {
+        try
+        {
+            await _server.RevokeLaunchesAsync(Config.Name, [launchId], ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SlipwayException or IOException or HttpRequestException)
+        {
+            AutoscalerLog.ActionFailed(_logger, Config.Name, $"revoking launch {launchId}", e.Message);
         }
     }
 
@@ -152,7 +169,7 @@ public sealed class AutoscalerLoop
             {
                 await RunOnceAsync(ct).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is SlipwayException or IOException or InvalidOperationException or HttpRequestException)
+            catch (Exception e) when (e is SlipwayException or IOException or InvalidOperationException or HttpRequestException or ProviderException)
             {
                 AutoscalerLog.PassFailed(_logger, Config.Name, e.Message);
             }

@@ -298,11 +298,14 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
     }
 
     /// <summary>The first offering of the resource's ordered markets and zones that is not backed off.</summary>
-    private static (Offering Offering, decimal Price)? Choose(ResourceConfig resource, AutoscalerState state, DateTimeOffset now)
+    private (Offering Offering, decimal Price)? Choose(ResourceConfig resource, AutoscalerState state, DateTimeOffset now)
     {
         foreach (var market in resource.Markets)
         {
-            foreach (var zone in market.Zones.Count > 0 ? market.Zones.Select(z => (string?)z) : [null])
+            // An EC2 market without zones of its own tries the provider's subnets, each an offering of its own.
+            var zones = market.Zones.Count > 0 ? market.Zones
+                : resource.Provider == Ec2Provider.ProviderName && config.Ec2?.Subnets is { Count: > 0 } subnets ? subnets : [];
+            foreach (var zone in zones.Count > 0 ? zones.Select(z => (string?)z) : [null])
             {
                 var offering = new Offering(resource.MachineType, zone, market.Market);
                 if (state.Backoffs.TryGetValue(offering.Key, out var until) && until > now)
