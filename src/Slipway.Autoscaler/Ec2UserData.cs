@@ -25,7 +25,7 @@ public static partial class Ec2UserData
         script.Append("#!/bin/sh\n");
         script.Append(CultureInfo.InvariantCulture, $"# Slipway autoscaled instance: autoscaler {Comment(request.Scaler)}, resource {Comment(request.Resource)}, launch {Comment(request.LaunchId)}.\n");
         script.Append("# No long-lived key here: the agent trades the one-time enrollment token below for its own key pair (the token is void once used,\n");
-        script.Append(CultureInfo.InvariantCulture, $"# and after {enrollment.Expires.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC). Do not add 'set -x': it would print the token to the console.\n");
+        script.Append(CultureInfo.InvariantCulture, $"# and after {enrollment.Expires.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC). Do not turn on shell tracing: it would print the token to the console.\n");
         script.Append("set -eu\numask 077\n");
         script.Append(CultureInfo.InvariantCulture, $"dir=\"${{{AgentDirectoryVariable}:-/var/lib/slipway-agent}}\"\n");
         script.Append("mkdir -p \"$dir\"\ncd \"$dir\"\n");
