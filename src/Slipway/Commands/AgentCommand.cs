@@ -114,10 +114,10 @@ public static class AgentCommand
             throw new CliException(ExitCodes.Configuration, $"--enroll-server needs the one-time token in {EnrollmentTokenVariable}");
         // Tasks inherit the environment: the token (spent in a moment anyway) does not go with it.
         Environment.SetEnvironmentVariable(EnrollmentTokenVariable, null);
-        Enrollment.Credentials credentials;
+        AgentEnrollment.Credentials credentials;
         try
         {
-            credentials = await Enrollment.ExchangeAsync(api, token, instanceId, TimeSpan.FromMinutes(2), ct);
+            credentials = await AgentEnrollment.ExchangeAsync(api, token, instanceId, TimeSpan.FromMinutes(2), ct);
         }
         catch (Slipway.Client.SlipwayException e)
         {

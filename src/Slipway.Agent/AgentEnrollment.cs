@@ -10,7 +10,7 @@ namespace Slipway.Agent;
 /// to disk or printed. A refused token (used, expired, unknown) fails at once; an unreachable server is retried while the
 /// instance boots.
 /// </summary>
-public static class Enrollment
+public static class AgentEnrollment
 {
     public sealed record Credentials(string AccessKey, string SecretKey, string? WorkerPrefix);
 
