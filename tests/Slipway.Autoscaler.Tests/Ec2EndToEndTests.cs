@@ -40,7 +40,8 @@ public sealed class Ec2EndToEndTests : IAsyncLifetime
         await _server.DisposeAsync();
         try
         {
-            Directory.Delete(_root, recursive: true);
+            if (Environment.GetEnvironmentVariable("SLIPWAY_KEEP_TEST_DIRS") is null)
+                Directory.Delete(_root, recursive: true);
         }
         catch (IOException)
         {

@@ -48,9 +48,15 @@ public sealed class EnrollmentTests : IAsyncLifetime
         {
             Assert.NotNull(await agent.Queues.ListAsync());
             await agent.CallAsync("workers.register", new JsonObject { ["worker"] = "enr:gpu:l1:cpu:0" });
-            // A member: it runs work, it manages nothing.
-            var refused = await Assert.ThrowsAsync<SlipwayException>(() => agent.CallAsync("autoscaler.get_all", []));
-            Assert.Equal(403, refused.ResultCode);
+            // It runs anyone's task of its tenant (an admin's, in no project) and manages nothing, not even keys of its own.
+            var task = (await _admin.CallAsync("tasks.create", new JsonObject { ["name"] = "admins", ["type"] = "training" }))["id"]!.GetValue<string>();
+            Assert.Equal("admins", (await agent.Tasks.GetAsync(task)).Name);
+            await agent.CallAsync("tasks.edit", new JsonObject { ["task"] = task, ["comment"] = "touched by the agent" });
+            foreach (var endpoint in new[] { "autoscaler.get_all", "auth.create_credentials", "users.create" })
+            {
+                var refused = await Assert.ThrowsAsync<SlipwayException>(() => agent.CallAsync(endpoint, endpoint == "users.create" ? new JsonObject { ["name"] = "x" } : []));
+                Assert.Equal(403, refused.ResultCode);
+            }
         }
 
         var again = await Assert.ThrowsAsync<SlipwayException>(() => EnrollAsync(token));

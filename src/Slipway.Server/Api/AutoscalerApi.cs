@@ -179,7 +179,7 @@ public sealed class AutoscalerApi(IDocumentStore docs, LostTasks lostTasks, Secu
     }
 
     /// <summary>
-    /// Exchanges a token once for a key pair of a user made for this one launch (a member: it runs tasks, it manages nothing),
+    /// Exchanges a token once for a key pair of a user made for this one launch (role agent: it runs tasks, it manages nothing),
     /// which <c>autoscaler.revoke_launch</c> deletes with its keys when the instance ends. A used, expired or unknown token is a 401.
     /// </summary>
     private async ValueTask<JsonNode?> Enroll(RpcCall call)
@@ -209,7 +209,7 @@ public sealed class AutoscalerApi(IDocumentStore docs, LostTasks lostTasks, Secu
         var company = Tenants.Of(enrollment.Body);
         var scaler = Json.GetString(enrollment.Body, "scaler") ?? "";
         var launch = Json.GetString(enrollment.Body, "launch_id") ?? "";
-        var user = await AuthApi.CreateUserAsync(docs, $"{scaler}:{launch} (autoscaled agent)", Roles.Member, company, clock, CancellationToken.None);
+        var user = await AuthApi.CreateUserAsync(docs, $"{scaler}:{launch} (autoscaled agent)", Roles.Agent, company, clock, CancellationToken.None);
         var (accessKey, secretKey) = await AuthApi.NewCredentialsAsync(docs, user, $"autoscaler {scaler} launch {launch}", clock, CancellationToken.None);
         body["user"] = user;
         body["access_key"] = accessKey;

@@ -53,6 +53,8 @@ public static class RouteAccess
         {
             Roles.Admin or Roles.System => true,
             Roles.Member => !AdminOnly.Contains(endpoint),
+            // An enrolled agent keeps the one key pair it was given: it makes no more.
+            Roles.Agent => !AdminOnly.Contains(endpoint) && endpoint != "auth.create_credentials",
             Roles.Viewer => Reads.Contains(endpoint) || OwnKeys.Contains(endpoint),
             Roles.Customer => Customer.Contains(endpoint) || OwnKeys.Contains(endpoint),
             _ => false,
