@@ -232,6 +232,37 @@ public sealed class Ec2ProviderTests : IDisposable
     }
 
     [Fact]
+    public void The_READMEs_ec2_example_is_a_valid_configuration()
+    {
+        var readme = File.ReadAllText(Path.Combine(Repository(), "README.md"));
+        var start = readme.IndexOf("{\n  \"name\": \"aws1\"", StringComparison.Ordinal);
+        Assert.True(start >= 0, "the README has the ec2 example");
+        var json = readme[start..readme.IndexOf("```", start, StringComparison.Ordinal)];
+        var config = AutoscalerConfig.Parse(json);
+        Assert.Empty(config.Problems(["local", "ec2"]));
+        Assert.Equal("ec2", config.Resources["g5"].Provider);
+
+        static string Repository()
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Slipway.slnx")))
+                dir = dir.Parent;
+            return dir?.FullName ?? throw new InvalidOperationException("not inside the repository");
+        }
+    }
+
+    [Fact]
+    public async Task Console_output_read_for_diagnosis_comes_back_as_text()
+    {
+        var provider = Provider(Config());
+        var id = await provider.LaunchAsync(Request(), default);
+        var console = await provider.ConsoleOutputAsync(id, default);
+        Assert.Contains("Linux", console, StringComparison.Ordinal); // moto's canned boot log
+        Assert.DoesNotContain(FixedIssuer.Token, console, StringComparison.Ordinal);
+        await provider.TerminateAsync(id, default);
+    }
+
+    [Fact]
     public void Console_output_is_redacted_of_tokens_and_keys()
     {
         var text = $"cloud-init: SLIPWAY_ENROLLMENT_TOKEN='{FixedIssuer.Token}'\nexport CLEARML_API_SECRET_KEY=s3cr3tvalue123\nagent started\ntoken {FixedIssuer.Token} end";
