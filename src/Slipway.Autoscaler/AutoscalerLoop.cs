@@ -49,14 +49,18 @@ public sealed class AutoscalerLoop
     /// <summary>Reads both truths and decides; nothing is carried out (the dry run, and the first half of a pass).</summary>
     public async Task<Plan> PlanAsync(CancellationToken ct)
     {
-        var (queued, workers) = await _server.ReadAsync(Config.Queues.Keys, ct).ConfigureAwait(false);
+        // The two truths are read at once: a cloud's list call, not the server, is the slow one.
+        var read = _server.ReadAsync(Config.Queues.Keys, ct);
+        var providers = Config.Resources.Values.Select(r => r.Provider).Distinct().Select(p => _providers[p]).ToList();
+        var lists = providers.Select(p => p.ListAsync(Config.Name, ct)).ToList();
+        var (queued, workers) = await read.ConfigureAwait(false);
         var instances = new List<ProviderInstance>();
-        foreach (var provider in Config.Resources.Values.Select(r => r.Provider).Distinct().Select(p => _providers[p]))
+        for (var i = 0; i < providers.Count; i++)
         {
-            foreach (var instance in await provider.ListAsync(Config.Name, ct).ConfigureAwait(false))
+            foreach (var instance in await lists[i].ConfigureAwait(false))
             {
                 instances.Add(instance);
-                _providerOf[instance.InstanceId] = provider;
+                _providerOf[instance.InstanceId] = providers[i];
             }
         }
         return Reconciler.Decide(new ClusterSnapshot(queued, workers, instances), State);
