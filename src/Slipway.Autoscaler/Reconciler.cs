@@ -38,7 +38,11 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
         List<Decision> decisions, DateTimeOffset now)
     {
         var live = state.Live.Select(r => r.LaunchId).ToHashSet(StringComparer.Ordinal);
-        foreach (var instance in snapshot.Instances.Where(i => i.State != ProviderInstanceState.Gone && !live.Contains(i.LaunchId)))
+        // A listing asked for before a record ended shows the instance as it was then: not an orphan.
+        var endedSince = snapshot.ListedAt is { } listedAt
+            ? state.Instances.Where(r => !r.IsLive && r.EndedAt > listedAt).Select(r => r.LaunchId).ToHashSet(StringComparer.Ordinal)
+            : [];
+        foreach (var instance in snapshot.Instances.Where(i => i.State != ProviderInstanceState.Gone && !live.Contains(i.LaunchId) && !endedSince.Contains(i.LaunchId)))
         {
             if (workers.TryGetValue(instance.LaunchId, out var its) && its.Count > 0 && config.Resources.TryGetValue(instance.Resource, out var resource)
                 && !state.Instances.Any(r => r.LaunchId == instance.LaunchId))
