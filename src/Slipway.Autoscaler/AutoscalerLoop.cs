@@ -44,6 +44,16 @@ public sealed class AutoscalerLoop
     {
         Config.Validate(_providers.Keys.ToList(), await _server.QueueNamesAsync(ct).ConfigureAwait(false));
         State = await _server.LoadStateAsync(Config.Name, ct).ConfigureAwait(false) ?? new AutoscalerState();
+        // The providers are asked once before the first pass (a cloud's first answer is its slowest); one that does not
+        // answer now is only logged: the first pass asks again.
+        try
+        {
+            _lastListing = await StartListing(ct).Completed().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ProviderException or IOException or InvalidOperationException)
+        {
+            AutoscalerLog.PassFailed(_logger, Config.Name, e.Message);
+        }
     }
 
     /// <summary>Reads both truths and decides; nothing is carried out (the dry run, and the first half of a pass).</summary>
@@ -56,14 +66,14 @@ public sealed class AutoscalerLoop
     {
         var read = _server.ReadAsync(Config.Queues.Keys, ct);
         Listing listing;
-        if (freshListing || _listing is null || (_listing.Task.IsCompleted && (_listing.Task.IsFaulted || _listing.Task.IsCanceled)))
+        if (freshListing || (_listing is null && _lastListing is null) || _listing is { Task.IsFaulted: true } or { Task.IsCanceled: true })
         {
             // Read at once with the server: a cloud's list call, not the server, is the slow one.
             listing = StartListing(ct);
             _lastListing = await listing.Completed().ConfigureAwait(false);
             _listing = null;
         }
-        else if (_listing.Task.IsCompleted)
+        else if (_listing is { Task.IsCompleted: true })
         {
             _lastListing = await _listing.Completed().ConfigureAwait(false);
             _listing = null;
