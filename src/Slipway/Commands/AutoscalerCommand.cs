@@ -109,6 +109,9 @@ public static class AutoscalerCommand
             if (Ec2ProviderConfig.Problems(config.Ec2, config.Resources.Where(r => r.Value?.Provider == Ec2Provider.ProviderName).Select(r => (r.Key, r.Value)).ToList())
                 is { Count: > 0 } problems)
                 throw new AutoscalerConfigException(problems);
+            // The instances boot elsewhere: the address this process uses may not be one they can reach.
+            if (config.Ec2!.ServerUrl is null && client.Options.ApiServer.IsLoopback)
+                throw new AutoscalerConfigException([$"ec2.server_url: instances cannot reach {client.Options.ApiServer} (a loopback address); set the server's API address as instances see it"]);
             providers.Add(new Ec2Provider(config, server, client.Options.ApiServer));
         }
         return new AutoscalerLoop(config, server, providers, logger: logger);
