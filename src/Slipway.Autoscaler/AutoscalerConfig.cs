@@ -58,6 +58,8 @@ public sealed class AutoscalerConfig
 
     /// <summary>The Kubernetes provider's cluster, credentials and per-resource Job templates (only when a resource uses it).</summary>
     public KubernetesProviderConfig? Kubernetes { get; set; }
+    /// <summary>Where and how the EC2 provider launches (needed when a resource has provider "ec2").</summary>
+    public Ec2ProviderConfig? Ec2 { get; set; }
 
     [JsonIgnore]
     public TimeSpan PollInterval => TimeSpan.FromSeconds(PollIntervalSeconds);
@@ -191,6 +193,9 @@ public sealed class AutoscalerConfig
             problems.AddRange(Kubernetes.Problems(this));
         else if (Resources.Any(r => r.Value?.Provider == KubernetesProviderConfig.ProviderName))
             problems.Add("kubernetes: a resource uses the kubernetes provider, so the kubernetes section is needed");
+        var ec2Resources = Resources.Where(r => r.Value?.Provider == Ec2Provider.ProviderName).ToList();
+        if (ec2Resources.Count > 0 || Ec2 is not null)
+            problems.AddRange(Ec2ProviderConfig.Problems(Ec2, ec2Resources.Select(r => (r.Key, r.Value)).ToList()));
         return problems;
     }
 
@@ -255,6 +260,117 @@ public sealed class LocalProviderConfig
 
     /// <summary>Parent of each agent's work directory (default: a folder under the temp directory).</summary>
     public string? WorkDirectory { get; set; }
+}
+
+/// <summary>How the EC2 provider launches: the account's region and network, the image, and what the instance runs at boot.</summary>
+public sealed class Ec2ProviderConfig
+{
+    /// <summary>The AWS region, e.g. us-east-1. Credentials come from the SDK's usual chain (environment, profile, instance role).</summary>
+    public string? Region { get; set; }
+
+    /// <summary>Another EC2 endpoint (an EC2-compatible stand-in such as moto, or a VPC endpoint); default: the region's.</summary>
+    public string? EndpointUrl { get; set; }
+
+    /// <summary>The image every instance boots (ami-…); it must have the slipway executable or get it in <see cref="SetupCommands"/>.</summary>
+    public string? Ami { get; set; }
+
+    /// <summary>Subnets to launch into (subnet-…), in order, for a market that names no zones of its own; empty: the default VPC.</summary>
+    public List<string> Subnets { get; set; } = [];
+
+    /// <summary>Security groups (sg-…) for every instance; empty: the VPC's default group.</summary>
+    public List<string> SecurityGroupIds { get; set; } = [];
+
+    /// <summary>IAM instance profile, by name or ARN (arn:…); optional.</summary>
+    public string? InstanceProfile { get; set; }
+
+    /// <summary>An EC2 key pair for SSH; optional.</summary>
+    public string? KeyName { get; set; }
+
+    /// <summary>The server's API address as instances reach it (default: the address this autoscaler uses).</summary>
+    public string? ServerUrl { get; set; }
+
+    /// <summary>The file server's address as instances reach it (tasks upload there); optional.</summary>
+    public string? FilesServerUrl { get; set; }
+
+    /// <summary>The web UI's address as instances reach it (links in task output); optional.</summary>
+    public string? WebServerUrl { get; set; }
+
+    /// <summary>Shell lines run at boot before the agent starts (e.g. installing slipway); they must not print secrets.</summary>
+    public List<string> SetupCommands { get; set; } = [];
+
+    /// <summary>The slipway executable on the image.</summary>
+    public string AgentCommand { get; set; } = "slipway";
+
+    /// <summary>Extra arguments for <c>slipway agent</c> (e.g. --gpus 0,1).</summary>
+    public List<string> AgentArguments { get; set; } = [];
+
+    /// <summary>The agent stops (and the instance shuts down, hence terminates) when the server has not answered for this long: a dead autoscaler leaks no machine.</summary>
+    public double ServerUnreachableShutdownMinutes { get; set; } = 30;
+
+    /// <summary>What the instance runs once the agent has stopped; with InstanceInitiatedShutdownBehavior=terminate it ends the instance.</summary>
+    public string ShutdownCommand { get; set; } = "shutdown -h now";
+
+    /// <summary>Root volume size in GiB (default: the image's).</summary>
+    public int? VolumeSizeGib { get; set; }
+
+    /// <summary>Root volume device name of the image (default /dev/sda1; Amazon Linux uses /dev/xvda).</summary>
+    public string VolumeDeviceName { get; set; } = "/dev/sda1";
+
+    /// <summary>Extra tags on every instance and volume (keys starting slipway: or aws: are reserved).</summary>
+    public Dictionary<string, string> Tags { get; set; } = [];
+
+    /// <summary>Every problem of the ec2 section and of the resources that use it, in reading order.</summary>
+    public static List<string> Problems(Ec2ProviderConfig? ec2, IReadOnlyList<(string Name, ResourceConfig Resource)> resources)
+    {
+        var problems = new List<string>();
+        if (ec2 is null)
+        {
+            problems.Add($"ec2: resources {string.Join(", ", resources.Select(r => r.Name))} use provider ec2, but there is no ec2 section (region, ami, …)");
+            return problems;
+        }
+        if (string.IsNullOrWhiteSpace(ec2.Region) || !System.Text.RegularExpressions.Regex.IsMatch(ec2.Region, "^[a-z]{2}(-[a-z]+)+-[0-9]+$"))
+            problems.Add($"ec2.region: '{ec2.Region}' is not a region name such as us-east-1");
+        foreach (var (key, url) in new[] { ("endpoint_url", ec2.EndpointUrl), ("server_url", ec2.ServerUrl), ("files_server_url", ec2.FilesServerUrl), ("web_server_url", ec2.WebServerUrl) })
+        {
+            if (url is not null && (!Uri.TryCreate(url, UriKind.Absolute, out var parsed) || parsed.Scheme is not ("http" or "https")))
+                problems.Add($"ec2.{key}: '{url}' is not an http(s) URL");
+        }
+        if (ec2.Ami is null || !ec2.Ami.StartsWith("ami-", StringComparison.Ordinal) || ec2.Ami.Length < 8)
+            problems.Add($"ec2.ami: '{ec2.Ami}' is not an image id (ami-…)");
+        foreach (var subnet in ec2.Subnets.Where(s => !IsSubnet(s)))
+            problems.Add($"ec2.subnets: '{subnet}' is not a subnet id (subnet-…)");
+        foreach (var group in ec2.SecurityGroupIds.Where(g => !g.StartsWith("sg-", StringComparison.Ordinal) || g.Length < 6))
+            problems.Add($"ec2.security_group_ids: '{group}' is not a security group id (sg-…)");
+        if (ec2.InstanceProfile is { } profile && string.IsNullOrWhiteSpace(profile))
+            problems.Add("ec2.instance_profile: empty (leave it out for none)");
+        if (ec2.KeyName is { } keyName && string.IsNullOrWhiteSpace(keyName))
+            problems.Add("ec2.key_name: empty (leave it out for none)");
+        if (string.IsNullOrWhiteSpace(ec2.AgentCommand))
+            problems.Add("ec2.agent_command: empty");
+        if (ec2.SetupCommands.Any(c => c.Contains("set -x", StringComparison.Ordinal) || c.Contains("set -o xtrace", StringComparison.Ordinal)))
+            problems.Add("ec2.setup_commands: 'set -x' would echo the enrollment token to the console; remove it");
+        if (!(ec2.ServerUnreachableShutdownMinutes > 0))
+            problems.Add("ec2.server_unreachable_shutdown_minutes must be positive");
+        if (string.IsNullOrWhiteSpace(ec2.ShutdownCommand))
+            problems.Add("ec2.shutdown_command: empty (the instance would stay up after its agent stopped)");
+        if (ec2.VolumeSizeGib is < 1 or > 16384)
+            problems.Add("ec2.volume_size_gib must be between 1 and 16384");
+        foreach (var key in ec2.Tags.Keys.Where(k => k.StartsWith("slipway:", StringComparison.OrdinalIgnoreCase) || k.StartsWith("aws:", StringComparison.OrdinalIgnoreCase)))
+            problems.Add($"ec2.tags: '{key}' is reserved (slipway: and aws: keys are set by the autoscaler or AWS)");
+        foreach (var (name, resource) in resources)
+        {
+            if (string.IsNullOrWhiteSpace(resource.MachineType) || resource.MachineType == "local" || !resource.MachineType.Contains('.', StringComparison.Ordinal))
+                problems.Add($"resources.{name}.machine_type: '{resource.MachineType}' is not an EC2 instance type such as g5.xlarge");
+            foreach (var market in resource.Markets)
+            {
+                foreach (var zone in market.Zones.Where(z => !IsSubnet(z) && !(ec2.Region is { Length: > 0 } region && z.StartsWith(region, StringComparison.Ordinal) && z.Length > region.Length)))
+                    problems.Add($"resources.{name}.markets.{market.Market}.zones: '{zone}' is neither a subnet id (subnet-…) nor a zone of {ec2.Region}");
+            }
+        }
+        return problems;
+
+        static bool IsSubnet(string s) => s.StartsWith("subnet-", StringComparison.Ordinal) && s.Length > 8;
+    }
 }
 
 /// <summary>A configuration that cannot be run, with every problem found.</summary>

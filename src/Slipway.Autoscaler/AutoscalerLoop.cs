@@ -44,28 +44,84 @@ public sealed class AutoscalerLoop
     {
         Config.Validate(_providers.Keys.ToList(), await _server.QueueNamesAsync(ct).ConfigureAwait(false));
         State = await _server.LoadStateAsync(Config.Name, ct).ConfigureAwait(false) ?? new AutoscalerState();
+        // The providers are asked once before the first pass (a cloud's first answer is its slowest); one that does not
+        // answer now is only logged: the first pass asks again.
+        try
+        {
+            _lastListing = await StartListing(ct).Completed().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ProviderException or IOException or InvalidOperationException)
+        {
+            AutoscalerLog.PassFailed(_logger, Config.Name, e.Message);
+        }
     }
 
     /// <summary>Reads both truths and decides; nothing is carried out (the dry run, and the first half of a pass).</summary>
-    public async Task<Plan> PlanAsync(CancellationToken ct)
+    /// <param name="ct">Cancels the reads.</param>
+    /// <param name="freshListing">
+    /// False: use the newest provider listing that has come back and ask for the next one, so that a slow cloud list call
+    /// (hundreds of milliseconds) does not stand between an enqueue and its launch. The server's side is read every pass.
+    /// </param>
+    public async Task<Plan> PlanAsync(CancellationToken ct, bool freshListing = true)
     {
-        var (queued, workers) = await _server.ReadAsync(Config.Queues.Keys, ct).ConfigureAwait(false);
-        var instances = new List<ProviderInstance>();
-        foreach (var provider in Config.Resources.Values.Select(r => r.Provider).Distinct().Select(p => _providers[p]))
+        var read = _server.ReadAsync(Config.Queues.Keys, ct);
+        Listing listing;
+        if (freshListing || (_listing is null && _lastListing is null) || _listing is { Task.IsFaulted: true } or { Task.IsCanceled: true })
         {
-            foreach (var instance in await provider.ListAsync(Config.Name, ct).ConfigureAwait(false))
+            // Read at once with the server: a cloud's list call, not the server, is the slow one.
+            listing = StartListing(ct);
+            _lastListing = await listing.Completed().ConfigureAwait(false);
+            _listing = null;
+        }
+        else if (_listing is { Task.IsCompleted: true })
+        {
+            _lastListing = await _listing.Completed().ConfigureAwait(false);
+            _listing = null;
+        }
+        _listing ??= freshListing ? null : StartListing(ct);
+        var (queued, workers) = await read.ConfigureAwait(false);
+        var (instances, listedAt) = _lastListing ?? throw new InvalidOperationException("no provider listing yet");
+        return Reconciler.Decide(new ClusterSnapshot(queued, workers, instances) { ListedAt = listedAt }, State);
+    }
+
+    private (IReadOnlyList<ProviderInstance> Instances, DateTimeOffset ListedAt)? _lastListing;
+    private Listing? _listing;
+
+    /// <summary>One listing of every provider the resources use, and when it was asked for.</summary>
+    private sealed record Listing(Task<List<ProviderInstance>> Task, DateTimeOffset StartedAt)
+    {
+        public async Task<(IReadOnlyList<ProviderInstance>, DateTimeOffset)> Completed() => (await Task.ConfigureAwait(false), StartedAt);
+    }
+
+    private Listing StartListing(CancellationToken ct)
+    {
+        var startedAt = _clock.GetUtcNow();
+        var providers = Config.Resources.Values.Select(r => r.Provider).Distinct().Select(p => _providers[p]).ToList();
+        return new Listing(ListAllAsync(providers, ct), startedAt);
+    }
+
+    private async Task<List<ProviderInstance>> ListAllAsync(List<IComputeProvider> providers, CancellationToken ct)
+    {
+        var lists = providers.Select(p => p.ListAsync(Config.Name, ct)).ToList();
+        var instances = new List<ProviderInstance>();
+        for (var i = 0; i < providers.Count; i++)
+        {
+            foreach (var instance in await lists[i].ConfigureAwait(false))
             {
                 instances.Add(instance);
-                _providerOf[instance.InstanceId] = provider;
+                lock (_providerOf)
+                    _providerOf[instance.InstanceId] = providers[i];
             }
         }
-        return Reconciler.Decide(new ClusterSnapshot(queued, workers, instances), State);
+        return instances;
     }
 
     /// <summary>One pass: decide and carry out; returns every decision, launch failures included.</summary>
-    public async Task<IReadOnlyList<Decision>> RunOnceAsync(CancellationToken ct)
+    /// <param name="ct">Cancels the pass.</param>
+    /// <param name="freshListing">As for <see cref="PlanAsync"/>: the loop passes false, a single pass (tests, tools) true.</param>
+    public async Task<IReadOnlyList<Decision>> RunOnceAsync(CancellationToken ct, bool freshListing = true)
     {
-        var plan = await PlanAsync(ct).ConfigureAwait(false);
+        var plan = await PlanAsync(ct, freshListing).ConfigureAwait(false);
         var now = _clock.GetUtcNow();
         if (plan.Decisions.Count > 0 || now - _savedAt >= StateRefresh)
         {
@@ -107,21 +163,32 @@ public sealed class AutoscalerLoop
                     }
                     catch (OfferingUnavailableException e)
                     {
+                        await RevokeAsync(record.LaunchId, ct).ConfigureAwait(false);
                         return Reconciler.LaunchFailed(State, record.LaunchId, capacity: true, e.Message);
                     }
                     catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
                     {
+                        await RevokeAsync(record.LaunchId, ct).ConfigureAwait(false);
                         return Reconciler.LaunchFailed(State, record.LaunchId, capacity: false, e.Message);
                     }
                 case DecisionAction.Terminate or DecisionAction.Lost:
+                    IComputeProvider? listedBy = null;
+                    if (decision.InstanceId is { } listed)
+                    {
+                        lock (_providerOf)
+                            listedBy = _providerOf.GetValueOrDefault(listed);
+                    }
                     if (decision.InstanceId is { } instance
-                        && (_providerOf.GetValueOrDefault(instance) ?? (Config.Resources.TryGetValue(decision.Resource, out var of) ? _providers[of.Provider] : null)) is { } provider)
+                        && (listedBy ?? (Config.Resources.TryGetValue(decision.Resource, out var of) ? _providers[of.Provider] : null)) is { } provider)
                     {
                         await provider.TerminateAsync(instance, ct).ConfigureAwait(false);
-                        _providerOf.Remove(instance);
+                        lock (_providerOf)
+                            _providerOf.Remove(instance);
                     }
                     if (decision.Workers.Count > 0)
                         await _server.UnregisterWorkersAsync(decision.Workers, ct).ConfigureAwait(false);
+                    if (decision.LaunchId is { } ended)
+                        await _server.RevokeLaunchesAsync(Config.Name, [ended], ct).ConfigureAwait(false);
                     return null;
                 case DecisionAction.RequeueTask or DecisionAction.FailTask:
                     await _server.ReleaseTaskAsync(decision.Tasks[0], decision.Workers[0], decision.Action == DecisionAction.RequeueTask, decision.Detail ?? decision.Reason, ct)
@@ -134,11 +201,24 @@ public sealed class AutoscalerLoop
                     return null;
             }
         }
-        catch (Exception e) when (e is SlipwayException or IOException or InvalidOperationException or System.ComponentModel.Win32Exception or ProviderApiException)
+        catch (Exception e) when (e is SlipwayException or IOException or InvalidOperationException or ProviderException or System.ComponentModel.Win32Exception)
         {
             // A terminate that failed leaves a tagged instance without a live record: the next pass finds it and tries again.
             AutoscalerLog.ActionFailed(_logger, Config.Name, decision.ToString(), e.Message);
             return null;
+        }
+    }
+
+    /// <summary>A launch that will not run: its enrollment token stops working (a failure here is logged; the token expires anyway).</summary>
+    private async Task RevokeAsync(string launchId, CancellationToken ct)
+    {
+        try
+        {
+            await _server.RevokeLaunchesAsync(Config.Name, [launchId], ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SlipwayException or IOException or HttpRequestException)
+        {
+            AutoscalerLog.ActionFailed(_logger, Config.Name, $"revoking launch {launchId}", e.Message);
         }
     }
 
@@ -150,9 +230,9 @@ public sealed class AutoscalerLoop
         {
             try
             {
-                await RunOnceAsync(ct).ConfigureAwait(false);
+                await RunOnceAsync(ct, freshListing: false).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is SlipwayException or IOException or InvalidOperationException or HttpRequestException or ProviderApiException)
+            catch (Exception e) when (e is SlipwayException or IOException or InvalidOperationException or HttpRequestException or ProviderException)
             {
                 AutoscalerLog.PassFailed(_logger, Config.Name, e.Message);
             }

@@ -4,7 +4,14 @@ namespace Slipway.Autoscaler;
 public sealed record ClusterSnapshot(
     IReadOnlyDictionary<string, IReadOnlyList<string>> QueuedTasks,
     IReadOnlyList<WorkerView> Workers,
-    IReadOnlyList<ProviderInstance> Instances);
+    IReadOnlyList<ProviderInstance> Instances)
+{
+    /// <summary>
+    /// When the provider listing was asked for (null: this pass). An instance of a record that ended after that is listed as it
+    /// was before the end, so it is no orphan.
+    /// </summary>
+    public DateTimeOffset? ListedAt { get; init; }
+}
 
 /// <summary>A worker as the server lists it; <see cref="Task"/> is the task it runs now, if any.</summary>
 public sealed record WorkerView(string Id, string? Task);

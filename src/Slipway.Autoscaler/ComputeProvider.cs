@@ -68,5 +68,21 @@ public sealed record ProviderInstance(string InstanceId, string LaunchId, string
 
 public sealed class OfferingUnavailableException(string message) : Exception(message);
 
-/// <summary>A provider's API failed or answered what cannot be read (auth, throttling, a server error): the pass does nothing and the next one tries again.</summary>
-public sealed class ProviderApiException(string message, Exception? inner = null) : Exception(message, inner);
+/// <summary>
+/// The provider could not be asked or its answer not read (throttled, refused credentials, a malformed reply): nothing was
+/// done, and the pass is tried again at the next tick from what the provider then lists.
+/// </summary>
+public sealed class ProviderException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>Hands out one-time enrollment tokens, so that what an instance boots with holds no long-lived key.</summary>
+public interface IEnrollmentIssuer
+{
+    /// <summary>A token bound to the launch, good for one exchange within <paramref name="lifetime"/>.</summary>
+    Task<Enrollment> IssueAsync(string scaler, string launchId, string workerPrefix, TimeSpan lifetime, CancellationToken ct);
+}
+
+/// <summary>A one-time enrollment token and when it stops working.</summary>
+public sealed record Enrollment(string Token, DateTimeOffset Expires)
+{
+    public override string ToString() => $"enrollment (expires {Expires:u})"; // never the token itself
+}

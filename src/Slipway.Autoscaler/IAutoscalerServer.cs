@@ -20,4 +20,7 @@ public interface IAutoscalerServer
     Task HoldTaskAsync(string task, string message, CancellationToken ct);
 
     Task UnregisterWorkersAsync(IReadOnlyList<string> workers, CancellationToken ct);
+
+    /// <summary>The launches ended: their enrollment tokens stop working and the key pairs their instances enrolled for are revoked.</summary>
+    Task RevokeLaunchesAsync(string scaler, IReadOnlyList<string> launchIds, CancellationToken ct);
 }

@@ -267,7 +267,7 @@ public sealed class KubernetesProvider : IComputeProvider, IDisposable
     /// An API failure as a message that says what was tried and what to check; null for cancellation, which is not a failure.
     /// Nothing is acted on after one: the pass is dropped and the next one starts over.
     /// </summary>
-    private static ProviderApiException? Failure(Exception e, string what)
+    private static ProviderException? Failure(Exception e, string what)
     {
         switch (e)
         {
@@ -281,13 +281,13 @@ public sealed class KubernetesProvider : IComputeProvider, IDisposable
                     >= HttpStatusCode.InternalServerError => "the API server failed; retried at the next pass",
                     _ => "the API server refused the request",
                 };
-                return new ProviderApiException($"kubernetes: {what}: HTTP {code} {h.Response.ReasonPhrase}: {hint}{StatusMessage(h.Response.Content)}", e);
+                return new ProviderException($"kubernetes: {what}: HTTP {code} {h.Response.ReasonPhrase}: {hint}{StatusMessage(h.Response.Content)}", e);
             case JsonException or FormatException or NotSupportedException:
-                return new ProviderApiException($"kubernetes: {what}: the API server's answer could not be read ({e.Message})", e);
+                return new ProviderException($"kubernetes: {what}: the API server's answer could not be read ({e.Message})", e);
             case HttpRequestException or IOException:
-                return new ProviderApiException($"kubernetes: {what}: cannot reach the API server ({e.Message})", e);
+                return new ProviderException($"kubernetes: {what}: cannot reach the API server ({e.Message})", e);
             case TaskCanceledException or TimeoutException:
-                return new ProviderApiException($"kubernetes: {what}: the API server did not answer in time", e);
+                return new ProviderException($"kubernetes: {what}: the API server did not answer in time", e);
             default:
                 return null;
         }

@@ -39,7 +39,11 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
         List<Decision> decisions, DateTimeOffset now)
     {
         var live = state.Live.Select(r => r.LaunchId).ToHashSet(StringComparer.Ordinal);
-        foreach (var instance in snapshot.Instances.Where(i => i.State != ProviderInstanceState.Gone && !live.Contains(i.LaunchId)))
+        // A listing asked for before a record ended shows the instance as it was then: not an orphan.
+        var endedSince = snapshot.ListedAt is { } listedAt
+            ? state.Instances.Where(r => !r.IsLive && r.EndedAt > listedAt).Select(r => r.LaunchId).ToHashSet(StringComparer.Ordinal)
+            : [];
+        foreach (var instance in snapshot.Instances.Where(i => i.State != ProviderInstanceState.Gone && !live.Contains(i.LaunchId) && !endedSince.Contains(i.LaunchId)))
         {
             if (workers.TryGetValue(instance.LaunchId, out var its) && its.Count > 0 && config.Resources.TryGetValue(instance.Resource, out var resource)
                 && !state.Instances.Any(r => r.LaunchId == instance.LaunchId))
@@ -378,11 +382,14 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
     }
 
     /// <summary>The first offering of the resource's ordered markets and zones that is not backed off.</summary>
-    private static (Offering Offering, decimal Price)? Choose(ResourceConfig resource, AutoscalerState state, DateTimeOffset now)
+    private (Offering Offering, decimal Price)? Choose(ResourceConfig resource, AutoscalerState state, DateTimeOffset now)
     {
         foreach (var market in resource.Markets)
         {
-            foreach (var zone in market.Zones.Count > 0 ? market.Zones.Select(z => (string?)z) : [null])
+            // An EC2 market without zones of its own tries the provider's subnets, each an offering of its own.
+            var zones = market.Zones.Count > 0 ? market.Zones
+                : resource.Provider == Ec2Provider.ProviderName && config.Ec2?.Subnets is { Count: > 0 } subnets ? subnets : [];
+            foreach (var zone in zones.Count > 0 ? zones.Select(z => (string?)z) : [null])
             {
                 var offering = new Offering(resource.MachineType, zone, market.Market);
                 if (state.Backoffs.TryGetValue(offering.Key, out var until) && until > now)

@@ -5,7 +5,7 @@ using Slipway.Client;
 namespace Slipway.Autoscaler;
 
 /// <summary>The real server, through <see cref="SlipwayClient"/> and the autoscaler.* endpoints.</summary>
-public sealed class ServerConnection(SlipwayClient client) : IAutoscalerServer
+public sealed class ServerConnection(SlipwayClient client) : IAutoscalerServer, IEnrollmentIssuer
 {
     private static JsonSerializerOptions StateJson => AutoscalerState.Json;
 
@@ -63,5 +63,20 @@ public sealed class ServerConnection(SlipwayClient client) : IAutoscalerServer
     {
         foreach (var worker in workers)
             await client.CallAsync("workers.unregister", new JsonObject { ["worker"] = worker }, ct).ConfigureAwait(false);
+    }
+
+    public Task RevokeLaunchesAsync(string scaler, IReadOnlyList<string> launchIds, CancellationToken ct) =>
+        client.CallAsync("autoscaler.revoke_launch", new JsonObject { ["scaler"] = scaler, ["launch_ids"] = new JsonArray(launchIds.Select(l => (JsonNode?)l).ToArray()) }, ct);
+
+    public async Task<Enrollment> IssueAsync(string scaler, string launchId, string workerPrefix, TimeSpan lifetime, CancellationToken ct)
+    {
+        var data = await client.CallAsync("autoscaler.create_enrollment", new JsonObject
+        {
+            ["scaler"] = scaler, ["launch_id"] = launchId, ["worker_prefix"] = workerPrefix,
+            ["expires_in_sec"] = (long)Math.Clamp(Math.Ceiling(lifetime.TotalSeconds), 1, 24 * 3600),
+        }, ct).ConfigureAwait(false);
+        var token = data["token"]?.GetValue<string>() ?? throw new SlipwayException("autoscaler.create_enrollment answered no token");
+        var expires = DateTimeOffset.Parse(data["expires"]?.GetValue<string>() ?? "", System.Globalization.CultureInfo.InvariantCulture);
+        return new Enrollment(token, expires);
     }
 }

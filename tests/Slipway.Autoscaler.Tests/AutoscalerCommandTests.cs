@@ -110,6 +110,36 @@ public sealed class AutoscalerCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_bad_ec2_section_is_refused_with_every_problem_named_before_any_cloud_call()
+    {
+        var path = WriteConfig("""
+            { "name": "cli", "queues": { "q": ["gpu"] },
+              "resources": { "gpu": { "provider": "ec2", "machine_type": "g5.xlarge",
+                                      "markets": [ { "market": "spot", "zones": ["somewhere"] } ] } },
+              "ec2": { "region": "nowhere", "ami": "ubuntu", "security_group_ids": ["open"] } }
+            """);
+        var (exit, _, error) = await RunAsync("autoscaler", "--config", path, "--dry-run");
+        Assert.Equal(ExitCodes.Configuration, exit);
+        Assert.Contains("ec2.region: 'nowhere' is not a region name", error, StringComparison.Ordinal);
+        Assert.Contains("ec2.ami: 'ubuntu' is not an image id", error, StringComparison.Ordinal);
+        Assert.Contains("ec2.security_group_ids: 'open'", error, StringComparison.Ordinal);
+        Assert.Contains("resources.gpu.markets.spot.zones: 'somewhere'", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_ec2_section_without_a_server_url_is_refused_when_this_server_is_only_on_loopback()
+    {
+        var path = WriteConfig("""
+            { "name": "cli", "queues": { "q": ["gpu"] },
+              "resources": { "gpu": { "provider": "ec2", "machine_type": "g5.xlarge" } },
+              "ec2": { "region": "us-east-1", "ami": "ami-0123456789abcdef0" } }
+            """);
+        var (exit, _, error) = await RunAsync("autoscaler", "--config", path, "--dry-run");
+        Assert.Equal(ExitCodes.Configuration, exit);
+        Assert.Contains("ec2.server_url: instances cannot reach", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Status_shows_the_instances_and_the_decisions()
     {
         var state = new AutoscalerState { Month = "2026-12" };

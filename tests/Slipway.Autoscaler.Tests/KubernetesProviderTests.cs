@@ -356,7 +356,7 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
         await EnqueueAsync("train");
         _cluster.Fail("GET", "jobs", status, malformed: malformed);
 
-        var error = await Assert.ThrowsAsync<ProviderApiException>(() => loop.RunOnceAsync(default));
+        var error = await Assert.ThrowsAsync<ProviderException>(() => loop.RunOnceAsync(default));
         Assert.StartsWith("kubernetes: list Jobs and pods in namespace ml: ", error.Message, StringComparison.Ordinal);
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
         Assert.Empty(_cluster.Jobs());
@@ -419,7 +419,7 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
         Assert.Empty(_cluster.Jobs());
 
         _cluster.Fail("DELETE", "jobs", 401);
-        var error = await Assert.ThrowsAsync<ProviderApiException>(() => provider.TerminateAsync(id, default));
+        var error = await Assert.ThrowsAsync<ProviderException>(() => provider.TerminateAsync(id, default));
         Assert.Contains("kubernetes: delete Job ml/k8s-feedbeef01: HTTP 401", error.Message, StringComparison.Ordinal);
     }
 }

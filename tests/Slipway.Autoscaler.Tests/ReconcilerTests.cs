@@ -241,6 +241,27 @@ public sealed class ReconcilerTests
     }
 
     [Fact]
+    public void An_instance_terminated_after_its_listing_was_asked_for_is_no_orphan_until_a_later_listing_still_shows_it()
+    {
+        var reconciler = Reconciler(Config(c => c.IdleTimeoutSeconds = 1));
+        var instance = LaunchAll(reconciler, reconciler.Decide(Snapshot(1), _state)).Single();
+        reconciler.Decide(Snapshot(0, [Worker(instance)], [Running(instance)]), _state);
+        _clock.Advance(TimeSpan.FromSeconds(2));
+        Assert.Contains(reconciler.Decide(Snapshot(0, [Worker(instance)], [Running(instance)]), _state).Decisions, d => d.Action == DecisionAction.Drain);
+        var asked = _clock.GetUtcNow();
+        _clock.Advance(TimeSpan.FromSeconds(6));
+        Assert.Contains(reconciler.Decide(Snapshot(0, [Worker(instance)], [Running(instance)]), _state).Decisions, d => d.Action == DecisionAction.Terminate);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+
+        // A listing asked for before the terminate still shows it running: nothing to do.
+        var stale = reconciler.Decide(Snapshot(0, [], [Running(instance)]) with { ListedAt = asked }, _state);
+        Assert.DoesNotContain(stale.Decisions, d => d.Action == DecisionAction.Terminate);
+        // One asked for after it that still shows it running: the terminate did not take, so it is tried again.
+        var later = reconciler.Decide(Snapshot(0, [], [Running(instance)]) with { ListedAt = _clock.GetUtcNow() }, _state);
+        Assert.Contains(later.Decisions, d => d.Action == DecisionAction.Terminate && d.Reason == Reasons.Orphan);
+    }
+
+    [Fact]
     public void An_instance_no_record_explains_is_terminated_and_one_with_a_registered_agent_is_adopted()
     {
         var reconciler = Reconciler(Config());

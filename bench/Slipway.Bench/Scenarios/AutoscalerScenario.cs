@@ -9,7 +9,8 @@ namespace Slipway.Bench.Scenarios;
 
 /// <summary>
 /// The autoscaler: a seeded bursty day replayed under Slipway's reconciler and ClearML's open-source policy in one simulator;
-/// one reconcile pass at 10,000 queued tasks / 500 instances / 1,000 workers; enqueue → launch requested against a real server.
+/// one reconcile pass at 10,000 queued tasks / 500 instances / 1,000 workers; enqueue → launch requested against a real server,
+/// with a recording provider and with the EC2 provider against moto's EC2 on loopback.
 /// </summary>
 public static class AutoscalerScenario
 {
@@ -18,6 +19,7 @@ public static class AutoscalerScenario
         Replay(ctx);
         ReconcilePass(ctx);
         await EnqueueToLaunchAsync(ctx);
+        await EnqueueToEc2LaunchAsync(ctx);
     }
 
     private static AutoscalerConfig SimulatedConfig(int max)
@@ -153,5 +155,154 @@ public static class AutoscalerScenario
         }
         ctx.Results.Add(new Row("autoscaler", "SQLite", $"enqueue → instance launch requested, {enqueues} enqueues (p50 / p99 / max), poll every {config.PollIntervalSeconds} s",
             Fmt.Ms(times.P50), "-", "-", "< 1 s", times.Max < 1000, $"p99 {Fmt.Ms(times.P99)}, max {Fmt.Ms(times.Max)}"));
+    }
+
+    /// <summary>
+    /// Enqueue → RunInstances sent, with the real EC2 provider (enrollment token from the server, boot script, tags) against
+    /// moto's EC2 server on loopback; the time is taken when the SDK's request leaves for moto. Instances never register, so
+    /// each booting one counts as capacity and every enqueue needs exactly one launch.
+    /// </summary>
+    private static async Task EnqueueToEc2LaunchAsync(BenchContext ctx)
+    {
+        var enqueues = ctx.Quick ? 10 : 100;
+        using var moto = MotoProcess.Start();
+        await using var server = await BenchServer.StartAsync(Engine.Sqlite, ctx.Postgres);
+        var admin = server.Server.NewAdmin!;
+        using var client = new SlipwayClient(new ClientOptions { ApiServer = server.ApiUrl, AccessKey = admin.AccessKey, SecretKey = admin.SecretKey });
+        await client.Queues.CreateAsync("q");
+        var config = new AutoscalerConfig
+        {
+            Name = "lat-ec2", MaxInstances = 1000, MaxLaunchesInFlight = 1000, SpinUpTimeoutSeconds = 3600,
+            Ec2 = new Ec2ProviderConfig { Region = "us-east-1", EndpointUrl = moto.Endpoint, Ami = "ami-03cf127a" },
+        };
+        config.Queues["q"] = ["cpu"];
+        config.Resources["cpu"] = new ResourceConfig { Provider = "ec2", MachineType = "t3.micro", MaxInstances = 1000 };
+        var recorder = new RunInstancesRecorder();
+        var settings = Ec2Provider.ClientSettings(config.Ec2);
+        settings.HttpClientFactory = recorder;
+        using var ec2 = new Amazon.EC2.AmazonEC2Client(new Amazon.Runtime.BasicAWSCredentials("bench", "bench"), settings);
+        var connection = new ServerConnection(client);
+        using var provider = new Ec2Provider(config, connection, server.ApiUrl, ec2);
+        var loop = new AutoscalerLoop(config, connection, [provider]);
+        await loop.StartAsync(default);
+        using var stop = new CancellationTokenSource();
+        var run = loop.RunAsync(stop.Token);
+        var times = new Latencies(enqueues);
+        for (var i = 0; i < enqueues; i++)
+        {
+            var id = (await client.CallAsync("tasks.create", new JsonObject { ["name"] = $"t{i}", ["type"] = "training" }))["id"]!.GetValue<string>();
+            recorder.Sent = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var before = Stopwatch.GetTimestamp();
+            await client.Tasks.EnqueueAsync(id, "q");
+            var at = await recorder.Sent.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            times.Add(at - before);
+        }
+        await stop.CancelAsync();
+        try
+        {
+            await run;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        ctx.Results.Add(new Row("autoscaler", "SQLite + moto EC2", $"enqueue → EC2 RunInstances sent (moto on loopback), {enqueues} enqueues (p50 / p99 / max), poll every {config.PollIntervalSeconds} s",
+            Fmt.Ms(times.P50), "-", "-", "< 1 s", times.Max < 1000,
+            $"p99 {Fmt.Ms(times.P99)}, max {Fmt.Ms(times.Max)}; DescribeInstances to moto p50 {Median(recorder.ListTimes):0.#} ms, max {recorder.ListTimes.DefaultIfEmpty().Max():0.#} ms over {recorder.ListTimes.Count} passes"));
+    }
+
+    private static double Median(List<double> values)
+    {
+        lock (values)
+            return values.Count == 0 ? 0 : values.Order().ElementAt(values.Count / 2);
+    }
+
+    /// <summary>Notes when the SDK sends a RunInstances call (the launch requested at the provider's door).</summary>
+    private sealed class RunInstancesRecorder : Amazon.Runtime.HttpClientFactory
+    {
+        public TaskCompletionSource<long> Sent { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>How long each DescribeInstances round trip to moto took (ms): the part of a pass the stand-in sets.</summary>
+        public List<double> ListTimes { get; } = [];
+
+        public override HttpClient CreateHttpClient(Amazon.Runtime.IClientConfig clientConfig) => new(new Handler(this));
+
+        public override bool UseSDKHttpClientCaching(Amazon.Runtime.IClientConfig clientConfig) => false;
+
+        public override bool DisposeHttpClientsAfterUse(Amazon.Runtime.IClientConfig clientConfig) => true;
+
+        private sealed class Handler(RunInstancesRecorder recorder) : DelegatingHandler(new HttpClientHandler())
+        {
+            protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
+            {
+                var body = request.Content is null ? "" : await request.Content.ReadAsStringAsync(ct);
+                if (body.Contains("Action=RunInstances", StringComparison.Ordinal))
+                    recorder.Sent.TrySetResult(Stopwatch.GetTimestamp());
+                var started = Stopwatch.GetTimestamp();
+                var response = await base.SendAsync(request, ct);
+                if (body.Contains("Action=DescribeInstances", StringComparison.Ordinal))
+                {
+                    lock (recorder.ListTimes)
+                        recorder.ListTimes.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                }
+                return response;
+            }
+        }
+    }
+
+    /// <summary>moto's server (python3 -m moto.server, or SLIPWAY_TEST_PYTHON's) on a free loopback port, for as long as the scenario runs.</summary>
+    private sealed class MotoProcess : IDisposable
+    {
+        private readonly Process _process;
+
+        private MotoProcess(Process process, string endpoint)
+        {
+            _process = process;
+            Endpoint = endpoint;
+        }
+
+        public string Endpoint { get; }
+
+        public static MotoProcess Start()
+        {
+            int port;
+            using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+            {
+                probe.Start();
+                port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+            }
+            var python = Environment.GetEnvironmentVariable("SLIPWAY_TEST_PYTHON") is { Length: > 0 } chosen ? chosen : "python3";
+            var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var arg in new[] { "-m", "moto.server", "-H", "127.0.0.1", "-p", port.ToString(CultureInfo.InvariantCulture) })
+                start.ArgumentList.Add(arg);
+            var process = Process.Start(start) ?? throw new InvalidOperationException("moto did not start");
+            process.OutputDataReceived += (_, _) => { };
+            process.ErrorDataReceived += (_, _) => { };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            var watch = Stopwatch.StartNew();
+            while (watch.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                if (process.HasExited)
+                    throw new InvalidOperationException("moto's server exited; the EC2 figure needs python3 with moto");
+                try
+                {
+                    using var connect = new System.Net.Sockets.TcpClient("127.0.0.1", port);
+                    return new MotoProcess(process, $"http://127.0.0.1:{port}");
+                }
+                catch (System.Net.Sockets.SocketException)
+                {
+                    Thread.Sleep(100);
+                }
+            }
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException("moto's server did not start");
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+                _process.Kill(entireProcessTree: true);
+            _process.Dispose();
+        }
     }
 }

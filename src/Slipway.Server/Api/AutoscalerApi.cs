@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Slipway.Server.Auth;
 using Slipway.Server.Domain;
 using Slipway.Server.Storage;
 
@@ -7,12 +8,16 @@ namespace Slipway.Server.Api;
 /// <summary>
 /// autoscaler.*: where an autoscaler keeps its state (one document per autoscaler and tenant, swapped whole) and its
 /// append-only decision log, and how it releases the tasks of instances it saw die. Admins and the system identity only
-/// (the route table keeps everyone else out).
+/// (the route table keeps everyone else out), except <c>autoscaler.enroll</c>, which a booting instance calls with nothing
+/// but its one-time token.
 /// </summary>
-public sealed class AutoscalerApi(IDocumentStore docs, LostTasks lostTasks, TimeProvider clock)
+public sealed class AutoscalerApi(IDocumentStore docs, LostTasks lostTasks, SecurityEpoch epoch, AuditLog audit, TimeProvider clock)
 {
     public const int MaxStateBytes = 8 * 1024 * 1024;
     public const int MaxEventsPerCall = 1000;
+
+    /// <summary>An enrollment token lives at most this long (a spin-up timeout longer than a day is a configuration mistake).</summary>
+    public const int MaxEnrollmentSeconds = 24 * 3600;
 
     public void Map(RpcRouter router)
     {
@@ -23,6 +28,9 @@ public sealed class AutoscalerApi(IDocumentStore docs, LostTasks lostTasks, Time
         router.Add("autoscaler.get_events", GetEvents, "scaler page_size");
         router.Add("autoscaler.release_task", ReleaseTask, "task worker requeue reason");
         router.Add("autoscaler.hold_task", HoldTask, "task message");
+        router.Add("autoscaler.create_enrollment", CreateEnrollment, "scaler launch_id worker_prefix expires_in_sec");
+        router.Add("autoscaler.enroll", Enroll, "token instance_id", anonymous: true);
+        router.Add("autoscaler.revoke_launch", RevokeLaunch, "scaler launch_ids");
     }
 
     private static string Scaler(RpcCall call)
@@ -139,5 +147,116 @@ public sealed class AutoscalerApi(IDocumentStore docs, LostTasks lostTasks, Time
         if (message.Length > 2000)
             throw ApiException.Validation("message must be at most 2000 characters");
         return new JsonObject { ["updated"] = await lostTasks.HoldAsync(call.Caller.Company, task, message, call.Aborted) };
+    }
+
+    /// <summary>
+    /// A one-time token for one launch, so that user-data carries no long-lived key: the instance exchanges it once
+    /// (<c>autoscaler.enroll</c>) for a key pair of its own, before the spin-up timeout. Only the token's hash is kept.
+    /// </summary>
+    private async ValueTask<JsonNode?> CreateEnrollment(RpcCall call)
+    {
+        var scaler = Scaler(call);
+        var launch = call.RequireString("launch_id");
+        if (launch.Length is 0 or > 100 || launch.Contains(':', StringComparison.Ordinal))
+            throw ApiException.Validation("launch_id must be 1 to 100 characters without ':'");
+        var prefix = call.RequireString("worker_prefix");
+        if (prefix.Length is 0 or > 200 || !Tenants.IsWorkerId(prefix))
+            throw ApiException.Validation("worker_prefix must be 1 to 200 characters without control characters");
+        var seconds = call.Long("expires_in_sec") ?? throw ApiException.MissingField("expires_in_sec");
+        if (seconds is < 1 or > MaxEnrollmentSeconds)
+            throw ApiException.Validation($"expires_in_sec must be between 1 and {MaxEnrollmentSeconds}");
+        var id = SecretHash.NewKey(20);
+        var secret = SecretHash.NewKey(48);
+        var now = clock.GetUtcNow();
+        var expires = now.AddSeconds(seconds);
+        await docs.InsertAsync(Collection.AutoscalerEnrollments, id, new JsonObject
+        {
+            ["id"] = id, ["scaler"] = scaler, ["company"] = call.Caller.Company, ["launch_id"] = launch, ["worker_prefix"] = prefix,
+            ["secret_hash"] = SecretHash.Create(secret), ["created"] = Json.Timestamp(now), ["created_by"] = call.Caller.User,
+            ["expires"] = Json.Timestamp(expires), ["used"] = false,
+        }, call.Aborted);
+        return new JsonObject { ["token"] = $"{id}.{secret}", ["expires"] = Json.Timestamp(expires) };
+    }
+
+    /// <summary>
+    /// Exchanges a token once for a key pair of a user made for this one launch (role agent: it runs tasks, it manages nothing),
+    /// which <c>autoscaler.revoke_launch</c> deletes with its keys when the instance ends. A used, expired or unknown token is a 401.
+    /// </summary>
+    private async ValueTask<JsonNode?> Enroll(RpcCall call)
+    {
+        var token = call.RequireString("token");
+        var dot = token.IndexOf('.', StringComparison.Ordinal);
+        var enrollment = dot is > 0 and <= 64 ? await docs.GetAsync(Collection.AutoscalerEnrollments, token[..dot], call.Aborted) : null;
+        if (enrollment is null || !SecretHash.Matches(Json.GetString(enrollment.Body, "secret_hash") ?? "", token[(dot + 1)..]))
+            throw new ApiException(401, 0, "Unauthorized (unknown enrollment token)");
+        if (Json.GetBool(enrollment.Body, "used"))
+            throw new ApiException(401, 0, "Unauthorized (this enrollment token was already used; each instance enrolls once)");
+        var now = clock.GetUtcNow();
+        if (!DateTimeOffset.TryParse(Json.GetString(enrollment.Body, "expires"), System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.AssumeUniversal, out var expires) || now >= expires)
+            throw new ApiException(401, 0, "Unauthorized (this enrollment token has expired: the instance did not enroll within the spin-up timeout)");
+        var instanceId = call.String("instance_id");
+        if (instanceId is { Length: > 100 })
+            throw ApiException.Validation("instance_id must be at most 100 characters");
+        var body = (JsonObject)enrollment.Body.DeepClone();
+        body["used"] = true;
+        body["used_at"] = Json.Timestamp(now);
+        body["instance_id"] = instanceId;
+        body["remote_ip"] = call.RemoteIp;
+        // The swap is the one use: of two concurrent exchanges only one wins.
+        if (!await docs.ReplaceAsync(Collection.AutoscalerEnrollments, enrollment, body, CancellationToken.None))
+            throw new ApiException(401, 0, "Unauthorized (this enrollment token was already used; each instance enrolls once)");
+        var company = Tenants.Of(enrollment.Body);
+        var scaler = Json.GetString(enrollment.Body, "scaler") ?? "";
+        var launch = Json.GetString(enrollment.Body, "launch_id") ?? "";
+        var user = await AuthApi.CreateUserAsync(docs, $"{scaler}:{launch} (autoscaled agent)", Roles.Agent, company, clock, CancellationToken.None);
+        var (accessKey, secretKey) = await AuthApi.NewCredentialsAsync(docs, user, $"autoscaler {scaler} launch {launch}", clock, CancellationToken.None);
+        body["user"] = user;
+        body["access_key"] = accessKey;
+        var used = await docs.GetAsync(Collection.AutoscalerEnrollments, enrollment.Id, CancellationToken.None);
+        if (used is not null)
+            await docs.ReplaceAsync(Collection.AutoscalerEnrollments, used, body, CancellationToken.None);
+        await audit.RecordAsync("autoscaler_enrolled", null, call.RemoteIp,
+            new JsonObject { ["scaler"] = scaler, ["launch_id"] = launch, ["instance_id"] = instanceId, ["user"] = user, ["access_key"] = accessKey }, company);
+        return new JsonObject
+        {
+            ["credentials"] = new JsonObject { ["access_key"] = accessKey, ["secret_key"] = secretKey },
+            ["worker_prefix"] = Json.GetString(enrollment.Body, "worker_prefix"), ["scaler"] = scaler, ["launch_id"] = launch,
+        };
+    }
+
+    /// <summary>The launches' instances ended: their tokens stop working and the users they enrolled as are deleted with every key.</summary>
+    private async ValueTask<JsonNode?> RevokeLaunch(RpcCall call)
+    {
+        var scaler = Scaler(call);
+        var launches = call.StringList("launch_ids") ?? throw ApiException.MissingField("launch_ids");
+        if (launches.Count > MaxEventsPerCall)
+            throw ApiException.Validation($"at most {MaxEventsPerCall} launch ids per call");
+        if (launches.Count == 0)
+            return new JsonObject { ["revoked"] = 0 };
+        var found = await docs.FindAsync(Collection.AutoscalerEnrollments, new DocQuery()
+            .Where(Tenants.Filter(call.Caller.Company)).Where(new FieldIn("scaler", [scaler])).Where(new FieldIn("launch_id", launches.ToList())), call.Aborted);
+        var users = 0;
+        foreach (var enrollment in found)
+        {
+            if (Json.GetString(enrollment.Body, "user") is { Length: > 0 } user)
+            {
+                foreach (var key in await docs.FindAsync(Collection.Credentials, new DocQuery().Where(new FieldIn("user", [user])), CancellationToken.None))
+                    await docs.DeleteAsync(Collection.Credentials, key.Id, CancellationToken.None);
+                await docs.DeleteAsync(Collection.Users, user, CancellationToken.None);
+                users++;
+            }
+            await docs.DeleteAsync(Collection.AutoscalerEnrollments, enrollment.Id, CancellationToken.None);
+        }
+        if (users > 0)
+            await epoch.BumpAsync();
+        if (found.Count > 0)
+        {
+            await audit.RecordAsync("autoscaler_launch_revoked", call.Caller, call.RemoteIp, new JsonObject
+            {
+                ["scaler"] = scaler, ["launch_ids"] = new JsonArray(found.Select(e => (JsonNode?)Json.GetString(e.Body, "launch_id")).ToArray()), ["users"] = users,
+            });
+        }
+        return new JsonObject { ["revoked"] = found.Count };
     }
 }

@@ -75,6 +75,17 @@ public sealed class AccessControl(IDocumentStore docs, ServerOptions options)
         if (caller.IsAdmin)
             return Level.Owner;
         var owner = OwnerOf(doc);
+        if (caller.Role == Roles.Agent)
+        {
+            // It runs whatever its queues hand it: it writes tasks and models, it only reads the rest.
+            return collection switch
+            {
+                Collection.Tasks or Collection.Models => Level.Write,
+                Collection.Queues or Collection.Workers => owner == caller.User ? Level.Owner : Level.Read,
+                Collection.Projects or Collection.ServingEndpoints => Level.Read,
+                _ => Level.None,
+            };
+        }
         if (caller.Role == Roles.Customer)
         {
             if (collection != Collection.Tasks)
@@ -138,6 +149,8 @@ public sealed class AccessControl(IDocumentStore docs, ServerOptions options)
     {
         if (!Enabled)
             return new AllOf([]);
+        if (caller.Role == Roles.Agent)
+            return collection == Collection.Workers ? Tenants.Filter(caller.Company, "company.id") : Tenants.Filter(caller.Company);
         if (projects is { Count: > 0 } && collection is Collection.Tasks or Collection.Models && caller.Role is not Roles.Customer)
         {
             var grants = await GrantsAsync(caller, ct);

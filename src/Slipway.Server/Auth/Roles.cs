@@ -10,6 +10,11 @@ public static class Roles
     public const string Member = "member";
     public const string Viewer = "viewer";
     public const string Customer = "customer";
+    /// <summary>
+    /// An agent an autoscaler enrolled (one user per launch, deleted when the instance ends): it runs and reports on whatever
+    /// task its queues hand it, in any project of its tenant, and manages nothing. Never assignable through the API.
+    /// </summary>
+    public const string Agent = "agent";
     /// <summary>The server's own background work (watchdog, first start); never a user's role.</summary>
     public const string System = "system";
 

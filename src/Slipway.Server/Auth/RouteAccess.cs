@@ -34,7 +34,7 @@ public static class RouteAccess
     public static readonly FrozenSet<string> AdminOnly = FrozenSet.Create(StringComparer.Ordinal,
         "users.create", "users.update", "users.delete", "audit.get_all", "files.run_cleanup",
         "autoscaler.get_state", "autoscaler.set_state", "autoscaler.get_all", "autoscaler.add_events", "autoscaler.get_events",
-        "autoscaler.release_task", "autoscaler.hold_task");
+        "autoscaler.release_task", "autoscaler.hold_task", "autoscaler.create_enrollment", "autoscaler.revoke_launch");
 
     /// <summary>
     /// A customer runs published templates and reads its results: it clones, enqueues and reads tasks, and nothing else. Which
@@ -53,6 +53,8 @@ public static class RouteAccess
         {
             Roles.Admin or Roles.System => true,
             Roles.Member => !AdminOnly.Contains(endpoint),
+            // An enrolled agent keeps the one key pair it was given: it makes no more.
+            Roles.Agent => !AdminOnly.Contains(endpoint) && endpoint != "auth.create_credentials",
             Roles.Viewer => Reads.Contains(endpoint) || OwnKeys.Contains(endpoint),
             Roles.Customer => Customer.Contains(endpoint) || OwnKeys.Contains(endpoint),
             _ => false,

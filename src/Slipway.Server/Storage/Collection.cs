@@ -31,4 +31,6 @@ public enum Collection
     ServingStats,
     /// <summary>Named views of the experiments tables (sort and columns), shared within a tenant.</summary>
     Views,
+    /// <summary>One-time enrollment tokens of autoscaled instances (hashes only), each bound to one launch and the key pair it was exchanged for.</summary>
+    AutoscalerEnrollments,
 }

@@ -47,6 +47,7 @@ public abstract class SqlDatabase : IAsyncDisposable
         Collection.ServingContainers => "serving_containers",
         Collection.ServingStats => "serving_stats",
         Collection.Views => "views",
+        Collection.AutoscalerEnrollments => "autoscaler_enrollments",
         _ => throw new ArgumentOutOfRangeException(nameof(collection)),
     };
 }

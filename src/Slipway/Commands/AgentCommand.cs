@@ -38,9 +38,15 @@ public static class AgentCommand
                 result.AddError("--max-tasks must be at least 1");
         });
         var shutdownCommand = new Option<string?>("--shutdown-command") { Description = "Run this shell command when one of the two above stops the agent, e.g. 'sudo shutdown -h now'", HelpName = "command" };
+        var enrollServer = new Option<string?>("--enroll-server")
+        {
+            Description = $"Enroll with this server's API address: trade the one-time token in {EnrollmentTokenVariable} for this agent's own key pair (autoscaled instances)",
+            HelpName = "url",
+        };
+        var instanceId = new Option<string?>("--instance-id") { Description = "The cloud instance id, recorded with the enrollment", HelpName = "id" };
         var command = new ClientCommand("agent", "Run tasks from queues on this machine: prepare the code and environment, run it, report, until Ctrl-C", console)
         {
-            queues, slots, gpus, workDir, python, systemPython, pipArgs, workerId, ping, keep, idleShutdown, unreachable, shutdownCommand, maxTasks,
+            queues, slots, gpus, workDir, python, systemPython, pipArgs, workerId, ping, keep, idleShutdown, unreachable, shutdownCommand, maxTasks, enrollServer, instanceId,
         };
         command.SetClientAction(async run =>
         {
@@ -99,8 +105,40 @@ public static class AgentCommand
                 }
             }
             return ExitCodes.Ok;
-        });
+        }, async (parse, ct) => parse.GetValue(enrollServer) is { } server ? await EnrollAsync(console, server, parse.GetValue(instanceId), ct) : null);
         return command;
+    }
+
+    public const string EnrollmentTokenVariable = "SLIPWAY_ENROLLMENT_TOKEN";
+
+    /// <summary>The client options of an enrolled agent: the server's address and the key pair the token was traded for (in memory only).</summary>
+    private static async Task<Slipway.Client.ClientOptions> EnrollAsync(CliConsole console, string server, string? instanceId, CancellationToken ct)
+    {
+        if (!Uri.TryCreate(server, UriKind.Absolute, out var api) || api.Scheme is not ("http" or "https"))
+            throw CliException.Usage($"--enroll-server wants the server's API address, e.g. https://slipway.example:8008 (got '{server}')");
+        var token = Environment.GetEnvironmentVariable(EnrollmentTokenVariable);
+        if (string.IsNullOrEmpty(token))
+            throw new CliException(ExitCodes.Configuration, $"--enroll-server needs the one-time token in {EnrollmentTokenVariable}");
+        // Tasks inherit the environment: the token (spent in a moment anyway) does not go with it.
+        Environment.SetEnvironmentVariable(EnrollmentTokenVariable, null);
+        AgentEnrollment.Credentials credentials;
+        try
+        {
+            credentials = await AgentEnrollment.ExchangeAsync(api, token, instanceId, TimeSpan.FromMinutes(2), ct);
+        }
+        catch (Slipway.Client.SlipwayException e)
+        {
+            throw new CliException(ExitCodes.Configuration, e.Message);
+        }
+        console.Error.WriteLine($"slipway agent: enrolled with {api}" + (instanceId is { Length: > 0 } ? $" as instance {instanceId}" : ""));
+        return new Slipway.Client.ClientOptions
+        {
+            ApiServer = api,
+            WebServer = Environment.GetEnvironmentVariable("CLEARML_WEB_HOST") is { Length: > 0 } web ? new Uri(web) : null,
+            FilesServer = Environment.GetEnvironmentVariable("CLEARML_FILES_HOST") is { Length: > 0 } files ? new Uri(files) : null,
+            AccessKey = credentials.AccessKey,
+            SecretKey = credentials.SecretKey,
+        };
     }
 
     /// <summary>A duration such as 90s, 15m, 2h or 1d (a bare number is seconds).</summary>

@@ -18,7 +18,7 @@ public static class AutoscalerCommand
     {
         var config = new Option<string?>("--config") { Description = "The autoscaler's configuration file (JSON; see README)", HelpName = "file" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print what would be launched or stopped and why, then exit; nothing is changed" };
-        var command = new ClientCommand("autoscaler", "Start and stop compute (local agents) as queued work needs it, within a budget, until Ctrl-C", console)
+        var command = new ClientCommand("autoscaler", "Start and stop compute (local agents, EC2 instances) as queued work needs it, within a budget, until Ctrl-C", console)
         {
             config, dryRun, Status(console),
         };
@@ -39,9 +39,10 @@ public static class AutoscalerCommand
                 o.SingleLine = true;
                 o.TimestampFormat = "HH:mm:ss ";
             }).SetMinimumLevel(LogLevel.Information));
-            var loop = CreateLoop(settings, run.Client, logging.CreateLogger("Slipway.Autoscaler"));
+            AutoscalerLoop loop;
             try
             {
+                loop = CreateLoop(settings, run.Client, logging.CreateLogger("Slipway.Autoscaler"));
                 await loop.StartAsync(run.CancellationToken);
             }
             catch (AutoscalerConfigException e)
@@ -100,10 +101,22 @@ public static class AutoscalerCommand
             environment["CLEARML_API_ACCESS_KEY"] = key;
             environment["CLEARML_API_SECRET_KEY"] = secret;
         }
+        var server = new ServerConnection(client);
         var providers = new List<IComputeProvider> { new LocalProvider(config.Local, directory, environment) };
+        if (config.Ec2 is not null || config.Resources.Values.Any(r => r?.Provider == Ec2Provider.ProviderName))
+        {
+            // The ec2 section is checked before a client is made from it, so a bad region or URL is named, not thrown.
+            if (Ec2ProviderConfig.Problems(config.Ec2, config.Resources.Where(r => r.Value?.Provider == Ec2Provider.ProviderName).Select(r => (r.Key, r.Value)).ToList())
+                is { Count: > 0 } problems)
+                throw new AutoscalerConfigException(problems);
+            // The instances boot elsewhere: the address this process uses may not be one they can reach.
+            if (config.Ec2!.ServerUrl is null && client.Options.ApiServer.IsLoopback)
+                throw new AutoscalerConfigException([$"ec2.server_url: instances cannot reach {client.Options.ApiServer} (a loopback address); set the server's API address as instances see it"]);
+            providers.Add(new Ec2Provider(config, server, client.Options.ApiServer));
+        }
         if (config.Kubernetes is { } kubernetes)
             providers.Add(new KubernetesProvider(kubernetes));
-        return new AutoscalerLoop(config, new ServerConnection(client), providers, logger: logger);
+        return new AutoscalerLoop(config, server, providers, logger: logger);
     }
 
     private static ClientCommand Status(CliConsole console)

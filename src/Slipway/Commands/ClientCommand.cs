@@ -53,14 +53,18 @@ public sealed class ClientCommand : Command
     }
 
     /// <summary>Sets what the command does with a connected client; the returned value is the exit code.</summary>
-    public void SetClientAction(Func<ClientInvocation, Task<int>> action)
+    public void SetClientAction(Func<ClientInvocation, Task<int>> action) => SetClientAction(action, null);
+
+    /// <summary>As above, with the client's options from <paramref name="connect"/> when it gives any (the agent's enrollment), else from the configuration.</summary>
+    public void SetClientAction(Func<ClientInvocation, Task<int>> action, Func<ParseResult, CancellationToken, Task<ClientOptions?>>? connect)
     {
         // Added here rather than in the constructor, so that --help lists them after the command's own options.
         Options.Add(Conf);
         Options.Add(Json);
         SetAction((parse, ct) => ExitCodes.RunAsync(_console, parse, async () =>
         {
-            using var client = new SlipwayClient(LoadOptions(parse.GetValue(Conf)));
+            var options = connect is null ? null : await connect(parse, ct);
+            using var client = new SlipwayClient(options ?? LoadOptions(parse.GetValue(Conf)));
             return await action(new ClientInvocation(parse, client, _console, parse.GetValue(Json), ct));
         }, ct));
     }

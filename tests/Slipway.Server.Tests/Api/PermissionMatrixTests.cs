@@ -38,7 +38,8 @@ public abstract class PermissionMatrixTests(string engine) : ServerTests(engine)
         var fixture = await CreateFixtureAsync();
         var (client, role) = await SignInAsync(caller, fixture);
         var wrong = new List<string>();
-        foreach (var endpoint in Server.Server.Endpoints.Where(e => e is not ("auth.login" or "events.add_batch")))
+        // Routes that need no key (auth.login, autoscaler.enroll) are open to every caller by design.
+        foreach (var endpoint in Server.Server.Endpoints.Where(e => e != "events.add_batch" && !Server.Server.Route(e).Anonymous))
         {
             var route = Server.Server.Route(endpoint);
             var body = Body(route.Fields, fixture);

@@ -89,5 +89,7 @@ public static class PostgresSchema
         // Saved views of the experiments tables, read per tenant and table.
         DocTable("views"),
         "CREATE INDEX views_table ON views ((doc #>> '{company}'), (doc #>> '{table}'))",
+        // One-time enrollment tokens of autoscaled instances, found by launch when the instance ends.
+        DocTable("autoscaler_enrollments"),
     ];
 }

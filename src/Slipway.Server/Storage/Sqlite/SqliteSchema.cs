@@ -92,5 +92,7 @@ public static class SqliteSchema
         // Saved views of the experiments tables, read per tenant and table.
         DocTable("views"),
         "CREATE INDEX views_table ON views (json_extract(doc, '$.company'), json_extract(doc, '$.table'))",
+        // One-time enrollment tokens of autoscaled instances, found by launch when the instance ends.
+        DocTable("autoscaler_enrollments"),
     ];
 }
