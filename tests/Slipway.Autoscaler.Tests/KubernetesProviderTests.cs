@@ -385,9 +385,11 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
         var provider = new KubernetesProvider(config.Kubernetes!);
         using var _ = provider;
         var loop = new AutoscalerLoop(config, new ServerConnection(_client), [provider]);
+        // Failing from the start: the loop never has a listing to act on (one listing a pass old is used while the next is
+        // asked for, so a failure that starts later lets one pass act on the listing before it).
+        _cluster.Fail("GET", "jobs", 500);
         await loop.StartAsync(default);
         await EnqueueAsync("train");
-        _cluster.Fail("GET", "jobs", 500);
         using var stop = new CancellationTokenSource();
         var run = loop.RunAsync(stop.Token);
         try
