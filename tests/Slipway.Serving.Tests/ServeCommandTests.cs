@@ -40,32 +40,10 @@ public sealed partial class ServeCommandTests : IAsyncLifetime
         await client.CallAsync("serving.add_version", new JsonObject { ["endpoint"] = endpoint, ["model"] = model });
         var key = (await client.CallAsync("serving.create_key", new JsonObject { ["endpoint"] = endpoint }))["key"]!.GetValue<string>();
 
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "slipway.dll"), "serve", "--conf", _server.ConfigPath, "--port", "0", "--poll", "0.1",
-                     "--report", "0.2", "--cache", Path.Combine(_folder, "cache") })
-            start.ArgumentList.Add(arg);
-        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("CLEARML_", StringComparison.Ordinal)).ToList())
-            start.Environment.Remove(name);
-        using var process = Process.Start(start)!;
-        var errors = new StringBuilder();
-        var url = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is null)
-                return;
-            lock (errors)
-                errors.AppendLine(e.Data);
-            if (ListeningLine().Match(e.Data) is { Success: true } m)
-                url.TrySetResult(new Uri(m.Groups[1].Value));
-        };
-        process.OutputDataReceived += (_, _) => { };
-        process.BeginErrorReadLine();
-        process.BeginOutputReadLine();
+        using var process = StartServe("--report", "0.2");
         try
         {
-            if (await Task.WhenAny(url.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60))) != url.Task)
-                throw new InvalidOperationException($"slipway serve did not start:\n{errors}");
-            using var http = new HttpClient { BaseAddress = await url.Task };
+            using var http = new HttpClient { BaseAddress = await ListeningAsync(process) };
             float[] x = [1, -2, 0.5f, 3];
             var body = new JsonObject
             {
@@ -119,32 +97,10 @@ public sealed partial class ServeCommandTests : IAsyncLifetime
         var codeUri = await client.Files.UploadFileAsync(code, "serving/cli/preprocess.py");
         await client.CallAsync("serving.add_version", new JsonObject { ["endpoint"] = endpoint, ["model"] = model, ["engine"] = "python", ["preprocess_uri"] = codeUri.ToString() });
 
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "slipway.dll"), "serve", "--conf", _server.ConfigPath, "--port", "0", "--poll", "0.1",
-                     "--cache", Path.Combine(_folder, "cache") })
-            start.ArgumentList.Add(arg);
-        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("CLEARML_", StringComparison.Ordinal)).ToList())
-            start.Environment.Remove(name);
-        using var process = Process.Start(start)!;
-        var errors = new StringBuilder();
-        var url = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is null)
-                return;
-            lock (errors)
-                errors.AppendLine(e.Data);
-            if (ListeningLine().Match(e.Data) is { Success: true } m)
-                url.TrySetResult(new Uri(m.Groups[1].Value));
-        };
-        process.OutputDataReceived += (_, _) => { };
-        process.BeginErrorReadLine();
-        process.BeginOutputReadLine();
+        using var process = StartServe();
         try
         {
-            if (await Task.WhenAny(url.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60))) != url.Task)
-                throw new InvalidOperationException($"slipway serve did not start:\n{errors}");
-            using var http = new HttpClient { BaseAddress = await url.Task };
+            using var http = new HttpClient { BaseAddress = await ListeningAsync(process) };
             var worker = 0;
             await ServingFixture.WaitForAsync(async () =>
             {
@@ -167,6 +123,40 @@ public sealed partial class ServeCommandTests : IAsyncLifetime
             if (!process.HasExited)
                 process.Kill(entireProcessTree: true);
         }
+    }
+
+    /// <summary>`slipway serve` as a child process, configured by the test server's clearml.conf only (no CLEARML_* variables).</summary>
+    private Process StartServe(params string[] extra)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "slipway.dll"), "serve", "--conf", _server.ConfigPath, "--port", "0", "--poll", "0.1",
+                     "--cache", Path.Combine(_folder, "cache") }.Concat(extra))
+            start.ArgumentList.Add(arg);
+        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("CLEARML_", StringComparison.Ordinal)).ToList())
+            start.Environment.Remove(name);
+        return Process.Start(start)!;
+    }
+
+    /// <summary>The address the serve process says it listens on (its log on stderr), or its log when it does not start within a minute.</summary>
+    private static async Task<Uri> ListeningAsync(Process process)
+    {
+        var errors = new StringBuilder();
+        var url = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+                return;
+            lock (errors)
+                errors.AppendLine(e.Data);
+            if (ListeningLine().Match(e.Data) is { Success: true } m)
+                url.TrySetResult(new Uri(m.Groups[1].Value));
+        };
+        process.OutputDataReceived += (_, _) => { };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        if (await Task.WhenAny(url.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60))) != url.Task)
+            throw new InvalidOperationException($"slipway serve did not start:\n{errors}");
+        return await url.Task;
     }
 
     private static bool Running(int pid)

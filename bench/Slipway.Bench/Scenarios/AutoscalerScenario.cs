@@ -132,27 +132,7 @@ public static class AutoscalerScenario
         config.Resources["cpu"] = new ResourceConfig { Provider = "sim", MaxInstances = 1000 };
         var provider = new RecordingProvider();
         var loop = new AutoscalerLoop(config, new ServerConnection(client), [provider]);
-        await loop.StartAsync(default);
-        using var stop = new CancellationTokenSource();
-        var run = loop.RunAsync(stop.Token);
-        var times = new Latencies(enqueues);
-        for (var i = 0; i < enqueues; i++)
-        {
-            var id = (await client.CallAsync("tasks.create", new JsonObject { ["name"] = $"t{i}", ["type"] = "training" }))["id"]!.GetValue<string>();
-            provider.Launched = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var before = Stopwatch.GetTimestamp();
-            await client.Tasks.EnqueueAsync(id, "q");
-            var at = await provider.Launched.Task.WaitAsync(TimeSpan.FromSeconds(10));
-            times.Add(at - before);
-        }
-        await stop.CancelAsync();
-        try
-        {
-            await run;
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        var times = await TimeEnqueuesAsync(client, loop, enqueues, () => provider.Launched = NewSignal());
         ctx.Results.Add(new Row("autoscaler", "SQLite", $"enqueue → instance launch requested, {enqueues} enqueues (p50 / p99 / max), poll every {config.PollIntervalSeconds} s",
             Fmt.Ms(times.P50), "-", "-", "< 1 s", times.Max < 1000, $"p99 {Fmt.Ms(times.P99)}, max {Fmt.Ms(times.Max)}"));
     }
@@ -184,6 +164,20 @@ public static class AutoscalerScenario
         var connection = new ServerConnection(client);
         using var provider = new Ec2Provider(config, connection, server.ApiUrl, ec2);
         var loop = new AutoscalerLoop(config, connection, [provider]);
+        var times = await TimeEnqueuesAsync(client, loop, enqueues, () => recorder.Sent = NewSignal());
+        ctx.Results.Add(new Row("autoscaler", "SQLite + moto EC2", $"enqueue → EC2 RunInstances sent (moto on loopback), {enqueues} enqueues (p50 / p99 / max), poll every {config.PollIntervalSeconds} s",
+            Fmt.Ms(times.P50), "-", "-", "< 1 s", times.Max < 1000,
+            $"p99 {Fmt.Ms(times.P99)}, max {Fmt.Ms(times.Max)}; DescribeInstances to moto p50 {Median(recorder.ListTimes):0.#} ms, max {recorder.ListTimes.DefaultIfEmpty().Max():0.#} ms over {recorder.ListTimes.Count} passes"));
+    }
+
+    private static TaskCompletionSource<long> NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Runs the loop while tasks are enqueued one at a time: for each, the time from the enqueue to the moment the signal
+    /// <paramref name="arm"/> sets up is given (a launch request's timestamp).
+    /// </summary>
+    private static async Task<Latencies> TimeEnqueuesAsync(SlipwayClient client, AutoscalerLoop loop, int enqueues, Func<TaskCompletionSource<long>> arm)
+    {
         await loop.StartAsync(default);
         using var stop = new CancellationTokenSource();
         var run = loop.RunAsync(stop.Token);
@@ -191,11 +185,10 @@ public static class AutoscalerScenario
         for (var i = 0; i < enqueues; i++)
         {
             var id = (await client.CallAsync("tasks.create", new JsonObject { ["name"] = $"t{i}", ["type"] = "training" }))["id"]!.GetValue<string>();
-            recorder.Sent = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var signal = arm();
             var before = Stopwatch.GetTimestamp();
             await client.Tasks.EnqueueAsync(id, "q");
-            var at = await recorder.Sent.Task.WaitAsync(TimeSpan.FromSeconds(10));
-            times.Add(at - before);
+            times.Add(await signal.Task.WaitAsync(TimeSpan.FromSeconds(10)) - before);
         }
         await stop.CancelAsync();
         try
@@ -205,9 +198,7 @@ public static class AutoscalerScenario
         catch (OperationCanceledException)
         {
         }
-        ctx.Results.Add(new Row("autoscaler", "SQLite + moto EC2", $"enqueue → EC2 RunInstances sent (moto on loopback), {enqueues} enqueues (p50 / p99 / max), poll every {config.PollIntervalSeconds} s",
-            Fmt.Ms(times.P50), "-", "-", "< 1 s", times.Max < 1000,
-            $"p99 {Fmt.Ms(times.P99)}, max {Fmt.Ms(times.Max)}; DescribeInstances to moto p50 {Median(recorder.ListTimes):0.#} ms, max {recorder.ListTimes.DefaultIfEmpty().Max():0.#} ms over {recorder.ListTimes.Count} passes"));
+        return times;
     }
 
     private static double Median(List<double> values)
