@@ -94,8 +94,10 @@ internal static class ChunkWriter
             throw new SlipwayException($"'{file.LocalPath}' changed after it was added to the dataset; add it again before uploading");
     }
 
-    // How much of a file's start the incompressibility test reads, and the least it decides on.
-    private const int SampleSize = 64 * 1024;
+    // How much of a file's start the incompressibility test reads, and the least it decides on. 16 KiB of random bytes
+    // measure about 7.99 bits per byte (the estimate falls short by ~255 / (2n ln 2)), well over the 7.9 threshold, at a
+    // quarter of 64 KiB's cost per file; 4 KiB still measure ~7.95.
+    private const int SampleSize = 16 * 1024;
     private const int MinSample = 4 * 1024;
 
     /// <summary>
@@ -107,13 +109,25 @@ internal static class ChunkWriter
     {
         if (sample.Length < MinSample)
             return false;
-        Span<int> counts = stackalloc int[256];
-        foreach (var b in sample)
-            counts[b]++;
+        // Four tables, one per byte of each group of four, so consecutive equal bytes do not wait on the same counter.
+        Span<int> counts = stackalloc int[4 * 256];
+        var i = 0;
+        for (; i + 4 <= sample.Length; i += 4)
+        {
+            counts[sample[i]]++;
+            counts[256 + sample[i + 1]]++;
+            counts[512 + sample[i + 2]]++;
+            counts[768 + sample[i + 3]]++;
+        }
+        for (; i < sample.Length; i++)
+            counts[sample[i]]++;
         double entropy = 0, n = sample.Length;
-        foreach (var count in counts)
+        for (var b = 0; b < 256; b++)
+        {
+            var count = counts[b] + counts[256 + b] + counts[512 + b] + counts[768 + b];
             if (count > 0)
                 entropy -= count / n * Math.Log2(count / n);
+        }
         return entropy >= 7.9;
     }
 }

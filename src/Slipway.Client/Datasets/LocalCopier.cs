@@ -50,11 +50,12 @@ internal static class LocalCopier
         try
         {
             // Largest first, so the last chunk to finish is a small one; with fewer chunks than downloads allowed,
-            // each chunk is read by several lanes.
+            // each chunk is read by several lanes, in proportion to its bytes.
             var parallel = Math.Max(1, options.MaxParallelDownloads);
-            var lanes = Math.Max(1, parallel / Math.Max(1, work.Count));
+            var total = work.Sum(w => w.Size);
             await Parallel.ForEachAsync(work.OrderByDescending(w => w.Size), new ParallelOptions { CancellationToken = ct, MaxDegreeOfParallelism = parallel },
-                async (w, token) => await ChunkExtractor.ExtractAsync(client.Files, w.Url, w.Files, build, counting, progress, client.Options.MaxRetries, lanes, options.VerifyHashes, token).ConfigureAwait(false))
+                async (w, token) => await ChunkExtractor.ExtractAsync(client.Files, w.Url, w.Files, build, counting, progress, client.Options.MaxRetries,
+                    Lanes(w.Size, total, work.Count, parallel), options.VerifyHashes, token).ConfigureAwait(false))
                 .ConfigureAwait(false);
             foreach (var link in version.Manifest.Links.Values)
                 await FetchLinkAsync(client, link, build, new Counter(progress, n => Interlocked.Add(ref downloaded, n)), ct).ConfigureAwait(false);
@@ -68,6 +69,13 @@ internal static class LocalCopier
             DatasetCache.DeleteFolder(build);
         }
     }
+
+    /// <summary>
+    /// How many lanes read one chunk: the downloads allowed, shared by bytes when there are fewer chunks than downloads
+    /// (a 10 MiB chunk beside two of 512 MiB gets one lane, they two each), one each otherwise.
+    /// </summary>
+    internal static int Lanes(long chunkBytes, long totalBytes, int chunks, int parallel) =>
+        chunks >= parallel || totalBytes <= 0 ? 1 : (int)Math.Clamp(Math.Round((double)parallel * chunkBytes / totalBytes), 1, parallel);
 
     private static async Task FetchLinkAsync(SlipwayClient client, DatasetLink link, string root, IProgress<long> progress, CancellationToken ct)
     {

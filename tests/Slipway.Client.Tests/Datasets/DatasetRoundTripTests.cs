@@ -250,11 +250,21 @@ public sealed class DatasetRoundTripTests(TestServer server) : IClassFixture<Tes
     public void The_incompressibility_test_takes_random_bytes_and_leaves_text_and_short_samples()
     {
         Assert.True(ChunkWriter.Incompressible(DatasetScratch.Bytes(64 * 1024, 7)));
+        Assert.True(ChunkWriter.Incompressible(DatasetScratch.Bytes(16 * 1024, 8)));
+        Assert.True(ChunkWriter.Incompressible(DatasetScratch.Bytes(4 * 1024 + 3, 9)));
         Assert.False(ChunkWriter.Incompressible(DatasetScratch.Bytes(1000, 7)));
         Assert.False(ChunkWriter.Incompressible(DatasetScratch.Text(string.Concat(Enumerable.Repeat("epoch,loss,accuracy\n", 4000)))));
         // Floats of a smooth series: few distinct high bytes, well under 7.9 bits per byte.
         Assert.False(ChunkWriter.Incompressible(Enumerable.Range(0, 16_384).SelectMany(i => BitConverter.GetBytes((float)Math.Sin(i / 100.0))).ToArray()));
     }
+
+    [Theory]
+    [InlineData(512, 1030, 3, 4, 2)] // two 512 MiB chunks and a 6 MiB one, 4 downloads: 2 + 2 + 1 lanes
+    [InlineData(6, 1030, 3, 4, 1)]
+    [InlineData(100, 100, 1, 8, 8)] // one chunk takes every download
+    [InlineData(10, 100, 10, 4, 1)] // more chunks than downloads: one lane each
+    public void Lanes_follow_the_chunks_bytes(long chunk, long total, int chunks, int parallel, int lanes) =>
+        Assert.Equal(lanes, LocalCopier.Lanes(chunk, total, chunks, parallel));
 
     [Fact]
     public async Task Chunks_can_go_to_another_file_server()
