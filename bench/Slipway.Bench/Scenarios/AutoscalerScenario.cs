@@ -20,6 +20,7 @@ public static class AutoscalerScenario
         ReconcilePass(ctx);
         await EnqueueToLaunchAsync(ctx);
         await EnqueueToEc2LaunchAsync(ctx);
+        await EnqueueToLocalTaskAsync(ctx);
     }
 
     private static AutoscalerConfig SimulatedConfig(int max)
@@ -168,6 +169,80 @@ public static class AutoscalerScenario
         ctx.Results.Add(new Row("autoscaler", "SQLite + moto EC2", $"enqueue → EC2 RunInstances sent (moto on loopback), {enqueues} enqueues (p50 / p99 / max), poll every {config.PollIntervalSeconds} s",
             Fmt.Ms(times.P50), "-", "-", "< 1 s", times.Max < 1000,
             $"p99 {Fmt.Ms(times.P99)}, max {Fmt.Ms(times.Max)}; DescribeInstances to moto p50 {Median(recorder.ListTimes):0.#} ms, max {recorder.ListTimes.DefaultIfEmpty().Max():0.#} ms over {recorder.ListTimes.Count} passes"));
+    }
+
+    /// <summary>
+    /// The local provider end to end: a task enqueued on an empty pool until its process has started (the published
+    /// `slipway agent` started by the autoscaler, registered, popped the task and ran its script, which writes the time).
+    /// Between enqueues the agent goes idle and is stopped, so every one starts from nothing.
+    /// </summary>
+    private static async Task EnqueueToLocalTaskAsync(BenchContext ctx)
+    {
+        var enqueues = ctx.Quick ? 2 : 5;
+        var slipway = await DatasetGetSdkScenario.PublishedCliAsync(ctx);
+        await using var server = await BenchServer.StartAsync(Engine.Sqlite, ctx.Postgres);
+        var admin = server.Server.NewAdmin!;
+        using var client = new SlipwayClient(new ClientOptions { ApiServer = server.ApiUrl, AccessKey = admin.AccessKey, SecretKey = admin.SecretKey });
+        await client.Queues.CreateAsync("q");
+        var root = Path.Combine(server.Server.Options.DataDir, "bench-local-agents");
+        var config = new AutoscalerConfig
+        {
+            Name = "lat-local", MaxInstances = 1, PollIntervalSeconds = 0.25, IdleTimeoutSeconds = 1, DrainRecheckSeconds = 0.25, SpinUpTimeoutSeconds = 60,
+            Local = new LocalProviderConfig { Command = [slipway], AgentArguments = ["--ping", "1", "--system-python", "--python", "/usr/bin/python3"] },
+        };
+        config.Queues["q"] = ["local"];
+        config.Resources["local"] = new ResourceConfig { Provider = "local", MaxInstances = 1 };
+        var environment = new Dictionary<string, string>
+        {
+            ["CLEARML_API_HOST"] = server.Server.ApiUrl.ToString().TrimEnd('/'), ["CLEARML_WEB_HOST"] = server.Server.WebUrl.ToString().TrimEnd('/'),
+            ["CLEARML_FILES_HOST"] = server.Server.FilesUrl.ToString().TrimEnd('/'), ["CLEARML_API_ACCESS_KEY"] = admin.AccessKey, ["CLEARML_API_SECRET_KEY"] = admin.SecretKey,
+        };
+        var provider = new LocalProvider(config.Local, root, environment) { TerminateGrace = TimeSpan.FromSeconds(5) };
+        var loop = new AutoscalerLoop(config, new ServerConnection(client), [provider]);
+        await loop.StartAsync(default);
+        using var stop = new CancellationTokenSource();
+        var run = loop.RunAsync(stop.Token);
+        var times = new Latencies(enqueues);
+        try
+        {
+            for (var i = 0; i < enqueues; i++)
+            {
+                while ((await provider.ListAsync(config.Name, default)).Count > 0)
+                    await Task.Delay(100);
+                var marker = Path.Combine(root, $"started-{i}.txt");
+                var id = (await client.CallAsync("tasks.create", new JsonObject
+                {
+                    ["name"] = $"local-{i}", ["type"] = "training",
+                    ["script"] = new JsonObject { ["binary"] = "bash", ["entry_point"] = "task.sh", ["diff"] = $"date +%s%N > {marker}\n" },
+                }))["id"]!.GetValue<string>();
+                var enqueued = DateTimeOffset.UtcNow;
+                await client.Tasks.EnqueueAsync(id, "q");
+                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+                while (!File.Exists(marker) || new FileInfo(marker).Length == 0)
+                {
+                    if (DateTime.UtcNow > deadline)
+                        throw new InvalidOperationException($"task {i} did not start within 60 s");
+                    await Task.Delay(20);
+                }
+                var started = DateTimeOffset.FromUnixTimeMilliseconds(long.Parse((await File.ReadAllTextAsync(marker)).Trim(), CultureInfo.InvariantCulture) / 1_000_000);
+                times.Add((long)((started - enqueued).TotalSeconds * Stopwatch.Frequency));
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            try
+            {
+                await run;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            foreach (var instance in await provider.ListAsync(config.Name, default))
+                await provider.TerminateAsync(instance.InstanceId, default);
+        }
+        ctx.Results.Add(new Row("autoscaler", "SQLite + local agents", $"enqueue on an empty pool → task process started (published slipway agent started, registered, task popped, script run), {enqueues} enqueues (p50 / max)",
+            Fmt.Ms(times.P50), "-", "-", "< 3 s", times.Max < 3000, $"max {Fmt.Ms(times.Max)}; poll every {config.PollIntervalSeconds} s"));
     }
 
     private static TaskCompletionSource<long> NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -115,7 +115,7 @@ public static class DatasetGetSdkScenario
     }
 
     /// <summary>The command as the README publishes it (<c>dotnet publish src/Slipway -c Release -r linux-x64</c>), into the bench's own folder.</summary>
-    private static async Task<string> PublishedCliAsync(BenchContext ctx)
+    internal static async Task<string> PublishedCliAsync(BenchContext ctx)
     {
         var project = Path.Combine(AgentScenario.RepoRoot(), "src", "Slipway");
         var output = Path.Combine(project, "bin", "Release", "published-linux-x64");
