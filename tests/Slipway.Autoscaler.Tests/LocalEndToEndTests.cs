@@ -107,8 +107,10 @@ public sealed class LocalEndToEndTests : IAsyncLifetime
             }, s => s.All(x => x == "completed"), TimeSpan.FromSeconds(120), "all five tasks completed");
 
             await Poll.UntilAsync(async () => (await provider.ListAsync("e2e", default)).Count, n => n == 0, TimeSpan.FromSeconds(60), "agents gone after the idle timeout");
-            var workers = (await _client.CallAsync("workers.get_all", []))["workers"]!.AsArray();
-            Assert.DoesNotContain(workers, w => w!["id"]!.GetValue<string>().StartsWith("e2e:", StringComparison.Ordinal));
+            // The loop unregisters a stopped agent's workers right after its process has ended: a moment after the listing is empty.
+            await Poll.UntilAsync(async () => (await _client.CallAsync("workers.get_all", []))["workers"]!.AsArray()
+                    .Count(w => w!["id"]!.GetValue<string>().StartsWith("e2e:", StringComparison.Ordinal)),
+                n => n == 0, TimeSpan.FromSeconds(15), "the stopped agents' workers unregistered");
         }
         finally
         {
