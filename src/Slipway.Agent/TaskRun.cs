@@ -17,6 +17,25 @@ internal sealed class TaskRun(Agent agent, Slot slot, string taskId, string queu
     public async Task RunAsync(CancellationToken shutdown)
     {
         var logger = agent.Logger;
+        using var activity = AgentTelemetry.Source.StartActivity("task.run");
+        activity?.SetTag("slipway.task.id", taskId);
+        activity?.SetTag("slipway.queue.id", queueId);
+        activity?.SetTag("slipway.worker", slot.WorkerId);
+        var startedAt = Stopwatch.GetTimestamp();
+        AgentTelemetry.BusySlots.Add(1);
+        try
+        {
+            await RunTrackedAsync(activity, startedAt, shutdown).ConfigureAwait(false);
+        }
+        finally
+        {
+            AgentTelemetry.BusySlots.Add(-1);
+        }
+    }
+
+    private async Task RunTrackedAsync(Activity? activity, long startedAt, CancellationToken shutdown)
+    {
+        var logger = agent.Logger;
         JsonObject task;
         // The worker says it runs the task before the task says it runs: a task in progress always names its
         // worker, so the server's watchdog can fail it should this agent die.
@@ -38,6 +57,7 @@ internal sealed class TaskRun(Agent agent, Slot slot, string taskId, string queu
         {
             await reported.ConfigureAwait(false);
             AgentLog.TaskNotStarted(logger, taskId, e.Message);
+            AgentTelemetry.Ended(activity, startedAt, "not_started");
             slot.Idle();
             return;
         }
@@ -91,6 +111,7 @@ internal sealed class TaskRun(Agent agent, Slot slot, string taskId, string queu
             AgentLog.TaskProblem(logger, taskId, e.Message);
         }
         AgentLog.TaskEnded(logger, taskId, ending.Status ?? "left as set by others", ending.Reason);
+        AgentTelemetry.Ended(activity, startedAt, ending.Status ?? "set_by_others");
         slot.Idle();
         await agent.ReportAsync(slot, shutdown).ConfigureAwait(false);
         if (!_options.KeepWorkDirectories)

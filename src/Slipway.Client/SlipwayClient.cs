@@ -17,7 +17,6 @@ public sealed class SlipwayClient : IDisposable
     /// <summary>The API version the client speaks (the path prefix of every call).</summary>
     public const string ApiVersion = "2.23";
 
-    private static readonly ActivitySource Activity = new("Slipway.Client");
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
     private readonly SemaphoreSlim _loginGate = new(1, 1);
@@ -82,7 +81,9 @@ public sealed class SlipwayClient : IDisposable
     /// <summary>Sends a pre-serialized body; used by the event batcher to avoid building JSON nodes.</summary>
     internal async Task<JsonNode?> SendAsync(string endpoint, ReadOnlyMemory<byte> body, string contentType, CancellationToken ct)
     {
-        using var activity = Activity.StartActivity(endpoint, ActivityKind.Client);
+        using var activity = ClientTelemetry.Source.StartActivity(endpoint, ActivityKind.Client);
+        activity?.SetTag("rpc.method", endpoint);
+        var startedAt = Stopwatch.GetTimestamp();
         var relogged = false;
         for (var attempt = 0; ; attempt++)
         {
@@ -96,13 +97,26 @@ public sealed class SlipwayClient : IDisposable
             if (outcome.Exception is { ResultCode: 401 } && !relogged && Options.AccessKey is not null)
             {
                 relogged = true;
+                ClientTelemetry.Relogins.Add(1);
                 await ReloginAsync(token, ct).ConfigureAwait(false);
                 continue;
             }
             if (outcome.Transient is null)
-                return outcome.Exception is null ? outcome.Data : throw outcome.Exception;
+            {
+                if (outcome.Exception is { } error)
+                {
+                    ClientTelemetry.Record(activity, endpoint, startedAt, error.ResultCode.ToString(System.Globalization.CultureInfo.InvariantCulture), error.ResultCode);
+                    throw error;
+                }
+                ClientTelemetry.Record(activity, endpoint, startedAt, "ok", 200);
+                return outcome.Data;
+            }
             if (attempt >= Options.MaxRetries)
+            {
+                ClientTelemetry.Record(activity, endpoint, startedAt, "unreachable", null);
                 throw new SlipwayException($"{endpoint}: the server at {Options.ApiServer} did not answer after {attempt + 1} attempts: {outcome.Transient}");
+            }
+            ClientTelemetry.Retries.Add(1, new KeyValuePair<string, object?>("endpoint", endpoint));
             await Task.Delay(RetryDelay(attempt), ct).ConfigureAwait(false);
         }
     }

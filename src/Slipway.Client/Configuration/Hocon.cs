@@ -10,7 +10,7 @@ namespace Slipway.Client.Configuration;
 /// arrays, <c>#</c> and <c>//</c> comments, and later keys merging into earlier objects.
 /// Substitutions and includes are not supported and are reported as errors.
 /// </summary>
-public static class Hocon
+internal static class Hocon
 {
     /// <summary>Parses HOCON text into a JSON object.</summary>
     /// <exception cref="FormatException">The text is not valid in the supported subset; the message names the line.</exception>

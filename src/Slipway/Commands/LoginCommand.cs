@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Slipway.Client;
-using Slipway.Client.Configuration;
 
 namespace Slipway.Commands;
 
@@ -63,8 +62,7 @@ public static class LoginCommand
 
             var section = ApiSection(options);
             var text = exists ? ReplaceApiSection(await File.ReadAllTextAsync(path, ct), section) : section;
-            CheckReadsBack(text, options, path);
-            await WriteAsync(path, text, backup: exists, ct);
+            await WriteAsync(path, text, options, backup: exists, ct);
 
             var userName = Output.Text(user["name"]) ?? Output.Text(user["id"]) ?? "?";
             if (parse.GetValue(json))
@@ -195,41 +193,53 @@ public static class LoginCommand
         return lineStart && text[keyStart..keyEnd].Trim('"') == "api";
     }
 
-    /// <summary>Reads the text back as the client would, so a file whose other keys override ours is not written.</summary>
-    private static void CheckReadsBack(string text, ClientOptions options, string path)
+    /// <summary>
+    /// Reads the written file back as the client does, so a file whose other keys override ours (or that no longer
+    /// parses) is not put in place.
+    /// </summary>
+    private static void CheckReadsBack(string written, ClientOptions options, string path)
     {
-        JsonObject parsed;
+        ClientOptions read;
         try
         {
-            parsed = Hocon.Parse(text);
+            read = ClientOptions.FromFile(written);
         }
-        catch (FormatException e)
+        catch (SlipwayException e)
         {
-            throw new CliException(ExitCodes.Configuration, $"{path} cannot be updated, it does not parse ({e.Message}); fix it or use --conf to write another file");
+            throw new CliException(ExitCodes.Configuration, $"{path} cannot be updated, it does not parse ({e.InnerException?.Message ?? e.Message}); fix it or use --conf to write another file");
         }
-        var expected = new Dictionary<string, string>
+        var expected = new (string Key, string Wanted, string? Read)[]
         {
-            ["api.api_server"] = Trim(options.ApiServer),
-            ["api.web_server"] = Trim(options.EffectiveWebServer),
-            ["api.files_server"] = Trim(options.EffectiveFilesServer),
-            ["api.credentials.access_key"] = options.AccessKey!,
-            ["api.credentials.secret_key"] = options.SecretKey!,
+            ("api.api_server", Trim(options.ApiServer), Trim(read.ApiServer)),
+            ("api.web_server", Trim(options.EffectiveWebServer), Trim(read.EffectiveWebServer)),
+            ("api.files_server", Trim(options.EffectiveFilesServer), Trim(read.EffectiveFilesServer)),
+            ("api.credentials.access_key", options.AccessKey!, read.AccessKey),
+            ("api.credentials.secret_key", options.SecretKey!, read.SecretKey),
         };
-        foreach (var (key, value) in expected)
+        foreach (var (key, wanted, value) in expected)
         {
-            if (Hocon.GetString(parsed, key) != value)
+            if (value != wanted)
                 throw new CliException(ExitCodes.Failed, $"{path} sets {key} outside its api {{ }} section, which would override the new value; edit it by hand or use --conf to write another file");
         }
     }
 
     /// <summary>Writes atomically, readable by the owner only (the file holds the secret key).</summary>
-    private static async Task WriteAsync(string path, string text, bool backup, CancellationToken ct)
+    private static async Task WriteAsync(string path, string text, ClientOptions options, bool backup, CancellationToken ct)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temp = path + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
         await File.WriteAllTextAsync(temp, text, new UTF8Encoding(false), ct);
         if (!OperatingSystem.IsWindows())
             File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        try
+        {
+            CheckReadsBack(temp, options, path);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
         if (backup)
             File.Copy(path, path + ".bak", overwrite: true);
         File.Move(temp, path, overwrite: true);
