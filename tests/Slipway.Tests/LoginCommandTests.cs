@@ -91,6 +91,23 @@ public sealed class LoginCommandTests(CliServer server) : IClassFixture<CliServe
     }
 
     [Fact]
+    public async Task A_file_whose_other_keys_would_override_the_new_ones_is_not_changed()
+    {
+        var folder = server.NewFolder();
+        var conf = Path.Combine(folder, "clearml.conf");
+        // A dotted key after the api section wins over the section the command rewrites.
+        const string old = "api { api_server: http://old.example:8008 }\napi.credentials.secret_key: \"pinned\"\n";
+        await File.WriteAllTextAsync(conf, old);
+
+        var run = await CliRun.RunAsync(Login(conf, null, "--force"));
+
+        Assert.Equal(ExitCodes.Failed, run.Exit);
+        Assert.Contains("sets api.credentials.secret_key outside its api { } section", run.Error, StringComparison.Ordinal);
+        Assert.Equal(old, await File.ReadAllTextAsync(conf));
+        Assert.Equal(["clearml.conf"], Directory.GetFiles(folder).Select(Path.GetFileName));
+    }
+
+    [Fact]
     public async Task Missing_keys_are_a_usage_error_when_there_is_no_terminal_to_ask_on()
     {
         var conf = Path.Combine(server.NewFolder(), "clearml.conf");
