@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Slipway.Server.Api;
 using Slipway.Server.Auth;
+using Slipway.Server.Core;
 using Slipway.Server.Domain;
 using Slipway.Server.Storage;
 

@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging;
 using Slipway.Server.Api;
 using Slipway.Server.Auth;
 using Slipway.Server.Blobs;
+using Slipway.Server.Core;
 using Slipway.Server.Domain;
 using Slipway.Server.Files;
 using Slipway.Server.Storage;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Slipway.Server.Auth;
+using Slipway.Server.Core;
 using Slipway.Server.Domain;
 using Slipway.Server.Files;
 using Slipway.Server.Storage;

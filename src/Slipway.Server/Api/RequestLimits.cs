@@ -1,3 +1,4 @@
+using Slipway.Server.Core;
 using Slipway.Server.Domain;
 
 namespace Slipway.Server.Api;

@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Slipway.Server.Auth;
+using Slipway.Server.Core;
 using Slipway.Server.Domain;
 using Slipway.Server.Storage;
 

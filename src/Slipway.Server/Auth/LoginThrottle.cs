@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Slipway.Server.Api;
+using Slipway.Server.Core;
 
 namespace Slipway.Server.Auth;
 

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Slipway.Server.Api;
+using Slipway.Server.Core;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Domain;

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using Slipway.Server.Core;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Domain;

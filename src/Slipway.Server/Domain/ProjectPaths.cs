@@ -1,4 +1,5 @@
 using Slipway.Server.Api;
+using Slipway.Server.Core;
 
 namespace Slipway.Server.Domain;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Hosting;
 using Slipway.Server.Api;
+using Slipway.Server.Core;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Domain;

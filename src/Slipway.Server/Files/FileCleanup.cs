@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Slipway.Server.Blobs;
+using Slipway.Server.Core;
 using Slipway.Server.Domain;
 using Slipway.Server.Storage;
 

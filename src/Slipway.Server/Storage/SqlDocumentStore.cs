@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Slipway.Server.Api;
+using Slipway.Server.Core;
 using Slipway.Server.Domain;
 
 namespace Slipway.Server.Storage;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Slipway.Server.Core;
 using Slipway.Server.Domain;
 
 namespace Slipway.Server.Web;

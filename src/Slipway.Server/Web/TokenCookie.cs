@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Slipway.Server.Api;
 using Slipway.Server.Auth;
+using Slipway.Server.Core;
 
 namespace Slipway.Server.Web;
 

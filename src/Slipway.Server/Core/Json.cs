@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Core;
 
 /// <summary>Small helpers over JSON documents: dotted paths, projections, timestamps in the wire format.</summary>
 public static class Json

@@ -1,6 +1,4 @@
-using Slipway.Server.Auth;
-
-namespace Slipway.Server.Api;
+namespace Slipway.Server.Core;
 
 /// <summary>Who is calling: the user a verified token names, with the role and tenant (company) their user record has now.</summary>
 public sealed record Identity(string User, string UserName, string Company, string Role)

@@ -1,4 +1,4 @@
-namespace Slipway.Server.Auth;
+namespace Slipway.Server.Core;
 
 /// <summary>
 /// The roles a user has in their tenant. An admin manages users, keys and everything else; a member tracks, trains and

@@ -1,4 +1,4 @@
-namespace Slipway.Server.Api;
+namespace Slipway.Server.Core;
 
 /// <summary>An error that the API answers with its envelope: HTTP status = <see cref="Code"/>.</summary>
 public sealed class ApiException(int code, int subcode, string message) : Exception(message)
