@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
-using Slipway.Server.Api;
 using Slipway.Server.Auth;
 using Slipway.Server.Core;
 using Slipway.Server.Domain;

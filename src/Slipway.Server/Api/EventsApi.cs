@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Slipway.Server.Auth;
 using Slipway.Server.Core;
 using Slipway.Server.Domain;
+using Slipway.Server.Domain.Events;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;
@@ -213,7 +214,7 @@ public sealed class EventsApi(IDocumentStore docs, AccessControl access, IEventS
     /// </summary>
     private async Task<JsonNode?> HistogramAsync(IReadOnlyList<string> tasks, bool byTask, RpcCall call, Func<string, string, string, JsonObject, JsonObject> shape)
     {
-        var samples = Math.Clamp(call.Int("samples") ?? Domain.ScalarHistogram.DefaultSamples, 2, 100_000);
+        var samples = Math.Clamp(call.Int("samples") ?? ScalarHistogram.DefaultSamples, 2, 100_000);
         var key = call.String("key") ?? "iter";
         if (key is not ("iter" or "timestamp" or "iso_time"))
             throw ApiException.Validation("key must be iter, timestamp or iso_time");

@@ -1,5 +1,5 @@
 using Slipway.Server.Core;
-using Slipway.Server.Domain;
+using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;
 

@@ -8,6 +8,7 @@ using System.Text.RegularExpressions;
 using Slipway.Server.Auth;
 using Slipway.Server.Core;
 using Slipway.Server.Domain;
+using Slipway.Server.Domain.Serving;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Slipway.Server.Api;
 using Slipway.Server.Core;
 using Slipway.Server.Storage;
 

@@ -3,9 +3,7 @@ using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
-using Slipway.Server.Api;
 using Slipway.Server.Core;
-using Slipway.Server.Domain;
 
 namespace Slipway.Server.Storage;
 

@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using Slipway.Server.Core;
-using Slipway.Server.Domain;
 
 namespace Slipway.Server.Web;
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Slipway.Server.Api;
 using Slipway.Server.Auth;
 using Slipway.Server.Core;
 using Slipway.Server.Tests.Infrastructure;

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
-using Slipway.Server.Domain;
+using Slipway.Server.Domain.Tasks;
 using Slipway.Server.Tests.Infrastructure;
 
 namespace Slipway.Server.Tests.Api;

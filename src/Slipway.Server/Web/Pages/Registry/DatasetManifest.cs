@@ -2,8 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Slipway.Server.Blobs;
 using Slipway.Server.Core;
-using Slipway.Server.Domain;
-using Slipway.Server.Files;
+using Slipway.Server.Domain.StoredFiles;
 
 namespace Slipway.Server.Web.Pages.Registry;
 

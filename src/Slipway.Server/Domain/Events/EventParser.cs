@@ -3,11 +3,10 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Slipway.Server.Api;
 using Slipway.Server.Core;
 using Slipway.Server.Storage;
 
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Domain.Events;
 
 /// <summary>One parsed event: a scalar (kept compact) or another type (kept as its normalized document).</summary>
 /// <param name="ForModel">A model's event (model_event: true): the task field holds the model's id.</param>

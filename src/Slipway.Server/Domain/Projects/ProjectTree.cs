@@ -1,9 +1,8 @@
 using System.Text.Json.Nodes;
-using Slipway.Server.Api;
 using Slipway.Server.Core;
 using Slipway.Server.Storage;
 
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Domain.Projects;
 
 /// <summary>Projects as a tree of '/'-separated paths: finding one by its full name, creating one with its missing parents.</summary>
 public sealed class ProjectTree(IDocumentStore docs, SecurityEpoch epoch, TimeProvider clock)

@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using Slipway.Server.Core;
 using Slipway.Server.Storage;
 
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Domain.Events;
 
 /// <summary>
 /// Keeps a task's <c>last_metrics</c> (per metric and variant: last, min, max, first, mean, count, with

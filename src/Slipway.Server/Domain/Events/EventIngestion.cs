@@ -1,9 +1,9 @@
 using System.Text.Json.Nodes;
-using Slipway.Server.Api;
 using Slipway.Server.Core;
+using Slipway.Server.Domain.Tasks;
 using Slipway.Server.Storage;
 
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Domain.Events;
 
 /// <summary>The outcome of a batch: what was stored, and why the rest was not.</summary>
 public sealed record IngestResult(int Added, int Errors, Dictionary<string, int> ErrorsInfo);

@@ -1,6 +1,6 @@
 using Slipway.Server.Storage;
 
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Domain.Events;
 
 /// <summary>
 /// Reads a series for a chart: every point when they fit in the sample count, else the finest pyramid level that

@@ -1,9 +1,8 @@
 using System.Text.Json.Nodes;
-using Slipway.Server.Api;
 using Slipway.Server.Core;
 using Slipway.Server.Storage;
 
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Domain.Queues;
 
 /// <summary>Finds queues by id, name or the default tag, creating a named one on request, and keeps the default queue.</summary>
 public sealed class QueueResolver(IDocumentStore docs, TimeProvider clock)

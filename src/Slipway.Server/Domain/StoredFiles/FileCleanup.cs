@@ -5,10 +5,9 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Slipway.Server.Blobs;
 using Slipway.Server.Core;
-using Slipway.Server.Domain;
 using Slipway.Server.Storage;
 
-namespace Slipway.Server.Files;
+namespace Slipway.Server.Domain.StoredFiles;
 
 /// <summary>What a cleanup pass did (or, dry, would do).</summary>
 public sealed record CleanupReport(List<string> Deleted, List<(string Path, string Why)> Kept, List<(string Path, string Error)> Failed);

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Slipway.Server.Core;
 
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Domain.Tasks;
 
 /// <summary>Pure rules for task documents: what create fills in, how edit merges, what clone copies, what reset clears.</summary>
 public static class TaskDocuments

@@ -1,4 +1,4 @@
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Domain.Tasks;
 
 /// <summary>The task status state machine of the reference server, enforced unless a call says force.</summary>
 public static class TaskStatuses

@@ -1,10 +1,9 @@
 using System.Text.Json.Nodes;
-using Slipway.Server.Api;
 using Slipway.Server.Core;
-using Slipway.Server.Files;
+using Slipway.Server.Domain.StoredFiles;
 using Slipway.Server.Storage;
 
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Domain.Tasks;
 
 /// <summary>
 /// Deleting a task: its queue entries, events and document go, its output models too when asked (unless

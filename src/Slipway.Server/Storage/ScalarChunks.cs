@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Slipway.Server.Storage;
 
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Storage;
 
 /// <summary>
 /// Scalar points are stored in chunks of <see cref="Span"/> iterations: one row per chunk whose blob holds

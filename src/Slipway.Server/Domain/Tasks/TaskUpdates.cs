@@ -1,9 +1,8 @@
 using System.Text.Json.Nodes;
-using Slipway.Server.Api;
 using Slipway.Server.Core;
 using Slipway.Server.Storage;
 
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Domain.Tasks;
 
 /// <summary>
 /// Read-modify-write of one task, atomic through compare-and-swap: a change re-runs on a fresh copy when

@@ -1,4 +1,4 @@
-namespace Slipway.Server.Files;
+namespace Slipway.Server;
 
 /// <summary>
 /// Every port the file server has served on, this run's included, known once Kestrel has bound it (port 0

@@ -1,11 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Slipway.Server.Api;
+using Slipway.Server.Auth;
 using Slipway.Server.Core;
 using Slipway.Server.Domain;
 using Slipway.Server.Storage;
 
-namespace Slipway.Server.Auth;
+namespace Slipway.Server.Api;
 
 /// <summary>
 /// Checks, before a handler runs, that the caller may touch every entity the request names: read access for the read

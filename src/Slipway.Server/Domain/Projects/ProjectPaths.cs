@@ -1,7 +1,6 @@
-using Slipway.Server.Api;
 using Slipway.Server.Core;
 
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Domain.Projects;
 
 /// <summary>Project names are '/'-separated paths; parents exist for every prefix.</summary>
 public static class ProjectPaths

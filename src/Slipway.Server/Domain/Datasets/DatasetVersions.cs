@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Slipway.Server.Core;
 
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Domain.Datasets;
 
 /// <summary>
 /// What the SDK records on a dataset version's task, read without opening its files: sizes and counts in

@@ -1,6 +1,6 @@
 using Slipway.Server.Storage;
 
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Storage;
 
 /// <summary>
 /// Downsampling that keeps spikes visible and costs the same for any series length: each series keeps, per

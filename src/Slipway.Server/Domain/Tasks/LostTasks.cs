@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using Slipway.Server.Core;
 using Slipway.Server.Storage;
 
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Domain.Tasks;
 
 /// <summary>
 /// What the autoscaler does to the tasks of an instance it saw die, at once rather than after the watchdog's 10 minutes:

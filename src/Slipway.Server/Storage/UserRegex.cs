@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Storage;
 
 /// <summary>
 /// The regular expressions callers send (name, basename, worker_pattern filters): bounded in length and in the

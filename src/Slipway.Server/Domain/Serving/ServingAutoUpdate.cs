@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using Slipway.Server.Core;
 using Slipway.Server.Storage;
 
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Domain.Serving;
 
 /// <summary>
 /// Auto-update: an endpoint's rule (model name, project, tags, published only, how many versions to keep, the new version's

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Domain.Workers;
 
 /// <summary>
 /// Utilisation over time from workers' status reports, in the reference server's shapes: per worker and

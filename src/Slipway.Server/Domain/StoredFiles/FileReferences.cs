@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Slipway.Server.Blobs;
 
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Domain.StoredFiles;
 
 /// <summary>
 /// Finds the files of this server's file server that a document points at: any http(s) URL on a port the

@@ -1,4 +1,4 @@
-namespace Slipway.Server.Domain;
+namespace Slipway.Server.Storage;
 
 /// <summary>
 /// A tag filter as ClearML clients send it: plain values mean "any of"; "-x" or "__$not", "x" exclude;
