@@ -59,7 +59,7 @@ public sealed class EventsApi(IDocumentStore docs, AccessControl access, IEventS
             result.ErrorsInfo[reason] = result.ErrorsInfo.GetValueOrDefault(reason) + count;
         result = result with { Errors = result.Errors + refused.Values.Sum() };
         metrics.RecordEvents(result.Added);
-        return EventIngestion.ToJson(result);
+        return ToJson(result);
     }
 
     private Func<Collection, StoredDoc, ValueTask<bool>> MayWrite(RpcCall call) =>
@@ -426,5 +426,14 @@ public sealed class EventsApi(IDocumentStore docs, AccessControl access, IEventS
                 throw ApiException.Validation("invalid scroll_id");
             }
         }
+    }
+
+    // The wire form of an ingest result: events.add_batch answers it as the ClearML server does.
+    private static JsonObject ToJson(IngestResult result)
+    {
+        var info = new JsonObject();
+        foreach (var (message, count) in result.ErrorsInfo)
+            info[message] = count;
+        return new JsonObject { ["added"] = result.Added, ["errors"] = result.Errors, ["errors_info"] = info };
     }
 }

@@ -120,12 +120,4 @@ public sealed class EventIngestion(IDocumentStore docs, IEventStore events, Task
     // A model deleted since its events were checked has no metrics to keep.
     private Task MergeIntoModelAsync(string id, IEnumerable<LastMetrics.Summary> summaries, CancellationToken ct) =>
         docs.UpdateAsync(Collection.Models, id, model => LastMetrics.Merge(model, summaries, updates.Now()), missing: null, ct);
-
-    public static JsonObject ToJson(IngestResult result)
-    {
-        var info = new JsonObject();
-        foreach (var (message, count) in result.ErrorsInfo)
-            info[message] = count;
-        return new JsonObject { ["added"] = result.Added, ["errors"] = result.Errors, ["errors_info"] = info };
-    }
 }
