@@ -1,9 +1,10 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
-using Slipway.Server.Api;
 using Slipway.Server.Auth;
+using Slipway.Server.Core;
 using Slipway.Server.Domain;
+using Slipway.Server.Domain.Autoscalers;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server;
@@ -41,47 +42,32 @@ public sealed class AutoscalerMetrics(IDocumentStore docs, IQueueEntryStore entr
         Header(text, "slipway_autoscaler_desired_instances", "gauge", "Instances the autoscaler's policy keeps for the resource (booting or ready, not draining).");
         Per(rows, text, "slipway_autoscaler_desired_instances", (state, resource) => Json.GetLong(state["resources"]?[resource]?["desired"]) ?? 0);
         Header(text, "slipway_autoscaler_actual_instances", "gauge", "Instances of the resource whose agent has registered (ready or draining).");
-        Per(rows, text, "slipway_autoscaler_actual_instances", (state, resource) => Instances(state).Count(i => i.Resource == resource && i.Status is "ready" or "draining"));
+        Per(rows, text, "slipway_autoscaler_actual_instances", (state, resource) => AutoscalerState.Instances(state).Count(i => i.Resource == resource && i.Status is "ready" or "draining"));
         Header(text, "slipway_autoscaler_booting_instances", "gauge", "Instances of the resource launched whose agent has not registered yet.");
-        Per(rows, text, "slipway_autoscaler_booting_instances", (state, resource) => Instances(state).Count(i => i.Resource == resource && i.Status is "requested" or "booting"));
+        Per(rows, text, "slipway_autoscaler_booting_instances", (state, resource) => AutoscalerState.Instances(state).Count(i => i.Resource == resource && i.Status is "requested" or "booting"));
         Header(text, "slipway_autoscaler_launch_failures_total", "counter", "Launches the provider refused (capacity, quota, API errors).");
         Per(rows, text, "slipway_autoscaler_launch_failures_total", (state, resource) => Json.GetLong(state["launch_failures"]?[resource]) ?? 0);
         Header(text, "slipway_autoscaler_interruptions_total", "counter", "Instances lost: ended outside the autoscaler, reclaimed, or their agent gone.");
         Per(rows, text, "slipway_autoscaler_interruptions_total", (state, resource) => Json.GetLong(state["interruptions"]?[resource]) ?? 0);
         Header(text, "slipway_autoscaler_usd_per_hour", "gauge", "What the autoscaler's live instances cost per hour.");
         foreach (var (scaler, state) in rows)
-            text.Append(CultureInfo.InvariantCulture, $"slipway_autoscaler_usd_per_hour{{scaler=\"{Escape(scaler)}\"}} {Instances(state).Where(i => i.Live).Sum(i => i.Price):0.####}\n");
+            text.Append(CultureInfo.InvariantCulture, $"slipway_autoscaler_usd_per_hour{{scaler=\"{Escape(scaler)}\"}} {AutoscalerState.Instances(state).Where(i => i.Live).Sum(i => i.Price):0.####}\n");
         Header(text, "slipway_autoscaler_month_spend_usd", "gauge", "Spend of the autoscaler's instances this month (UTC), live ones counted to now.");
         foreach (var (scaler, state) in rows)
-            text.Append(CultureInfo.InvariantCulture, $"slipway_autoscaler_month_spend_usd{{scaler=\"{Escape(scaler)}\"}} {MonthSpend(state, now):0.####}\n");
+            text.Append(CultureInfo.InvariantCulture, $"slipway_autoscaler_month_spend_usd{{scaler=\"{Escape(scaler)}\"}} {AutoscalerState.MonthSpend(state, now):0.####}\n");
         return text.ToString();
     }
-
-    /// <summary>The month's spend as the autoscaler counts it: ended instances' sum plus live ones' time × price.</summary>
-    public static decimal MonthSpend(JsonObject state, DateTimeOffset now) =>
-        (decimal)(Json.GetDouble(state["spent_usd"]) ?? 0)
-        + Instances(state).Where(i => i.Live && i.LaunchedAt is not null).Sum(i => i.Price * (decimal)Math.Max(0, (now - i.LaunchedAt!.Value).TotalHours));
 
     private static void Per(List<(string Scaler, JsonObject State)> rows, StringBuilder text, string metric, Func<JsonObject, string, long> value)
     {
         foreach (var (scaler, state) in rows)
         {
-            var resources = (state["resources"] as JsonObject ?? []).Select(r => r.Key).Concat(Instances(state).Select(i => i.Resource)).Distinct(StringComparer.Ordinal)
+            var resources = (state["resources"] as JsonObject ?? []).Select(r => r.Key).Concat(AutoscalerState.Instances(state).Select(i => i.Resource)).Distinct(StringComparer.Ordinal)
                 .Order(StringComparer.Ordinal);
             foreach (var resource in resources)
                 text.Append(CultureInfo.InvariantCulture, $"{metric}{{scaler=\"{Escape(scaler)}\",resource=\"{Escape(resource)}\"}} {value(state, resource)}\n");
         }
     }
-
-    private sealed record Instance(string Resource, string Status, decimal Price, DateTimeOffset? LaunchedAt)
-    {
-        public bool Live => Status is "requested" or "booting" or "ready" or "draining";
-    }
-
-    private static IEnumerable<Instance> Instances(JsonObject state) =>
-        (state["instances"] as JsonArray ?? []).OfType<JsonObject>().Select(i => new Instance(
-            Json.GetString(i, "resource") ?? "", Json.GetString(i, "status") ?? "", (decimal)(Json.GetDouble(i["price_usd_per_hour"]) ?? 0),
-            DateTimeOffset.TryParse(Json.GetString(i, "launched_at"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t : null));
 
     private static void Header(StringBuilder text, string metric, string type, string help) =>
         text.Append(CultureInfo.InvariantCulture, $"# HELP {metric} {help}\n# TYPE {metric} {type}\n");

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
-using Slipway.Server.Domain;
+using Slipway.Server.Core;
+using Slipway.Server.Domain.Events;
+using Slipway.Server.Domain.Tasks;
 using Slipway.Server.Storage;
 
 namespace Slipway.Bench.Scenarios;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
-using Slipway.Server.Domain;
+using Slipway.Server.Domain.Events;
 using Slipway.Server.Storage;
 
 namespace Slipway.Bench.Scenarios;

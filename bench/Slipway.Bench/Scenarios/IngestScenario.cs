@@ -5,7 +5,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
 using Npgsql;
-using Slipway.Server.Domain;
+using Slipway.Server.Domain.Events;
+using Slipway.Server.Domain.Tasks;
 using Slipway.Server.Storage;
 
 namespace Slipway.Bench.Scenarios;

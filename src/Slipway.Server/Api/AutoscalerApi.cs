@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
 using Slipway.Server.Auth;
+using Slipway.Server.Core;
 using Slipway.Server.Domain;
+using Slipway.Server.Domain.Tasks;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;

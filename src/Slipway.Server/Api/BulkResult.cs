@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Slipway.Server.Core;
 
 namespace Slipway.Server.Api;
 

@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
 using Slipway.Server.Auth;
-using Slipway.Server.Domain;
+using Slipway.Server.Core;
+using Slipway.Server.Domain.Datasets;
+using Slipway.Server.Domain.Projects;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;

@@ -1,12 +1,13 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Slipway.Server.Core;
 
 namespace Slipway.Server.Api;
 
 /// <summary>Writes the ClearML response envelope: <c>{meta:{…}, data:{…}}</c>, with HTTP status = result_code.</summary>
 public static class Envelope
 {
-    public const string ActualVersion = "2.31";
+    public const string ActualVersion = ApiVersion.Actual;
 
     public static async Task WriteAsync(HttpResponse response, string endpoint, string? requestedVersion, string? trx,
         int code, int subcode, string message, JsonNode? data)

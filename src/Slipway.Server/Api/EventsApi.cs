@@ -2,7 +2,9 @@ using System.Buffers.Text;
 using System.Text;
 using System.Text.Json.Nodes;
 using Slipway.Server.Auth;
+using Slipway.Server.Core;
 using Slipway.Server.Domain;
+using Slipway.Server.Domain.Events;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;
@@ -57,7 +59,7 @@ public sealed class EventsApi(IDocumentStore docs, AccessControl access, IEventS
             result.ErrorsInfo[reason] = result.ErrorsInfo.GetValueOrDefault(reason) + count;
         result = result with { Errors = result.Errors + refused.Values.Sum() };
         metrics.RecordEvents(result.Added);
-        return EventIngestion.ToJson(result);
+        return ToJson(result);
     }
 
     private Func<Collection, StoredDoc, ValueTask<bool>> MayWrite(RpcCall call) =>
@@ -212,7 +214,7 @@ public sealed class EventsApi(IDocumentStore docs, AccessControl access, IEventS
     /// </summary>
     private async Task<JsonNode?> HistogramAsync(IReadOnlyList<string> tasks, bool byTask, RpcCall call, Func<string, string, string, JsonObject, JsonObject> shape)
     {
-        var samples = Math.Clamp(call.Int("samples") ?? Domain.ScalarHistogram.DefaultSamples, 2, 100_000);
+        var samples = Math.Clamp(call.Int("samples") ?? ScalarHistogram.DefaultSamples, 2, 100_000);
         var key = call.String("key") ?? "iter";
         if (key is not ("iter" or "timestamp" or "iso_time"))
             throw ApiException.Validation("key must be iter, timestamp or iso_time");
@@ -424,5 +426,14 @@ public sealed class EventsApi(IDocumentStore docs, AccessControl access, IEventS
                 throw ApiException.Validation("invalid scroll_id");
             }
         }
+    }
+
+    // The wire form of an ingest result: events.add_batch answers it as the ClearML server does.
+    private static JsonObject ToJson(IngestResult result)
+    {
+        var info = new JsonObject();
+        foreach (var (message, count) in result.ErrorsInfo)
+            info[message] = count;
+        return new JsonObject { ["added"] = result.Added, ["errors"] = result.Errors, ["errors_info"] = info };
     }
 }

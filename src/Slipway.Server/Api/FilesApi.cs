@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Slipway.Server.Files;
+using Slipway.Server.Domain.StoredFiles;
 
 namespace Slipway.Server.Api;
 

@@ -1,8 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Slipway.Server.Auth;
+using Slipway.Server.Core;
 using Slipway.Server.Domain;
-using Slipway.Server.Files;
+using Slipway.Server.Domain.Serving;
+using Slipway.Server.Domain.StoredFiles;
+using Slipway.Server.Domain.Tasks;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;

@@ -1,6 +1,9 @@
 using System.Text.Json.Nodes;
 using Slipway.Server.Auth;
+using Slipway.Server.Core;
 using Slipway.Server.Domain;
+using Slipway.Server.Domain.Queues;
+using Slipway.Server.Domain.Tasks;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Slipway.Server.Core;
 
 namespace Slipway.Server.Api;
 
@@ -63,7 +64,7 @@ public static class RequestBody
             JsonNode value = isList
                 ? new JsonArray(values.Select(v => Typed(v ?? "")).ToArray())
                 : Typed(values.ToString());
-            Domain.Json.Set(body, key, value);
+            Core.Json.Set(body, key, value);
         }
     }
 

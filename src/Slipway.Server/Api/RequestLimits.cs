@@ -1,4 +1,5 @@
-using Slipway.Server.Domain;
+using Slipway.Server.Core;
+using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Slipway.Server.Core;
 
 namespace Slipway.Server.Api;
 

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Slipway.Server.Domain;
+using Slipway.Server.Core;
 using Slipway.Server.Auth;
 using Slipway.Server.Storage;
 

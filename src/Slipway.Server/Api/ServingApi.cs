@@ -6,7 +6,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Slipway.Server.Auth;
+using Slipway.Server.Core;
 using Slipway.Server.Domain;
+using Slipway.Server.Domain.Serving;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;

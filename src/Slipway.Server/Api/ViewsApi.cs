@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Slipway.Server.Auth;
+using Slipway.Server.Core;
 using Slipway.Server.Domain;
 using Slipway.Server.Storage;
 

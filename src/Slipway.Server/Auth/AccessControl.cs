@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
-using Slipway.Server.Api;
+using Slipway.Server.Core;
 using Slipway.Server.Domain;
+using Slipway.Server.Domain.Projects;
+using Slipway.Server.Domain.Tasks;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Auth;

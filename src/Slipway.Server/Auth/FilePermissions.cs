@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Slipway.Server.Api;
+using Slipway.Server.Core;
 using Slipway.Server.Domain;
 using Slipway.Server.Storage;
 

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Slipway.Server.Api;
+using Slipway.Server.Core;
 
 namespace Slipway.Server.Auth;
 

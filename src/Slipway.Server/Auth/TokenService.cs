@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Slipway.Server.Api;
+using Slipway.Server.Core;
 
 namespace Slipway.Server.Auth;
 
@@ -29,7 +29,7 @@ public sealed class TokenService(byte[] secret, TimeProvider clock)
             },
             ["key"] = accessKey,
             ["env"] = "<unknown>",
-            ["api_version"] = Envelope.ActualVersion,
+            ["api_version"] = ApiVersion.Actual,
             ["server_version"] = ServerVersion,
             ["server_build"] = "slipway",
             ["feature_set"] = "basic",

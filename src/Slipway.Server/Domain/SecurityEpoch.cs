@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Slipway.Server.Core;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Domain;

@@ -8,6 +8,7 @@ using Microsoft.Net.Http.Headers;
 using Slipway.Server.Api;
 using Slipway.Server.Auth;
 using Slipway.Server.Blobs;
+using Slipway.Server.Core;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Files;

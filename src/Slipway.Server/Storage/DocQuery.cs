@@ -1,4 +1,3 @@
-using Slipway.Server.Domain;
 
 namespace Slipway.Server.Storage;
 

@@ -1,5 +1,4 @@
 using System.Text;
-using Slipway.Server.Domain;
 
 namespace Slipway.Server.Storage;
 

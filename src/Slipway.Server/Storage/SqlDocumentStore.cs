@@ -3,8 +3,7 @@ using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
-using Slipway.Server.Api;
-using Slipway.Server.Domain;
+using Slipway.Server.Core;
 
 namespace Slipway.Server.Storage;
 

@@ -3,7 +3,6 @@ using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Text;
 using System.Text.Json;
-using Slipway.Server.Domain;
 
 namespace Slipway.Server.Storage;
 

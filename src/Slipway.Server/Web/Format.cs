@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Slipway.Server.Domain;
+using Slipway.Server.Core;
+using Slipway.Server.Domain.Tasks;
 
 namespace Slipway.Server.Web;
 

@@ -3,8 +3,8 @@ using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Slipway.Server.Api;
 using Slipway.Server.Auth;
+using Slipway.Server.Core;
 
 namespace Slipway.Server.Web;
 

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Components.Authorization;
 using Slipway.Server.Api;
 using Slipway.Server.Auth;
+using Slipway.Server.Core;
 
 namespace Slipway.Server.Web;
 

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Slipway.Server.Api;
+using Slipway.Server.Core;
 
 namespace Slipway.Server.Web;
 

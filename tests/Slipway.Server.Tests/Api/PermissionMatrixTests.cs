@@ -1,5 +1,7 @@
 using System.Text.Json.Nodes;
+using Slipway.Server.Api;
 using Slipway.Server.Auth;
+using Slipway.Server.Core;
 using Slipway.Server.Tests.Infrastructure;
 
 namespace Slipway.Server.Tests.Api;

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Slipway.Server.Auth;
+using Slipway.Server.Core;
 using Slipway.Server.Tests.Infrastructure;
 
 namespace Slipway.Server.Tests.Api;
@@ -263,12 +264,12 @@ public sealed class RouteAccessTests
             throttle.Failed("K", "1.2.3.4");
         throttle.Check("K", "1.2.3.4");
         throttle.Failed("K", "1.2.3.4");
-        Assert.Equal(429, Assert.Throws<Slipway.Server.Api.ApiException>(() => throttle.Check("K", "1.2.3.4")).Code);
+        Assert.Equal(429, Assert.Throws<Slipway.Server.Core.ApiException>(() => throttle.Check("K", "1.2.3.4")).Code);
         clock.Advance(TimeSpan.FromSeconds(1.5));
         throttle.Check("K", "1.2.3.4");
         throttle.Failed("K", "1.2.3.4");
         clock.Advance(TimeSpan.FromSeconds(1.5));
-        Assert.Throws<Slipway.Server.Api.ApiException>(() => throttle.Check("K", "1.2.3.4"));
+        Assert.Throws<Slipway.Server.Core.ApiException>(() => throttle.Check("K", "1.2.3.4"));
         clock.Advance(TimeSpan.FromSeconds(1));
         throttle.Check("K", "1.2.3.4");
         throttle.Succeeded("K");

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
-using Slipway.Server.Domain;
+using Slipway.Server.Domain.Tasks;
 using Slipway.Server.Tests.Infrastructure;
 
 namespace Slipway.Server.Tests.Api;
@@ -59,7 +59,7 @@ public abstract class WorkersTests(string engine) : ServerTests(engine)
     [Fact]
     public async Task Two_tenants_may_use_the_same_worker_id_without_seeing_or_touching_each_others()
     {
-        var (token, _) = await SignInAsNewUserAsync(Slipway.Server.Auth.Roles.Admin, "acme-" + Guid.NewGuid().ToString("N")[..6]);
+        var (token, _) = await SignInAsNewUserAsync(Slipway.Server.Core.Roles.Admin, "acme-" + Guid.NewGuid().ToString("N")[..6]);
         using var acme = Server.ClientWithToken(token);
         var from = _clock.GetUtcNow().ToUnixTimeSeconds();
         await Api.OkAsync("workers.register", new JsonObject { ["worker"] = "gpu-box:gpu0", ["tags"] = new JsonArray("ours") });

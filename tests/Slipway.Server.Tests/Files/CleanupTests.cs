@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Slipway.Server.Files;
+using Slipway.Server.Domain.StoredFiles;
 using Slipway.Server.Tests.Api;
 using Slipway.Server.Tests.Infrastructure;
 
@@ -28,7 +28,7 @@ public abstract class CleanupTests(string engine) : ServerTests(engine)
         foreach (var collection in new[] { Slipway.Server.Storage.Collection.Tasks, Slipway.Server.Storage.Collection.Models })
         {
             foreach (var doc in await Server.Server.Stores.Docs.FindAsync(collection, new Slipway.Server.Storage.DocQuery()))
-                referenced.UnionWith(Slipway.Server.Domain.FileReferences.PathsIn(doc.Body, ports));
+                referenced.UnionWith(FileReferences.PathsIn(doc.Body, ports));
         }
         var pending = (await Api.OkAsync("files.get_cleanup"))["pending"]!.AsArray().Select(p => p!["path"]!.GetValue<string>()).ToHashSet();
         Assert.Empty(referenced.Except(stored));

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using Slipway.Server.Auth;
+using Slipway.Server.Core;
 using Slipway.Server.Tests.Infrastructure;
 
 namespace Slipway.Server.Tests.Files;

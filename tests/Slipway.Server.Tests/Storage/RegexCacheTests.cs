@@ -26,7 +26,7 @@ public sealed class RegexCacheTests
     public void Patterns_match_with_a_timeout()
     {
         var cache = new RegexCache();
-        Assert.Equal(Slipway.Server.Domain.UserRegex.MatchTimeout, cache.Get("(?=(a+)+$)").MatchTimeout);
+        Assert.Equal(Slipway.Server.Storage.UserRegex.MatchTimeout, cache.Get("(?=(a+)+$)").MatchTimeout);
         Assert.Throws<System.Text.RegularExpressions.RegexMatchTimeoutException>(() => cache.Get("(?=(a+)+$)").IsMatch(new string('a', 40) + "!"));
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
-using Slipway.Server.Domain;
+using Slipway.Server.Core;
+using Slipway.Server.Domain.Events;
 using Slipway.Server.Storage;
 using Slipway.Server.Tests.Infrastructure;
 

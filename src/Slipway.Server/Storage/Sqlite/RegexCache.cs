@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Slipway.Server.Domain;
+using Slipway.Server.Storage;
 
 namespace Slipway.Server.Storage.Sqlite;
 

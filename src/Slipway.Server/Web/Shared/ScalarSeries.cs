@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Slipway.Server.Domain;
+using Slipway.Server.Core;
 
 namespace Slipway.Server.Web.Shared;
 

@@ -1,8 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Slipway.Server.Blobs;
-using Slipway.Server.Domain;
-using Slipway.Server.Files;
+using Slipway.Server.Core;
+using Slipway.Server.Domain.StoredFiles;
 
 namespace Slipway.Server.Web.Pages.Registry;
 

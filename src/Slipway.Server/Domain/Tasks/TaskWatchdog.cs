@@ -1,0 +1,82 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Hosting;
+using Slipway.Server.Core;
+using Slipway.Server.Storage;
+
+namespace Slipway.Server.Domain.Tasks;
+
+/// <summary>
+/// No task stays "running" forever: a task in progress on a worker whose reports and whose own pings have
+/// both stopped for longer than the watchdog timeout is marked failed with a reason that says so, or, when
+/// it carries the system tag <c>requeue_on_worker_loss</c>, put back on its queue.
+/// </summary>
+public sealed class TaskWatchdog(IDocumentStore docs, IQueueEntryStore queueEntries, TaskUpdates updates, ServerOptions options, TimeProvider clock)
+{
+    public const string RequeueTag = "requeue_on_worker_loss";
+
+    /// <summary>Checks every running task once; returns the ids it failed or re-queued.</summary>
+    public async Task<List<string>> RunOnceAsync(CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var handled = new List<string>();
+        var running = await docs.FindAsync(Collection.Tasks, new DocQuery().Where(new FieldIn("status", [TaskStatuses.InProgress])), ct);
+        foreach (var task in running)
+        {
+            if (Json.GetString(task.Body, "last_worker") is not { Length: > 0 } workerId)
+                continue;
+            var lastHeard = new[] { Json.GetString(task.Body, "last_worker_report"), Json.GetString(task.Body, "last_update") }
+                .OfType<string>().Select(t => DateTimeOffset.Parse(t, CultureInfo.InvariantCulture)).DefaultIfEmpty(DateTimeOffset.MinValue).Max();
+            if (now - lastHeard <= options.WatchdogTimeout)
+                continue;
+            var worker = await docs.GetAsync(Collection.Workers, Tenants.WorkerKey(Tenants.Of(task.Body), workerId), ct);
+            if (worker is not null && Json.GetString(worker.Body, "task.id") == task.Id
+                && now - DateTimeOffset.Parse(Json.GetString(worker.Body, "last_activity_time")!, CultureInfo.InvariantCulture) <= options.WatchdogTimeout)
+                continue;
+            var requeue = Json.GetStrings(task.Body, "system_tags").Contains(RequeueTag) && Json.GetString(task.Body, "execution.queue") is { Length: > 0 };
+            var reason = $"worker {workerId} stopped reporting; last heard from at {lastHeard:u}";
+            try
+            {
+                await updates.UpdateAsync(task.Id, body =>
+                {
+                    // Only a task still running is touched: it may have finished since it was read.
+                    if (Json.GetString(body, "status") != TaskStatuses.InProgress)
+                        throw new OperationCanceledException();
+                    TaskDocuments.SetStatus(body, requeue ? TaskStatuses.Queued : TaskStatuses.Failed, reason,
+                        requeue ? "re-queued by the watchdog" : "failed by the watchdog", updates.Now());
+                }, ct);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                continue;
+            }
+            if (requeue)
+                await queueEntries.AddAsync(Json.GetString(task.Body, "execution.queue")!, task.Id, updates.Now(), ct);
+            handled.Add(task.Id);
+        }
+        return handled;
+    }
+}
+
+/// <summary>Runs the watchdog every minute (or every half timeout, when that is shorter).</summary>
+public sealed class TaskWatchdogService(TaskWatchdog watchdog, ServerOptions options) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (options.WatchdogTimeout <= TimeSpan.Zero)
+            return;
+        var period = TimeSpan.FromTicks(Math.Min(TimeSpan.FromMinutes(1).Ticks, Math.Max(TimeSpan.FromSeconds(1).Ticks, options.WatchdogTimeout.Ticks / 2)));
+        using var timer = new PeriodicTimer(period);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                await watchdog.RunOnceAsync(stoppingToken);
+            }
+            catch (Exception e) when (e is ApiException or InvalidQueryException or FormatException)
+            {
+                // A pass that could not finish is simply run again at the next tick.
+            }
+        }
+    }
+}
