@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Slipway.Agent.Tests.Infrastructure;
+using Slipway.TestSupport.Agents;
 using Slipway.Commands;
 
 namespace Slipway.Agent.Tests;
@@ -7,7 +7,7 @@ namespace Slipway.Agent.Tests;
 /// <summary>`slipway agent` run through the command line, in process.</summary>
 public sealed class AgentCommandTests
 {
-    private static async Task<string> ConfAsync(AgentTestServer server)
+    private static async Task<string> ConfAsync(TestServer server)
     {
         var conf = Path.Combine(server.DataDir, "test-clearml.conf");
         var o = server.Options();
@@ -18,7 +18,7 @@ public sealed class AgentCommandTests
     [Fact]
     public async Task Agent_command_runs_tasks_until_cancelled_then_unregisters()
     {
-        await using var server = await AgentTestServer.StartAsync();
+        await using var server = await TestServer.StartAsync();
         using var client = server.NewClient();
         await client.Queues.CreateAsync("cli-q");
         var work = Path.Combine(server.DataDir, "agent-work");
@@ -43,7 +43,7 @@ public sealed class AgentCommandTests
     [Fact]
     public async Task Unknown_queue_fails_with_a_message()
     {
-        await using var server = await AgentTestServer.StartAsync();
+        await using var server = await TestServer.StartAsync();
         using var output = new StringWriter();
         using var error = new StringWriter();
 
