@@ -76,6 +76,14 @@ public class TestServer : IAsyncLifetime, IAsyncDisposable
 
     public SlipwayClient NewClient() => new(Options());
 
+    /// <summary>Writes a clearml.conf for this server's admin at <paramref name="path"/> (for a command's --conf) and returns the path.</summary>
+    public string WriteClientConf(string path)
+    {
+        var o = Options();
+        File.WriteAllText(path, $"api {{\n api_server: {o.ApiServer}\n web_server: {o.WebServer}\n files_server: {o.FilesServer}\n credentials {{ access_key: \"{o.AccessKey}\", secret_key: \"{o.SecretKey}\" }}\n}}\n");
+        return path;
+    }
+
     /// <summary>The environment a child process needs to reach this server as the admin.</summary>
     public IReadOnlyDictionary<string, string> Environment() => new Dictionary<string, string>
     {

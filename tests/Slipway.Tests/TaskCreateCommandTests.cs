@@ -9,9 +9,7 @@ public sealed class TaskCreateCommandTests
 {
     private static async Task<(int Exit, string Out, string Err)> RunCliAsync(TestServer server, params string[] args)
     {
-        var conf = Path.Combine(server.DataDir, "test-clearml.conf");
-        var o = server.Options();
-        await File.WriteAllTextAsync(conf, $"api {{\n api_server: {o.ApiServer}\n web_server: {o.WebServer}\n files_server: {o.FilesServer}\n credentials {{ access_key: \"{o.AccessKey}\", secret_key: \"{o.SecretKey}\" }}\n}}\n");
+        var conf = server.WriteClientConf(Path.Combine(server.DataDir, "test-clearml.conf"));
         using var output = new StringWriter();
         using var error = new StringWriter();
         var exit = await Cli.RunAsync([.. args, "--conf", conf], output, error);
