@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Slipway.Agent.Tests.Infrastructure;
+using Slipway.TestSupport.Agents;
 using Slipway.Commands;
 
 namespace Slipway.Agent.Tests;
@@ -7,25 +7,19 @@ namespace Slipway.Agent.Tests;
 /// <summary>`slipway agent` run through the command line, in process.</summary>
 public sealed class AgentCommandTests
 {
-    private static async Task<string> ConfAsync(AgentTestServer server)
-    {
-        var conf = Path.Combine(server.DataDir, "test-clearml.conf");
-        var o = server.Options();
-        await File.WriteAllTextAsync(conf, $"api {{\n api_server: {o.ApiServer}\n web_server: {o.WebServer}\n files_server: {o.FilesServer}\n credentials {{ access_key: \"{o.AccessKey}\", secret_key: \"{o.SecretKey}\" }}\n}}\n");
-        return conf;
-    }
+    private static string Conf(TestServer server) => server.WriteClientConf(Path.Combine(server.DataDir, "test-clearml.conf"));
 
     [Fact]
     public async Task Agent_command_runs_tasks_until_cancelled_then_unregisters()
     {
-        await using var server = await AgentTestServer.StartAsync();
+        await using var server = await TestServer.StartAsync();
         using var client = server.NewClient();
         await client.Queues.CreateAsync("cli-q");
         var work = Path.Combine(server.DataDir, "agent-work");
         using var stop = new CancellationTokenSource();
         using var output = new StringWriter();
         using var error = new StringWriter();
-        var run = Cli.RunAsync(["agent", "--queue", "cli-q", "--slots", "2", "--work-dir", work, "--worker-id", "cli-agent", "--conf", await ConfAsync(server)],
+        var run = Cli.RunAsync(["agent", "--queue", "cli-q", "--slots", "2", "--work-dir", work, "--worker-id", "cli-agent", "--conf", Conf(server)],
             output, error, stop.Token);
 
         var id = await TestTasks.CreateAsync(client, "via-cli", TestTasks.Shell("echo from the cli agent\n"), "cli-q");
@@ -43,11 +37,11 @@ public sealed class AgentCommandTests
     [Fact]
     public async Task Unknown_queue_fails_with_a_message()
     {
-        await using var server = await AgentTestServer.StartAsync();
+        await using var server = await TestServer.StartAsync();
         using var output = new StringWriter();
         using var error = new StringWriter();
 
-        var exit = await Cli.RunAsync(["agent", "--queue", "nope", "--conf", await ConfAsync(server)], output, error);
+        var exit = await Cli.RunAsync(["agent", "--queue", "nope", "--conf", Conf(server)], output, error);
 
         Assert.Equal(ExitCodes.Failed, exit);
         Assert.Contains("no queue named 'nope'", error.ToString(), StringComparison.Ordinal);

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Slipway.Client;
-using Slipway.Agent.Tests.Infrastructure;
+using Slipway.TestSupport.Agents;
 
 namespace Slipway.Agent.Tests;
 
@@ -12,7 +12,7 @@ public sealed class AgentResilienceTests
     [Fact]
     public async Task Task_completes_when_the_server_restarts_while_it_runs()
     {
-        await using var server = await AgentTestServer.StartAsync();
+        await using var server = await TestServer.StartAsync();
         using var client = server.NewClient();
         await client.Queues.CreateAsync("q");
         await using var agent = new RunningAgent(server, RunningAgent.DefaultOptions("q"));
@@ -44,7 +44,7 @@ public sealed class AgentResilienceTests
     [Fact]
     public async Task Agent_killed_with_SIGKILL_mid_task_leaves_the_task_to_the_watchdog_which_fails_it()
     {
-        await using var server = await AgentTestServer.StartAsync(watchdogTimeout: TimeSpan.FromSeconds(3));
+        await using var server = await TestServer.StartAsync(new() { Configure = options => options.WatchdogTimeout = TimeSpan.FromSeconds(3) });
         using var client = server.NewClient();
         await client.Queues.CreateAsync("q");
         var work = Path.Combine(Path.GetTempPath(), "slipway-agent-work-" + Guid.NewGuid().ToString("N")[..12]);
@@ -96,7 +96,7 @@ public sealed class AgentResilienceTests
     [Fact]
     public async Task Four_agents_with_two_slots_each_run_two_hundred_tasks_exactly_once()
     {
-        await using var server = await AgentTestServer.StartAsync();
+        await using var server = await TestServer.StartAsync();
         using var client = server.NewClient();
         await client.Queues.CreateAsync("q");
         var runs = Path.Combine(Path.GetTempPath(), "slipway-runs-" + Guid.NewGuid().ToString("N"));

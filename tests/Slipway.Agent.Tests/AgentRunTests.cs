@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Slipway.Agent.Tests.Infrastructure;
+using Slipway.TestSupport.Agents;
 
 namespace Slipway.Agent.Tests;
 
@@ -9,7 +10,7 @@ public sealed class AgentRunTests
     [Fact]
     public async Task Literal_shell_script_completes_with_its_output_in_the_console_and_the_task_identity_in_its_environment()
     {
-        await using var server = await AgentTestServer.StartAsync();
+        await using var server = await TestServer.StartAsync();
         using var client = server.NewClient();
         await client.Queues.CreateAsync("q");
         await using var agent = new RunningAgent(server, RunningAgent.DefaultOptions("q"));
@@ -27,7 +28,7 @@ public sealed class AgentRunTests
     [Fact]
     public async Task Failing_script_fails_the_task_with_the_exit_code_in_the_reason()
     {
-        await using var server = await AgentTestServer.StartAsync();
+        await using var server = await TestServer.StartAsync();
         using var client = server.NewClient();
         await client.Queues.CreateAsync("q");
         await using var agent = new RunningAgent(server, RunningAgent.DefaultOptions("q"));
@@ -43,7 +44,7 @@ public sealed class AgentRunTests
     [Fact]
     public async Task Abort_mid_run_stops_the_task_and_ends_the_whole_process_tree()
     {
-        await using var server = await AgentTestServer.StartAsync();
+        await using var server = await TestServer.StartAsync();
         using var client = server.NewClient();
         await client.Queues.CreateAsync("q");
         await using var agent = new RunningAgent(server, RunningAgent.DefaultOptions("q"));
@@ -75,7 +76,7 @@ public sealed class AgentRunTests
         repo.Commit("two");
         // A diff against the first commit, as the SDK records uncommitted changes.
         var diff = "diff --git a/src/train.py b/src/train.py\n--- a/src/train.py\n+++ b/src/train.py\n@@ -1 +1,2 @@\n print('version one')\n+print('patched by the diff')\n";
-        await using var server = await AgentTestServer.StartAsync();
+        await using var server = await TestServer.StartAsync();
         using var client = server.NewClient();
         await client.Queues.CreateAsync("q");
         var options = RunningAgent.DefaultOptions("q");
@@ -116,7 +117,7 @@ public sealed class AgentRunTests
     {
         var packages = Path.Combine(Path.GetTempPath(), "slipway-wheels-" + Guid.NewGuid().ToString("N")[..8]);
         TinyWheel.Build(packages, "slipwaytiny", "1.0", "GREETING = 'hello from a tiny package'\n");
-        await using var server = await AgentTestServer.StartAsync();
+        await using var server = await TestServer.StartAsync();
         using var client = server.NewClient();
         await client.Queues.CreateAsync("q");
         var options = RunningAgent.DefaultOptions("q");
@@ -152,7 +153,7 @@ public sealed class AgentRunTests
         // The test program is built with this test project; the agent runs its assembly with dotnet.
         var assembly = Path.Combine(AppContext.BaseDirectory, "Slipway.Client.TestProgram.dll");
         Assert.True(File.Exists(assembly), assembly);
-        await using var server = await AgentTestServer.StartAsync();
+        await using var server = await TestServer.StartAsync();
         using var client = server.NewClient();
         await client.Queues.CreateAsync("q");
         await using var agent = new RunningAgent(server, RunningAgent.DefaultOptions("q"));
@@ -189,7 +190,7 @@ public sealed class AgentRunTests
             """);
         repo.Write("app/Program.cs", "Console.WriteLine($\"dotnet project ran for {Environment.GetEnvironmentVariable(\"CLEARML_TASK_ID\")}\");\n");
         repo.Commit("app");
-        await using var server = await AgentTestServer.StartAsync();
+        await using var server = await TestServer.StartAsync();
         using var client = server.NewClient();
         await client.Queues.CreateAsync("q");
         await using var agent = new RunningAgent(server, RunningAgent.DefaultOptions("q"));
@@ -210,7 +211,7 @@ public sealed class AgentRunTests
     [Fact]
     public async Task Abort_while_the_environment_is_being_built_stops_the_task_and_the_build()
     {
-        await using var server = await AgentTestServer.StartAsync();
+        await using var server = await TestServer.StartAsync();
         using var client = server.NewClient();
         await client.Queues.CreateAsync("q");
         // An "interpreter" whose venv creation never ends, and which says where it runs.

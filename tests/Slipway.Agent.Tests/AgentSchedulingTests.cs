@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Slipway.Agent.Tests.Infrastructure;
+using Slipway.TestSupport.Agents;
 
 namespace Slipway.Agent.Tests;
 
@@ -9,7 +9,7 @@ public sealed class AgentSchedulingTests
     [Fact]
     public async Task Queues_are_served_in_the_order_given()
     {
-        await using var server = await AgentTestServer.StartAsync();
+        await using var server = await TestServer.StartAsync();
         using var client = server.NewClient();
         await client.Queues.CreateAsync("high");
         await client.Queues.CreateAsync("low");
@@ -30,7 +30,7 @@ public sealed class AgentSchedulingTests
     [Fact]
     public async Task Each_slot_gets_its_share_of_the_gpus_and_reports_machine_stats()
     {
-        await using var server = await AgentTestServer.StartAsync();
+        await using var server = await TestServer.StartAsync();
         using var client = server.NewClient();
         await client.Queues.CreateAsync("q");
         var options = RunningAgent.DefaultOptions("q");

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Slipway.Agent.Tests.Infrastructure;
+using Slipway.TestSupport.Agents;
 
 namespace Slipway.Agent.Tests;
 
@@ -18,7 +18,7 @@ public sealed class AgentTelemetryTests
             ActivityStopped = spans.Enqueue,
         };
         ActivitySource.AddActivityListener(listener);
-        await using var server = await AgentTestServer.StartAsync();
+        await using var server = await TestServer.StartAsync();
         using var client = server.NewClient();
         await client.Queues.CreateAsync("q");
         await using var agent = new RunningAgent(server, RunningAgent.DefaultOptions("q"));

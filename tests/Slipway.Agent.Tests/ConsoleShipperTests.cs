@@ -1,14 +1,13 @@
 using System.Text.Json.Nodes;
-using Slipway.Agent.Tests.Infrastructure;
 
 namespace Slipway.Agent.Tests;
 
 /// <summary>What the agent ships of a task's console: whole lines as a terminal shows them, whatever pieces they came in.</summary>
 public sealed class ConsoleShipperTests : IAsyncLifetime
 {
-    private AgentTestServer _server = null!;
+    private TestServer _server = null!;
 
-    public async Task InitializeAsync() => _server = await AgentTestServer.StartAsync();
+    public async Task InitializeAsync() => _server = await TestServer.StartAsync();
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 

@@ -13,13 +13,7 @@ public sealed class AgentShutdownTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private string Conf(TestServer server)
-    {
-        var conf = Path.Combine(_dir, "clearml.conf");
-        var o = server.Options();
-        File.WriteAllText(conf, $"api {{\n api_server: {o.ApiServer}\n web_server: {o.WebServer}\n files_server: {o.FilesServer}\n credentials {{ access_key: \"{o.AccessKey}\", secret_key: \"{o.SecretKey}\" }}\n}}\n");
-        return conf;
-    }
+    private string Conf(TestServer server) => server.WriteClientConf(Path.Combine(_dir, "clearml.conf"));
 
     [Fact]
     public async Task An_idle_agent_stops_by_itself_runs_the_shutdown_command_and_unregisters()

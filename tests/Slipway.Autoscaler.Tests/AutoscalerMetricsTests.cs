@@ -10,31 +10,16 @@ namespace Slipway.Autoscaler.Tests;
 /// <summary>The server's /metrics after an autoscaler has launched, failed a launch and lost an instance (Kubernetes stand-in).</summary>
 public sealed class AutoscalerMetricsTests : IAsyncLifetime
 {
-    private TestServer _server = null!;
-    private SlipwayClient _client = null!;
-    private KubernetesStandIn _cluster = null!;
-    private readonly FakeClock _clock = new(DateTimeOffset.UtcNow);
+    private readonly KubernetesScene _scene = new("gpu", "idle \"queue\"");
 
-    public async Task InitializeAsync()
-    {
-        _server = await TestServer.StartAsync();
-        _client = _server.NewClient();
-        _cluster = await KubernetesStandIn.StartAsync();
-        await _client.Queues.CreateAsync("gpu");
-        await _client.Queues.CreateAsync("idle \"queue\"");
-    }
+    public Task InitializeAsync() => _scene.InitializeAsync();
 
-    public async Task DisposeAsync()
-    {
-        await _cluster.DisposeAsync();
-        _client.Dispose();
-        await _server.DisposeAsync();
-    }
+    public Task DisposeAsync() => _scene.DisposeAsync();
 
     private async Task<Dictionary<string, double>> MetricsAsync()
     {
-        using var http = new HttpClient { BaseAddress = _server.Server.ApiUrl };
-        var options = _server.Options();
+        using var http = new HttpClient { BaseAddress = _scene.Server.Server.ApiUrl };
+        var options = _scene.Server.Options();
         using var login = new HttpRequestMessage(HttpMethod.Post, "auth.login");
         login.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{options.AccessKey}:{options.SecretKey}")));
         var token = JsonNode.Parse(await (await http.SendAsync(login)).Content.ReadAsStringAsync())!["data"]!["token"]!.GetValue<string>();
@@ -54,7 +39,7 @@ public sealed class AutoscalerMetricsTests : IAsyncLifetime
             Name = "k8s", MaxInstances = 10, MaxLaunchesInFlight = 10,
             Kubernetes = new KubernetesProviderConfig
             {
-                ApiServer = _cluster.Url, Namespace = "ml", ServerUrl = "http://slipway.ml.svc:8008",
+                ApiServer = _scene.Cluster.Url, Namespace = "ml", ServerUrl = "http://slipway.ml.svc:8008",
                 Templates = { ["a100"] = new KubernetesTemplate { Image = "slipway:1", Gpus = 1 } },
             },
         };
@@ -64,26 +49,26 @@ public sealed class AutoscalerMetricsTests : IAsyncLifetime
             Provider = "kubernetes", MaxInstances = 5, Markets = [new MarketConfig { Market = Market.OnDemand, PriceUsdPerHour = 1.25m }],
         };
         using var provider = new KubernetesProvider(config.Kubernetes);
-        var loop = new AutoscalerLoop(config, new ServerConnection(_client), [provider], _clock);
+        var loop = new AutoscalerLoop(config, new ServerConnection(_scene.Client), [provider], _scene.Clock);
         await loop.StartAsync(default);
         for (var i = 0; i < 3; i++)
         {
-            var id = (await _client.CallAsync("tasks.create", new JsonObject { ["name"] = $"t{i}", ["type"] = "training" }))["id"]!.GetValue<string>();
-            await _client.Tasks.EnqueueAsync(id, "gpu");
+            var id = (await _scene.Client.CallAsync("tasks.create", new JsonObject { ["name"] = $"t{i}", ["type"] = "training" }))["id"]!.GetValue<string>();
+            await _scene.Client.Tasks.EnqueueAsync(id, "gpu");
         }
 
         // Three launches, the first refused by the API server.
-        _cluster.Fail("POST", "jobs", 500, times: 1);
+        _scene.Cluster.Fail("POST", "jobs", 500, times: 1);
         var first = await loop.RunOnceAsync(default);
         Assert.Single(first, d => d.Action == DecisionAction.LaunchFailed);
         var launched = first.Where(d => d.Action == DecisionAction.Launch).Skip(1).Select(d => d.LaunchId!).ToList();
-        Assert.Equal(2, _cluster.Jobs().Count);
+        Assert.Equal(2, _scene.Cluster.Jobs().Count);
 
         // One pod's agent registers; the other pod fails (an interruption).
-        _cluster.PodRunning(launched[0]);
-        await _client.CallAsync("workers.register", new JsonObject { ["worker"] = $"k8s:a100:{launched[0]}:cpu:0" });
-        _cluster.SetPodStatus(launched[1], new JsonObject { ["phase"] = "Failed", ["reason"] = "Evicted", ["message"] = "The node was low on resource: memory." });
-        _clock.Advance(TimeSpan.FromSeconds(1));
+        _scene.Cluster.PodRunning(launched[0]);
+        await _scene.Client.CallAsync("workers.register", new JsonObject { ["worker"] = $"k8s:a100:{launched[0]}:cpu:0" });
+        _scene.Cluster.SetPodStatus(launched[1], new JsonObject { ["phase"] = "Failed", ["reason"] = "Evicted", ["message"] = "The node was low on resource: memory." });
+        _scene.Clock.Advance(TimeSpan.FromSeconds(1));
         var second = await loop.RunOnceAsync(default);
         Assert.Single(second, d => d.Action == DecisionAction.Lost);
 

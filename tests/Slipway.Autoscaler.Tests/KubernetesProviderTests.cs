@@ -12,25 +12,11 @@ namespace Slipway.Autoscaler.Tests;
 /// </summary>
 public sealed partial class KubernetesProviderTests : IAsyncLifetime
 {
-    private TestServer _server = null!;
-    private SlipwayClient _client = null!;
-    private KubernetesStandIn _cluster = null!;
-    private readonly FakeClock _clock = new(DateTimeOffset.UtcNow);
+    private readonly KubernetesScene _scene = new("gpu");
 
-    public async Task InitializeAsync()
-    {
-        _server = await TestServer.StartAsync();
-        _client = _server.NewClient();
-        _cluster = await KubernetesStandIn.StartAsync();
-        await _client.Queues.CreateAsync("gpu");
-    }
+    public Task InitializeAsync() => _scene.InitializeAsync();
 
-    public async Task DisposeAsync()
-    {
-        await _cluster.DisposeAsync();
-        _client.Dispose();
-        await _server.DisposeAsync();
-    }
+    public Task DisposeAsync() => _scene.DisposeAsync();
 
     private AutoscalerConfig Config(Action<AutoscalerConfig>? change = null)
     {
@@ -39,7 +25,7 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
             Name = "k8s", MaxInstances = 10, MaxLaunchesInFlight = 10, DrainRecheckSeconds = 5, IdleTimeoutSeconds = 600,
             Kubernetes = new KubernetesProviderConfig
             {
-                ApiServer = _cluster.Url, Namespace = "ml", ServerUrl = "http://slipway.ml.svc:8008",
+                ApiServer = _scene.Cluster.Url, Namespace = "ml", ServerUrl = "http://slipway.ml.svc:8008",
                 CredentialsSecret = new SecretReference { Name = "slipway-agent" },
                 Templates = { ["a100"] = new KubernetesTemplate { Image = "registry.example/slipway:1", Gpus = 1 } },
             },
@@ -53,31 +39,31 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
     private async Task<(AutoscalerLoop Loop, KubernetesProvider Provider)> StartLoopAsync(AutoscalerConfig config)
     {
         var provider = new KubernetesProvider(config.Kubernetes!);
-        var loop = new AutoscalerLoop(config, new ServerConnection(_client), [provider], _clock);
+        var loop = new AutoscalerLoop(config, new ServerConnection(_scene.Client), [provider], _scene.Clock);
         await loop.StartAsync(default);
         return (loop, provider);
     }
 
     private async Task<string> EnqueueAsync(string name)
     {
-        var id = (await _client.CallAsync("tasks.create", new JsonObject { ["name"] = name, ["type"] = "training" }))["id"]!.GetValue<string>();
-        await _client.Tasks.EnqueueAsync(id, "gpu");
+        var id = (await _scene.Client.CallAsync("tasks.create", new JsonObject { ["name"] = name, ["type"] = "training" }))["id"]!.GetValue<string>();
+        await _scene.Client.Tasks.EnqueueAsync(id, "gpu");
         return id;
     }
 
     /// <summary>The pod's agent takes the queue's next task.</summary>
     private async Task<string?> PopAsync() =>
-        (await _client.CallAsync("queues.get_next_task", new JsonObject { ["queue"] = (await _client.Queues.ListAsync()).Single(q => q.Name == "gpu").Id }))["entry"]?["task"]?.GetValue<string>();
+        (await _scene.Client.CallAsync("queues.get_next_task", new JsonObject { ["queue"] = (await _scene.Client.Queues.ListAsync()).Single(q => q.Name == "gpu").Id }))["entry"]?["task"]?.GetValue<string>();
 
     /// <summary>What the pod's agent does: registers its worker, takes the queue's next task and reports it (or reports idle).</summary>
     private async Task AgentReportsAsync(string launchId, string? task)
     {
         var worker = $"k8s:a100:{launchId}:cpu:0";
-        await _client.CallAsync("workers.register", new JsonObject { ["worker"] = worker, ["queues"] = new JsonArray("gpu") });
+        await _scene.Client.CallAsync("workers.register", new JsonObject { ["worker"] = worker, ["queues"] = new JsonArray("gpu") });
         var report = new JsonObject { ["worker"] = worker, ["timestamp"] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
         if (task is not null)
             report["task"] = task;
-        await _client.CallAsync("workers.status_report", report);
+        await _scene.Client.CallAsync("workers.status_report", report);
     }
 
     [Fact]
@@ -135,9 +121,9 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
         using var _ = provider;
         await EnqueueAsync("t");
         await loop.RunOnceAsync(default);
-        var job = Assert.Single(_cluster.Jobs()).ToJsonString();
-        Assert.DoesNotContain(_server.Options().SecretKey!, job, StringComparison.Ordinal);
-        Assert.DoesNotContain(_server.Options().AccessKey!, job, StringComparison.Ordinal);
+        var job = Assert.Single(_scene.Cluster.Jobs()).ToJsonString();
+        Assert.DoesNotContain(_scene.Server.Options().SecretKey!, job, StringComparison.Ordinal);
+        Assert.DoesNotContain(_scene.Server.Options().AccessKey!, job, StringComparison.Ordinal);
         Assert.Contains("secretKeyRef", job, StringComparison.Ordinal);
     }
 
@@ -203,22 +189,22 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
         await EnqueueAsync("train");
 
         var launch = Assert.Single(await loop.RunOnceAsync(default), d => d.Action == DecisionAction.Launch);
-        var job = Assert.Single(_cluster.Jobs());
+        var job = Assert.Single(_scene.Cluster.Jobs());
         Assert.Equal($"k8s-{launch.LaunchId}", job["metadata"]!["name"]!.GetValue<string>());
-        Assert.Contains(_cluster.Calls, c => c.StartsWith("POST /apis/batch/v1/namespaces/ml/jobs", StringComparison.Ordinal));
+        Assert.Contains(_scene.Cluster.Calls, c => c.StartsWith("POST /apis/batch/v1/namespaces/ml/jobs", StringComparison.Ordinal));
         Assert.Equal(ProviderInstanceState.Pending, Assert.Single(await provider.ListAsync("k8s", default)).State);
 
-        _cluster.PodRunning(launch.LaunchId!);
+        _scene.Cluster.PodRunning(launch.LaunchId!);
         var listed = Assert.Single(await provider.ListAsync("k8s", default));
         Assert.Equal((ProviderInstanceState.Running, launch.LaunchId, "a100", $"ml/k8s-{launch.LaunchId}"), (listed.State, listed.LaunchId, listed.Resource, listed.InstanceId));
-        Assert.Contains(_cluster.Calls, c => c.Contains("labelSelector=slipway%2Fautoscaler%3Dk8s", StringComparison.Ordinal));
+        Assert.Contains(_scene.Cluster.Calls, c => c.Contains("labelSelector=slipway%2Fautoscaler%3Dk8s", StringComparison.Ordinal));
 
         await AgentReportsAsync(launch.LaunchId!, null);
-        _clock.Advance(TimeSpan.FromSeconds(2));
+        _scene.Clock.Advance(TimeSpan.FromSeconds(2));
         var ready = Assert.Single(await loop.RunOnceAsync(default), d => d.Action == DecisionAction.Ready);
         Assert.Equal(Reasons.Registered, ready.Reason);
         Assert.Equal(InstanceStatus.Ready, loop.State.Instances.Single().Status);
-        Assert.Single(_cluster.Jobs()); // one pod for one task: nothing more launched
+        Assert.Single(_scene.Cluster.Jobs()); // one pod for one task: nothing more launched
     }
 
     [Fact]
@@ -229,22 +215,22 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
         var task = await EnqueueAsync("train");
         var launch = (await loop.RunOnceAsync(default)).Single(d => d.Action == DecisionAction.Launch);
 
-        _cluster.PodUnschedulable(launch.LaunchId!, "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.");
-        _clock.Advance(TimeSpan.FromSeconds(1));
+        _scene.Cluster.PodUnschedulable(launch.LaunchId!, "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.");
+        _scene.Clock.Advance(TimeSpan.FromSeconds(1));
         var hold = Assert.Single(await loop.RunOnceAsync(default), d => d.Action == DecisionAction.Hold);
         Assert.Equal(Reasons.InstancePending, hold.Reason);
-        var message = (await _client.Tasks.GetAsync(task)).StatusMessage;
+        var message = (await _scene.Client.Tasks.GetAsync(task)).StatusMessage;
         Assert.Contains("is unschedulable: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu.", message, StringComparison.Ordinal);
         Assert.Contains($"ml/k8s-{launch.LaunchId}", message, StringComparison.Ordinal);
-        _clock.Advance(TimeSpan.FromSeconds(1));
+        _scene.Clock.Advance(TimeSpan.FromSeconds(1));
         Assert.DoesNotContain(await loop.RunOnceAsync(default), d => d.Action == DecisionAction.Hold); // said once, not at every pass
 
-        _cluster.PodImagePullBackOff(launch.LaunchId!, "registry.example/slipway:1");
-        _clock.Advance(TimeSpan.FromSeconds(1));
+        _scene.Cluster.PodImagePullBackOff(launch.LaunchId!, "registry.example/slipway:1");
+        _scene.Clock.Advance(TimeSpan.FromSeconds(1));
         await loop.RunOnceAsync(default);
         Assert.Contains("cannot pull its image (ImagePullBackOff): Back-off pulling image \"registry.example/slipway:1\"",
-            (await _client.Tasks.GetAsync(task)).StatusMessage, StringComparison.Ordinal);
-        Assert.Single(_cluster.Jobs()); // waiting on the pod launches nothing more
+            (await _scene.Client.Tasks.GetAsync(task)).StatusMessage, StringComparison.Ordinal);
+        Assert.Single(_scene.Cluster.Jobs()); // waiting on the pod launches nothing more
     }
 
     [Fact]
@@ -254,33 +240,33 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
         using var _ = provider;
         var running = await EnqueueAsync("running");
         var first = (await loop.RunOnceAsync(default)).Single(d => d.Action == DecisionAction.Launch);
-        _cluster.PodRunning(first.LaunchId!);
+        _scene.Cluster.PodRunning(first.LaunchId!);
         // The pod's agent takes the task and reports it; then the task is aborted and the agent reports idle.
         Assert.Equal(running, await PopAsync());
         await AgentReportsAsync(first.LaunchId!, running);
-        _clock.Advance(TimeSpan.FromSeconds(1));
+        _scene.Clock.Advance(TimeSpan.FromSeconds(1));
         await loop.RunOnceAsync(default);
-        await _client.CallAsync("tasks.stop", new JsonObject { ["task"] = running, ["force"] = true });
+        await _scene.Client.CallAsync("tasks.stop", new JsonObject { ["task"] = running, ["force"] = true });
         await AgentReportsAsync(first.LaunchId!, null);
-        _clock.Advance(TimeSpan.FromSeconds(1));
+        _scene.Clock.Advance(TimeSpan.FromSeconds(1));
         var ended = Assert.Single(await loop.RunOnceAsync(default), d => d.Action == DecisionAction.Terminate);
         Assert.Equal(Reasons.TaskEnded, ended.Reason);
-        Assert.Contains($"DELETE /apis/batch/v1/namespaces/ml/jobs/k8s-{first.LaunchId}?propagationPolicy=Background", _cluster.Calls);
-        Assert.Empty(_cluster.Jobs());
-        Assert.Empty(_cluster.Pods());
+        Assert.Contains($"DELETE /apis/batch/v1/namespaces/ml/jobs/k8s-{first.LaunchId}?propagationPolicy=Background", _scene.Cluster.Calls);
+        Assert.Empty(_scene.Cluster.Jobs());
+        Assert.Empty(_scene.Cluster.Pods());
 
         // A task aborted while its pod is still pending: the pod is no longer needed and goes after the recheck.
         var waiting = await EnqueueAsync("waiting");
         var second = (await loop.RunOnceAsync(default)).Single(d => d.Action == DecisionAction.Launch);
-        _cluster.PodUnschedulable(second.LaunchId!, "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.");
-        await _client.Tasks.DequeueAsync(waiting);
-        _clock.Advance(TimeSpan.FromSeconds(1));
+        _scene.Cluster.PodUnschedulable(second.LaunchId!, "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.");
+        await _scene.Client.Tasks.DequeueAsync(waiting);
+        _scene.Clock.Advance(TimeSpan.FromSeconds(1));
         Assert.DoesNotContain(await loop.RunOnceAsync(default), d => d.Action == DecisionAction.Terminate);
-        Assert.Single(_cluster.Jobs());
-        _clock.Advance(TimeSpan.FromSeconds(6));
+        Assert.Single(_scene.Cluster.Jobs());
+        _scene.Clock.Advance(TimeSpan.FromSeconds(6));
         var surplus = Assert.Single(await loop.RunOnceAsync(default), d => d.Action == DecisionAction.Terminate);
         Assert.Equal(Reasons.DemandGone, surplus.Reason);
-        Assert.Empty(_cluster.Jobs());
+        Assert.Empty(_scene.Cluster.Jobs());
     }
 
     [Fact]
@@ -290,33 +276,33 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
         using var _ = provider;
         var task = await EnqueueAsync("one");
         var launch = (await loop.RunOnceAsync(default)).Single(d => d.Action == DecisionAction.Launch);
-        _cluster.PodRunning(launch.LaunchId!);
+        _scene.Cluster.PodRunning(launch.LaunchId!);
         Assert.Equal(task, await PopAsync());
         await AgentReportsAsync(launch.LaunchId!, task);
-        _clock.Advance(TimeSpan.FromSeconds(1));
+        _scene.Clock.Advance(TimeSpan.FromSeconds(1));
         await loop.RunOnceAsync(default);
 
         // The agent (--max-tasks 1) finishes, unregisters and exits: the pod succeeds.
-        await _client.CallAsync("workers.unregister", new JsonObject { ["worker"] = $"k8s:a100:{launch.LaunchId}:cpu:0" });
-        _cluster.SetPodStatus(launch.LaunchId!, new JsonObject { ["phase"] = "Succeeded" });
-        _clock.Advance(TimeSpan.FromSeconds(1));
+        await _scene.Client.CallAsync("workers.unregister", new JsonObject { ["worker"] = $"k8s:a100:{launch.LaunchId}:cpu:0" });
+        _scene.Cluster.SetPodStatus(launch.LaunchId!, new JsonObject { ["phase"] = "Succeeded" });
+        _scene.Clock.Advance(TimeSpan.FromSeconds(1));
         var decisions = await loop.RunOnceAsync(default);
         var end = Assert.Single(decisions, d => d.Action == DecisionAction.Terminate);
         Assert.Equal(Reasons.TaskEnded, end.Reason);
         Assert.DoesNotContain(decisions, d => d.Action is DecisionAction.Lost or DecisionAction.RequeueTask or DecisionAction.FailTask);
         Assert.Empty(loop.State.Interruptions);
-        Assert.Empty(_cluster.Jobs()); // deleted at once, not left to the TTL
+        Assert.Empty(_scene.Cluster.Jobs()); // deleted at once, not left to the TTL
 
         // A pod that fails is a loss: its task is re-queued.
         var next = await EnqueueAsync("two");
         var second = (await loop.RunOnceAsync(default)).Single(d => d.Action == DecisionAction.Launch);
-        _cluster.PodRunning(second.LaunchId!);
+        _scene.Cluster.PodRunning(second.LaunchId!);
         Assert.Equal(next, await PopAsync());
         await AgentReportsAsync(second.LaunchId!, next);
-        _clock.Advance(TimeSpan.FromSeconds(1));
+        _scene.Clock.Advance(TimeSpan.FromSeconds(1));
         await loop.RunOnceAsync(default);
-        _cluster.SetPodStatus(second.LaunchId!, new JsonObject { ["phase"] = "Failed", ["reason"] = "Evicted", ["message"] = "The node was low on resource: memory." });
-        _clock.Advance(TimeSpan.FromSeconds(1));
+        _scene.Cluster.SetPodStatus(second.LaunchId!, new JsonObject { ["phase"] = "Failed", ["reason"] = "Evicted", ["message"] = "The node was low on resource: memory." });
+        _scene.Clock.Advance(TimeSpan.FromSeconds(1));
         var lost = await loop.RunOnceAsync(default);
         Assert.Contains(lost, d => d.Action == DecisionAction.Lost && d.Detail!.Contains("pod failed (Evicted): The node was low on resource: memory.", StringComparison.Ordinal));
         Assert.Contains(lost, d => d.Action == DecisionAction.RequeueTask && d.Tasks.Single() == next);
@@ -334,14 +320,14 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
 
         var decisions = await loop.RunOnceAsync(default);
         Assert.Equal(2, decisions.Count(d => d.Action == DecisionAction.Launch));
-        Assert.Equal(2, _cluster.Jobs().Count);
+        Assert.Equal(2, _scene.Cluster.Jobs().Count);
         Assert.All(decisions.Where(d => d.Action == DecisionAction.Hold), d => Assert.Equal(Reasons.MaxPods, d.Reason));
         foreach (var id in tasks.Skip(2))
-            Assert.Equal("kubernetes: max_pods_per_queue 2 for queue gpu reached; waiting for a pod to end", (await _client.Tasks.GetAsync(id)).StatusMessage);
+            Assert.Equal("kubernetes: max_pods_per_queue 2 for queue gpu reached; waiting for a pod to end", (await _scene.Client.Tasks.GetAsync(id)).StatusMessage);
 
-        _clock.Advance(TimeSpan.FromSeconds(1));
+        _scene.Clock.Advance(TimeSpan.FromSeconds(1));
         Assert.DoesNotContain(await loop.RunOnceAsync(default), d => d.Action == DecisionAction.Launch);
-        Assert.Equal(2, _cluster.Jobs().Count);
+        Assert.Equal(2, _scene.Cluster.Jobs().Count);
     }
 
     [Theory]
@@ -354,12 +340,12 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
         var (loop, provider) = await StartLoopAsync(Config());
         using var _ = provider;
         await EnqueueAsync("train");
-        _cluster.Fail("GET", "jobs", status, malformed: malformed);
+        _scene.Cluster.Fail("GET", "jobs", status, malformed: malformed);
 
         var error = await Assert.ThrowsAsync<ProviderException>(() => loop.RunOnceAsync(default));
         Assert.StartsWith("kubernetes: list Jobs and pods in namespace ml: ", error.Message, StringComparison.Ordinal);
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
-        Assert.Empty(_cluster.Jobs());
+        Assert.Empty(_scene.Cluster.Jobs());
         Assert.Empty(loop.State.Instances);
     }
 
@@ -369,13 +355,13 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
         var (loop, provider) = await StartLoopAsync(Config());
         using var _ = provider;
         await EnqueueAsync("train");
-        _cluster.Fail("POST", "jobs", 429);
+        _scene.Cluster.Fail("POST", "jobs", 429);
 
         var failed = Assert.Single(await loop.RunOnceAsync(default), d => d.Action == DecisionAction.LaunchFailed);
         Assert.Equal(Reasons.ProviderError, failed.Reason);
         Assert.Contains("kubernetes: create Job ml/k8s-", failed.Detail, StringComparison.Ordinal);
         Assert.Contains("HTTP 429 Too Many Requests: throttled by the API server", failed.Detail, StringComparison.Ordinal);
-        Assert.Empty(_cluster.Jobs());
+        Assert.Empty(_scene.Cluster.Jobs());
     }
 
     [Fact]
@@ -384,22 +370,22 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
         var config = Config(c => c.PollIntervalSeconds = 0.1);
         var provider = new KubernetesProvider(config.Kubernetes!);
         using var _ = provider;
-        var loop = new AutoscalerLoop(config, new ServerConnection(_client), [provider]);
+        var loop = new AutoscalerLoop(config, new ServerConnection(_scene.Client), [provider]);
         // Failing from the start: the loop never has a listing to act on (one listing a pass old is used while the next is
         // asked for, so a failure that starts later lets one pass act on the listing before it).
-        _cluster.Fail("GET", "jobs", 500);
+        _scene.Cluster.Fail("GET", "jobs", 500);
         await loop.StartAsync(default);
         await EnqueueAsync("train");
         using var stop = new CancellationTokenSource();
         var run = loop.RunAsync(stop.Token);
         try
         {
-            await Poll.UntilAsync(() => Task.FromResult(_cluster.Calls.Count(c => c.StartsWith("GET /apis/batch", StringComparison.Ordinal))), n => n >= 3,
+            await Poll.UntilAsync(() => Task.FromResult(_scene.Cluster.Calls.Count(c => c.StartsWith("GET /apis/batch", StringComparison.Ordinal))), n => n >= 3,
                 TimeSpan.FromSeconds(20), "several failing passes");
             Assert.False(run.IsCompleted);
-            Assert.Empty(_cluster.Jobs());
-            _cluster.Heal();
-            await Poll.UntilAsync(() => Task.FromResult(_cluster.Jobs().Count), n => n == 1, TimeSpan.FromSeconds(20), "a job once the API answers");
+            Assert.Empty(_scene.Cluster.Jobs());
+            _scene.Cluster.Heal();
+            await Poll.UntilAsync(() => Task.FromResult(_scene.Cluster.Jobs().Count), n => n == 1, TimeSpan.FromSeconds(20), "a job once the API answers");
         }
         finally
         {
@@ -417,10 +403,10 @@ public sealed partial class KubernetesProviderTests : IAsyncLifetime
         Assert.Equal("ml/k8s-feedbeef01", id);
         await provider.TerminateAsync(id, default);
         await provider.TerminateAsync(id, default);
-        Assert.Equal(2, _cluster.Calls.Count(c => c == "DELETE /apis/batch/v1/namespaces/ml/jobs/k8s-feedbeef01?propagationPolicy=Background"));
-        Assert.Empty(_cluster.Jobs());
+        Assert.Equal(2, _scene.Cluster.Calls.Count(c => c == "DELETE /apis/batch/v1/namespaces/ml/jobs/k8s-feedbeef01?propagationPolicy=Background"));
+        Assert.Empty(_scene.Cluster.Jobs());
 
-        _cluster.Fail("DELETE", "jobs", 401);
+        _scene.Cluster.Fail("DELETE", "jobs", 401);
         var error = await Assert.ThrowsAsync<ProviderException>(() => provider.TerminateAsync(id, default));
         Assert.Contains("kubernetes: delete Job ml/k8s-feedbeef01: HTTP 401", error.Message, StringComparison.Ordinal);
     }

@@ -4,7 +4,7 @@ using Slipway.Client.Tests.Infrastructure;
 
 namespace Slipway.Client.Tests;
 
-public sealed class ClientTests(TestServer server) : IClassFixture<TestServer>
+public sealed class ClientTests(ClientTestServer server) : IClassFixture<ClientTestServer>
 {
     [Fact]
     public async Task Calls_sign_in_once_and_return_the_data()

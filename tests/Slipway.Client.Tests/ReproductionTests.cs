@@ -4,7 +4,7 @@ using Slipway.Client.Tracking;
 namespace Slipway.Client.Tests;
 
 /// <summary>The operations that reproduce a run from code: list, clone with changes, enqueue, wait, abort, reset, publish, archive, delete.</summary>
-public sealed class ReproductionTests(TestServer server) : IClassFixture<TestServer>
+public sealed class ReproductionTests(ClientTestServer server) : IClassFixture<ClientTestServer>
 {
     private async Task<(SlipwayClient Client, string TaskId, string Project)> CompletedRunAsync(string name = "source")
     {

@@ -4,7 +4,6 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Microsoft.Extensions.Logging;
 using Slipway.Client;
 using Slipway.Server;
 using Slipway.Serving.Tests.Infrastructure;
@@ -14,12 +13,21 @@ namespace Slipway.Serving.Tests;
 /// <summary>`slipway serve` as its own process, configured by the clearml.conf the server wrote, as a user runs it.</summary>
 public sealed partial class ServeCommandTests : IAsyncLifetime
 {
-    private readonly string _folder = Directory.CreateTempSubdirectory("slipway-serve-cmd-").FullName;
+    private readonly string _folder;
+    private readonly TestServer _testServer;
     private SlipwayServer _server = null!;
 
-    public async Task InitializeAsync() =>
-        _server = await SlipwayServer.StartAsync(new ServerOptions { DataDir = Path.Combine(_folder, "server"), Host = "127.0.0.1", ApiPort = 0, WebPort = 0, FilesPort = 0 },
-            logging => logging.AddFilter(_ => false));
+    public ServeCommandTests()
+    {
+        _folder = Directory.CreateTempSubdirectory("slipway-serve-cmd-").FullName;
+        _testServer = new TestServer(new TestServerSettings { DataDir = Path.Combine(_folder, "server") });
+    }
+
+    public async Task InitializeAsync()
+    {
+        await _testServer.InitializeAsync();
+        _server = _testServer.Server;
+    }
 
     [GeneratedRegex(@"on (http://\S+) \(Ctrl-C stops\)")]
     private static partial Regex ListeningLine();
@@ -175,7 +183,7 @@ public sealed partial class ServeCommandTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        await _server.DisposeAsync();
+        await _testServer.DisposeAsync();
         try
         {
             Directory.Delete(_folder, recursive: true);

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.Logging;
 using Slipway.Client;
 using Slipway.Server;
 
@@ -8,14 +7,14 @@ namespace Slipway.Serving.Tests;
 /// <summary>serving.* on a real server: what is kept, and how bad input and other users' models are refused.</summary>
 public sealed class ServingApiTests : IAsyncLifetime
 {
-    private readonly string _folder = Directory.CreateTempSubdirectory("slipway-serving-api-").FullName;
+    private readonly TestServer _testServer = new();
     private SlipwayServer _server = null!;
     private SlipwayClient _admin = null!;
 
     public async Task InitializeAsync()
     {
-        _server = await SlipwayServer.StartAsync(new ServerOptions { DataDir = _folder, Host = "127.0.0.1", ApiPort = 0, WebPort = 0, FilesPort = 0 },
-            logging => logging.AddFilter(_ => false));
+        await _testServer.InitializeAsync();
+        _server = _testServer.Server;
         _admin = Client(_server.NewAdmin!.AccessKey, _server.NewAdmin!.SecretKey);
     }
 
@@ -190,13 +189,6 @@ public sealed class ServingApiTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         _admin.Dispose();
-        await _server.DisposeAsync();
-        try
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        await _testServer.DisposeAsync();
     }
 }

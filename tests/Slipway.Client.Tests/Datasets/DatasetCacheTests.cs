@@ -3,7 +3,7 @@ using Slipway.Client.Tests.Infrastructure;
 
 namespace Slipway.Client.Tests.Datasets;
 
-public sealed class DatasetCacheTests(TestServer server) : IClassFixture<TestServer>
+public sealed class DatasetCacheTests(ClientTestServer server) : IClassFixture<ClientTestServer>
 {
     private static readonly Dictionary<string, byte[]> Files = new(StringComparer.Ordinal)
     {

@@ -3,7 +3,7 @@ using Slipway.Client.Tests.Infrastructure;
 
 namespace Slipway.Client.Tests.Datasets;
 
-public sealed class DatasetErrorTests(TestServer server) : IClassFixture<TestServer>
+public sealed class DatasetErrorTests(ClientTestServer server) : IClassFixture<ClientTestServer>
 {
     [Fact]
     public async Task Adding_a_missing_path_fails_clearly()

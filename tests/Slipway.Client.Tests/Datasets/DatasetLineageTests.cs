@@ -4,7 +4,7 @@ using Slipway.Client.Tests.Infrastructure;
 
 namespace Slipway.Client.Tests.Datasets;
 
-public sealed class DatasetLineageTests(TestServer server) : IClassFixture<TestServer>
+public sealed class DatasetLineageTests(ClientTestServer server) : IClassFixture<ClientTestServer>
 {
     private static readonly Dictionary<string, byte[]> ParentFiles = new(StringComparer.Ordinal)
     {

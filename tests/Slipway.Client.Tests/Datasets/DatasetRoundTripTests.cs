@@ -5,7 +5,7 @@ using Slipway.Client.Tests.Infrastructure;
 
 namespace Slipway.Client.Tests.Datasets;
 
-public sealed class DatasetRoundTripTests(TestServer server) : IClassFixture<TestServer>
+public sealed class DatasetRoundTripTests(ClientTestServer server) : IClassFixture<ClientTestServer>
 {
     private static readonly Dictionary<string, byte[]> Sample = new(StringComparer.Ordinal)
     {

@@ -6,9 +6,9 @@ namespace Slipway.Client.Tests.Datasets;
 /// <summary>A fresh folder per test for source files, the dataset cache and copies, and clients that use that cache.</summary>
 public sealed class DatasetScratch : IDisposable
 {
-    private readonly TestServer _server;
+    private readonly ClientTestServer _server;
 
-    public DatasetScratch(TestServer server)
+    public DatasetScratch(ClientTestServer server)
     {
         _server = server;
         Root = Path.Combine(Path.GetTempPath(), "slipway-ds-test-" + Guid.NewGuid().ToString("N")[..12]);

@@ -4,7 +4,7 @@ using Slipway.Client.Tests.Infrastructure;
 namespace Slipway.Client.Tests.Datasets;
 
 /// <summary>The seekable HTTP view the dataset get reads zip chunks through, against the real file server.</summary>
-public sealed class RangeReadStreamTests(TestServer server) : IClassFixture<TestServer>
+public sealed class RangeReadStreamTests(ClientTestServer server) : IClassFixture<ClientTestServer>
 {
     [Fact]
     public async Task Large_and_small_reads_steps_back_and_skips_return_the_files_bytes()

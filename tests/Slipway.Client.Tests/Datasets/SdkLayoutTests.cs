@@ -11,7 +11,7 @@ namespace Slipway.Client.Tests.Datasets;
 /// Versions laid out by hand the way the Python SDK writes them (the calls it makes, a state.json as Python's json
 /// module prints it, chunks with stored and deflated entries, a project name that needs quoting), read by the client.
 /// </summary>
-public sealed class SdkLayoutTests(TestServer server) : IClassFixture<TestServer>
+public sealed class SdkLayoutTests(ClientTestServer server) : IClassFixture<ClientTestServer>
 {
     private static readonly byte[] Big = DatasetScratch.Bytes(3 << 20, 11);
     private static readonly byte[] Skipped = DatasetScratch.Bytes(1_500_000, 12);

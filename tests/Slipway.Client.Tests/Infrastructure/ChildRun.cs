@@ -16,7 +16,7 @@ public sealed class ChildRun : IDisposable
 
     public static string ProgramPath => Path.Combine(AppContext.BaseDirectory, "Slipway.Client.TestProgram.dll");
 
-    public static ChildRun Start(TestServer server, string project, IEnumerable<string> args, IReadOnlyDictionary<string, string>? extraEnvironment = null,
+    public static ChildRun Start(ClientTestServer server, string project, IEnumerable<string> args, IReadOnlyDictionary<string, string>? extraEnvironment = null,
         string? program = null, string? workingDirectory = null)
     {
         var start = new ProcessStartInfo("dotnet")

@@ -3,7 +3,7 @@ using Slipway.Client.Tests.Infrastructure;
 namespace Slipway.Client.Tests.Tracking;
 
 /// <summary>examples/MlNetTraining, run as a user (or an agent) would run it.</summary>
-public sealed class ExampleTests(TestServer server) : IClassFixture<TestServer>
+public sealed class ExampleTests(ClientTestServer server) : IClassFixture<ClientTestServer>
 {
     private static string Example => Path.Combine(AppContext.BaseDirectory, "MlNetTraining.dll");
 

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Slipway.Client.Tests.Infrastructure;
@@ -8,7 +6,7 @@ using Slipway.Server;
 
 namespace Slipway.Client.Tests.Tracking;
 
-public sealed class ExperimentTests(TestServer server) : IClassFixture<TestServer>
+public sealed class ExperimentTests(ClientTestServer server) : IClassFixture<ClientTestServer>
 {
     private ExperimentOptions Options(SlipwayClient client, string name) => new()
     {
@@ -118,7 +116,7 @@ public sealed class ExperimentTests(TestServer server) : IClassFixture<TestServe
     [Fact]
     public async Task Reports_made_while_the_server_is_down_arrive_when_it_is_back()
     {
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         var dataDir = Path.Combine(Path.GetTempPath(), "slipway-outage-" + Guid.NewGuid().ToString("N")[..8]);
         ServerOptions ServerOptions() => new() { DataDir = dataDir, Host = "127.0.0.1", ApiPort = port, WebPort = 0, FilesPort = 0 };
         var first = await SlipwayServer.StartAsync(ServerOptions(), logging => logging.AddFilter(_ => false));
@@ -158,13 +156,6 @@ public sealed class ExperimentTests(TestServer server) : IClassFixture<TestServe
         using var copy = new MemoryStream();
         await stream.CopyToAsync(copy);
         return copy.ToArray();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private sealed class TrainingParameters

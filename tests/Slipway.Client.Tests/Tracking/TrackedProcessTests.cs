@@ -4,7 +4,7 @@ using Slipway.Client.Tests.Infrastructure;
 namespace Slipway.Client.Tests.Tracking;
 
 /// <summary>A tracked program run as a real child process: how it ends decides the task's status.</summary>
-public sealed class TrackedProcessTests(TestServer server) : IClassFixture<TestServer>
+public sealed class TrackedProcessTests(ClientTestServer server) : IClassFixture<ClientTestServer>
 {
     private readonly string _project = "child-" + Guid.NewGuid().ToString("N")[..6];
 

@@ -93,7 +93,7 @@ public abstract partial class DurabilityTests(string engine) : IAsyncLifetime
 
     private async Task<(Process, Uri)> StartProcessAsync()
     {
-        var port = PostgresCluster.FreePort();
+        var port = LoopbackPort.Free();
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,

@@ -151,7 +151,7 @@ public sealed class CleanupRestartTests
         var (task, path) = await server.CreateTaskWithArtifactAsync();
         await server.StopAsync();
 
-        var otherPort = Enumerable.Range(0, 10).Select(_ => PostgresCluster.FreePort()).First(p => p != server.Server.FilesUrl.Port);
+        var otherPort = Enumerable.Range(0, 10).Select(_ => LoopbackPort.Free()).First(p => p != server.Server.FilesUrl.Port);
         await using var again = await ServerUnderTest.StartAsync("sqlite", dataDir: server.DataDir, filesPort: otherPort);
         using var client = again.ClientWithToken(await ServerUnderTest.LoginAsync(again.Api, server.Admin.AccessKey, server.Admin.SecretKey));
         await client.OkAsync("tasks.delete", new JsonObject { ["task"] = task });

@@ -1,25 +1,22 @@
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.Logging;
 
 namespace Slipway.Server.Tests.Infrastructure;
 
-/// <summary>A real server on loopback with its own data directory and, for PostgreSQL, its own database.</summary>
+/// <summary>The shared test server (on SQLite or its own PostgreSQL database) with a raw API client signed in as its admin.</summary>
 public sealed class ServerUnderTest : IAsyncDisposable
 {
-    private readonly string? _database;
+    private readonly TestServer _testServer;
 
-    private ServerUnderTest(SlipwayServer server, string dataDir, string? database, ApiClient client)
+    private ServerUnderTest(TestServer testServer, ApiClient client)
     {
-        Server = server;
-        DataDir = dataDir;
-        _database = database;
+        _testServer = testServer;
         Client = client;
     }
 
-    public SlipwayServer Server { get; }
-    public string DataDir { get; }
+    public SlipwayServer Server => _testServer.Server;
+    public string DataDir => _testServer.DataDir;
     public ApiClient Client { get; }
     public Uri Api => Server.ApiUrl;
     public AdminCredentials Admin => Server.NewAdmin!;
@@ -27,30 +24,29 @@ public sealed class ServerUnderTest : IAsyncDisposable
     public static async Task<ServerUnderTest> StartAsync(string engine, TimeProvider? clock = null, string? dataDir = null, string? database = null,
         Slipway.Server.Blobs.S3Location? s3 = null, string filesPath = "", int filesPort = 0, TimeSpan? cleanupInterval = null)
     {
-        dataDir ??= Path.Combine(Path.GetTempPath(), "slipway-test-" + Guid.NewGuid().ToString("N")[..12]);
-        if (engine == "postgres")
-            database ??= PostgresCluster.CreateDatabase();
-        var options = new ServerOptions
+        var testServer = await TestServer.StartAsync(new TestServerSettings
         {
+            Engine = engine,
+            Clock = clock,
             DataDir = dataDir,
-            Host = "127.0.0.1",
-            ApiPort = 0,
-            WebPort = 0,
-            FilesPort = filesPort,
-            Db = database ?? "",
-            // Tests run cleanup passes themselves (files.run_cleanup), so none runs behind their back.
-            CleanupInterval = cleanupInterval ?? TimeSpan.Zero,
-            FilesPath = filesPath,
-        };
-        if (s3 is not null)
-        {
-            options.Blobs = $"s3://{s3.Bucket}/{s3.Prefix}";
-            (options.S3Endpoint, options.S3Region, options.S3AccessKey, options.S3SecretKey, options.S3PathStyle) =
-                (s3.Endpoint, s3.Region, s3.AccessKey, s3.SecretKey, s3.PathStyle);
-        }
-        var server = await SlipwayServer.StartAsync(options, logging => logging.AddFilter(_ => false), clock);
+            Database = database,
+            Configure = options =>
+            {
+                options.FilesPort = filesPort;
+                // Tests run cleanup passes themselves (files.run_cleanup), so none runs behind their back.
+                options.CleanupInterval = cleanupInterval ?? TimeSpan.Zero;
+                options.FilesPath = filesPath;
+                if (s3 is not null)
+                {
+                    options.Blobs = $"s3://{s3.Bucket}/{s3.Prefix}";
+                    (options.S3Endpoint, options.S3Region, options.S3AccessKey, options.S3SecretKey, options.S3PathStyle) =
+                        (s3.Endpoint, s3.Region, s3.AccessKey, s3.SecretKey, s3.PathStyle);
+                }
+            },
+        });
+        var server = testServer.Server;
         var token = server.NewAdmin is { } admin ? await LoginAsync(server.ApiUrl, admin.AccessKey, admin.SecretKey) : null;
-        return new ServerUnderTest(server, dataDir, database, new ApiClient(server.ApiUrl, token));
+        return new ServerUnderTest(testServer, new ApiClient(server.ApiUrl, token));
     }
 
     public static async Task<string> LoginAsync(Uri api, string accessKey, string secretKey)
@@ -88,16 +84,7 @@ public sealed class ServerUnderTest : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
-        await Server.DisposeAsync();
-        if (_database is not null)
-            PostgresCluster.DropDatabase(_database);
-        try
-        {
-            Directory.Delete(DataDir, true);
-        }
-        catch (IOException)
-        {
-        }
+        await _testServer.DisposeAsync();
     }
 }
 

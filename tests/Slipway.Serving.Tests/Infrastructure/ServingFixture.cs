@@ -8,16 +8,24 @@ using Slipway.Server;
 namespace Slipway.Serving.Tests.Infrastructure;
 
 /// <summary>
-/// A real Slipway server and a real inference host, both on loopback with their own folders, and a plain HTTP client for
+/// The shared test server and a real inference host, both on loopback with their own folders, and a plain HTTP client for
 /// the host: what a user deploys and calls.
 /// </summary>
-public sealed class ServingFixture(Action<ServingOptions>? configure = null) : IAsyncLifetime
+public sealed class ServingFixture : IAsyncLifetime
 {
-    private readonly string _folder = Directory.CreateTempSubdirectory("slipway-serving-test-").FullName;
-    private SlipwayServer? _server;
+    private readonly Action<ServingOptions>? _configure;
+    private readonly string _folder;
+    private readonly TestServer _testServer;
     private ServingHost? _host;
 
-    public SlipwayServer Server => _server ?? throw new InvalidOperationException("not started");
+    public ServingFixture(Action<ServingOptions>? configure = null)
+    {
+        _configure = configure;
+        _folder = Directory.CreateTempSubdirectory("slipway-serving-test-").FullName;
+        _testServer = new TestServer(new TestServerSettings { DataDir = Path.Combine(_folder, "server") });
+    }
+
+    public SlipwayServer Server => _testServer.Server;
     public ServingHost Host => _host ?? throw new InvalidOperationException("not started");
     public SlipwayClient Client { get; private set; } = null!;
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
@@ -25,10 +33,7 @@ public sealed class ServingFixture(Action<ServingOptions>? configure = null) : I
 
     public async Task InitializeAsync()
     {
-        _server = await SlipwayServer.StartAsync(new ServerOptions
-        {
-            DataDir = Path.Combine(_folder, "server"), Host = "127.0.0.1", ApiPort = 0, WebPort = 0, FilesPort = 0,
-        }, logging => logging.AddFilter(_ => false));
+        await _testServer.InitializeAsync();
         Client = new SlipwayClient(ClientOptions());
         var options = new ServingOptions
         {
@@ -39,21 +44,12 @@ public sealed class ServingFixture(Action<ServingOptions>? configure = null) : I
             DrainTimeout = TimeSpan.FromSeconds(10),
             WorkerRestartDelay = TimeSpan.FromMilliseconds(200),
         };
-        configure?.Invoke(options);
+        _configure?.Invoke(options);
         _host = await ServingHost.StartAsync(options, ClientOptions(), logging => logging.AddFilter(_ => false));
         Http.BaseAddress = _host.Url;
     }
 
-    public ClientOptions ClientOptions() => new()
-    {
-        ApiServer = Server.ApiUrl,
-        WebServer = Server.WebUrl,
-        FilesServer = Server.FilesUrl,
-        AccessKey = Server.NewAdmin!.AccessKey,
-        SecretKey = Server.NewAdmin!.SecretKey,
-        MaxRetries = 2,
-        RetryBaseDelay = TimeSpan.FromMilliseconds(50),
-    };
+    public ClientOptions ClientOptions() => _testServer.Options();
 
     /// <summary>Registers a model file through the client (uploaded to the file server), as a user would.</summary>
     public async Task<string> RegisterModelAsync(byte[] onnx, string name = "mlp")
@@ -155,8 +151,7 @@ public sealed class ServingFixture(Action<ServingOptions>? configure = null) : I
             await _host.DisposeAsync();
         Client?.Dispose();
         Http.Dispose();
-        if (_server is not null)
-            await _server.DisposeAsync();
+        await _testServer.DisposeAsync();
         try
         {
             Directory.Delete(_folder, recursive: true);

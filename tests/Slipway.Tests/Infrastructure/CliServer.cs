@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.Logging;
 using Slipway.Client;
 using Slipway.Commands;
 using Slipway.Server;
@@ -7,16 +6,16 @@ using Slipway.Server;
 namespace Slipway.Tests.Infrastructure;
 
 /// <summary>
-/// A real Slipway server on loopback (SQLite, local files, own data directory), a clearml.conf pointing at it
-/// for the commands' --conf, a client to seed and check data, and the command line run in-process.
+/// The shared test server (SQLite, local files, own data directory), a clearml.conf pointing at it for the
+/// commands' --conf, a client to seed and check data, and the command line run in-process.
 /// </summary>
 public sealed class CliServer : IAsyncLifetime
 {
-    private SlipwayServer? _server;
+    private readonly TestServer _testServer = new();
 
-    public string DataDir { get; } = Path.Combine(Path.GetTempPath(), "slipway-cli-test-" + Guid.NewGuid().ToString("N")[..12]);
+    public string DataDir => _testServer.DataDir;
 
-    public SlipwayServer Server => _server ?? throw new InvalidOperationException("not started");
+    public SlipwayServer Server => _testServer.Server;
 
     /// <summary>The clearml.conf the tests pass as --conf (never the machine's own).</summary>
     public string ConfFile => Path.Combine(DataDir, "test-clearml.conf");
@@ -25,8 +24,7 @@ public sealed class CliServer : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _server = await SlipwayServer.StartAsync(new ServerOptions { DataDir = DataDir, Host = "127.0.0.1", ApiPort = 0, WebPort = 0, FilesPort = 0 },
-            logging => logging.AddFilter(_ => false));
+        await _testServer.InitializeAsync();
         await File.WriteAllTextAsync(ConfFile, $$"""
             api {
                 api_server: "{{Server.ApiUrl.ToString().TrimEnd('/')}}"
@@ -82,15 +80,7 @@ public sealed class CliServer : IAsyncLifetime
     public async Task DisposeAsync()
     {
         Client?.Dispose();
-        if (_server is not null)
-            await _server.DisposeAsync();
-        try
-        {
-            Directory.Delete(DataDir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        await _testServer.DisposeAsync();
     }
 }
 

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
 using Slipway.Client;
 using Slipway.Client.Tracking;
@@ -8,29 +7,27 @@ using Slipway.Server;
 namespace Slipway.Web.Tests.Infrastructure;
 
 /// <summary>
-/// A real <c>slipway server</c> on loopback (SQLite, local files), seeded through the API by real runs made with
+/// The shared test server (SQLite, local files; no watchdog, so seeded running tasks stay running), seeded through the API by real runs made with
 /// Slipway.Client, and the machine's Chromium driven by Playwright. Shared by the browser tests of one collection.
 /// </summary>
 public sealed class WebFixture : IAsyncLifetime
 {
-    private SlipwayServer? _server;
+    private readonly TestServer _testServer = new(new TestServerSettings { Configure = options => options.WatchdogTimeout = TimeSpan.Zero });
     private IPlaywright? _playwright;
     private IBrowser? _browser;
 
-    public string DataDir { get; } = Path.Combine(Path.GetTempPath(), "slipway-web-test-" + Guid.NewGuid().ToString("N")[..12]);
+    public string DataDir => _testServer.DataDir;
 
     /// <summary>Where each test's screenshots go, for a person to look at.</summary>
     public static string ScreenshotDir { get; } = Path.Combine(AppContext.BaseDirectory, "screenshots");
 
-    public SlipwayServer Server => _server ?? throw new InvalidOperationException("not started");
+    public SlipwayServer Server => _testServer.Server;
     public SlipwayClient Client { get; private set; } = null!;
     public SeededRuns Runs { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        _server = await SlipwayServer.StartAsync(
-            new ServerOptions { DataDir = DataDir, Host = "127.0.0.1", ApiPort = 0, WebPort = 0, FilesPort = 0, WatchdogTimeout = TimeSpan.Zero },
-            logging => logging.AddFilter(_ => false));
+        await _testServer.InitializeAsync();
         Client = new SlipwayClient(new ClientOptions
         {
             ApiServer = Server.ApiUrl,
@@ -98,15 +95,7 @@ public sealed class WebFixture : IAsyncLifetime
             await _browser.DisposeAsync();
         _playwright?.Dispose();
         Client?.Dispose();
-        if (_server is not null)
-            await _server.DisposeAsync();
-        try
-        {
-            Directory.Delete(DataDir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        await _testServer.DisposeAsync();
     }
 }
 

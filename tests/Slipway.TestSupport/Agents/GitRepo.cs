@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Slipway.Agent.Tests.Infrastructure;
+namespace Slipway.TestSupport.Agents;
 
 /// <summary>A real git repository in a temporary folder, made by the test.</summary>
 public sealed class GitRepo : IDisposable

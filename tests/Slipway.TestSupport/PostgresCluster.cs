@@ -1,9 +1,7 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 
-namespace Slipway.Server.Tests.Infrastructure;
+namespace Slipway.TestSupport;
 
 /// <summary>
 /// The PostgreSQL the tests use: SLIPWAY_TEST_POSTGRES if set, else a throwaway cluster started once per
@@ -59,7 +57,7 @@ public static class PostgresCluster
         var asRoot = Environment.UserName == "root";
         if (asRoot)
             Run("chown", $"postgres {dir}", false);
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         Run(Path.Combine(bin, "initdb"), $"-D {dir}/data -U slipway --auth=trust -E UTF8 --no-sync", asRoot);
         Run(Path.Combine(bin, "pg_ctl"),
             $"-D {dir}/data -l {dir}/log -w -o \"-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300\" start", asRoot);
@@ -95,12 +93,5 @@ public static class PostgresCluster
         process.WaitForExit();
         if (check && process.ExitCode != 0)
             throw new InvalidOperationException($"{file} {args} failed ({process.ExitCode}): {error} {output.Result}");
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

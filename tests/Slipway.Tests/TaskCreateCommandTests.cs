@@ -1,17 +1,15 @@
 using System.Text.Json.Nodes;
-using Slipway.Agent.Tests.Infrastructure;
+using Slipway.TestSupport.Agents;
 using Slipway.Commands;
 
-namespace Slipway.Agent.Tests;
+namespace Slipway.Tests;
 
 /// <summary>`slipway task create` makes a task an agent can run, from a repository or a local script.</summary>
 public sealed class TaskCreateCommandTests
 {
-    private static async Task<(int Exit, string Out, string Err)> RunCliAsync(AgentTestServer server, params string[] args)
+    private static async Task<(int Exit, string Out, string Err)> RunCliAsync(TestServer server, params string[] args)
     {
-        var conf = Path.Combine(server.DataDir, "test-clearml.conf");
-        var o = server.Options();
-        await File.WriteAllTextAsync(conf, $"api {{\n api_server: {o.ApiServer}\n web_server: {o.WebServer}\n files_server: {o.FilesServer}\n credentials {{ access_key: \"{o.AccessKey}\", secret_key: \"{o.SecretKey}\" }}\n}}\n");
+        var conf = server.WriteClientConf(Path.Combine(server.DataDir, "test-clearml.conf"));
         using var output = new StringWriter();
         using var error = new StringWriter();
         var exit = await Cli.RunAsync([.. args, "--conf", conf], output, error);
@@ -24,7 +22,7 @@ public sealed class TaskCreateCommandTests
         using var repo = new GitRepo();
         repo.Write("tools/run.py", "print('run from the repository')\n");
         repo.Commit("one");
-        await using var server = await AgentTestServer.StartAsync();
+        await using var server = await TestServer.StartAsync();
         using var client = server.NewClient();
         await client.Queues.CreateAsync("q");
 
@@ -53,7 +51,7 @@ public sealed class TaskCreateCommandTests
     [Fact]
     public async Task Task_from_a_local_shell_script_carries_the_script_itself()
     {
-        await using var server = await AgentTestServer.StartAsync();
+        await using var server = await TestServer.StartAsync();
         using var client = server.NewClient();
         await client.Queues.CreateAsync("q");
         var script = Path.Combine(server.DataDir, "job.sh");
@@ -72,7 +70,7 @@ public sealed class TaskCreateCommandTests
     [Fact]
     public async Task Branch_without_a_repository_is_a_usage_error()
     {
-        await using var server = await AgentTestServer.StartAsync();
+        await using var server = await TestServer.StartAsync();
         var (exit, _, error) = await RunCliAsync(server, "task", "create", "--project", "p", "--script", "x.py", "--branch", "main");
         Assert.Equal(ExitCodes.Usage, exit);
         Assert.Contains("--repo", error, StringComparison.Ordinal);

@@ -1,35 +1,45 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net.Sockets;
 using Amazon.Runtime;
 using Amazon.S3;
 using Slipway.Server.Blobs;
 
-namespace Slipway.Server.Tests.Infrastructure;
+namespace Slipway.TestSupport;
 
 /// <summary>
-/// An S3-compatible server on loopback for the tests: SLIPWAY_TEST_S3 (an endpoint URL) if set, else moto's
-/// server started once per test run from the machine's Python (SLIPWAY_TEST_PYTHON, else python3), stopped when the run ends. Each test gets its own bucket.
+/// The AWS stand-in on loopback for the S3 blob-store tests and the autoscaler's EC2 tests: moto's server, started once
+/// per test run from the machine's Python (SLIPWAY_TEST_PYTHON, else python3) and stopped when the run ends; one moto
+/// serves both APIs. SLIPWAY_TEST_S3 or SLIPWAY_TEST_EC2 (an endpoint URL) points that API elsewhere and starts nothing
+/// for it.
 /// </summary>
 public static class MotoServer
 {
-    private static readonly Lazy<string> Endpoint = new(Start, LazyThreadSafetyMode.ExecutionAndPublication);
+    public const string Region = "us-east-1";
 
+    private static readonly Lazy<string> Started = new(Start, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    public static string S3Endpoint => Given("SLIPWAY_TEST_S3") ?? Started.Value;
+
+    public static string Ec2Endpoint => Given("SLIPWAY_TEST_EC2") ?? Started.Value;
+
+    /// <summary>A fresh bucket, so each test sees only its own objects.</summary>
     public static async Task<S3Location> CreateBucketAsync()
     {
-        var location = new S3Location("t-" + Guid.NewGuid().ToString("N")[..16], "files/", Endpoint.Value, "us-east-1", "test", "test", PathStyle: true);
+        var location = new S3Location("t-" + Guid.NewGuid().ToString("N")[..16], "files/", S3Endpoint, Region, "test", "test", PathStyle: true);
         using var s3 = new AmazonS3Client(new BasicAWSCredentials("test", "test"), new AmazonS3Config { ServiceURL = location.Endpoint, ForcePathStyle = true });
         await s3.PutBucketAsync(location.Bucket);
         return location;
     }
 
+    private static string? Given(string variable) => Environment.GetEnvironmentVariable(variable) is { Length: > 0 } given ? given : null;
+
     private static string Start()
     {
-        if (Environment.GetEnvironmentVariable("SLIPWAY_TEST_S3") is { Length: > 0 } given)
-            return given;
-        var port = PostgresCluster.FreePort();
-        var python = Environment.GetEnvironmentVariable("SLIPWAY_TEST_PYTHON") is { Length: > 0 } chosen ? chosen : "python3";
+        var port = LoopbackPort.Free();
+        var python = Given("SLIPWAY_TEST_PYTHON") ?? "python3";
         var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "-m", "moto.server", "-H", "127.0.0.1", "-p", port.ToString() })
+        foreach (var arg in new[] { "-m", "moto.server", "-H", "127.0.0.1", "-p", port.ToString(CultureInfo.InvariantCulture) })
             start.ArgumentList.Add(arg);
         Process process;
         try
@@ -38,7 +48,8 @@ public static class MotoServer
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            throw new InvalidOperationException("S3 tests need SLIPWAY_TEST_S3 or python3 with moto installed (python3 -m moto.server).", e);
+            throw new InvalidOperationException(
+                "S3 and EC2 tests need SLIPWAY_TEST_S3 / SLIPWAY_TEST_EC2 or python3 with moto installed (python3 -m moto.server).", e);
         }
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };

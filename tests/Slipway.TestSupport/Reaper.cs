@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Slipway.Server.Tests.Infrastructure;
+namespace Slipway.TestSupport;
 
 /// <summary>
 /// Cleans up what a test run started outside its own process tree (a PostgreSQL cluster that pg_ctl daemonised, a moto

@@ -1,6 +1,7 @@
+using Slipway.Agent;
 using Slipway.Client;
 
-namespace Slipway.Agent.Tests.Infrastructure;
+namespace Slipway.TestSupport.Agents;
 
 /// <summary>An agent running in the test process against a test server, with its own work directory; disposing stops it.</summary>
 public sealed class RunningAgent : IAsyncDisposable
@@ -9,17 +10,17 @@ public sealed class RunningAgent : IAsyncDisposable
     private readonly SlipwayClient _client;
     private readonly Task _run;
 
-    public RunningAgent(AgentTestServer server, AgentOptions options)
+    public RunningAgent(TestServer server, AgentOptions options)
     {
         Options = options;
         var clientOptions = server.Options();
         clientOptions.MaxRetries = 1;
         _client = new SlipwayClient(clientOptions);
-        Agent = new Agent(_client, options);
+        Agent = new Slipway.Agent.Agent(_client, options);
         _run = Task.Run(() => Agent.RunAsync(_stop.Token));
     }
 
-    public Agent Agent { get; }
+    public Slipway.Agent.Agent Agent { get; }
 
     public AgentOptions Options { get; }
 

@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Slipway.Client;
 
-namespace Slipway.Agent.Tests.Infrastructure;
+namespace Slipway.TestSupport.Agents;
 
 /// <summary>Creates and enqueues tasks the way a user would, and waits for them to end.</summary>
 public static class TestTasks
