@@ -31,7 +31,7 @@ public static class ServerSettings
                 o.TokenLifetime = TimeSpan.FromSeconds(seconds);
             else
                 problems.Add($"token_lifetime_sec must be a whole number of seconds, at least 300 (got '{v}')");
-        }),
+        }) { DefaultText = "2592000 (30 days)" },
         new("public_host", "Host name written into clearml.conf's URLs", o => o.PublicHost, (o, v, _) => o.PublicHost = v)
         {
             DefaultText = "host, or localhost when that is 0.0.0.0",
