@@ -1,12 +1,12 @@
-using System.Globalization;
-using System.Text.Json;
+using Microsoft.Extensions.Configuration;
 using Slipway.Server.Blobs;
 
 namespace Slipway.Server;
 
 /// <summary>
 /// Everything `slipway server` can be told, with its defaults. Sources, later ones winning: the defaults
-/// here, a JSON settings file, SLIPWAY_* environment variables, the command line.
+/// here, a JSON settings file, SLIPWAY_* environment variables, the command line. The settings themselves (keys,
+/// parsing, meaning) are listed once, in <see cref="ServerSettings"/>.
 /// </summary>
 public sealed class ServerOptions
 {
@@ -53,12 +53,7 @@ public sealed class ServerOptions
     public bool CheckPermissions { get; set; } = true;
 
     /// <summary>Setting names as they appear in the file, the environment (SLIPWAY_ + upper case) and on the command line.</summary>
-    public static readonly IReadOnlyList<string> Names =
-    [
-        "data", "host", "api_port", "web_port", "files_port", "db", "token_lifetime_sec", "public_host",
-        "blobs", "s3_endpoint", "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style", "cleanup_interval_sec", "files_path", "watchdog_timeout_sec",
-        "autoscaler",
-    ];
+    public static IReadOnlyList<string> Names { get; } = [.. ServerSettings.All.Select(s => s.Key)];
 
     public bool UsesPostgres => Db.Contains('=', StringComparison.Ordinal);
 
@@ -71,102 +66,45 @@ public sealed class ServerOptions
     /// <summary>Builds options from the layered sources and validates them; throws <see cref="OptionsException"/> with every problem found.</summary>
     public static ServerOptions Load(string? settingsFile, IReadOnlyDictionary<string, string?> commandLine, IDictionary<string, string?>? environment = null)
     {
-        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         var problems = new List<string>();
+        // The framework layers the sources (later ones win, keys in any case); the values stay text until each setting reads
+        // its own, so that every bad value is named rather than the first one the binder meets.
+        var sources = new ConfigurationBuilder();
         if (settingsFile is not null)
         {
-            if (!File.Exists(settingsFile))
-            {
-                problems.Add($"settings file not found: {settingsFile}");
-            }
+            if (File.Exists(settingsFile))
+                sources.AddJsonFile(Path.GetFullPath(settingsFile), optional: false, reloadOnChange: false);
             else
-            {
-                try
-                {
-                    using var doc = JsonDocument.Parse(File.ReadAllText(settingsFile));
-                    foreach (var p in doc.RootElement.EnumerateObject())
-                        values[p.Name] = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText();
-                }
-                catch (Exception e) when (e is JsonException or InvalidOperationException)
-                {
-                    problems.Add($"settings file {settingsFile} is not a JSON object: {e.Message}");
-                }
-            }
+                problems.Add($"settings file not found: {settingsFile}");
         }
         environment ??= Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
             .ToDictionary(e => (string)e.Key, e => (string?)e.Value);
-        foreach (var name in Names)
+        // Only the variables that name a setting: SLIPWAY_DEBUG and the like belong to others. An empty one is unset.
+        sources.AddInMemoryCollection(ServerSettings.All
+            .Where(s => environment.TryGetValue(s.EnvironmentVariable, out var value) && !string.IsNullOrEmpty(value))
+            .Select(s => KeyValuePair.Create(s.Key, environment[s.EnvironmentVariable])));
+        sources.AddInMemoryCollection(commandLine.Where(e => e.Value is not null));
+        IConfigurationRoot values;
+        try
         {
-            if (environment.TryGetValue("SLIPWAY_" + name.ToUpperInvariant(), out var value) && !string.IsNullOrEmpty(value))
-                values[name] = value;
+            values = sources.Build();
         }
-        foreach (var (name, value) in commandLine)
+        catch (Exception e) when (e is InvalidDataException or FormatException or IOException)
         {
-            if (value is not null)
-                values[name] = value;
+            problems.Add($"settings file {settingsFile} is not a JSON object: {(e.InnerException ?? e).Message}");
+            values = new ConfigurationBuilder().AddInMemoryCollection(commandLine.Where(c => c.Value is not null)).Build();
         }
 
         var options = new ServerOptions();
-        foreach (var (name, value) in values)
+        var known = ServerSettings.All.ToDictionary(s => s.Key, StringComparer.OrdinalIgnoreCase);
+        foreach (var section in values.GetChildren())
         {
-            switch (name.ToLowerInvariant())
-            {
-                case "data": options.DataDir = Path.GetFullPath(value); break;
-                case "host": options.Host = value; break;
-                case "api_port": options.ApiPort = Port(name, value, problems); break;
-                case "web_port": options.WebPort = Port(name, value, problems); break;
-                case "files_port": options.FilesPort = Port(name, value, problems); break;
-                case "db": options.Db = value; break;
-                case "public_host": options.PublicHost = value; break;
-                case "autoscaler":
-                    if (!File.Exists(value))
-                        problems.Add($"autoscaler: no such file '{value}'");
-                    options.Autoscaler = Path.GetFullPath(value);
-                    break;
-                case "blobs":
-                    if (value.Length > 0 && (!value.StartsWith("s3://", StringComparison.Ordinal) || S3Location.ParseUri(value).Bucket.Length == 0))
-                        problems.Add($"blobs must be empty (local disk) or s3://bucket[/prefix] (got '{value}')");
-                    options.Blobs = value;
-                    break;
-                case "s3_endpoint":
-                    if (!Uri.TryCreate(value, UriKind.Absolute, out _))
-                        problems.Add($"s3_endpoint must be a URL (got '{value}')");
-                    options.S3Endpoint = value;
-                    break;
-                case "s3_region": options.S3Region = value; break;
-                case "watchdog_timeout_sec":
-                    if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var watchdog) && watchdog >= 0)
-                        options.WatchdogTimeout = TimeSpan.FromSeconds(watchdog);
-                    else
-                        problems.Add($"watchdog_timeout_sec must be a whole number of seconds (got '{value}')");
-                    break;
-                case "files_path":
-                    if (value.Length > 0 && (!value.StartsWith('/') || value.EndsWith('/') || value.Contains('.', StringComparison.Ordinal)))
-                        problems.Add($"files_path must look like /files (got '{value}')");
-                    options.FilesPath = value;
-                    break;
-                case "cleanup_interval_sec":
-                    if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var interval))
-                        options.CleanupInterval = TimeSpan.FromSeconds(interval);
-                    else
-                        problems.Add($"cleanup_interval_sec must be a whole number of seconds (got '{value}')");
-                    break;
-                case "s3_access_key": options.S3AccessKey = value; break;
-                case "s3_secret_key": options.S3SecretKey = value; break;
-                case "s3_path_style":
-                    if (bool.TryParse(value, out var pathStyle))
-                        options.S3PathStyle = pathStyle;
-                    else
-                        problems.Add($"s3_path_style must be true or false (got '{value}')");
-                    break;
-                case "token_lifetime_sec":
-                    if (long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds >= 300)
-                        options.TokenLifetime = TimeSpan.FromSeconds(seconds);
-                    else
-                        problems.Add($"token_lifetime_sec must be a whole number of seconds, at least 300 (got '{value}')");
-                    break;
-                default: problems.Add($"unknown setting '{name}' (known: {string.Join(", ", Names)})"); break;
-            }
+            if (!known.TryGetValue(section.Key, out var setting))
+                problems.Add($"unknown setting '{section.Key}' (known: {string.Join(", ", Names)})");
+            else if (section.Value is null)
+                problems.Add($"{setting.Key} must be a single value, not a list or an object");
+            else
+                setting.Apply(options, section.Value, problems);
         }
         var fixedPorts = new[] { options.ApiPort, options.WebPort, options.FilesPort }.Where(p => p != 0).ToList();
         if (fixedPorts.Count != fixedPorts.Distinct().Count())
@@ -176,14 +114,6 @@ public sealed class ServerOptions
         if (problems.Count > 0)
             throw new OptionsException(problems);
         return options;
-    }
-
-    private static int Port(string name, string value, List<string> problems)
-    {
-        if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 0 and <= 65535)
-            return port;
-        problems.Add($"{name} must be a port number from 0 to 65535 (got '{value}')");
-        return 0;
     }
 
     private static string DefaultDataDir() =>

@@ -53,4 +53,21 @@ public sealed class ConfigurationTests
             Assert.Contains(option, clone.Out, StringComparison.Ordinal);
         Assert.Contains("Exit codes:", clone.Out, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Server_help_lists_a_switch_for_every_setting_and_the_config_help_every_key()
+    {
+        var help = await CliRun.RunAsync("server", "--help");
+        Assert.Equal(0, help.Exit);
+        foreach (var setting in Slipway.Server.ServerSettings.All)
+        {
+            Assert.Contains(setting.Key, help.Out, StringComparison.Ordinal);
+            if (setting.OnCommandLine)
+                Assert.Contains(setting.Switch + " ", help.Out, StringComparison.Ordinal);
+            else
+                Assert.DoesNotContain(setting.Switch + " ", help.Out, StringComparison.Ordinal);
+        }
+        Assert.Contains("--api-port", help.Out, StringComparison.Ordinal);
+        Assert.Contains("SLIPWAY_WATCHDOG_TIMEOUT_SEC", help.Out, StringComparison.Ordinal);
+    }
 }

@@ -14,6 +14,18 @@ public abstract class SqlDatabase : IAsyncDisposable
     /// <summary>Runs <paramref name="work"/> in a transaction and commits it; the result is durable when the task completes.</summary>
     public abstract Task<T> WriteAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct);
 
+    /// <summary>
+    /// Runs <paramref name="work"/>, which builds indexes on the table, holding the table's index-build turn; false when
+    /// another process holds it (nothing ran). The transaction is null where the engine builds indexes outside one.
+    /// </summary>
+    public virtual Task<bool> BuildIndexesAsync(string table, Func<DbConnection, DbTransaction?, Task> work, CancellationToken ct) =>
+        // One writer: a build inside a write transaction is the only one, and blocks no one's write for longer than it runs.
+        WriteAsync(async (conn, tx) =>
+        {
+            await work(conn, tx);
+            return true;
+        }, ct);
+
     /// <summary>Creates or upgrades the schema in place.</summary>
     public abstract Task MigrateAsync(CancellationToken ct);
 

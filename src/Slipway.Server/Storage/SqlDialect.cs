@@ -32,8 +32,18 @@ public abstract class SqlDialect
     /// <summary>The list at the path does not hold the value (a missing list holds nothing).</summary>
     public virtual string ArrayLacks(JsonPathRef path, string valueParam) => $"NOT ({ArrayContains(path, valueParam)})";
 
-    /// <summary>DDL for an index that serves ORDER BY on the path, or null where the engine does not get one.</summary>
-    public virtual string? SortIndex(string table, string name, JsonPathRef path) => null;
+    /// <summary>The indexes (one statement each) that serve ORDER BY on the path, or null where the engine does not get them.</summary>
+    public virtual IReadOnlyList<IndexDdl>? SortIndex(string table, string name, JsonPathRef path) => null;
+
+    /// <summary>
+    /// A query over the engine's catalog for the table's indexes whose names start with @prefix: name, and whether the index
+    /// is usable (1/true). The catalog is shared by every process on the database, so what it lists holds across restarts
+    /// and replicas.
+    /// </summary>
+    public abstract string IndexCatalog(string tableParam, string prefixParam);
+
+    /// <summary>Removes an index that cannot be used (a build that did not finish) so that it can be built again.</summary>
+    public abstract string DropIndex(string name);
 
     public abstract string ContainsIgnoreCase(string textExpr, string likeParam);
 
@@ -45,6 +55,9 @@ public abstract class SqlDialect
     /// <summary>A bound parameter that holds a JSON document as text.</summary>
     public abstract string JsonParameter(string param);
 }
+
+/// <summary>One index's name and the statement that creates it (if it does not exist yet).</summary>
+public readonly record struct IndexDdl(string Name, string Sql);
 
 /// <summary>A JSON path in the form the dialect put it (literal text or a parameter name).</summary>
 public readonly record struct JsonPathRef(string Sql);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -11,9 +12,11 @@ namespace Slipway.Server.Storage;
 public sealed class SqlDocumentStore(SqlDatabase db) : IDocumentStore
 {
     // Indexes made on first use for ORDER BY on a field that users pick (a metric or hyperparameter column of the
-    // experiments table), at most this many per table and process: each costs one scan to build and a little per write.
+    // experiments table), for at most this many fields per table, counted in the database's catalog (so across restarts
+    // and replicas): each costs one scan to build and a little per write.
     private const int MaxSortIndexes = 32;
-    private readonly ConcurrentDictionary<string, Lazy<Task>> _sortIndexes = new(StringComparer.Ordinal);
+    // The fields this process has seen to: their indexes are built, or the table had no room for them.
+    private readonly ConcurrentDictionary<string, Lazy<Task<bool>>> _sortIndexes = new(StringComparer.Ordinal);
 
     private SqlDialect Dialect => db.Dialect;
 
@@ -154,21 +157,14 @@ public sealed class SqlDocumentStore(SqlDatabase db) : IDocumentStore
         {
             if (!key.Path.StartsWith("last_metrics.", StringComparison.Ordinal) && !key.Path.StartsWith("hyperparams.", StringComparison.Ordinal))
                 continue;
-            var name = $"{table}_sort_{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key.Path)))[..16]}";
-            if (!_sortIndexes.ContainsKey(name) && _sortIndexes.Keys.Count(k => k.StartsWith(table + "_sort_", StringComparison.Ordinal)) >= MaxSortIndexes)
+            var name = $"{SortIndexPrefix(table)}{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key.Path)))[..16]}";
+            if (Dialect.SortIndex(table, name, Dialect.Path(key.Path, new SqlParameters())) is not { } indexes)
                 continue;
-            if (Dialect.SortIndex(table, name, Dialect.Path(key.Path, new SqlParameters())) is not { } ddl)
-                continue;
-            var build = _sortIndexes.GetOrAdd(name, _ => new Lazy<Task>(() => db.WriteAsync(async (conn, tx) =>
-            {
-                await using var cmd = conn.CreateCommand();
-                cmd.Transaction = tx;
-                cmd.CommandText = ddl;
-                return await cmd.ExecuteNonQueryAsync(CancellationToken.None);
-            }, CancellationToken.None)));
+            var build = _sortIndexes.GetOrAdd(name, _ => new Lazy<Task<bool>>(() => BuildSortIndexAsync(table, name, indexes)));
             try
             {
-                await build.Value.WaitAsync(ct);
+                if (!await build.Value.WaitAsync(ct))
+                    _sortIndexes.TryRemove(name, out _);
             }
             catch (DbException)
             {
@@ -176,6 +172,46 @@ public sealed class SqlDocumentStore(SqlDatabase db) : IDocumentStore
                 _sortIndexes.TryRemove(name, out _);
             }
         }
+    }
+
+    private static string SortIndexPrefix(string table) => table + "_sort_";
+
+    /// <summary>Builds the field's indexes unless the catalog has them or the table has its fill; false when another process holds the turn.</summary>
+    private Task<bool> BuildSortIndexAsync(string table, string name, IReadOnlyList<IndexDdl> indexes) =>
+        db.BuildIndexesAsync(table, async (conn, tx) =>
+        {
+            var prefix = SortIndexPrefix(table);
+            var listed = new Dictionary<string, bool>(StringComparer.Ordinal);
+            await using (var cmd = conn.CreateCommand())
+            {
+                cmd.Transaction = tx;
+                cmd.CommandText = Dialect.IndexCatalog("@table", "@prefix");
+                AddParameter(cmd, "@table", table);
+                AddParameter(cmd, "@prefix", prefix);
+                await using var reader = await cmd.ExecuteReaderAsync(CancellationToken.None);
+                while (await reader.ReadAsync(CancellationToken.None))
+                    listed[reader.GetString(0)] = Convert.ToBoolean(reader.GetValue(1), CultureInfo.InvariantCulture);
+            }
+            // A field's indexes share its name (name, name_project); one that is listed, usable or not, takes its room.
+            var fields = listed.Keys.Select(n => n[..Math.Min(n.Length, name.Length)]).ToHashSet(StringComparer.Ordinal);
+            if (!fields.Contains(name) && fields.Count >= MaxSortIndexes)
+                return;
+            foreach (var index in indexes)
+            {
+                if (listed.TryGetValue(index.Name, out var valid) && valid)
+                    continue;
+                if (listed.ContainsKey(index.Name))
+                    await ExecuteAsync(conn, tx, Dialect.DropIndex(index.Name));
+                await ExecuteAsync(conn, tx, index.Sql);
+            }
+        }, CancellationToken.None);
+
+    private static async Task ExecuteAsync(DbConnection conn, DbTransaction? tx, string sql)
+    {
+        await using var cmd = conn.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = sql;
+        await cmd.ExecuteNonQueryAsync(CancellationToken.None);
     }
 
     private async Task<T> Run<T>(Func<DbConnection, Task<T>> read, DocQuery query, CancellationToken ct)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Slipway.Agent;
 
@@ -10,7 +11,12 @@ public static class AgentCommand
     public static ClientCommand Create(CliConsole console)
     {
         var queues = new Option<string[]>("--queue") { Description = "Serve this queue (name or id); repeat for several, highest priority first", HelpName = "name", Required = true };
-        var slots = new Option<int>("--slots") { Description = "Run up to this many tasks at once, one per slot (default 1)", DefaultValueFactory = _ => 1, HelpName = "n" };
+        // The defaults are AgentOptions' own, so that they are written once.
+        var defaults = new AgentOptions();
+        var slots = new Option<int>("--slots")
+        {
+            Description = string.Create(CultureInfo.InvariantCulture, $"Run up to this many tasks at once, one per slot (default {defaults.Slots})"), DefaultValueFactory = _ => defaults.Slots, HelpName = "n",
+        };
         slots.Validators.Add(result =>
         {
             if (result.GetValueOrDefault<int>() is < 1 or > 256)
@@ -22,7 +28,11 @@ public static class AgentCommand
         var systemPython = new Option<bool>("--system-python") { Description = "Run Python tasks with that interpreter itself, without a virtual environment (also CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL=1)" };
         var pipArgs = new Option<string[]>("--pip-arg") { Description = "Pass this argument to pip install, e.g. --pip-arg=--no-index --pip-arg=--find-links=/wheels; repeat", HelpName = "arg" };
         var workerId = new Option<string?>("--worker-id") { Description = "Worker id prefix; slots report as PREFIX:cpu:N or PREFIX:gpuN (default CLEARML_WORKER_ID, else the host name)", HelpName = "id" };
-        var ping = new Option<int>("--ping") { Description = "Seconds between pings of a running task and machine-stats reports (default 30)", DefaultValueFactory = _ => 30, HelpName = "seconds" };
+        var ping = new Option<int>("--ping")
+        {
+            Description = string.Create(CultureInfo.InvariantCulture, $"Seconds between pings of a running task and machine-stats reports (default {defaults.ReportInterval.TotalSeconds:0})"),
+            DefaultValueFactory = _ => (int)defaults.ReportInterval.TotalSeconds, HelpName = "seconds",
+        };
         ping.Validators.Add(result =>
         {
             if (result.GetValueOrDefault<int>() < 1)

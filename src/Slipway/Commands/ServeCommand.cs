@@ -9,23 +9,25 @@ public static class ServeCommand
 {
     public static ClientCommand Create(CliConsole console)
     {
-        var host = new Option<string>("--host") { Description = "The address to listen on (0.0.0.0 for every interface)", DefaultValueFactory = _ => "127.0.0.1", HelpName = "address" };
-        var port = new Option<int>("--port") { Description = "The inference port (0: any free port)", DefaultValueFactory = _ => 8090, HelpName = "n" };
-        var poll = new Option<double>("--poll") { Description = "Seconds between reads of the endpoint configuration", DefaultValueFactory = _ => 1, HelpName = "seconds" };
-        var report = new Option<double>("--report") { Description = "Seconds between status and statistics reports to the server", DefaultValueFactory = _ => 10, HelpName = "seconds" };
-        var maxBytes = new Option<long>("--max-request-bytes") { Description = "The largest request body for endpoints that set no limit of their own", DefaultValueFactory = _ => 4 << 20, HelpName = "bytes" };
+        // The defaults are ServingOptions' own, so that they are written once.
+        var defaults = new ServingOptions();
+        var host = new Option<string>("--host") { Description = "The address to listen on (0.0.0.0 for every interface)", DefaultValueFactory = _ => defaults.Host, HelpName = "address" };
+        var port = new Option<int>("--port") { Description = "The inference port (0: any free port)", DefaultValueFactory = _ => defaults.Port, HelpName = "n" };
+        var poll = new Option<double>("--poll") { Description = "Seconds between reads of the endpoint configuration", DefaultValueFactory = _ => defaults.PollInterval.TotalSeconds, HelpName = "seconds" };
+        var report = new Option<double>("--report") { Description = "Seconds between status and statistics reports to the server", DefaultValueFactory = _ => defaults.ReportInterval.TotalSeconds, HelpName = "seconds" };
+        var maxBytes = new Option<long>("--max-request-bytes") { Description = "The largest request body for endpoints that set no limit of their own", DefaultValueFactory = _ => defaults.MaxRequestBytes, HelpName = "bytes" };
         var cache = new Option<string?>("--cache") { Description = "Where model files are downloaded (default ~/.slipway/cache/serving)", HelpName = "dir" };
         var publicUrl = new Option<string?>("--public-url") { Description = "The URL clients reach this host at, as reported to the server", HelpName = "url" };
         var python = new Option<string>("--python")
         {
             Description = "The interpreter for python-engine versions (versions with requirements get a virtual environment built from it)",
-            DefaultValueFactory = _ => "python3",
+            DefaultValueFactory = _ => defaults.Python,
             HelpName = "path",
         };
         var pythonTimeout = new Option<double>("--python-timeout")
         {
             Description = "Seconds a python-engine request may take before its worker is killed and restarted (0: no limit)",
-            DefaultValueFactory = _ => 60,
+            DefaultValueFactory = _ => defaults.PythonRequestTimeout.TotalSeconds,
             HelpName = "seconds",
         };
         var command = new ClientCommand("serve", "Serve the server's inference endpoints (KServe V2 and /serve) on this machine until Ctrl-C", console)

@@ -9,42 +9,26 @@ public static class ServerCommand
 {
     public static Command Create(CliConsole console)
     {
-        var data = new Option<string?>("--data") { Description = "Data directory (default ~/.slipway; env SLIPWAY_DATA)" };
-        var host = new Option<string?>("--host") { Description = "Address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for every interface)" };
-        var apiPort = new Option<string?>("--api-port") { Description = "API port (default 8008; 0 picks a free one)" };
-        var webPort = new Option<string?>("--web-port") { Description = "Web port (default 8080; 0 picks a free one)" };
-        var filesPort = new Option<string?>("--files-port") { Description = "File server port (default 8081; 0 picks a free one)" };
-        var db = new Option<string?>("--db") { Description = "PostgreSQL connection string (\"Host=…;Database=…\"); default: SQLite in the data directory" };
-        var publicHost = new Option<string?>("--public-host") { Description = "Host name written into clearml.conf (default: --host, or localhost)" };
-        var blobs = new Option<string?>("--blobs") { Description = "Where files go: s3://bucket/prefix (default: DIR/files on the local disk)" };
-        var s3Endpoint = new Option<string?>("--s3-endpoint") { Description = "S3-compatible server URL (default: AWS); keys from --s3-access-key/--s3-secret-key, SLIPWAY_S3_* or the AWS defaults" };
-        var s3PathStyle = new Option<string?>("--s3-path-style") { Description = "true for path-style addressing (most S3-compatible servers)" };
-        var filesPath = new Option<string?>("--files-path") { Description = "Also serve the file server under this path of the API port, e.g. /files" };
+        // One switch per setting that may go on the command line, named and described by the settings list.
+        var switches = ServerSettings.All.Where(s => s.OnCommandLine)
+            .Select(s => (s.Key, Option: new Option<string?>(s.Switch) { Description = $"{s.Description} (default: {s.Default}; env {s.EnvironmentVariable})" }))
+            .ToList();
         var servePort = new Option<int?>("--serve-port")
         {
             Description = "Also run the inference host (as 'slipway serve' does) in this process on this port, as the admin; for one machine",
         };
-        var config = new Option<string?>("--config") { Description = "JSON settings file (keys: data, host, api_port, web_port, files_port, db, token_lifetime_sec, public_host, autoscaler: a configuration file the server then runs)" };
-        var command = new Command("server", "Start the Slipway server") { data, host, apiPort, webPort, filesPort, db, publicHost, blobs, s3Endpoint, s3PathStyle, filesPath, servePort, config };
+        var config = new Option<string?>("--config") { Description = $"JSON settings file (keys: {string.Join(", ", ServerOptions.Names)})" };
+        var command = new Command("server", "Start the Slipway server");
+        foreach (var (_, option) in switches)
+            command.Options.Add(option);
+        command.Options.Add(servePort);
+        command.Options.Add(config);
         command.SetAction(async (parse, ct) =>
         {
             ServerOptions options;
             try
             {
-                options = ServerOptions.Load(parse.GetValue(config), new Dictionary<string, string?>
-                {
-                    ["data"] = parse.GetValue(data),
-                    ["host"] = parse.GetValue(host),
-                    ["api_port"] = parse.GetValue(apiPort),
-                    ["web_port"] = parse.GetValue(webPort),
-                    ["files_port"] = parse.GetValue(filesPort),
-                    ["db"] = parse.GetValue(db),
-                    ["public_host"] = parse.GetValue(publicHost),
-                    ["blobs"] = parse.GetValue(blobs),
-                    ["s3_endpoint"] = parse.GetValue(s3Endpoint),
-                    ["s3_path_style"] = parse.GetValue(s3PathStyle),
-                    ["files_path"] = parse.GetValue(filesPath),
-                });
+                options = ServerOptions.Load(parse.GetValue(config), switches.ToDictionary(s => s.Key, s => parse.GetValue(s.Option)));
             }
             catch (OptionsException e)
             {

@@ -53,6 +53,32 @@ public sealed class PostgresDatabase(string connectionString) : SqlDatabase
         }
     }
 
+    // Outside a transaction, so that CREATE INDEX CONCURRENTLY can run and writes to the table go on. The session lock
+    // makes one replica at a time build the table's indexes, so the count it read from the catalog stays true while it
+    // builds, and an index that is not valid is one that no one is building still (a failed build's leftover).
+    public override async Task<bool> BuildIndexesAsync(string table, Func<DbConnection, DbTransaction?, Task> work, CancellationToken ct)
+    {
+        await using var conn = await _source.OpenConnectionAsync(ct);
+        await using (var lockCmd = new NpgsqlCommand("SELECT pg_try_advisory_lock(4242003, hashtext(@table))", conn))
+        {
+            lockCmd.Parameters.AddWithValue("table", table);
+            if (await lockCmd.ExecuteScalarAsync(ct) is not true)
+                return false;
+        }
+        try
+        {
+            await work(conn, null);
+            return true;
+        }
+        finally
+        {
+            // Explicitly: a pooled connection is reset only when it is next used, and the lock would outlive this build.
+            await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock(4242003, hashtext(@table))", conn);
+            unlock.Parameters.AddWithValue("table", table);
+            await unlock.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+    }
+
     public override bool IsUniqueViolation(Exception e) => e is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 
     // 2201B: invalid regular expression; 22P02/22023: malformed input to an operator.

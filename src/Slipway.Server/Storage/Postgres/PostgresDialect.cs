@@ -40,11 +40,24 @@ public sealed partial class PostgresDialect : SqlDialect
     public override string JsonParameter(string param) => $"CAST({param} AS jsonb)";
 
     // As for last_update: across all projects and within one, in the descending order (backwards: the ascending one).
-    public override string? SortIndex(string table, string name, JsonPathRef path) =>
-        path.Sql.StartsWith('\'') ? $$"""
-            CREATE INDEX IF NOT EXISTS {{name}} ON {{table}} ({{Value(path)}} DESC NULLS LAST, id DESC);
-            CREATE INDEX IF NOT EXISTS {{name}}_project ON {{table}} ((doc #>> '{project}'), {{Value(path)}} DESC NULLS LAST, id DESC);
-            """ : null;
+    // CONCURRENTLY: writes to the table go on while the index is built (the statement must run outside a transaction).
+    public override IReadOnlyList<IndexDdl>? SortIndex(string table, string name, JsonPathRef path) =>
+        path.Sql.StartsWith('\'') ?
+        [
+            new(name, $"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} ({Value(path)} DESC NULLS LAST, id DESC)"),
+            new(name + "_project",
+                $"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name}_project ON {table} ((doc #>> '{{project}}'), {Value(path)} DESC NULLS LAST, id DESC)"),
+        ] : null;
+
+    // pg_index rather than pg_indexes: a concurrent build that failed leaves its index listed but not valid, and such an
+    // index neither serves queries nor is rebuilt by IF NOT EXISTS.
+    public override string IndexCatalog(string tableParam, string prefixParam) => $"""
+        SELECT c.relname, i.indisvalid FROM pg_index i
+        JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+        WHERE t.relname = {tableParam} AND pg_table_is_visible(t.oid) AND left(c.relname, length({prefixParam})) = {prefixParam}
+        """;
+
+    public override string DropIndex(string name) => $"DROP INDEX CONCURRENTLY IF EXISTS {name}";
 
     // Letters, digits and underscores only (metric keys are hex hashes): written into the SQL, so that an index on the
     // expression matches the query text.

@@ -52,11 +52,18 @@ public sealed partial class SqliteDialect : SqlDialect
     public override string JsonParameter(string param) => param;
 
     // One index for the order across all projects and one within a project, as for last_update.
-    public override string? SortIndex(string table, string name, JsonPathRef path) =>
-        path.Sql.StartsWith('\'') ? $"""
-            CREATE INDEX IF NOT EXISTS {name} ON {table} ({Value(path)}, id);
-            CREATE INDEX IF NOT EXISTS {name}_project ON {table} (json_extract(doc, '$.project'), {Value(path)}, id);
-            """ : null;
+    public override IReadOnlyList<IndexDdl>? SortIndex(string table, string name, JsonPathRef path) =>
+        path.Sql.StartsWith('\'') ?
+        [
+            new(name, $"CREATE INDEX IF NOT EXISTS {name} ON {table} ({Value(path)}, id)"),
+            new(name + "_project", $"CREATE INDEX IF NOT EXISTS {name}_project ON {table} (json_extract(doc, '$.project'), {Value(path)}, id)"),
+        ] : null;
+
+    // SQLite builds an index inside its transaction: one that is listed is complete.
+    public override string IndexCatalog(string tableParam, string prefixParam) =>
+        $"SELECT name, 1 FROM sqlite_master WHERE type = 'index' AND tbl_name = {tableParam} AND substr(name, 1, length({prefixParam})) = {prefixParam}";
+
+    public override string DropIndex(string name) => $"DROP INDEX IF EXISTS {name}";
 
     [GeneratedRegex("^[A-Za-z0-9_]+(\\.[A-Za-z0-9_]+)*$")]
     private static partial Regex SafePath();
