@@ -28,13 +28,15 @@ namespace Slipway.Server;
 /// A running Slipway server: the store opened and migrated, first-start setup done, Kestrel listening on
 /// the API, web and files ports. The executable and the tests start it the same way.
 /// </summary>
-public sealed class SlipwayServer : IAsyncDisposable
+public sealed partial class SlipwayServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly Stores _stores;
+    private readonly ILoggerFactory _loggers;
 
-    private SlipwayServer(WebApplication app, Stores stores, ServerOptions options, Uri api, Uri web, Uri files, AdminCredentials? newAdmin)
+    private SlipwayServer(WebApplication app, Stores stores, ILoggerFactory loggers, ServerOptions options, Uri api, Uri web, Uri files, AdminCredentials? newAdmin)
     {
+        _loggers = loggers;
         _app = app;
         _stores = stores;
         Options = options;
@@ -76,13 +78,16 @@ public sealed class SlipwayServer : IAsyncDisposable
     private static async Task<SlipwayServer> StartCoreAsync(ServerOptions options, Action<ILoggingBuilder>? logging, TimeProvider clock, CancellationToken ct)
     {
         DataFolder.Prepare(options);
+        // One logger factory from the start, so that opening the store (migrations, sort indexes) logs as the server does.
+        var loggers = LoggerFactory.Create(b => ConfigureLogging(b, logging));
         Stores stores;
         try
         {
-            stores = await Stores.OpenAsync(options.UsesPostgres ? options.Db : null, DataFolder.DatabasePath(options), ct);
+            stores = await Stores.OpenAsync(options.UsesPostgres ? options.Db : null, DataFolder.DatabasePath(options), loggers, ct);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
+            loggers.Dispose();
             throw new ServerStartException(ServerStartException.DescribeStore(e, options), e);
         }
         WebApplication? app = null;
@@ -91,7 +96,7 @@ public sealed class SlipwayServer : IAsyncDisposable
             var setup = await FirstStart.RunAsync(stores.Docs, clock, ct);
             var filesPort = new FilesPort();
             var listenPorts = new ListenPorts();
-            app = Build(options, stores, setup, clock, logging, filesPort, listenPorts);
+            app = Build(options, stores, setup, clock, loggers, filesPort, listenPorts);
             await app.StartAsync(ct);
             var ports = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
                 .Select(a => new Uri(a.Replace("0.0.0.0", "localhost", StringComparison.Ordinal).Replace("[::]", "localhost", StringComparison.Ordinal)).Port).ToList();
@@ -103,7 +108,9 @@ public sealed class SlipwayServer : IAsyncDisposable
             // Only now that the ports are bound: a start that fails before this point leaves no key pair that nobody
             // was given, and one that fails after it (before clearml.conf is written) is caught up on the next start.
             var newAdmin = await FirstStart.AdminKeysToDeliverAsync(stores.Docs, configPath, clock, ct);
-            var server = new SlipwayServer(app, stores, options, Url(ports[0]), Url(ports[1]), Url(ports[2]), newAdmin);
+            if (newAdmin is not null)
+                Log.AdminKeysMade(loggers.CreateLogger<SlipwayServer>(), newAdmin.AccessKey, configPath);
+            var server = new SlipwayServer(app, stores, loggers, options, Url(ports[0]), Url(ports[1]), Url(ports[2]), newAdmin);
             app.Services.GetRequiredService<ServerUrls>().Bound(server.ApiUrl, server.WebUrl, server.FilesUrl);
             ClearmlConf.Write(server.ConfigPath, server.ApiUrl, server.WebUrl, server.FilesUrl, newAdmin);
             if (newAdmin is not null)
@@ -118,11 +125,25 @@ public sealed class SlipwayServer : IAsyncDisposable
                 await app.DisposeAsync();
             }
             await stores.DisposeAsync();
+            loggers.Dispose();
             throw;
         }
     }
 
-    private static WebApplication Build(ServerOptions options, Stores stores, FirstStart setup, TimeProvider clock, Action<ILoggingBuilder>? logging,
+    private static void ConfigureLogging(ILoggingBuilder builder, Action<ILoggingBuilder>? logging)
+    {
+        if (logging is not null)
+            logging(builder);
+        else
+            builder.AddSimpleConsole(o => o.SingleLine = true).AddFilter("Microsoft", LogLevel.Warning)
+                // The web UI's keys live in the data directory as files, unencrypted at rest like the database beside them.
+                .AddFilter("Microsoft.AspNetCore.DataProtection", LogLevel.Error)
+                .AddFilter(typeof(TokenCookie).FullName, LogLevel.Warning)
+                // A failure to start is reported once, as one line, by whoever started the server (ServerStartException).
+                .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+    }
+
+    private static WebApplication Build(ServerOptions options, Stores stores, FirstStart setup, TimeProvider clock, ILoggerFactory loggers,
         FilesPort filesPort, ListenPorts listenPorts)
     {
         // Slipway reads no appsettings files; without this the host watches the working directory, recursively, for
@@ -133,15 +154,8 @@ public sealed class SlipwayServer : IAsyncDisposable
             Args = ["--hostBuilder:reloadConfigOnChange=false"],
         });
         builder.Logging.ClearProviders();
-        if (logging is not null)
-            logging(builder.Logging);
-        else
-            builder.Logging.AddSimpleConsole(o => o.SingleLine = true).AddFilter("Microsoft", LogLevel.Warning)
-                // The web UI's keys live in the data directory as files, unencrypted at rest like the database beside them.
-                .AddFilter("Microsoft.AspNetCore.DataProtection", LogLevel.Error)
-                .AddFilter(typeof(TokenCookie).FullName, LogLevel.Warning)
-                // A failure to start is reported once, as one line, by whoever started the server (ServerStartException).
-                .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+        // The host's loggers come from the factory the store was opened with (registered last, so it is the one resolved).
+        builder.Services.AddSingleton(loggers);
         builder.WebHost.UseKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = RpcEndpoint.MaxBodyBytes;
@@ -282,6 +296,14 @@ public sealed class SlipwayServer : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
         await _stores.DisposeAsync();
+        _loggers.Dispose();
+    }
+
+    private static partial class Log
+    {
+        // The secret is never logged: it is in clearml.conf (0600) only.
+        [LoggerMessage(Level = LogLevel.Information, Message = "Made the admin key pair {AccessKey}; it is in {ConfigPath}")]
+        public static partial void AdminKeysMade(ILogger logger, string accessKey, string configPath);
     }
 }
 

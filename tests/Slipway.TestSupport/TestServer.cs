@@ -25,6 +25,9 @@ public class TestServer : IAsyncLifetime, IAsyncDisposable
 
     public string DataDir { get; }
 
+    /// <summary>What the server logged (Slipway's categories, Information and above), across its starts.</summary>
+    public LogRecorder Logs { get; } = new();
+
     /// <summary>The PostgreSQL connection string the server uses; null on SQLite.</summary>
     public string? Database { get; private set; }
 
@@ -53,7 +56,7 @@ public class TestServer : IAsyncLifetime, IAsyncDisposable
         _settings.Configure?.Invoke(options);
         if (files is { } port)
             options.FilesPort = port;
-        _server = await SlipwayServer.StartAsync(options, logging => logging.AddFilter(_ => false), _settings.Clock);
+        _server = await SlipwayServer.StartAsync(options, Logs.AddTo, _settings.Clock);
         _admin ??= _server.NewAdmin;
     }
 

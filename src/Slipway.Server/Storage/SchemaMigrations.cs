@@ -8,7 +8,8 @@ namespace Slipway.Server.Storage;
 /// </summary>
 public static class SchemaMigrations
 {
-    public static async Task ApplyAsync(DbConnection conn, IReadOnlyList<string> steps, CancellationToken ct)
+    /// <summary>Applies the missing steps; returns the schema version the database had and the one it has now.</summary>
+    public static async Task<SchemaUpgrade> ApplyAsync(DbConnection conn, IReadOnlyList<string> steps, CancellationToken ct)
     {
         await Execute(conn, null, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -29,6 +30,7 @@ public static class SchemaMigrations
             await Execute(conn, tx, $"INSERT INTO schema_version (version) VALUES ({steps.Count})", ct);
         }
         await tx.CommitAsync(ct);
+        return new SchemaUpgrade(applied, steps.Count);
     }
 
     private static async Task Execute(DbConnection conn, DbTransaction? tx, string sql, CancellationToken ct)
@@ -39,3 +41,6 @@ public static class SchemaMigrations
         await cmd.ExecuteNonQueryAsync(ct);
     }
 }
+
+/// <summary>A database's schema version before and after it was opened (0 before: a new database).</summary>
+public readonly record struct SchemaUpgrade(long From, long To);

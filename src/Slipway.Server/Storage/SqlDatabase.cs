@@ -27,7 +27,7 @@ public abstract class SqlDatabase : IAsyncDisposable
         }, ct);
 
     /// <summary>Creates or upgrades the schema in place.</summary>
-    public abstract Task MigrateAsync(CancellationToken ct);
+    public abstract Task<SchemaUpgrade> MigrateAsync(CancellationToken ct);
 
     public abstract bool IsUniqueViolation(Exception e);
 

@@ -1,16 +1,21 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
+using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Slipway.Server.Core;
 
 namespace Slipway.Server.Storage;
 
 /// <summary>Documents as JSON in one table per collection (id, version, doc), on any <see cref="SqlDatabase"/>.</summary>
-public sealed class SqlDocumentStore(SqlDatabase db) : IDocumentStore
+public sealed partial class SqlDocumentStore(SqlDatabase db, ILogger<SqlDocumentStore>? logger = null) : IDocumentStore
 {
+    private readonly ILogger _logger = logger ?? NullLogger<SqlDocumentStore>.Instance;
+
     // Indexes made on first use for ORDER BY on a field that users pick (a metric or hyperparameter column of the
     // experiments table), for at most this many fields per table, counted in the database's catalog (so across restarts
     // and replicas): each costs one scan to build and a little per write.
@@ -160,15 +165,16 @@ public sealed class SqlDocumentStore(SqlDatabase db) : IDocumentStore
             var name = $"{SortIndexPrefix(table)}{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key.Path)))[..16]}";
             if (Dialect.SortIndex(table, name, Dialect.Path(key.Path, new SqlParameters())) is not { } indexes)
                 continue;
-            var build = _sortIndexes.GetOrAdd(name, _ => new Lazy<Task<bool>>(() => BuildSortIndexAsync(table, name, indexes)));
+            var build = _sortIndexes.GetOrAdd(name, _ => new Lazy<Task<bool>>(() => BuildSortIndexAsync(table, key.Path, name, indexes)));
             try
             {
                 if (!await build.Value.WaitAsync(ct))
                     _sortIndexes.TryRemove(name, out _);
             }
-            catch (DbException)
+            catch (DbException e)
             {
                 // The order is right without the index, only slower; a later query tries again.
+                Log.SortIndexFailed(_logger, table, key.Path, e.Message);
                 _sortIndexes.TryRemove(name, out _);
             }
         }
@@ -177,7 +183,7 @@ public sealed class SqlDocumentStore(SqlDatabase db) : IDocumentStore
     private static string SortIndexPrefix(string table) => table + "_sort_";
 
     /// <summary>Builds the field's indexes unless the catalog has them or the table has its fill; false when another process holds the turn.</summary>
-    private Task<bool> BuildSortIndexAsync(string table, string name, IReadOnlyList<IndexDdl> indexes) =>
+    private Task<bool> BuildSortIndexAsync(string table, string field, string name, IReadOnlyList<IndexDdl> indexes) =>
         db.BuildIndexesAsync(table, async (conn, tx) =>
         {
             var prefix = SortIndexPrefix(table);
@@ -195,15 +201,26 @@ public sealed class SqlDocumentStore(SqlDatabase db) : IDocumentStore
             // A field's indexes share its name (name, name_project); one that is listed, usable or not, takes its room.
             var fields = listed.Keys.Select(n => n[..Math.Min(n.Length, name.Length)]).ToHashSet(StringComparer.Ordinal);
             if (!fields.Contains(name) && fields.Count >= MaxSortIndexes)
+            {
+                Log.SortIndexCapReached(_logger, table, field, MaxSortIndexes);
                 return;
+            }
+            var clock = Stopwatch.StartNew();
+            var built = 0;
             foreach (var index in indexes)
             {
                 if (listed.TryGetValue(index.Name, out var valid) && valid)
                     continue;
                 if (listed.ContainsKey(index.Name))
+                {
+                    Log.InvalidIndexDropped(_logger, index.Name, table);
                     await ExecuteAsync(conn, tx, Dialect.DropIndex(index.Name));
+                }
                 await ExecuteAsync(conn, tx, index.Sql);
+                built++;
             }
+            if (built > 0)
+                Log.SortIndexBuilt(_logger, table, field, clock.Elapsed.TotalMilliseconds);
         }, CancellationToken.None);
 
     private static async Task ExecuteAsync(DbConnection conn, DbTransaction? tx, string sql)
@@ -256,5 +273,20 @@ public sealed class SqlDocumentStore(SqlDatabase db) : IDocumentStore
         p.ParameterName = name;
         p.Value = value;
         cmd.Parameters.Add(p);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Information, Message = "Built a sort index on {Table} for {Field} in {Milliseconds:0} ms")]
+        public static partial void SortIndexBuilt(ILogger logger, string table, string field, double milliseconds);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "No sort index on {Table} for {Field}: the table has its {Max}; sorting by it scans the table")]
+        public static partial void SortIndexCapReached(ILogger logger, string table, string field, int max);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Dropping {Index} on {Table}, left invalid by an earlier build, to build it again")]
+        public static partial void InvalidIndexDropped(ILogger logger, string index, string table);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "A sort index on {Table} for {Field} could not be built (a later query tries again): {Reason}")]
+        public static partial void SortIndexFailed(ILogger logger, string table, string field, string reason);
     }
 }

@@ -104,6 +104,10 @@ public sealed class StartTests : IDisposable
         await using var server = await StartAsync();
         Assert.NotNull(server.NewAdmin);
         await AssertConfLogsInAsync(server);
+        // The log names the key pair and where it is, never its secret.
+        Assert.True(_logs.Contains(LogLevel.Information, $"Made the admin key pair {server.NewAdmin.AccessKey}; it is in {server.ConfigPath}"));
+        Assert.DoesNotContain(_logs.Entries, e => e.Message.Contains(server.NewAdmin.SecretKey, StringComparison.Ordinal));
+        Assert.True(_logs.Contains(LogLevel.Information, "Created a new sqlite database (schema version "));
     }
 
     [Fact]
@@ -129,6 +133,8 @@ public sealed class StartTests : IDisposable
         await using var later = await StartAsync();
         Assert.Null(later.NewAdmin);
         await AssertConfLogsInAsync(later);
+        Assert.Equal(2, _logs.Entries.Count(e => e.Message.StartsWith("Made the admin key pair", StringComparison.Ordinal)));
+        Assert.Single(_logs.Entries, e => e.Message.StartsWith("Created a new sqlite database", StringComparison.Ordinal));
     }
 
     private static async Task<string> AssertConfLogsInAsync(SlipwayServer server)
@@ -138,13 +144,15 @@ public sealed class StartTests : IDisposable
         return await ServerUnderTest.LoginAsync(server.ApiUrl, keys.AccessKey, keys.SecretKey);
     }
 
+    private readonly LogRecorder _logs = new();
+
     private Task<SlipwayServer> StartAsync(int apiPort = 0, string filesPath = "") => SlipwayServer.StartAsync(
         new ServerOptions
         {
             DataDir = _dataDir, ApiPort = apiPort, WebPort = 0, FilesPort = 0, FilesPath = filesPath,
             CleanupInterval = TimeSpan.Zero, WatchdogTimeout = TimeSpan.Zero,
         },
-        logging => logging.AddFilter(_ => false));
+        _logs.AddTo);
 
     private const UnixFileMode Folder = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode File600 = UnixFileMode.UserRead | UnixFileMode.UserWrite;

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Slipway.Server.Domain.Tasks;
 using Slipway.Server.Tests.Infrastructure;
 
@@ -159,6 +160,9 @@ public abstract class WorkersTests(string engine) : ServerTests(engine)
         Assert.Equal("in_progress", (await GetTaskAsync(alive))["status"]!.GetValue<string>());
         Assert.Equal("completed", (await GetTaskAsync(finished))["status"]!.GetValue<string>());
         Assert.Empty(await watchdog.RunOnceAsync(CancellationToken.None));
+        Assert.True(Server.Logs.Contains(LogLevel.Warning, $"Task {lost} failed by the watchdog: worker lost stopped reporting"));
+        Assert.True(Server.Logs.Contains(LogLevel.Warning, $"Task {requeued} re-queued by the watchdog: worker lost-too stopped reporting"));
+        Assert.False(Server.Logs.Contains(LogLevel.Warning, $"Task {alive}"));
     }
 }
 

@@ -18,6 +18,7 @@ public sealed class ServerUnderTest : IAsyncDisposable
     public SlipwayServer Server => _testServer.Server;
     public string DataDir => _testServer.DataDir;
     public ApiClient Client { get; }
+    public LogRecorder Logs => _testServer.Logs;
     public Uri Api => Server.ApiUrl;
     public AdminCredentials Admin => Server.NewAdmin!;
 

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using Slipway.Server.Storage;
 using Slipway.Server.Tests.Infrastructure;
@@ -28,7 +29,10 @@ public abstract class SortIndexTests(string engine) : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    protected Task<Stores> OpenAsync() => Stores.OpenAsync(Database, Path.Combine(_dir, "store.db"), CancellationToken.None);
+    /// <summary>What the stores opened by this test logged.</summary>
+    protected LogRecorder Logs { get; } = new();
+
+    protected Task<Stores> OpenAsync() => Stores.OpenAsync(Database, Path.Combine(_dir, "store.db"), LoggerFactory.Create(Logs.AddTo), CancellationToken.None);
 
     protected static DocQuery OrderedBy(string metric) => new() { Take = 10, OrderBy = { new SortKey($"last_metrics.{metric}.v.value", true) } };
 
@@ -70,6 +74,8 @@ public abstract class SortIndexTests(string engine) : IAsyncLifetime
         await using var third = await OpenAsync();
         await third.Docs.FindAsync(Collection.Tasks, OrderedBy("m99"));
         Assert.Equal(64, (await SortIndexesAsync(third)).Count);
+        Assert.Equal(32, Logs.Entries.Count(e => e.Message.StartsWith("Built a sort index on tasks for last_metrics.m", StringComparison.Ordinal)));
+        Assert.True(Logs.Contains(LogLevel.Warning, "No sort index on tasks for last_metrics.m99.v.value: the table has its 32"));
     }
 
     [Fact]
@@ -144,6 +150,7 @@ public sealed class SortIndexTestsOnPostgres() : SortIndexTests("postgres")
         var states = await IndexStatesAsync(conn);
         Assert.Equal(2, states.Count);
         Assert.All(states, s => Assert.True(s.Valid, $"{s.Name} is not valid"));
+        Assert.True(Logs.Contains(LogLevel.Warning, $"Dropping {name} on tasks, left invalid by an earlier build"));
     }
 
     private static async Task Execute(NpgsqlConnection conn, string sql)

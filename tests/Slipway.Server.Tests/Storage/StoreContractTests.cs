@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
 using Slipway.Server.Core;
 using Slipway.Server.Domain.Events;
 using Slipway.Server.Storage;
@@ -255,8 +256,10 @@ public sealed class SchemaUpgradeTests
             insert.CommandText = """INSERT INTO tasks (id, version, doc) VALUES ('old', 1, '{"id":"old","name":"from before"}')""";
             await insert.ExecuteNonQueryAsync();
         }
-        await using (var stores = await Stores.OpenAsync(null, path, CancellationToken.None))
+        var logs = new LogRecorder();
+        await using (var stores = await Stores.OpenAsync(null, path, LoggerFactory.Create(logs.AddTo), CancellationToken.None))
         {
+            Assert.True(logs.Contains(LogLevel.Information, $"Upgraded the sqlite database's schema from version 6 to {Server.Storage.Sqlite.SqliteSchema.Steps.Count}"));
             Assert.Equal("from before", (await stores.Docs.GetAsync(Collection.Tasks, "old"))!.Body["name"]!.GetValue<string>());
             await stores.QueueEntries.AddAsync("q", "old", "now");
             Assert.Equal(1, await stores.QueueEntries.CountAsync("q"));

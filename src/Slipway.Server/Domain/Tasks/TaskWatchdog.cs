@@ -1,6 +1,8 @@
+using System.Data.Common;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Slipway.Server.Core;
 using Slipway.Server.Storage;
 
@@ -11,7 +13,8 @@ namespace Slipway.Server.Domain.Tasks;
 /// both stopped for longer than the watchdog timeout is marked failed with a reason that says so, or, when
 /// it carries the system tag <c>requeue_on_worker_loss</c>, put back on its queue.
 /// </summary>
-public sealed class TaskWatchdog(IDocumentStore docs, IQueueEntryStore queueEntries, TaskUpdates updates, ServerOptions options, TimeProvider clock)
+public sealed partial class TaskWatchdog(IDocumentStore docs, IQueueEntryStore queueEntries, TaskUpdates updates, ServerOptions options, TimeProvider clock,
+    ILogger<TaskWatchdog> logger)
 {
     public const string RequeueTag = "requeue_on_worker_loss";
 
@@ -51,15 +54,29 @@ public sealed class TaskWatchdog(IDocumentStore docs, IQueueEntryStore queueEntr
                 continue;
             }
             if (requeue)
+            {
                 await queueEntries.AddAsync(Json.GetString(task.Body, "execution.queue")!, task.Id, updates.Now(), ct);
+                Log.Requeued(logger, task.Id, workerId, lastHeard);
+            }
+            else
+                Log.Failed(logger, task.Id, workerId, lastHeard);
             handled.Add(task.Id);
         }
         return handled;
     }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} failed by the watchdog: worker {Worker} stopped reporting (last heard from at {LastHeard:u})")]
+        public static partial void Failed(ILogger logger, string taskId, string worker, DateTimeOffset lastHeard);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} re-queued by the watchdog: worker {Worker} stopped reporting (last heard from at {LastHeard:u})")]
+        public static partial void Requeued(ILogger logger, string taskId, string worker, DateTimeOffset lastHeard);
+    }
 }
 
 /// <summary>Runs the watchdog every minute (or every half timeout, when that is shorter).</summary>
-public sealed class TaskWatchdogService(TaskWatchdog watchdog, ServerOptions options) : BackgroundService
+public sealed partial class TaskWatchdogService(TaskWatchdog watchdog, ServerOptions options, ILogger<TaskWatchdogService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -73,10 +90,17 @@ public sealed class TaskWatchdogService(TaskWatchdog watchdog, ServerOptions opt
             {
                 await watchdog.RunOnceAsync(stoppingToken);
             }
-            catch (Exception e) when (e is ApiException or InvalidQueryException or FormatException)
+            catch (Exception e) when (e is ApiException or InvalidQueryException or FormatException or DbException)
             {
-                // A pass that could not finish is simply run again at the next tick.
+                // A pass that could not finish is run again at the next tick.
+                Log.PassFailed(logger, e.Message);
             }
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "A watchdog pass did not finish (the next one tries again): {Reason}")]
+        public static partial void PassFailed(ILogger logger, string reason);
     }
 }

@@ -36,7 +36,7 @@ public sealed class PostgresDatabase(string connectionString) : SqlDatabase
         return result;
     }
 
-    public override async Task MigrateAsync(CancellationToken ct)
+    public override async Task<SchemaUpgrade> MigrateAsync(CancellationToken ct)
     {
         await using var conn = await _source.OpenConnectionAsync(ct);
         // One replica migrates at a time.
@@ -44,7 +44,7 @@ public sealed class PostgresDatabase(string connectionString) : SqlDatabase
             await lockCmd.ExecuteNonQueryAsync(ct);
         try
         {
-            await SchemaMigrations.ApplyAsync(conn, PostgresSchema.Steps, ct);
+            return await SchemaMigrations.ApplyAsync(conn, PostgresSchema.Steps, ct);
         }
         finally
         {

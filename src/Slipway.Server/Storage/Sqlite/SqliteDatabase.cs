@@ -58,7 +58,7 @@ public sealed class SqliteDatabase : SqlDatabase
         }
     }
 
-    public override async Task MigrateAsync(CancellationToken ct)
+    public override async Task<SchemaUpgrade> MigrateAsync(CancellationToken ct)
     {
         await using var conn = await OpenAsync(ct);
         await using (var wal = conn.CreateCommand())
@@ -66,7 +66,7 @@ public sealed class SqliteDatabase : SqlDatabase
             wal.CommandText = "PRAGMA journal_mode=WAL;";
             await wal.ExecuteNonQueryAsync(ct);
         }
-        await SchemaMigrations.ApplyAsync(conn, SqliteSchema.Steps, ct);
+        return await SchemaMigrations.ApplyAsync(conn, SqliteSchema.Steps, ct);
     }
 
     public override bool IsUniqueViolation(Exception e) =>
