@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Slipway.Server.Auth;
+using Slipway.Server.Blobs;
 using Slipway.Server.Core;
 using Slipway.Server.Domain.Datasets;
 using Slipway.Server.Domain.Projects;
@@ -9,10 +10,10 @@ namespace Slipway.Server.Api;
 
 /// <summary>
 /// datasets.* (a Slipway extension; the SDK keeps datasets as tasks in hidden "&lt;project&gt;/.datasets/&lt;name&gt;"
-/// projects): lists datasets, their versions with sizes and file counts, and a version's lineage, for the UI
-/// and CLI, without downloading any chunk.
+/// projects): lists datasets, their versions with sizes and file counts, a version's lineage and its file list, for the
+/// UI and CLI, without downloading any chunk.
 /// </summary>
-public sealed class DatasetsApi(IDocumentStore docs, AccessControl access)
+public sealed class DatasetsApi(IDocumentStore docs, AccessControl access, IBlobStore blobs, FilesPort filesPort)
 {
     private const string Marker = "/.datasets/";
 
@@ -21,6 +22,7 @@ public sealed class DatasetsApi(IDocumentStore docs, AccessControl access)
         router.Add("datasets.get_all", GetAll, "name project search_text include_archived include_versions");
         router.Add("datasets.get_versions", GetVersions, "dataset include_archived");
         router.Add("datasets.get_lineage", GetLineage, "version");
+        router.Add("datasets.get_files", GetFiles, "version");
     }
 
     private async ValueTask<JsonNode?> GetAll(RpcCall call)
@@ -81,9 +83,7 @@ public sealed class DatasetsApi(IDocumentStore docs, AccessControl access)
     private async ValueTask<JsonNode?> GetLineage(RpcCall call)
     {
         var id = call.RequireString("version");
-        var task = await docs.GetAsync(Collection.Tasks, id, call.Aborted) ?? throw ApiException.InvalidTaskId(id);
-        if (!Json.GetStrings(task.Body, "system_tags").Contains(DatasetVersions.Tag))
-            throw ApiException.Validation($"task {id} is not a dataset version");
+        var task = await DatasetVersionAsync(id, call.Aborted);
         var graph = DatasetVersions.Graph(task.Body);
         var ancestors = new JsonArray();
         var seen = new HashSet<string>();
@@ -105,6 +105,35 @@ public sealed class DatasetsApi(IDocumentStore docs, AccessControl access)
                 next.Enqueue(parent);
         }
         return new JsonObject { ["version"] = id, ["lineage"] = ancestors };
+    }
+
+    /// <summary>
+    /// The version's files and links from its manifest, each with the version that holds its bytes. A manifest this server
+    /// cannot read (not written yet, kept in an outside bucket, too large) answers no files and the reason.
+    /// </summary>
+    private async ValueTask<JsonNode?> GetFiles(RpcCall call)
+    {
+        var task = await DatasetVersionAsync(call.RequireString("version"), call.Aborted);
+        var (manifest, problem) = await DatasetManifest.ReadAsync(task.Body, blobs, filesPort, call.Aborted);
+        static JsonArray Entries(IEnumerable<DatasetManifest.Entry> entries) => new(entries.Select(e => (JsonNode)new JsonObject
+        {
+            ["path"] = e.Path, ["size"] = e.Size, ["hash"] = e.Hash, ["source"] = e.Source, ["link"] = e.Link,
+        }).ToArray());
+        return new JsonObject
+        {
+            ["version"] = task.Id,
+            ["files"] = Entries(manifest?.Files ?? []),
+            ["links"] = Entries(manifest?.Links ?? []),
+            ["unavailable"] = problem,
+        };
+    }
+
+    private async Task<StoredDoc> DatasetVersionAsync(string id, CancellationToken ct)
+    {
+        var task = await docs.GetAsync(Collection.Tasks, id, ct) ?? throw ApiException.InvalidTaskId(id);
+        if (!Json.GetStrings(task.Body, "system_tags").Contains(DatasetVersions.Tag))
+            throw ApiException.Validation($"task {id} is not a dataset version");
+        return task;
     }
 
     private async Task<List<JsonObject>> VersionsAsync(IReadOnlyList<string> projects, bool includeArchived, CancellationToken ct)

@@ -12,7 +12,7 @@ public static class RouteAccess
     /// <summary>Endpoints that change nothing: what a viewer may call.</summary>
     public static readonly FrozenSet<string> Reads = FrozenSet.Create(StringComparer.Ordinal,
         "server.info", "debug.ping", "auth.validate_token", "users.get_current_user", "users.get_all",
-        "datasets.get_all", "datasets.get_versions", "datasets.get_lineage",
+        "datasets.get_all", "datasets.get_versions", "datasets.get_lineage", "datasets.get_files",
         "events.get_task_log", "events.get_task_events", "events.scalar_metrics_iter_histogram", "events.multi_task_scalar_metrics_iter_histogram",
         "events.get_task_plots", "events.get_multi_task_plots", "events.debug_images", "events.get_task_single_value_metrics",
         "events.get_scalar_metrics_and_variants", "events.get_task_metrics", "events.get_task_latest_scalar_values",

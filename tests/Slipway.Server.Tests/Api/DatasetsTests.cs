@@ -82,6 +82,55 @@ public abstract class DatasetsTests(string engine) : ServerTests(engine)
         var notDataset = await CreateTaskAsync("plain");
         Assert.Equal(400, (await Api.CallAsync("datasets.get_lineage", new JsonObject { ["version"] = notDataset })).Status);
     }
+
+    [Fact]
+    public async Task A_versions_file_list_is_read_from_its_manifest_and_only_by_who_may_read_the_version()
+    {
+        var project = await CreateProjectAsync("filesproj/.datasets/ds1");
+        var parent = await CreateVersionAsync(project, "1.0.0", 1, 10);
+        var version = await CreateVersionAsync(project, "1.0.1", 2, 20, (parent, "1.0.0"));
+        var before = await Api.OkAsync("datasets.get_files", new JsonObject { ["version"] = version });
+        Assert.Empty(before["files"]!.AsArray());
+        Assert.Contains("no file list yet", before["unavailable"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        // The manifest as the SDK uploads it: state.json on the file server, named by the version's "state" artifact.
+        var manifest = new JsonObject
+        {
+            ["dataset_file_entries"] = new JsonArray(
+                new JsonObject { ["relative_path"] = "b/two.csv", ["size"] = 12, ["hash"] = "bb", ["parent_dataset_id"] = parent },
+                new JsonObject { ["relative_path"] = "a/one.csv", ["size"] = 8, ["hash"] = "aa" }),
+            ["dataset_link_entries"] = new JsonArray(new JsonObject { ["relative_path"] = "far.bin", ["size"] = 3, ["link"] = "s3://bucket/far.bin" }),
+        };
+        var path = $"filesproj/.datasets/ds1/ds1.{version}/artifacts/state/state.json";
+        using (var http = new HttpClient { BaseAddress = Server.Server.FilesUrl })
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Api.Token);
+            var bytes = System.Text.Encoding.UTF8.GetBytes(manifest.ToJsonString());
+            (await http.PostAsync("/", new MultipartFormDataContent { { new ByteArrayContent(bytes), "/" + path, "/" + path } })).EnsureSuccessStatusCode();
+        }
+        await Api.OkAsync("tasks.edit", new JsonObject
+        {
+            ["task"] = version, ["force"] = true,
+            ["execution"] = new JsonObject
+            {
+                ["artifacts"] = new JsonArray(new JsonObject { ["key"] = "state", ["type"] = "dict", ["mode"] = "output", ["uri"] = new Uri(Server.Server.FilesUrl, path).ToString() }),
+            },
+        });
+
+        var listed = await Api.OkAsync("datasets.get_files", new JsonObject { ["version"] = version });
+        Assert.Null(listed["unavailable"]);
+        var files = listed["files"]!.AsArray();
+        Assert.Equal(["a/one.csv", "b/two.csv"], files.Select(f => f!["path"]!.GetValue<string>()));
+        Assert.Equal((8L, "aa", version), (files[0]!["size"]!.GetValue<long>(), files[0]!["hash"]!.GetValue<string>(), files[0]!["source"]!.GetValue<string>()));
+        Assert.Equal(parent, files[1]!["source"]!.GetValue<string>());
+        Assert.Equal("s3://bucket/far.bin", Assert.Single(listed["links"]!.AsArray())!["link"]!.GetValue<string>());
+
+        // Another tenant's member sees no such version; a plain task is not a dataset version.
+        var (stranger, _) = await SignInAsNewUserAsync("member", company: "other-co");
+        using var theirs = Server.ClientWithToken(stranger);
+        Assert.Equal(400, (await theirs.CallAsync("datasets.get_files", new JsonObject { ["version"] = version })).Status);
+        Assert.Equal(400, (await Api.CallAsync("datasets.get_files", new JsonObject { ["version"] = await CreateTaskAsync("plain") })).Status);
+    }
 }
 
 public sealed class DatasetsTestsOnSqlite() : DatasetsTests("sqlite");

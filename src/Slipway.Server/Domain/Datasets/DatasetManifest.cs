@@ -4,16 +4,16 @@ using Slipway.Server.Blobs;
 using Slipway.Server.Core;
 using Slipway.Server.Domain.StoredFiles;
 
-namespace Slipway.Server.Web.Pages.Registry;
+namespace Slipway.Server.Domain.Datasets;
 
 /// <summary>
 /// A dataset version's file list, read from its manifest: the "state" artifact (<c>state.json</c>, as the SDK writes
 /// it) on this server's file server, opened straight from the blob store. A manifest elsewhere (an external bucket)
-/// is not read; the page says so.
+/// is not read; the reason says so.
 /// </summary>
 public sealed record DatasetManifest(IReadOnlyList<DatasetManifest.Entry> Files, IReadOnlyList<DatasetManifest.Entry> Links)
 {
-    /// <summary>Manifests larger than this are not parsed for the page (millions of files).</summary>
+    /// <summary>Manifests larger than this are not parsed (millions of files).</summary>
     public const long MaxBytes = 64L * 1024 * 1024;
 
     /// <param name="Source">The version that holds the file's bytes (an ancestor for inherited files).</param>
@@ -32,7 +32,7 @@ public sealed record DatasetManifest(IReadOnlyList<DatasetManifest.Entry> Files,
         if (info is null)
             return (null, "The file list is missing from the file server.");
         if (info.Length > MaxBytes)
-            return (null, $"The file list is too large to show here ({Format.Size(info.Length)}).");
+            return (null, $"The file list is too large to read here ({info.Length / (1024 * 1024)} MiB, over {MaxBytes / (1024 * 1024)} MiB).");
         await using var stream = await blobs.OpenReadAsync(path, ct);
         if (stream is null)
             return (null, "The file list is missing from the file server.");
