@@ -6,7 +6,7 @@ using Slipway.Client.Tests.Infrastructure;
 namespace Slipway.Client.Tests;
 
 /// <summary>What an application's OpenTelemetry setup sees of the client: a span per call, and its duration by outcome.</summary>
-public sealed class TelemetryTests(TestServer server) : IClassFixture<TestServer>
+public sealed class TelemetryTests(ClientTestServer server) : IClassFixture<ClientTestServer>
 {
     [Fact]
     public async Task Each_call_is_a_client_span_under_the_callers_span_with_its_result_code()
