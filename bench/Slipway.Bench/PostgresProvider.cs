@@ -58,7 +58,9 @@ public sealed class PostgresProvider(string? given) : IAsyncDisposable
         }
         var builder = new NpgsqlConnectionStringBuilder(admin) { Database = name };
         var connection = builder.ToString();
-        return (connection, async () =>
+        return (connection, DropAsync);
+
+        async ValueTask DropAsync()
         {
             NpgsqlConnection.ClearAllPools();
             try
@@ -72,7 +74,7 @@ public sealed class PostgresProvider(string? given) : IAsyncDisposable
             {
                 Console.WriteLine($"  note: could not drop database {name}: {e.Message}");
             }
-        });
+        }
     }
 
     private async Task StartClusterAsync()

@@ -320,8 +320,11 @@ public sealed class SqlEventStore : IEventStore
         var events = new List<StoredEvent>();
         while (await reader.ReadAsync(ct))
         {
-            events.Add(new StoredEvent(reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3),
-                reader.GetInt64(4), reader.GetString(5), reader.GetString(6), reader.GetInt64(7), reader.GetString(8)) { Seq = reader.GetInt64(0) });
+            var text = reader.IsDBNull(3) ? null : reader.GetString(3);
+            events.Add(new StoredEvent(reader.GetString(1), reader.GetString(2), text, reader.GetInt64(4), reader.GetString(5), reader.GetString(6), reader.GetInt64(7), reader.GetString(8))
+            {
+                Seq = reader.GetInt64(0),
+            });
         }
         return events;
     }

@@ -44,10 +44,18 @@ public sealed class ServerSettingsTests
         // A value none of the defaults has, that each setting accepts.
         string Sample(string key) => key switch
         {
-            "api_port" => "9001", "web_port" => "9002", "files_port" => "9003",
-            "token_lifetime_sec" => "3600", "cleanup_interval_sec" => "7", "watchdog_timeout_sec" => "9",
-            "s3_endpoint" => "http://127.0.0.1:9000", "s3_path_style" => "true", "blobs" => "s3://bucket/prefix", "files_path" => "/files",
-            "data" => Path.Combine(Path.GetTempPath(), "slipway-settings-data"), "autoscaler" => file,
+            "api_port" => "9001",
+            "web_port" => "9002",
+            "files_port" => "9003",
+            "token_lifetime_sec" => "3600",
+            "cleanup_interval_sec" => "7",
+            "watchdog_timeout_sec" => "9",
+            "s3_endpoint" => "http://127.0.0.1:9000",
+            "s3_path_style" => "true",
+            "blobs" => "s3://bucket/prefix",
+            "files_path" => "/files",
+            "data" => Path.Combine(Path.GetTempPath(), "slipway-settings-data"),
+            "autoscaler" => file,
             _ => "value-" + key,
         };
 
