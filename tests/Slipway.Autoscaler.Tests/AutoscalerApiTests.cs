@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Slipway.Autoscaler.Tests.Infrastructure;
 using Slipway.Client;
 
 namespace Slipway.Autoscaler.Tests;

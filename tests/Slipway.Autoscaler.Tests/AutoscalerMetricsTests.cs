@@ -3,7 +3,6 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using Slipway.Autoscaler.Tests.Infrastructure;
-using Slipway.Client;
 
 namespace Slipway.Autoscaler.Tests;
 

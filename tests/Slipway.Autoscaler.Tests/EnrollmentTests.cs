@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Slipway.Agent;
-using Slipway.Autoscaler.Tests.Infrastructure;
 using Slipway.Client;
 
 namespace Slipway.Autoscaler.Tests;

@@ -2,7 +2,6 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using k8s;
 using Slipway.Autoscaler.Tests.Infrastructure;
-using Slipway.Client;
 
 namespace Slipway.Autoscaler.Tests;
 

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json.Nodes;
 using Slipway.Client.Tests.Infrastructure;
 
 namespace Slipway.Client.Tests;

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 using Slipway.Client;
 using Slipway.Server;
 using Xunit;

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
-using Slipway.TestSupport.Agents;
 using Slipway.Commands;
+using Slipway.TestSupport.Agents;
 
 namespace Slipway.Tests;
 

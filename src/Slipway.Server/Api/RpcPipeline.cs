@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Slipway.Server.Core;
 using Slipway.Server.Auth;
+using Slipway.Server.Core;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;

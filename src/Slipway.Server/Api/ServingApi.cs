@@ -1,5 +1,3 @@
-using CultureInfo = System.Globalization.CultureInfo;
-using NumberStyles = System.Globalization.NumberStyles;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -10,6 +8,8 @@ using Slipway.Server.Core;
 using Slipway.Server.Domain;
 using Slipway.Server.Domain.Serving;
 using Slipway.Server.Storage;
+using CultureInfo = System.Globalization.CultureInfo;
+using NumberStyles = System.Globalization.NumberStyles;
 
 namespace Slipway.Server.Api;
 

@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using Slipway.Server.Core;
-using Slipway.Server.Domain;
 using Slipway.Server.Domain.Tasks;
 
 namespace Slipway.Server.Api;

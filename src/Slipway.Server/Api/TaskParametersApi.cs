@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Slipway.Server.Core;
-using Slipway.Server.Domain;
 using Slipway.Server.Domain.Tasks;
 using Slipway.Server.Storage;
 

@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Slipway.Server.Auth;
 using Slipway.Server.Core;
-using Slipway.Server.Domain;
 using Slipway.Server.Domain.Projects;
 using Slipway.Server.Domain.Queues;
 using Slipway.Server.Domain.Tasks;

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Http;
 using Slipway.Server.Core;
 using Slipway.Server.Domain;
 using Slipway.Server.Storage;

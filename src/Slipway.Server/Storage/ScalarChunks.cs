@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using Slipway.Server.Storage;
 
 namespace Slipway.Server.Storage;
 

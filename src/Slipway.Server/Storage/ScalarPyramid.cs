@@ -1,5 +1,3 @@
-using Slipway.Server.Storage;
-
 namespace Slipway.Server.Storage;
 
 /// <summary>

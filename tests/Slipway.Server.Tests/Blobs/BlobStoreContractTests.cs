@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using Slipway.Server.Blobs;
-using Slipway.Server.Tests.Infrastructure;
 
 namespace Slipway.Server.Tests.Blobs;
 

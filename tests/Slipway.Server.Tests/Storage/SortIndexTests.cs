@@ -1,9 +1,7 @@
-using System.Data.Common;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Slipway.Server.Storage;
-using Slipway.Server.Tests.Infrastructure;
 
 namespace Slipway.Server.Tests.Storage;
 

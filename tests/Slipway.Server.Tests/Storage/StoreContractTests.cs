@@ -3,7 +3,6 @@ using Microsoft.Extensions.Logging;
 using Slipway.Server.Core;
 using Slipway.Server.Domain.Events;
 using Slipway.Server.Storage;
-using Slipway.Server.Tests.Infrastructure;
 
 namespace Slipway.Server.Tests.Storage;
 

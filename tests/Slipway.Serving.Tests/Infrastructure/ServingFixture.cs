@@ -126,7 +126,7 @@ public sealed class ServingFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>Waits until the host serves <paramref name="endpoint"/>'s version <paramref name="version"/>.</summary>
+    /// <summary>Waits until the host serves <paramref name="endpointName"/>'s version <paramref name="version"/>.</summary>
     public Task WaitForReadyAsync(string endpointName, long version, string key) => WaitForAsync(async () =>
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, $"v2/models/{endpointName}/versions/{version}/ready");

@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.Playwright;
 using Slipway.Client;
-using Slipway.Client.Tracking;
 using Slipway.Server;
 
 namespace Slipway.Web.Tests.Infrastructure;

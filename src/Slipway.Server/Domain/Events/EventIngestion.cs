@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Slipway.Server.Core;
 using Slipway.Server.Domain.Tasks;
 using Slipway.Server.Storage;

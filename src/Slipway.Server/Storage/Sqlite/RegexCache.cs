@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using Slipway.Server.Storage;
 
 namespace Slipway.Server.Storage.Sqlite;
 

@@ -1,7 +1,6 @@
 using System.Data.Common;
 using System.Text.RegularExpressions;
 using Microsoft.Data.Sqlite;
-using Slipway.Server.Storage;
 
 namespace Slipway.Server.Storage.Sqlite;
 
