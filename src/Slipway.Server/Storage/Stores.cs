@@ -45,7 +45,8 @@ public sealed partial class Stores(SqlDatabase db, IDocumentStore docs, IQueueEn
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Information, Message = "Created a new {Engine} database (schema version {Version})")]
+        // Debug: every first start makes one, and a start that then fails prints only its one-line cause.
+        [LoggerMessage(Level = LogLevel.Debug, Message = "Created a new {Engine} database (schema version {Version})")]
         public static partial void Created(ILogger logger, string engine, long version);
 
         [LoggerMessage(Level = LogLevel.Information, Message = "Upgraded the {Engine} database's schema from version {From} to {To}")]
