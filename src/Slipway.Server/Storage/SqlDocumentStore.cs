@@ -6,15 +6,13 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using Slipway.Server.Core;
 
 namespace Slipway.Server.Storage;
 
 /// <summary>Documents as JSON in one table per collection (id, version, doc), on any <see cref="SqlDatabase"/>.</summary>
-public sealed partial class SqlDocumentStore(SqlDatabase db, ILogger<SqlDocumentStore>? logger = null) : IDocumentStore
+public sealed partial class SqlDocumentStore(SqlDatabase db, ILogger<SqlDocumentStore> logger) : IDocumentStore
 {
-    private readonly ILogger _logger = logger ?? NullLogger<SqlDocumentStore>.Instance;
 
     // Indexes made on first use for ORDER BY on a field that users pick (a metric or hyperparameter column of the
     // experiments table), for at most this many fields per table, counted in the database's catalog (so across restarts
@@ -169,13 +167,14 @@ public sealed partial class SqlDocumentStore(SqlDatabase db, ILogger<SqlDocument
             try
             {
                 if (!await build.Value.WaitAsync(ct))
-                    _sortIndexes.TryRemove(name, out _);
+                    _sortIndexes.TryRemove(new(name, build));
             }
             catch (DbException e)
             {
-                // The order is right without the index, only slower; a later query tries again.
-                Log.SortIndexFailed(_logger, table, key.Path, e.Message);
-                _sortIndexes.TryRemove(name, out _);
+                // The order is right without the index, only slower; a later query tries again. Only the first of the
+                // queries that waited on this build forgets it (and logs), never a newer build another query started.
+                if (_sortIndexes.TryRemove(new(name, build)))
+                    Log.SortIndexFailed(logger, table, key.Path, e.Message);
             }
         }
     }
@@ -202,7 +201,7 @@ public sealed partial class SqlDocumentStore(SqlDatabase db, ILogger<SqlDocument
             var fields = listed.Keys.Select(n => n[..Math.Min(n.Length, name.Length)]).ToHashSet(StringComparer.Ordinal);
             if (!fields.Contains(name) && fields.Count >= MaxSortIndexes)
             {
-                Log.SortIndexCapReached(_logger, table, field, MaxSortIndexes);
+                Log.SortIndexCapReached(logger, table, field, MaxSortIndexes);
                 return;
             }
             var clock = Stopwatch.StartNew();
@@ -213,14 +212,14 @@ public sealed partial class SqlDocumentStore(SqlDatabase db, ILogger<SqlDocument
                     continue;
                 if (listed.ContainsKey(index.Name))
                 {
-                    Log.InvalidIndexDropped(_logger, index.Name, table);
+                    Log.InvalidIndexDropped(logger, index.Name, table);
                     await ExecuteAsync(conn, tx, Dialect.DropIndex(index.Name));
                 }
                 await ExecuteAsync(conn, tx, index.Sql);
                 built++;
             }
             if (built > 0)
-                Log.SortIndexBuilt(_logger, table, field, clock.Elapsed.TotalMilliseconds);
+                Log.SortIndexBuilt(logger, table, field, clock.Elapsed.TotalMilliseconds);
         }, CancellationToken.None);
 
     private static async Task ExecuteAsync(DbConnection conn, DbTransaction? tx, string sql)
