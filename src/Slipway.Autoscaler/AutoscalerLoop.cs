@@ -185,10 +185,12 @@ public sealed class AutoscalerLoop
                         lock (_providerOf)
                             _providerOf.Remove(instance);
                     }
-                    if (decision.Workers.Count > 0)
-                        await _server.UnregisterWorkersAsync(decision.Workers, ct).ConfigureAwait(false);
+                    // Revoke before unregistering: an agent that is still up while its machine shuts down would otherwise
+                    // register its worker again with its next status report.
                     if (decision.LaunchId is { } ended)
                         await _server.RevokeLaunchesAsync(Config.Name, [ended], ct).ConfigureAwait(false);
+                    if (decision.Workers.Count > 0)
+                        await _server.UnregisterWorkersAsync(decision.Workers, ct).ConfigureAwait(false);
                     return null;
                 case DecisionAction.RequeueTask or DecisionAction.FailTask:
                     await _server.ReleaseTaskAsync(decision.Tasks[0], decision.Workers[0], decision.Action == DecisionAction.RequeueTask, decision.Detail ?? decision.Reason, ct)
