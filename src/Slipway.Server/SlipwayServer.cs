@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -138,7 +139,7 @@ public sealed partial class SlipwayServer : IAsyncDisposable
             builder.AddSimpleConsole(o => o.SingleLine = true).AddFilter("Microsoft", LogLevel.Warning)
                 // The web UI's keys live in the data directory as files, unencrypted at rest like the database beside them.
                 .AddFilter("Microsoft.AspNetCore.DataProtection", LogLevel.Error)
-                .AddFilter(typeof(TokenCookie).FullName, LogLevel.Warning)
+                .AddFilter(typeof(TokenAuthentication).FullName, LogLevel.Warning)
                 // A failure to start is reported once, as one line, by whoever started the server (ServerStartException).
                 .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
     }
@@ -173,6 +174,8 @@ public sealed partial class SlipwayServer : IAsyncDisposable
         services.AddSingleton(new TokenService(setup.TokenSecret, clock));
         services.AddSingleton<SecurityEpoch>();
         services.AddSingleton<Authenticator>();
+        // The default scheme on every port: the API, the file server, /metrics and the web UI read the caller it finds.
+        services.AddAuthentication(TokenAuthentication.SchemeName).AddScheme<AuthenticationSchemeOptions, TokenAuthentication>(TokenAuthentication.SchemeName, null);
         services.AddSingleton<LoginThrottle>();
         services.AddSingleton<AuditLog>();
         services.AddSingleton<AccessControl>();
@@ -242,7 +245,6 @@ public sealed partial class SlipwayServer : IAsyncDisposable
         var endpoint = app.Services.GetRequiredService<RpcEndpoint>();
         var metrics = app.Services.GetRequiredService<ServerMetrics>();
         var autoscalerMetrics = app.Services.GetRequiredService<AutoscalerMetrics>();
-        var authenticator = app.Services.GetRequiredService<Authenticator>();
         var fileServer = app.Services.GetRequiredService<FileServer>();
         var filesPath = options.FilesPath;
         app.Use(async (http, next) =>
@@ -275,7 +277,7 @@ public sealed partial class SlipwayServer : IAsyncDisposable
             Identity caller;
             try
             {
-                caller = await authenticator.AuthenticateAsync(http, cookie: false);
+                caller = await http.CallerAsync(cookieAccepted: false);
             }
             catch (ApiException)
             {

@@ -15,7 +15,7 @@ namespace Slipway.Server.Api;
 /// json-lines or empty body with the query string merged in, Bearer auth, and the envelope on every answer. The web UI's cookie is
 /// not accepted here: a page on the same site (an uploaded file, another port) could otherwise act with it.
 /// </summary>
-public sealed partial class RpcEndpoint(RpcPipeline pipeline, Authenticator authenticator, ServerMetrics metrics, ILogger<RpcEndpoint> logger)
+public sealed partial class RpcEndpoint(RpcPipeline pipeline, ServerMetrics metrics, ILogger<RpcEndpoint> logger)
 {
     public const long MaxBodyBytes = 64L * 1024 * 1024;
     private static readonly ActivitySource Source = new("Slipway.Server");
@@ -42,7 +42,7 @@ public sealed partial class RpcEndpoint(RpcPipeline pipeline, Authenticator auth
             var route = pipeline.Find(endpoint);
             if (!http.Request.Headers.ContentEncoding.All(string.IsNullOrEmpty))
                 throw new ApiException(415, 0, "Content-Encoding is not supported");
-            var identity = route.Anonymous ? await TryIdentityAsync(http) : await authenticator.AuthenticateAsync(http, cookie: false);
+            var identity = route.Anonymous ? await http.CallerOrNullAsync(cookieAccepted: false) : await http.CallerAsync(cookieAccepted: false);
             // Held until the handler is done with the body (a body over the limit is refused before it waits). A body
             // of unknown length (chunked) takes a maximal body's share once it grows past the threshold: such bodies are rare.
             Func<ValueTask>? growing = null;
@@ -91,21 +91,6 @@ public sealed partial class RpcEndpoint(RpcPipeline pipeline, Authenticator auth
         activity?.SetTag("slipway.result_code", code);
         activity?.SetTag("slipway.result_subcode", subcode);
         await Envelope.WriteAsync(http.Response, endpoint, version, trx, code, subcode, message, data);
-    }
-
-    /// <summary>An anonymous route's caller, when it sends a token that is still good (auth.login renews only such a token).</summary>
-    private async ValueTask<Identity?> TryIdentityAsync(HttpContext http)
-    {
-        if (Authenticator.TokenOf(http, cookie: false) is not { } token)
-            return null;
-        try
-        {
-            return await authenticator.AuthenticateAsync(token, http.RequestAborted);
-        }
-        catch (ApiException)
-        {
-            return null;
-        }
     }
 
     private static async Task<(RpcCall, byte[]?)> ReadCallAsync(HttpContext http, string endpoint, string? version, Identity? identity,

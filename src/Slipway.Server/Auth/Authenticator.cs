@@ -7,8 +7,8 @@ using Slipway.Server.Storage;
 namespace Slipway.Server.Auth;
 
 /// <summary>
-/// The one place a request's token becomes an <see cref="Identity"/>: the API, the file server, <c>/metrics</c> and the web UI
-/// all ask here. A token is good only while its key exists and its user is enabled, and the role and tenant come from the user
+/// The one place a token becomes an <see cref="Identity"/>: <see cref="TokenAuthentication"/> asks here for every request, and
+/// the web UI's open pages ask again on every call. A token is good only while its key exists and its user is enabled, and the role and tenant come from the user
 /// record as it is now, so revoking a key, disabling a user or changing a role takes effect on the next request, on every
 /// replica. What makes that cheap is the <see cref="SecurityEpoch"/>: each request reads it (one primary-key read) and reuses
 /// what it last found for the key until the counter moves.
@@ -35,18 +35,6 @@ public sealed class Authenticator(TokenService tokens, IDocumentStore docs, Secu
             _checked[claims.AccessKey] = known;
         }
         return known.Identity ?? throw ApiException.InvalidToken(known.Refusal!);
-    }
-
-    /// <summary>The Bearer token of a request, or (where <paramref name="cookie"/> allows) the web UI's cookie; 401 without either.</summary>
-    public ValueTask<Identity> AuthenticateAsync(HttpContext http, bool cookie) =>
-        TokenOf(http, cookie) is { } token ? AuthenticateAsync(token, http.RequestAborted) : throw ApiException.NoCredentials();
-
-    public static string? TokenOf(HttpContext http, bool cookie)
-    {
-        var header = http.Request.Headers.Authorization.ToString();
-        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-            return header["Bearer ".Length..].Trim();
-        return cookie && http.Request.Cookies.TryGetValue(CookieName, out var value) && !string.IsNullOrEmpty(value) ? value : null;
     }
 
     /// <summary>A key pair's identity, for signing in: the key must exist and its user be enabled.</summary>

@@ -22,7 +22,7 @@ namespace Slipway.Server.Files;
 /// carries <c>nosniff</c> and a sandboxing CSP (no scripts, an opaque origin), and anything but a plain image, sound, video or
 /// text is sent as an attachment.
 /// </summary>
-public sealed partial class FileServer(IBlobStore blobs, Authenticator authenticator, FilePermissions access, ServerMetrics metrics, ILogger<FileServer> logger)
+public sealed partial class FileServer(IBlobStore blobs, FilePermissions access, ServerMetrics metrics, ILogger<FileServer> logger)
 {
     private static readonly FileExtensionContentTypeProvider ContentTypes = new();
     public const string ContentSecurityPolicy = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'";
@@ -44,7 +44,8 @@ public sealed partial class FileServer(IBlobStore blobs, Authenticator authentic
         try
         {
             var reading = HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method);
-            var caller = await authenticator.AuthenticateAsync(http, cookie: reading);
+            // Downloads only: a link in a page of the UI opens a file with the session cookie; nothing a cookie alone sends may change files.
+            var caller = await http.CallerAsync(cookieAccepted: reading);
             IResult result = (request.Method, rawPath) switch
             {
                 ("POST", "/") => await UploadAsync(http, caller),

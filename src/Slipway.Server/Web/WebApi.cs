@@ -18,7 +18,9 @@ public sealed class WebApi(RpcPipeline pipeline, Authenticator authenticator, Au
 
     public async Task<Identity> IdentityAsync(CancellationToken ct = default)
     {
-        _token ??= TokenCookie.TokenOf((await authentication.GetAuthenticationStateAsync()).User);
+        _token ??= (await authentication.GetAuthenticationStateAsync()).User is CallerPrincipal { Source: CredentialSource.Cookie } page
+            ? page.Token
+            : throw ApiException.NoCredentials();
         return await authenticator.AuthenticateAsync(_token, ct);
     }
 

@@ -1,10 +1,10 @@
 using Microsoft.AspNetCore.Antiforgery;
-using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Slipway.Server.Api;
+using Slipway.Server.Auth;
 using Slipway.Server.Core;
 
 namespace Slipway.Server.Web;
@@ -15,7 +15,6 @@ public static class WebUi
     public static void AddWebUi(this IServiceCollection services, ServerOptions options)
     {
         services.AddRazorComponents().AddInteractiveServerComponents();
-        services.AddAuthentication(TokenCookie.SchemeName).AddScheme<AuthenticationSchemeOptions, TokenCookie>(TokenCookie.SchemeName, null);
         services.AddAuthorization();
         services.AddCascadingAuthenticationState();
         // Circuit and antiforgery keys; kept with the data so that open pages survive a restart.
@@ -53,7 +52,7 @@ public static class WebUi
             {
                 var token = await WebApi.LoginAsync(pipeline, form["access_key"].ToString().Trim(), form["secret_key"].ToString().Trim(),
                     http.Connection.RemoteIpAddress?.ToString(), http.RequestAborted);
-                http.Response.Cookies.Append(TokenCookie.Name, token, new CookieOptions
+                http.Response.Cookies.Append(Authenticator.CookieName, token, new CookieOptions
                 {
                     HttpOnly = true,
                     SameSite = SameSiteMode.Strict,
@@ -72,7 +71,7 @@ public static class WebUi
         {
             if (!await IsValidFormAsync(antiforgery, http))
                 return Results.BadRequest("the sign-out form expired; reload the page");
-            http.Response.Cookies.Delete(TokenCookie.Name, new CookieOptions { Path = "/" });
+            http.Response.Cookies.Delete(Authenticator.CookieName, new CookieOptions { Path = "/" });
             return Results.Redirect("/login");
         }).DisableAntiforgery();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
@@ -109,7 +108,7 @@ public static class WebUi
     {
         var risky = request.Path.StartsWithSegments("/_blazor", StringComparison.OrdinalIgnoreCase)
             || (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method)
-                && (request.Cookies.ContainsKey(TokenCookie.Name) || request.Path.StartsWithSegments("/auth", StringComparison.OrdinalIgnoreCase)));
+                && (request.Cookies.ContainsKey(Authenticator.CookieName) || request.Path.StartsWithSegments("/auth", StringComparison.OrdinalIgnoreCase)));
         if (!risky)
             return false;
         var origin = request.Headers.Origin.ToString();
