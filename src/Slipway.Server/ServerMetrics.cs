@@ -1,71 +1,50 @@
-using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using System.Globalization;
-using System.Text;
 
 namespace Slipway.Server;
 
 /// <summary>
-/// Counts API calls per endpoint and outcome, for /metrics (Prometheus text format) and for OpenTelemetry
-/// listeners through the "Slipway.Server" meter.
+/// The server's instruments, on the "Slipway.Server" meter: API calls per endpoint and outcome, their duration, events
+/// stored and file bytes moved. /metrics is OpenTelemetry's Prometheus exporter reading this meter (see
+/// <see cref="MetricsEndpoint"/>); any other OpenTelemetry listener can read it too.
 /// </summary>
 public sealed class ServerMetrics : IDisposable
 {
     public const string MeterName = "Slipway.Server";
-    private readonly Meter _meter = new(MeterName);
+
+    /// <summary>From 1 ms (a cached read) to a minute (a large batch on a slow disk).</summary>
+    private static readonly double[] CallSeconds = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
     private readonly Counter<long> _calls;
     private readonly Histogram<double> _duration;
-    private readonly ConcurrentDictionary<(string Endpoint, int Code), Tally> _tallies = new();
-    private long _eventsAdded;
-    private long _fileBytesServed;
-    private long _fileBytesStored;
+    private readonly Counter<long> _eventsAdded;
+    private readonly Counter<long> _fileBytesServed;
+    private readonly Counter<long> _fileBytesStored;
 
     public ServerMetrics()
     {
-        _calls = _meter.CreateCounter<long>("slipway.api.calls");
-        _duration = _meter.CreateHistogram<double>("slipway.api.duration", "s");
+        _calls = Meter.CreateCounter<long>("slipway.api.calls", description: "API calls by endpoint and result code.");
+        _duration = Meter.CreateHistogram("slipway.api.duration", "s", "Time spent answering API calls.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = CallSeconds });
+        _eventsAdded = Meter.CreateCounter<long>("slipway.events.added", description: "Events stored.");
+        _fileBytesServed = Meter.CreateCounter<long>("slipway.file.served", "By", "File content the file server sent.");
+        _fileBytesStored = Meter.CreateCounter<long>("slipway.file.stored", "By", "File content the file server stored.");
+        Meter.CreateObservableGauge("process.resident_memory", () => Environment.WorkingSet, "By", "Resident memory.");
     }
 
-    private sealed class Tally
-    {
-        public long Count;
-        public long Ticks;
-    }
+    /// <summary>This server's own meter: several servers in one process (tests, benchmarks) each export only theirs.</summary>
+    public Meter Meter { get; } = new(MeterName);
 
     public void RecordCall(string endpoint, int code, TimeSpan elapsed)
     {
-        var tally = _tallies.GetOrAdd((endpoint, code), _ => new Tally());
-        Interlocked.Increment(ref tally.Count);
-        Interlocked.Add(ref tally.Ticks, elapsed.Ticks);
         _calls.Add(1, new KeyValuePair<string, object?>("endpoint", endpoint), new KeyValuePair<string, object?>("code", code));
         _duration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("endpoint", endpoint));
     }
 
-    public void RecordEvents(long count) => Interlocked.Add(ref _eventsAdded, count);
+    public void RecordEvents(long count) => _eventsAdded.Add(count);
 
-    public void RecordFileBytesServed(long bytes) => Interlocked.Add(ref _fileBytesServed, bytes);
+    public void RecordFileBytesServed(long bytes) => _fileBytesServed.Add(bytes);
 
-    public void RecordFileBytesStored(long bytes) => Interlocked.Add(ref _fileBytesStored, bytes);
+    public void RecordFileBytesStored(long bytes) => _fileBytesStored.Add(bytes);
 
-    public string ToPrometheus()
-    {
-        var text = new StringBuilder();
-        text.Append("# HELP slipway_api_calls_total API calls by endpoint and result code.\n# TYPE slipway_api_calls_total counter\n");
-        foreach (var ((endpoint, code), tally) in _tallies.OrderBy(t => t.Key.Endpoint, StringComparer.Ordinal))
-            text.Append(CultureInfo.InvariantCulture, $"slipway_api_calls_total{{endpoint=\"{endpoint}\",code=\"{code}\"}} {tally.Count}\n");
-        text.Append("# HELP slipway_api_call_seconds_total Time spent answering API calls.\n# TYPE slipway_api_call_seconds_total counter\n");
-        foreach (var ((endpoint, code), tally) in _tallies.OrderBy(t => t.Key.Endpoint, StringComparer.Ordinal))
-            text.Append(CultureInfo.InvariantCulture, $"slipway_api_call_seconds_total{{endpoint=\"{endpoint}\",code=\"{code}\"}} {TimeSpan.FromTicks(tally.Ticks).TotalSeconds:R}\n");
-        text.Append("# HELP slipway_events_added_total Events stored.\n# TYPE slipway_events_added_total counter\n");
-        text.Append(CultureInfo.InvariantCulture, $"slipway_events_added_total {Interlocked.Read(ref _eventsAdded)}\n");
-        text.Append("# HELP slipway_file_bytes_served_total Bytes of file content the file server sent.\n# TYPE slipway_file_bytes_served_total counter\n");
-        text.Append(CultureInfo.InvariantCulture, $"slipway_file_bytes_served_total {Interlocked.Read(ref _fileBytesServed)}\n");
-        text.Append("# HELP slipway_file_bytes_stored_total Bytes of file content the file server stored.\n# TYPE slipway_file_bytes_stored_total counter\n");
-        text.Append(CultureInfo.InvariantCulture, $"slipway_file_bytes_stored_total {Interlocked.Read(ref _fileBytesStored)}\n");
-        text.Append("# HELP process_resident_memory_bytes Resident memory.\n# TYPE process_resident_memory_bytes gauge\n");
-        text.Append(CultureInfo.InvariantCulture, $"process_resident_memory_bytes {Environment.WorkingSet}\n");
-        return text.ToString();
-    }
-
-    public void Dispose() => _meter.Dispose();
+    public void Dispose() => Meter.Dispose();
 }

@@ -181,7 +181,9 @@ public sealed partial class SlipwayServer : IAsyncDisposable
         services.AddSingleton<AccessControl>();
         services.AddSingleton<EntityGuard>();
         services.AddSingleton<FilePermissions>();
-        services.AddSingleton<ServerMetrics>();
+        var metrics = new ServerMetrics();
+        services.AddSingleton(_ => metrics); // made by the container, so disposed with it
+        services.AddMetrics(metrics);
         services.AddSingleton<AutoscalerMetrics>();
         // Made by a factory so that the container disposes it (the S3 client) with the app.
         services.AddSingleton<IBlobStore>(_ => options.S3 is { } s3 ? new S3BlobStore(s3) : new LocalBlobStore(Path.Combine(options.DataDir, "files")));
@@ -243,8 +245,6 @@ public sealed partial class SlipwayServer : IAsyncDisposable
 
         var app = builder.Build();
         var endpoint = app.Services.GetRequiredService<RpcEndpoint>();
-        var metrics = app.Services.GetRequiredService<ServerMetrics>();
-        var autoscalerMetrics = app.Services.GetRequiredService<AutoscalerMetrics>();
         var fileServer = app.Services.GetRequiredService<FileServer>();
         var filesPath = options.FilesPath;
         app.Use(async (http, next) =>
@@ -272,20 +272,7 @@ public sealed partial class SlipwayServer : IAsyncDisposable
         app.UseRouting();
         ServesOn.Enforce(app, listenPorts);
         app.MapGet("/health", () => Results.Text("OK")).WithMetadata(new ServesOn(PortRole.Any));
-        app.MapGet("/metrics", async (HttpContext http) =>
-        {
-            Identity caller;
-            try
-            {
-                caller = await http.CallerAsync(cookieAccepted: false);
-            }
-            catch (ApiException)
-            {
-                return Results.Text("unauthorized: send a Bearer token from auth.login\n", statusCode: 401);
-            }
-            var store = await autoscalerMetrics.ToPrometheusAsync(caller, http.RequestAborted);
-            return Results.Text(metrics.ToPrometheus() + store, "text/plain; version=0.0.4");
-        }).WithMetadata(new ServesOn(PortRole.Api));
+        app.MapMetrics();
         app.MapWebUi(options);
         app.MapMethods("/{**path}", ["GET", "POST", "PUT"], endpoint.HandleAsync).WithMetadata(new ServesOn(PortRole.Api));
         return app;

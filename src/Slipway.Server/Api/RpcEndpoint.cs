@@ -6,7 +6,6 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Slipway.Server.Auth;
 using Slipway.Server.Core;
-using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;
 
@@ -70,15 +69,11 @@ public sealed partial class RpcEndpoint(RpcPipeline pipeline, ServerMetrics metr
         {
             return;
         }
-        catch (Exception e) when (DiskFull.Is(e))
-        {
-            Log.DiskFull(logger, e, endpoint);
-            (code, subcode, message) = (507, 0, DiskFull.Reason);
-        }
         catch (Exception e)
         {
+            // Only reading the request gets here: the pipeline maps what handlers throw.
             Log.Unhandled(logger, e, endpoint);
-            (code, subcode, message) = (500, 0, "General error (see the server log)");
+            (code, subcode, message) = (500, 0, RpcPipeline.GeneralError);
         }
         finally
         {
@@ -120,9 +115,6 @@ public sealed partial class RpcEndpoint(RpcPipeline pipeline, ServerMetrics metr
         }
         if (request.QueryString.HasValue)
             RequestBody.MergeQuery(body, request.Query);
-        // A batch's events are checked one by one as they are parsed, so that one bad event is that event's error.
-        if (endpoint != "events.add_batch")
-            RequestBody.CheckText(body);
         return (new RpcCall(endpoint, version, body, identity, worker, http.RequestAborted)
         {
             Lines = lines,
@@ -181,10 +173,7 @@ public sealed partial class RpcEndpoint(RpcPipeline pipeline, ServerMetrics metr
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error in {Endpoint}")]
+        [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error reading a call to {Endpoint}")]
         public static partial void Unhandled(ILogger logger, Exception e, string endpoint);
-
-        [LoggerMessage(Level = LogLevel.Error, Message = "{Endpoint} failed: no space left for the store")]
-        public static partial void DiskFull(ILogger logger, Exception e, string endpoint);
     }
 }
