@@ -109,8 +109,9 @@ public sealed partial class SlipwayServer : IAsyncDisposable
             // Only now that the ports are bound: a start that fails before this point leaves no key pair that nobody
             // was given, and one that fails after it (before clearml.conf is written) is caught up on the next start.
             var newAdmin = await FirstStart.AdminKeysToDeliverAsync(stores.Docs, configPath, clock, ct);
+            var log = loggers.CreateLogger<SlipwayServer>();
             if (newAdmin is not null)
-                Log.AdminKeysMade(loggers.CreateLogger<SlipwayServer>(), newAdmin.AccessKey, configPath);
+                Log.AdminKeysMade(log, newAdmin.AccessKey, configPath);
             var server = new SlipwayServer(app, stores, loggers, options, Url(ports[0]), Url(ports[1]), Url(ports[2]), newAdmin);
             app.Services.GetRequiredService<ServerUrls>().Bound(server.ApiUrl, server.WebUrl, server.FilesUrl);
             ClearmlConf.Write(server.ConfigPath, server.ApiUrl, server.WebUrl, server.FilesUrl, newAdmin);

@@ -25,6 +25,9 @@ namespace Slipway.Serving;
 /// </summary>
 public sealed class ServingHost : IAsyncDisposable
 {
+    // Open Inference Protocol extensions this host implements, named in the server metadata answer.
+    private static readonly string[] V2Extensions = ["binary_tensor_data"];
+
     public const string KeyHeader = "X-Slipway-Key";
     public const string MeterName = "Slipway.Serving";
     private readonly WebApplication _app;
@@ -107,7 +110,7 @@ public sealed class ServingHost : IAsyncDisposable
         {
             ["name"] = "slipway",
             ["version"] = typeof(ServingHost).Assembly.GetName().Version?.ToString() ?? "0",
-            ["extensions"] = new[] { "binary_tensor_data" },
+            ["extensions"] = V2Extensions,
         }));
         app.MapGet("/v2/models/{name}", (HttpContext http, string name) => Metadata(http, name, null));
         app.MapGet("/v2/models/{name}/versions/{version}", (HttpContext http, string name, string version) => Metadata(http, name, version));
@@ -322,7 +325,7 @@ public sealed class ServingHost : IAsyncDisposable
         }
     }
 
-    private Task AnswerAsync(HttpContext http, EndpointRoute route, ServedVersion served, ReadOnlyMemory<byte> body, Protocol protocol) =>
+    private static Task AnswerAsync(HttpContext http, EndpointRoute route, ServedVersion served, ReadOnlyMemory<byte> body, Protocol protocol) =>
         served.Engine == ServedVersion.Python ? AnswerPythonAsync(http, route, served, body, protocol)
         : protocol == Protocol.V2 || LooksLikeV2(body) ? AnswerV2Async(http, route, served, body)
         : AnswerServeAsync(http, served, body);
@@ -381,7 +384,7 @@ public sealed class ServingHost : IAsyncDisposable
         }
     }
 
-    private async Task AnswerV2Async(HttpContext http, EndpointRoute route, ServedVersion served, ReadOnlyMemory<byte> body)
+    private static async Task AnswerV2Async(HttpContext http, EndpointRoute route, ServedVersion served, ReadOnlyMemory<byte> body)
     {
         int? headerLength = null;
         if (http.Request.Headers["Inference-Header-Content-Length"] is { Count: > 0 } header)

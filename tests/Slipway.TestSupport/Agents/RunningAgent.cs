@@ -52,6 +52,7 @@ public sealed class RunningAgent : IAsyncDisposable
         catch (OperationCanceledException)
         {
         }
+        Agent.Dispose();
         _client.Dispose();
         _stop.Dispose();
         try

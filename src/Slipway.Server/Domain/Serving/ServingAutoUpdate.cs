@@ -11,6 +11,9 @@ namespace Slipway.Server.Domain.Serving;
 /// </summary>
 public sealed class ServingAutoUpdate(IDocumentStore docs, TimeProvider clock)
 {
+    // A Python-engine rule binds its code (and requirements) to every version it adds.
+    private static readonly string[] VersionCodeFields = ["preprocess_uri", "requirements"];
+
     /// <summary>Adds <paramref name="model"/> as a new version of every endpoint of its tenant whose rule it matches.</summary>
     public async Task ModelChangedAsync(JsonObject model, CancellationToken ct)
     {
@@ -43,8 +46,7 @@ public sealed class ServingAutoUpdate(IDocumentStore docs, TimeProvider clock)
                     ["added"] = Json.Timestamp(clock.GetUtcNow()),
                     ["auto_update"] = true,
                 };
-                // A Python-engine rule binds its code (and requirements) to every version it adds.
-                foreach (var field in new[] { "preprocess_uri", "requirements" })
+                foreach (var field in VersionCodeFields)
                 {
                     if (Json.GetString(rule, field) is { Length: > 0 } value)
                         added[field] = value;
