@@ -34,4 +34,7 @@ internal static partial class AgentLog
 
     [LoggerMessage(10, LogLevel.Warning, "Shutting down: {Reason}")]
     public static partial void ShuttingDown(ILogger logger, string reason);
+
+    [LoggerMessage(11, LogLevel.Information, "Worker {Worker} is draining ({Reason}): it takes no new task")]
+    public static partial void Draining(ILogger logger, string worker, string reason);
 }

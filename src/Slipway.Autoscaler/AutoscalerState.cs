@@ -61,7 +61,10 @@ public enum InstanceStatus
     /// <summary>The provider has it; its agent has not registered yet.</summary>
     Booting,
     Ready,
-    /// <summary>Counted as no capacity; terminated at the recheck unless a worker took a task.</summary>
+    /// <summary>
+    /// Its workers are marked draining on the server (handed no task); counted as no capacity; terminated at the recheck once
+    /// the server shows the mark, unless a worker took a task first, and at the drain timeout anyway.
+    /// </summary>
     Draining,
     Terminated,
     Lost,
@@ -97,6 +100,9 @@ public sealed class InstanceRecord
     public DateTimeOffset? LastWorkerSeenAt { get; set; }
 
     public DateTimeOffset? DrainStartedAt { get; set; }
+
+    /// <summary>When the drain was last sent to the server (it is sent again at a recheck that finds it unconfirmed).</summary>
+    public DateTimeOffset? DrainSentAt { get; set; }
 
     public DateTimeOffset? EndedAt { get; set; }
 

@@ -13,5 +13,8 @@ public sealed record ClusterSnapshot(
     public DateTimeOffset? ListedAt { get; init; }
 }
 
-/// <summary>A worker as the server lists it; <see cref="Task"/> is the task it runs now, if any.</summary>
-public sealed record WorkerView(string Id, string? Task);
+/// <summary>
+/// A worker as the server lists it; <see cref="Task"/> is the task it runs now, if any; <see cref="Draining"/>, whether the server
+/// has it marked draining (it is handed no task).
+/// </summary>
+public sealed record WorkerView(string Id, string? Task, bool Draining = false);

@@ -94,7 +94,15 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
         }
         if (busy.Count > 0)
             record.RunningTasks = busy.ToDictionary(w => w.Id, w => w.Task!, StringComparer.Ordinal);
-        if (instance is { State: ProviderInstanceState.Gone } || (instance is null && record.Seen))
+        var gone = instance is { State: ProviderInstanceState.Gone } || (instance is null && record.Seen);
+        if (record.Status == InstanceStatus.Draining && busy.Count == 0 && record.RunningTasks.Count == 0 && (gone || (workers.Count == 0 && record.Workers.Count > 0)))
+        {
+            // A drained agent stops by itself once idle (slipway agent does): the end it was told to make, not a loss.
+            End(record, state, decisions, now, InstanceStatus.Terminated, DecisionAction.Terminate, Reasons.Drained,
+                gone ? "its agent stopped after draining and the instance ended" : "its agent stopped after draining");
+            return;
+        }
+        if (gone)
         {
             Lose(record, state, decisions, now, Reasons.InstanceGone, instance?.Detail ?? "the provider no longer lists it");
             return;
@@ -115,15 +123,26 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
                 record.LastBusyAt = now;
                 if (record.Status == InstanceStatus.Draining)
                 {
+                    // It took a task in the race between the pass's read and the drain mark: it stays, and serves again.
                     record.Status = InstanceStatus.Ready;
                     record.DrainStartedAt = null;
+                    record.DrainSentAt = null;
                     decisions.Add(new Decision(DecisionAction.Undrain, Reasons.TookTask, record.Resource, record.LaunchId, record.InstanceId,
-                        "a worker took a task while it drained"));
+                        "a worker took a task while it drained")
+                    { Workers = record.Workers.ToList() });
                 }
             }
             else
             {
                 record.RunningTasks = [];
+            }
+            if (record.Status == InstanceStatus.Ready && workers.Where(w => w.Draining).Select(w => w.Id).ToList() is { Count: > 0 } stale)
+            {
+                // A drain mark the records do not explain (a drain sent just before a restart lost its record): taken off, or
+                // the worker would never take work again.
+                decisions.Add(new Decision(DecisionAction.Undrain, Reasons.StaleDrain, record.Resource, record.LaunchId, record.InstanceId,
+                    "its workers were marked draining, but it is not being drained")
+                { Workers = stale });
             }
         }
         else if (record.Status is InstanceStatus.Ready or InstanceStatus.Draining && now - (record.LastWorkerSeenAt ?? record.ReadyAt ?? now) > config.WorkerLost)
@@ -145,19 +164,57 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
                     $"no agent registered within {timeout.TotalSeconds:0} s; offering {record.Offering.Key} backed off for {config.Backoff.TotalSeconds:0} s");
             }
         }
-        else if (record.Status == InstanceStatus.Draining && now - record.DrainStartedAt >= config.DrainRecheck)
+        else if (record.Status == InstanceStatus.Draining)
+        {
+            Recheck(record, workers, state, decisions, now);
+        }
+    }
+
+    /// <summary>
+    /// A draining instance is terminated once every worker of it shows the server's drain mark and none took a task (then no
+    /// task can reach it); an unconfirmed drain is sent again; past the drain timeout it is terminated anyway, its tasks
+    /// released as a lost instance's are.
+    /// </summary>
+    private void Recheck(InstanceRecord record, List<WorkerView> workers, AutoscalerState state, List<Decision> decisions, DateTimeOffset now)
+    {
+        var draining = now - (record.DrainStartedAt ?? now);
+        if (draining >= config.DrainTimeout)
+        {
+            var tasks = record.RunningTasks.Count;
+            End(record, state, decisions, now, InstanceStatus.Terminated, DecisionAction.Terminate, Reasons.DrainTimeout,
+                $"still not drained {config.DrainTimeout.TotalSeconds:0} s after draining began" + (tasks > 0 ? $"; its {tasks} task(s) released" : ""));
+            ReleaseTasks(record, state, decisions, Reasons.DrainTimeout, $"drain timeout of {config.DrainTimeout.TotalSeconds:0} s");
+            return;
+        }
+        if (draining < config.DrainRecheck)
+            return;
+        if (workers.Count > 0 && workers.All(w => w.Draining && w.Task is null))
         {
             End(record, state, decisions, now, InstanceStatus.Terminated, DecisionAction.Terminate, Reasons.Idle,
-                $"still idle {config.DrainRecheck.TotalSeconds:0.#} s after draining");
+                $"still idle {draining.TotalSeconds:0.#} s after draining, its {workers.Count} worker(s) marked draining on the server");
+            return;
+        }
+        if (now - (record.DrainSentAt ?? record.DrainStartedAt ?? now) >= config.DrainRecheck)
+        {
+            record.DrainSentAt = now;
+            decisions.Add(new Decision(DecisionAction.Drain, Reasons.DrainUnconfirmed, record.Resource, record.LaunchId, record.InstanceId,
+                "not every worker shows the drain mark yet; sent again")
+            { Workers = record.Workers.ToList() });
         }
     }
 
     /// <summary>The instance is gone or its agent is: its running tasks are re-queued at once (within the retry limit) or failed, naming it.</summary>
     private void Lose(InstanceRecord record, AutoscalerState state, List<Decision> decisions, DateTimeOffset now, string reason, string detail)
     {
-        var name = record.InstanceId ?? record.LaunchId;
         state.Interruptions[record.Resource] = state.Interruptions.GetValueOrDefault(record.Resource) + 1;
         End(record, state, decisions, now, InstanceStatus.Lost, DecisionAction.Lost, reason, detail);
+        ReleaseTasks(record, state, decisions, reason, detail);
+    }
+
+    /// <summary>The tasks an ended instance still ran: re-queued at once (within the retry limit) or failed, naming the instance.</summary>
+    private void ReleaseTasks(InstanceRecord record, AutoscalerState state, List<Decision> decisions, string reason, string detail)
+    {
+        var name = record.InstanceId ?? record.LaunchId;
         foreach (var (worker, task) in record.RunningTasks)
         {
             var count = state.Requeues.GetValueOrDefault(task);
@@ -206,9 +263,11 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
                     break;
                 record.Status = InstanceStatus.Draining;
                 record.DrainStartedAt = now;
+                record.DrainSentAt = now;
                 kept--;
                 decisions.Add(new Decision(DecisionAction.Drain, Reasons.Idle, record.Resource, record.LaunchId, record.InstanceId,
-                    $"idle for {(now - Max(record.ReadyAt, record.LastBusyAt)).TotalSeconds:0} s"));
+                    $"idle for {(now - Max(record.ReadyAt, record.LastBusyAt)).TotalSeconds:0} s")
+                { Workers = record.Workers.ToList() });
             }
         }
     }

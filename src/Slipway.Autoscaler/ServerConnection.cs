@@ -21,7 +21,8 @@ public sealed class ServerConnection(SlipwayClient client) : IAutoscalerServer, 
             .ToDictionary(q => q.Name, q => q.Entries, StringComparer.Ordinal);
         var list = (await workers.ConfigureAwait(false))["workers"] as JsonArray ?? [];
         var views = list.OfType<JsonObject>()
-            .Select(w => new WorkerView(w["id"]?.GetValue<string>() ?? "", w["task"] is JsonObject t ? t["id"]?.GetValue<string>() : null))
+            .Select(w => new WorkerView(w["id"]?.GetValue<string>() ?? "", w["task"] is JsonObject t ? t["id"]?.GetValue<string>() : null,
+                w["drain_state"]?.GetValue<string>() == "draining"))
             .Where(w => w.Id.Length > 0).ToList();
         return (queued, views);
     }
@@ -58,6 +59,12 @@ public sealed class ServerConnection(SlipwayClient client) : IAutoscalerServer, 
 
     public Task HoldTaskAsync(string task, string message, CancellationToken ct) =>
         client.CallAsync("autoscaler.hold_task", new JsonObject { ["task"] = task, ["message"] = message }, ct);
+
+    public Task DrainWorkersAsync(IReadOnlyList<string> workers, bool drain, string reason, CancellationToken ct) =>
+        client.CallAsync("autoscaler.drain_workers", new JsonObject
+        {
+            ["workers"] = new JsonArray(workers.Select(w => (JsonNode?)w).ToArray()), ["drain"] = drain, ["reason"] = reason,
+        }, ct);
 
     public async Task UnregisterWorkersAsync(IReadOnlyList<string> workers, CancellationToken ct)
     {

@@ -102,5 +102,12 @@ public sealed class AutoscalerApiTests : IAsyncLifetime
         using var member = new SlipwayClient(options);
         var e = await Assert.ThrowsAsync<SlipwayException>(() => member.CallAsync("autoscaler.get_all", []));
         Assert.Equal(403, e.ResultCode);
+        // Nor drain a worker, not even its own.
+        await member.CallAsync("workers.status_report", new JsonObject { ["worker"] = "m:cpu:0", ["timestamp"] = 1 });
+        e = await Assert.ThrowsAsync<SlipwayException>(() =>
+            member.CallAsync("autoscaler.drain_workers", new JsonObject { ["workers"] = new JsonArray("m:cpu:0"), ["reason"] = "x" }));
+        Assert.Equal(403, e.ResultCode);
+        var worker = (await _client.CallAsync("workers.get_all", []))["workers"]!.AsArray().Single(w => w!["id"]!.GetValue<string>() == "m:cpu:0");
+        Assert.Null(worker!["drain_state"]);
     }
 }

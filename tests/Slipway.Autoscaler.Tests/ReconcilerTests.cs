@@ -98,7 +98,10 @@ public sealed class ReconcilerTests
         _clock.Advance(TimeSpan.FromSeconds(61));
         var drained = reconciler.Decide(Snapshot(0, workers, listed), _state).Decisions.Where(d => d.Action == DecisionAction.Drain).ToList();
         Assert.Single(drained); // the other one is kept: min_instances 1
+        Assert.Equal([$"as1:small:{drained[0].LaunchId}:cpu:0"], drained[0].Workers); // the workers the server is to mark
 
+        // The server shows the drain mark: at the recheck nothing can reach it any more.
+        workers = workers.Select(w => w with { Draining = w.Id.Contains(drained[0].LaunchId!, StringComparison.Ordinal) }).ToList();
         _clock.Advance(TimeSpan.FromSeconds(5));
         var terminate = Assert.Single(reconciler.Decide(Snapshot(0, workers, listed), _state).Decisions, d => d.Action == DecisionAction.Terminate);
         Assert.Equal(Reasons.Idle, terminate.Reason);
@@ -116,11 +119,73 @@ public sealed class ReconcilerTests
         _clock.Advance(TimeSpan.FromSeconds(61));
         Assert.Contains(reconciler.Decide(Snapshot(0, [Worker(instance)], [Running(instance)]), _state).Decisions, d => d.Action == DecisionAction.Drain);
         _clock.Advance(TimeSpan.FromSeconds(2));
-        var plan = reconciler.Decide(Snapshot(0, [Worker(instance, task: "t9")], [Running(instance)]), _state);
-        Assert.Contains(plan.Decisions, d => d.Action == DecisionAction.Undrain && d.Reason == Reasons.TookTask);
+        var plan = reconciler.Decide(Snapshot(0, [Worker(instance, task: "t9") with { Draining = true }], [Running(instance)]), _state);
+        var undrain = Assert.Single(plan.Decisions, d => d.Action == DecisionAction.Undrain && d.Reason == Reasons.TookTask);
+        Assert.Equal([Worker(instance).Id], undrain.Workers); // the server takes the mark off, so the agent serves on
         _clock.Advance(TimeSpan.FromSeconds(10));
         Assert.DoesNotContain(reconciler.Decide(Snapshot(0, [Worker(instance, task: "t9")], [Running(instance)]), _state).Decisions,
             d => d.Action == DecisionAction.Terminate);
+    }
+
+    /// <summary>A ready instance, idle past the timeout and drained at the returned moment.</summary>
+    private InstanceRecord Drained(Reconciler reconciler)
+    {
+        var instance = LaunchAll(reconciler, reconciler.Decide(Snapshot(1), _state)).Single();
+        reconciler.Decide(Snapshot(0, [Worker(instance)], [Running(instance)]), _state);
+        _clock.Advance(TimeSpan.FromSeconds(61));
+        Assert.Contains(reconciler.Decide(Snapshot(0, [Worker(instance)], [Running(instance)]), _state).Decisions, d => d.Action == DecisionAction.Drain);
+        return instance;
+    }
+
+    [Fact]
+    public void An_unconfirmed_drain_is_sent_again_at_each_recheck_and_the_drain_timeout_terminates_anyway_releasing_its_task()
+    {
+        var reconciler = Reconciler(Config(c => c.DrainTimeoutSeconds = 30));
+        var instance = Drained(reconciler);
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        // The server does not show the mark (the drain call failed): not terminated, sent again.
+        var plan = reconciler.Decide(Snapshot(0, [Worker(instance)], [Running(instance)]), _state);
+        Assert.DoesNotContain(plan.Decisions, d => d.Action == DecisionAction.Terminate);
+        Assert.Equal([Worker(instance).Id], Assert.Single(plan.Decisions, d => d.Action == DecisionAction.Drain && d.Reason == Reasons.DrainUnconfirmed).Workers);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Empty(reconciler.Decide(Snapshot(0, [Worker(instance)], [Running(instance)]), _state).Decisions); // not every pass
+
+        // Its agent went silent holding a task it took in the race (the record knows it), sooner than worker_lost_seconds:
+        // at the timeout the task is released by the lost-instance rules.
+        _state.Live.Single().RunningTasks[Worker(instance).Id] = "t7";
+        _clock.Advance(TimeSpan.FromSeconds(25));
+        plan = reconciler.Decide(Snapshot(0, [], [Running(instance)]), _state);
+        var terminate = Assert.Single(plan.Decisions, d => d.Action == DecisionAction.Terminate);
+        Assert.Equal(Reasons.DrainTimeout, terminate.Reason);
+        var requeue = Assert.Single(plan.Decisions, d => d.Action == DecisionAction.RequeueTask);
+        Assert.Equal(["t7"], requeue.Tasks);
+        Assert.Empty(_state.Live);
+        Assert.Equal(InstanceStatus.Terminated, _state.Instances.Single().Status);
+    }
+
+    [Fact]
+    public void A_drained_agent_that_stops_by_itself_ends_its_instance_as_drained_not_lost()
+    {
+        var reconciler = Reconciler(Config());
+        var instance = Drained(reconciler);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        // The agent read the mark, unregistered its worker and exited; the provider shows the instance ended.
+        var plan = reconciler.Decide(Snapshot(0, [], [Running(instance) with { State = ProviderInstanceState.Gone }]), _state);
+        var terminate = Assert.Single(plan.Decisions);
+        Assert.Equal((DecisionAction.Terminate, Reasons.Drained), (terminate.Action, terminate.Reason));
+        Assert.Empty(_state.Interruptions);
+    }
+
+    [Fact]
+    public void A_drain_mark_no_record_explains_is_taken_off()
+    {
+        var reconciler = Reconciler(Config());
+        var instance = LaunchAll(reconciler, reconciler.Decide(Snapshot(1), _state)).Single();
+        reconciler.Decide(Snapshot(1, [Worker(instance)], [Running(instance)]), _state);
+        var plan = reconciler.Decide(Snapshot(1, [Worker(instance) with { Draining = true }], [Running(instance)]), _state);
+        var undrain = Assert.Single(plan.Decisions, d => d.Action == DecisionAction.Undrain);
+        Assert.Equal(Reasons.StaleDrain, undrain.Reason);
+        Assert.Equal([Worker(instance).Id], undrain.Workers);
     }
 
     [Fact]
@@ -250,7 +315,8 @@ public sealed class ReconcilerTests
         Assert.Contains(reconciler.Decide(Snapshot(0, [Worker(instance)], [Running(instance)]), _state).Decisions, d => d.Action == DecisionAction.Drain);
         var asked = _clock.GetUtcNow();
         _clock.Advance(TimeSpan.FromSeconds(6));
-        Assert.Contains(reconciler.Decide(Snapshot(0, [Worker(instance)], [Running(instance)]), _state).Decisions, d => d.Action == DecisionAction.Terminate);
+        Assert.Contains(reconciler.Decide(Snapshot(0, [Worker(instance) with { Draining = true }], [Running(instance)]), _state).Decisions,
+            d => d.Action == DecisionAction.Terminate);
         _clock.Advance(TimeSpan.FromSeconds(1));
 
         // A listing asked for before the terminate still shows it running: nothing to do.

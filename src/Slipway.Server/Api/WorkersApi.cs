@@ -54,7 +54,7 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
         if (call.Long("timestamp") is null)
             throw ApiException.MissingField("timestamp");
         var taskId = call.String("task");
-        await UpsertAsync(call, worker =>
+        var reported = await UpsertAsync(call, worker =>
         {
             if (taskId is { Length: > 0 })
                 worker["task"] = new JsonObject { ["id"] = taskId };
@@ -83,7 +83,10 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
                 task["last_worker_report"] = tasks.Now();
             }, call.Aborted);
         }
-        return null;
+        // The official agent ignores the answer's fields; Slipway's agent stops taking work when it reads draining.
+        return WorkerDrain.IsDraining(reported)
+            ? new JsonObject { ["draining"] = true, ["drain_reason"] = Json.GetString(reported, "drain_reason") ?? WorkerDrain.Draining }
+            : null;
     }
 
     private async ValueTask<JsonNode?> GetAll(RpcCall call)
@@ -199,8 +202,8 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
         return shown;
     }
 
-    /// <summary>Creates or refreshes the worker's document (every call counts as activity).</summary>
-    private async Task UpsertAsync(RpcCall call, Action<JsonObject> change)
+    /// <summary>Creates or refreshes the worker's document (every call counts as activity); returns it as stored.</summary>
+    private async Task<JsonObject> UpsertAsync(RpcCall call, Action<JsonObject> change)
     {
         var id = call.RequireString("worker");
         if (!Tenants.IsWorkerId(id))
@@ -234,7 +237,7 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
                 worker["system_tags"] = Json.SortedStrings(systemTags);
             change(worker);
             if (current is null ? await docs.InsertAsync(Collection.Workers, key, worker, call.Aborted) : await docs.ReplaceAsync(Collection.Workers, current, worker, call.Aborted))
-                return;
+                return worker;
         }
         throw new ApiException(409, 0, $"The worker kept changing while it reported; try again (id={id})");
     }

@@ -47,7 +47,7 @@ public static class AgentCommand
             if (result.GetValueOrDefault<int?>() is < 1)
                 result.AddError("--max-tasks must be at least 1");
         });
-        var shutdownCommand = new Option<string?>("--shutdown-command") { Description = "Run this shell command when one of the two above stops the agent, e.g. 'sudo shutdown -h now'", HelpName = "command" };
+        var shutdownCommand = new Option<string?>("--shutdown-command") { Description = "Run this shell command when one of the two above stops the agent, or it stops because the server drained it, e.g. 'sudo shutdown -h now'", HelpName = "command" };
         var enrollServer = new Option<string?>("--enroll-server")
         {
             Description = $"Enroll with this server's API address: trade the one-time token in {EnrollmentTokenVariable} for this agent's own key pair (autoscaled instances)",
