@@ -68,6 +68,7 @@ public sealed class Agent
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         _stop = stop;
         var watch = Options.IdleShutdown is null && Options.ServerUnreachableShutdown is null ? Task.CompletedTask : WatchForShutdownAsync(stop);
+        var spot = Options.WatchSpotNotice ? WatchSpotNoticeAsync(stop.Token) : Task.CompletedTask;
         try
         {
             await ServeAllAsync(stop.Token).ConfigureAwait(false);
@@ -79,7 +80,64 @@ public sealed class Agent
         {
             await stop.CancelAsync().ConfigureAwait(false);
             await watch.ConfigureAwait(false);
+            await spot.ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The interruption notice the machine got (a spot reclaim); once set, the agent takes no more work.</summary>
+    public string? Interruption => _interruption;
+
+    private volatile string? _interruption;
+
+    /// <summary>Reads the spot notice every <see cref="AgentOptions.SpotNoticeInterval"/> until one comes; IMDS failures are logged once each spell.</summary>
+    private async Task WatchSpotNoticeAsync(CancellationToken ct)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var notice = new SpotNotice(http, Options.Imds);
+        using var timer = new PeriodicTimer(Options.SpotNoticeInterval);
+        var failing = false;
+        try
+        {
+            do
+            {
+                try
+                {
+                    if (await notice.CheckAsync(ct).ConfigureAwait(false) is { } text)
+                    {
+                        await InterruptedAsync(text, ct).ConfigureAwait(false);
+                        return;
+                    }
+                    failing = false;
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
+                {
+                    if (!failing)
+                        AgentLog.ImdsUnreadable(Logger, Options.Imds.ToString(), e.Message);
+                    failing = true;
+                }
+            }
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// The machine is being reclaimed: no slot takes work any more, running tasks are ended and re-queued at once (their status
+    /// message says why), and every worker reports the interruption (a busy one as soon as its task is back in its queue).
+    /// </summary>
+    private async Task InterruptedAsync(string notice, CancellationToken ct)
+    {
+        _interruption = notice;
+        AgentLog.Interrupted(Logger, notice);
+        List<Slot> slots;
+        lock (_slots)
+            slots = _slots.ToList();
+        foreach (var slot in slots)
+            slot.Watch?.Interrupt(TaskEnding.Requeue(notice));
+        foreach (var slot in slots.Where(s => s.Current is null))
+            await ReportAsync(slot, ct, withFreshStats: false).ConfigureAwait(false);
     }
 
     private readonly List<Slot> _slots = [];
@@ -206,6 +264,12 @@ public sealed class Agent
         {
             while (!ct.IsCancellationRequested)
             {
+                if (Interruption is not null)
+                {
+                    // The worker stays registered, reporting the notice, until the machine goes.
+                    await Task.Delay(Timeout.InfiniteTimeSpan, ct).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+                    break;
+                }
                 if (slot.DrainReason is not null)
                 {
                     await WhileDrainingAsync(slot, ct).ConfigureAwait(false);
@@ -359,6 +423,8 @@ public sealed class Agent
                 body["task"] = current.Task;
                 body["queue"] = current.Queue;
             }
+            if (Interruption is { } interruption)
+                body["interruption"] = interruption;
             ReadDrain(slot, await Client.CallAsync("workers.status_report", body, ct).ConfigureAwait(false), fromReport: true);
         }
         catch (SlipwayException e)

@@ -68,6 +68,8 @@ public enum InstanceStatus
     Draining,
     Terminated,
     Lost,
+    /// <summary>Its agent reported the provider's interruption notice (a spot reclaim): terminated, its offering backed off.</summary>
+    Interrupted,
     LaunchFailed,
 }
 

@@ -15,6 +15,7 @@ public sealed record ClusterSnapshot(
 
 /// <summary>
 /// A worker as the server lists it; <see cref="Task"/> is the task it runs now, if any; <see cref="Draining"/>, whether the server
-/// has it marked draining (it is handed no task).
+/// has it marked draining (it is handed no task); <see cref="Interruption"/>, the interruption notice its agent reported (a spot
+/// reclaim), if any.
 /// </summary>
-public sealed record WorkerView(string Id, string? Task, bool Draining = false);
+public sealed record WorkerView(string Id, string? Task, bool Draining = false, string? Interruption = null);

@@ -51,6 +51,8 @@ public static class Reasons
     public const string DrainUnconfirmed = "drain_unconfirmed";
     /// <summary>A worker carried a drain mark its instance's record does not explain: it is taken off.</summary>
     public const string StaleDrain = "stale_drain";
+    /// <summary>The instance's agent reported a spot interruption notice.</summary>
+    public const string SpotInterruption = "spot_interruption";
 }
 
 /// <summary>One decision; <see cref="Tasks"/> are the tasks it concerns (re-queued, failed or held).</summary>

@@ -94,6 +94,13 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
         }
         if (busy.Count > 0)
             record.RunningTasks = busy.ToDictionary(w => w.Id, w => w.Task!, StringComparer.Ordinal);
+        if (workers.FirstOrDefault(w => w.Interruption is not null) is { } interrupted)
+        {
+            // Only what its workers still run now: the agent re-queues its own tasks on the notice.
+            record.RunningTasks = busy.ToDictionary(w => w.Id, w => w.Task!, StringComparer.Ordinal);
+            Interrupt(record, interrupted.Interruption!, state, decisions, now);
+            return;
+        }
         var gone = instance is { State: ProviderInstanceState.Gone } || (instance is null && record.Seen);
         if (record.Status == InstanceStatus.Draining && busy.Count == 0 && record.RunningTasks.Count == 0 && (gone || (workers.Count == 0 && record.Workers.Count > 0)))
         {
@@ -209,6 +216,20 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
         state.Interruptions[record.Resource] = state.Interruptions.GetValueOrDefault(record.Resource) + 1;
         End(record, state, decisions, now, InstanceStatus.Lost, DecisionAction.Lost, reason, detail);
         ReleaseTasks(record, state, decisions, reason, detail);
+    }
+
+    /// <summary>
+    /// The agent read the provider's interruption notice (it has stopped taking work and re-queued its tasks itself): the
+    /// instance is terminated before the provider takes it, the offering backed off so the replacement is sought elsewhere, and
+    /// whatever its workers still show running is released as a lost instance's tasks are.
+    /// </summary>
+    private void Interrupt(InstanceRecord record, string notice, AutoscalerState state, List<Decision> decisions, DateTimeOffset now)
+    {
+        state.Backoffs[record.Offering.Key] = now + config.Backoff;
+        state.Interruptions[record.Resource] = state.Interruptions.GetValueOrDefault(record.Resource) + 1;
+        End(record, state, decisions, now, InstanceStatus.Interrupted, DecisionAction.Terminate, Reasons.SpotInterruption,
+            $"its agent reported: {notice}; offering {record.Offering.Key} backed off for {config.Backoff.TotalSeconds:0} s");
+        ReleaseTasks(record, state, decisions, Reasons.SpotInterruption, notice);
     }
 
     /// <summary>The tasks an ended instance still ran: re-queued at once (within the retry limit) or failed, naming the instance.</summary>

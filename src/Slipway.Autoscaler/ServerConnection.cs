@@ -22,7 +22,7 @@ public sealed class ServerConnection(SlipwayClient client) : IAutoscalerServer, 
         var list = (await workers.ConfigureAwait(false))["workers"] as JsonArray ?? [];
         var views = list.OfType<JsonObject>()
             .Select(w => new WorkerView(w["id"]?.GetValue<string>() ?? "", w["task"] is JsonObject t ? t["id"]?.GetValue<string>() : null,
-                w["drain_state"]?.GetValue<string>() == "draining"))
+                w["drain_state"]?.GetValue<string>() == "draining", w["interruption"]?.GetValue<string>()))
             .Where(w => w.Id.Length > 0).ToList();
         return (queued, views);
     }

@@ -96,6 +96,7 @@ public sealed class Ec2ProviderTests : IDisposable
         Assert.Contains("'--enroll-server' 'http://slipway.test:8008'", script, StringComparison.Ordinal);
         Assert.Contains($"'--worker-id' '{request.WorkerPrefix}'", script, StringComparison.Ordinal);
         Assert.Contains("'--queue' 'q' '--queue' 'q2'", script, StringComparison.Ordinal);
+        Assert.Contains("'--watch-spot-notice'", script, StringComparison.Ordinal); // a spot launch's agent watches for the reclaim
         Assert.Contains("X-aws-ec2-metadata-token", script, StringComparison.Ordinal);
         Assert.DoesNotContain("set -x", script, StringComparison.Ordinal);
         Assert.DoesNotContain("CLEARML_API_SECRET_KEY", script, StringComparison.Ordinal);

@@ -189,6 +189,33 @@ public sealed class ReconcilerTests
     }
 
     [Fact]
+    public void A_reported_spot_interruption_terminates_the_instance_as_interrupted_backs_off_its_offering_and_replaces_it_on_demand()
+    {
+        var reconciler = Reconciler(Config(c => c.Resources["small"].Markets =
+        [
+            new MarketConfig { Market = Market.Spot, PriceUsdPerHour = 0.3m },
+            new MarketConfig { Market = Market.OnDemand, PriceUsdPerHour = 1m },
+        ], slots: 2));
+        var spot = LaunchAll(reconciler, reconciler.Decide(Snapshot(2), _state)).Single();
+        reconciler.Decide(Snapshot(0, [Worker(spot, 0, "t1"), Worker(spot, 1, "t2")], [Running(spot)]), _state);
+
+        // Slot 0's agent re-queued its task and reports the notice; slot 1 still shows its task (its re-queue is not through yet).
+        const string notice = "spot interruption notice: EC2 will terminate this instance at 2026-12-04T22:10:00Z";
+        var plan = reconciler.Decide(Snapshot(1, [Worker(spot, 0) with { Interruption = notice }, Worker(spot, 1, "t2")], [Running(spot)]), _state);
+        var terminate = Assert.Single(plan.Decisions, d => d.Action == DecisionAction.Terminate);
+        Assert.Equal(Reasons.SpotInterruption, terminate.Reason);
+        Assert.Contains(notice, terminate.Detail, StringComparison.Ordinal);
+        Assert.Equal(InstanceStatus.Interrupted, _state.Instances.Single(r => r.LaunchId == spot.LaunchId).Status);
+        Assert.Equal(1, _state.Interruptions["small"]);
+        Assert.Contains(_state.Backoffs, b => b.Key == spot.Offering.Key);
+        // Only the task a worker still shows is released; the agent's own re-queue is not repeated.
+        Assert.Equal(["t2"], Assert.Single(plan.Decisions, d => d.Action == DecisionAction.RequeueTask).Tasks);
+        // The waiting task gets a replacement, on demand while spot is backed off.
+        var next = Assert.Single(plan.Launches);
+        Assert.Equal(Market.OnDemand, _state.Instances.Single(r => r.LaunchId == next.LaunchId).Market);
+    }
+
+    [Fact]
     public void A_spot_instance_that_never_registers_is_terminated_and_the_next_launch_falls_back_to_on_demand()
     {
         var reconciler = Reconciler(Config(c => c.Resources["small"].Markets =
