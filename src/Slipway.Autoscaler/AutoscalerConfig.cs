@@ -164,6 +164,8 @@ public sealed class AutoscalerConfig
                 problems.Add($"resources.{name}.min_instances: must not be negative");
             if (resource.MinInstances > resource.MaxInstances)
                 problems.Add($"resources.{name}: min_instances ({resource.MinInstances}) is greater than max_instances ({resource.MaxInstances})");
+            if (resource.MaxDisruptions?.Problem is { } disruptions)
+                problems.Add($"resources.{name}.max_disruptions: {disruptions}");
             if (resource.Markets.Count == 0)
                 problems.Add($"resources.{name}.markets: at least one market (spot or on_demand) is needed");
             foreach (var market in resource.Markets)
@@ -232,6 +234,12 @@ public sealed class ResourceConfig
     public int MinInstances { get; set; }
 
     public int MaxInstances { get; set; } = 1;
+
+    /// <summary>
+    /// At most this many of its instances are drained or terminated for idleness at once: a count (2) or a share of its live
+    /// instances ("20%", rounded up); null: no limit. Scale-down then goes in waves instead of all idle machines at one pass.
+    /// </summary>
+    public DisruptionBudget? MaxDisruptions { get; set; }
 
     /// <summary>Markets to try, in order (e.g. spot, then on_demand), each with its price and zones.</summary>
     public List<MarketConfig> Markets { get; set; } = [new()];

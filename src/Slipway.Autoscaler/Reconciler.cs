@@ -266,13 +266,18 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
         decisions.Add(new Decision(action, reason, record.Resource, record.LaunchId, record.InstanceId, detail) { Workers = record.Workers.ToList() });
     }
 
-    /// <summary>A ready instance idle past the timeout is drained (no longer counted as capacity), never below the resource's minimum.</summary>
+    /// <summary>
+    /// A ready instance idle past the timeout is drained (no longer counted as capacity), never below the resource's minimum,
+    /// and no more at once than its disruption budget allows (those already draining count against it).
+    /// </summary>
     private void DrainIdle(AutoscalerState state, Dictionary<string, List<WorkerView>> workers, List<Decision> decisions, DateTimeOffset now)
     {
         foreach (var group in state.Live.GroupBy(r => r.Resource))
         {
             var min = config.Resources.TryGetValue(group.Key, out var resource) ? resource.MinInstances : 0;
             var kept = group.Count(r => r.Status != InstanceStatus.Draining);
+            var disrupting = group.Count(r => r.Status == InstanceStatus.Draining);
+            var allowed = resource?.MaxDisruptions?.Allowed(group.Count()) ?? int.MaxValue;
             var idle = group
                 .Where(r => r.Status == InstanceStatus.Ready && r.RunningTasks.Count == 0
                             && workers.GetValueOrDefault(r.LaunchId)?.All(w => w.Task is null) != false
@@ -280,8 +285,9 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
                 .OrderBy(r => Max(r.ReadyAt, r.LastBusyAt));
             foreach (var record in idle)
             {
-                if (kept <= min)
+                if (kept <= min || disrupting >= allowed)
                     break;
+                disrupting++;
                 record.Status = InstanceStatus.Draining;
                 record.DrainStartedAt = now;
                 record.DrainSentAt = now;

@@ -188,6 +188,34 @@ public sealed class ReconcilerTests
         Assert.Equal([Worker(instance).Id], undrain.Workers);
     }
 
+    [Theory]
+    [InlineData("2", new[] { 2, 2, 1 })]
+    [InlineData("\"20%\"", new[] { 1, 1, 1, 1, 1 })] // 20% of 5 is 1; then of 4, 3, 2, 1: rounded up, still 1
+    [InlineData("\"50%\"", new[] { 3, 1, 1 })] // 50% of 5, rounded up; then of 2, then of 1
+    public void Idle_scale_down_goes_in_waves_no_larger_than_the_disruption_budget(string budget, int[] waves)
+    {
+        var config = Config(c => c.Resources["small"].MaxDisruptions = AutoscalerConfig.Parse(
+            $$"""{ "resources": { "r": { "max_disruptions": {{budget}} } } }""").Resources["r"].MaxDisruptions);
+        var reconciler = Reconciler(config);
+        var instances = LaunchAll(reconciler, reconciler.Decide(Snapshot(5), _state));
+        reconciler.Decide(Snapshot(0, instances.Select(r => Worker(r)), instances.Select(Running)), _state);
+        _clock.Advance(TimeSpan.FromSeconds(61));
+        var seen = new List<int>();
+        for (var pass = 0; pass < 10 && _state.Live.Any(); pass++)
+        {
+            // The server shows the drain mark of every instance being drained.
+            var draining = _state.Live.Where(r => r.Status == InstanceStatus.Draining).Select(r => r.LaunchId).ToHashSet();
+            var live = _state.Live.ToList();
+            var plan = reconciler.Decide(Snapshot(0, live.Select(r => Worker(r) with { Draining = draining.Contains(r.LaunchId) }), live.Select(Running)), _state);
+            if (plan.Decisions.Count(d => d.Action == DecisionAction.Drain) is > 0 and var drains)
+                seen.Add(drains);
+            Assert.InRange(_state.Live.Count(r => r.Status == InstanceStatus.Draining), 0, waves.Max());
+            _clock.Advance(TimeSpan.FromSeconds(5));
+        }
+        Assert.Equal(waves, seen);
+        Assert.Empty(_state.Live);
+    }
+
     [Fact]
     public void A_reported_spot_interruption_terminates_the_instance_as_interrupted_backs_off_its_offering_and_replaces_it_on_demand()
     {
