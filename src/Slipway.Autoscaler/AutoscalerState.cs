@@ -118,6 +118,12 @@ public sealed class InstanceRecord
 
     public List<string> Workers { get; set; } = [];
 
+    /// <summary>Its running tasks tagged do_not_disrupt at the last pass that saw them (they hold off giving it up as lost).</summary>
+    public List<string> ProtectedTasks { get; set; } = [];
+
+    /// <summary>Whether the hold of a due termination for a do_not_disrupt task has been logged (once per hold).</summary>
+    public bool DisruptionHeld { get; set; }
+
     /// <summary>Why the provider still has it pending (a pod unschedulable, an image pull failing), as it last said; null when nothing holds it up.</summary>
     public string? ProviderDetail { get; set; }
 

@@ -14,6 +14,8 @@ public enum DecisionAction
     RequeueTask,
     FailTask,
     Hold,
+    /// <summary>A scale-down held back (a do_not_disrupt task): logged once, nothing to carry out.</summary>
+    Keep,
 }
 
 /// <summary>Why: the reason codes of the decision log.</summary>
@@ -53,6 +55,8 @@ public static class Reasons
     public const string StaleDrain = "stale_drain";
     /// <summary>The instance's agent reported a spot interruption notice.</summary>
     public const string SpotInterruption = "spot_interruption";
+    /// <summary>A termination the autoscaler would make is held: the instance runs a task tagged do_not_disrupt.</summary>
+    public const string DoNotDisrupt = "do_not_disrupt";
 }
 
 /// <summary>One decision; <see cref="Tasks"/> are the tasks it concerns (re-queued, failed or held).</summary>

@@ -93,7 +93,16 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
             return;
         }
         if (busy.Count > 0)
+        {
             record.RunningTasks = busy.ToDictionary(w => w.Id, w => w.Task!, StringComparer.Ordinal);
+            record.ProtectedTasks = busy.Where(w => w.DoNotDisrupt).Select(w => w.Task!).ToList();
+        }
+        else if (workers.Count > 0)
+        {
+            record.ProtectedTasks = [];
+        }
+        if (record.ProtectedTasks.Count == 0)
+            record.DisruptionHeld = false;
         if (workers.FirstOrDefault(w => w.Interruption is not null) is { } interrupted)
         {
             // Only what its workers still run now: the agent re-queues its own tasks on the notice.
@@ -154,7 +163,22 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
         }
         else if (record.Status is InstanceStatus.Ready or InstanceStatus.Draining && now - (record.LastWorkerSeenAt ?? record.ReadyAt ?? now) > config.WorkerLost)
         {
-            Lose(record, state, decisions, now, Reasons.WorkerLost, $"no worker of it has reported for {config.WorkerLost.TotalSeconds:0} s");
+            var silent = now - (record.LastWorkerSeenAt ?? record.ReadyAt ?? now);
+            if (record.ProtectedTasks.Count > 0 && silent <= config.WorkerLost + config.DrainTimeout)
+            {
+                // The provider still runs it and its task is tagged do_not_disrupt: the task's own process may well outlive a
+                // crashed agent, so the machine gets a drain timeout more before it is given up as lost.
+                if (!record.DisruptionHeld)
+                {
+                    record.DisruptionHeld = true;
+                    decisions.Add(new Decision(DecisionAction.Keep, Reasons.DoNotDisrupt, record.Resource, record.LaunchId, record.InstanceId,
+                        $"no worker of it has reported for {silent.TotalSeconds:0} s, but its task {string.Join(", ", record.ProtectedTasks)} is tagged "
+                        + $"{WorkerView.DoNotDisruptTag}; kept {config.DrainTimeout.TotalSeconds:0} s more")
+                    { Tasks = record.ProtectedTasks.ToList() });
+                }
+                return;
+            }
+            Lose(record, state, decisions, now, Reasons.WorkerLost, $"no worker of it has reported for {silent.TotalSeconds:0} s");
             return;
         }
 

@@ -406,6 +406,37 @@ public sealed class ReconcilerTests
             d => d.Action == DecisionAction.Lost && d.Reason == Reasons.WorkerLost && d.InstanceId == "i-" + instance.LaunchId);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void An_instance_running_a_do_not_disrupt_task_gets_a_drain_timeout_more_before_its_silent_agent_is_given_up(bool marked)
+    {
+        var reconciler = Reconciler(Config(c =>
+        {
+            c.WorkerLostSeconds = 30;
+            c.DrainTimeoutSeconds = 60;
+        }));
+        var instance = LaunchAll(reconciler, reconciler.Decide(Snapshot(1), _state)).Single();
+        reconciler.Decide(Snapshot(0, [Worker(instance, task: "t1") with { DoNotDisrupt = marked }], [Running(instance)]), _state);
+        _clock.Advance(TimeSpan.FromSeconds(31));
+        var plan = reconciler.Decide(Snapshot(0, [], [Running(instance)]), _state);
+        if (!marked)
+        {
+            Assert.Contains(plan.Decisions, d => d.Action == DecisionAction.Lost && d.Reason == Reasons.WorkerLost);
+            return;
+        }
+        var keep = Assert.Single(plan.Decisions);
+        Assert.Equal((DecisionAction.Keep, Reasons.DoNotDisrupt, "t1"), (keep.Action, keep.Reason, keep.Tasks.Single()));
+        _clock.Advance(TimeSpan.FromSeconds(30));
+        Assert.Empty(reconciler.Decide(Snapshot(0, [], [Running(instance)]), _state).Decisions); // logged once, still kept
+        Assert.Single(_state.Live);
+
+        _clock.Advance(TimeSpan.FromSeconds(31));
+        plan = reconciler.Decide(Snapshot(0, [], [Running(instance)]), _state);
+        Assert.Contains(plan.Decisions, d => d.Action == DecisionAction.Lost && d.Reason == Reasons.WorkerLost);
+        Assert.Equal(["t1"], Assert.Single(plan.Decisions, d => d.Action == DecisionAction.RequeueTask).Tasks);
+    }
+
     [Fact]
     public void A_queue_served_by_two_resources_fills_the_first_then_only_what_is_left_on_the_second()
     {
