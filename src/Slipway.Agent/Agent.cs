@@ -46,7 +46,17 @@ public sealed class Agent : IDisposable
     public IReadOnlyList<string> WorkerIds => Enumerable.Range(0, Options.Slots)
         .Select(i => Slot.WorkerIdFor(Options.WorkerPrefix, i, Options.GpusOf(i))).ToList();
 
-    /// <summary>Why the dead-man's switch stopped the agent (idle, or the server unreachable); null when it did not.</summary>
+    /// <summary>The workers the server has marked draining, as their last answers said.</summary>
+    public IReadOnlyList<string> DrainingWorkers
+    {
+        get
+        {
+            lock (_slots)
+                return _slots.Where(s => s.DrainReason is not null).Select(s => s.WorkerId).ToList();
+        }
+    }
+
+    /// <summary>Why the agent stopped by itself (drained by the server, idle, the server unreachable, its task limit); null when it did not.</summary>
     public string? ShutdownReason { get; private set; }
 
     /// <summary>
@@ -56,7 +66,9 @@ public sealed class Agent : IDisposable
     public async Task RunAsync(CancellationToken ct)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        _stop = stop;
         var watch = Options.IdleShutdown is null && Options.ServerUnreachableShutdown is null ? Task.CompletedTask : WatchForShutdownAsync(stop);
+        var spot = Options.WatchSpotNotice ? WatchSpotNoticeAsync(stop.Token) : Task.CompletedTask;
         try
         {
             await ServeAllAsync(stop.Token).ConfigureAwait(false);
@@ -68,10 +80,70 @@ public sealed class Agent : IDisposable
         {
             await stop.CancelAsync().ConfigureAwait(false);
             await watch.ConfigureAwait(false);
+            await spot.ConfigureAwait(false);
         }
     }
 
+    /// <summary>The interruption notice the machine got (a spot reclaim); once set, the agent takes no more work.</summary>
+    public string? Interruption => _interruption;
+
+    private volatile string? _interruption;
+
+    /// <summary>Reads the spot notice every <see cref="AgentOptions.SpotNoticeInterval"/> until one comes; IMDS failures are logged once each spell.</summary>
+    private async Task WatchSpotNoticeAsync(CancellationToken ct)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var notice = new SpotNotice(http, Options.Imds);
+        using var timer = new PeriodicTimer(Options.SpotNoticeInterval);
+        var failing = false;
+        try
+        {
+            do
+            {
+                try
+                {
+                    if (await notice.CheckAsync(ct).ConfigureAwait(false) is { } text)
+                    {
+                        await InterruptedAsync(text, ct).ConfigureAwait(false);
+                        return;
+                    }
+                    failing = false;
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
+                {
+                    if (!failing)
+                        AgentLog.ImdsUnreadable(Logger, Options.Imds.ToString(), e.Message);
+                    failing = true;
+                }
+            }
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// The machine is being reclaimed: no slot takes work any more, running tasks are ended and re-queued at once (their status
+    /// message says why), and every worker reports the interruption (a busy one as soon as its task is back in its queue).
+    /// </summary>
+    private async Task InterruptedAsync(string notice, CancellationToken ct)
+    {
+        _interruption = notice;
+        AgentLog.Interrupted(Logger, notice);
+        List<Slot> slots;
+        lock (_slots)
+            slots = _slots.ToList();
+        foreach (var slot in slots)
+            slot.Watch?.Interrupt(TaskEnding.Requeue(notice));
+        foreach (var slot in slots.Where(s => s.Current is null))
+            await ReportAsync(slot, ct, withFreshStats: false).ConfigureAwait(false);
+    }
+
     private readonly List<Slot> _slots = [];
+
+    /// <summary>Stops the whole agent (the dead-man's switch, or every slot drained).</summary>
+    private CancellationTokenSource? _stop;
 
     /// <summary>Tasks taken or being asked for, against <see cref="AgentOptions.MaxTasks"/>.</summary>
     private int _reserved;
@@ -192,6 +264,17 @@ public sealed class Agent : IDisposable
         {
             while (!ct.IsCancellationRequested)
             {
+                if (Interruption is not null)
+                {
+                    // The worker stays registered, reporting the notice, until the machine goes.
+                    await Task.Delay(Timeout.InfiniteTimeSpan, ct).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+                    break;
+                }
+                if (slot.DrainReason is not null)
+                {
+                    await WhileDrainingAsync(slot, ct).ConfigureAwait(false);
+                    continue;
+                }
                 // A slot reserves its task before it asks, so that slots together never take more than the limit.
                 if (Options.MaxTasks is { } max && Interlocked.Increment(ref _reserved) > max)
                 {
@@ -202,7 +285,7 @@ public sealed class Agent : IDisposable
                 (string Task, string Queue)? next;
                 try
                 {
-                    next = await Resilient.CallAsync(c => NextTaskAsync(c), Logger, "queues.get_next_task", ct).ConfigureAwait(false);
+                    next = await Resilient.CallAsync(c => NextTaskAsync(slot, c), Logger, "queues.get_next_task", ct).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -231,31 +314,80 @@ public sealed class Agent : IDisposable
     }
 
     /// <summary>
+    /// A drained slot takes no work. Once every slot is drained and idle the agent stops (the autoscaler terminates its machine
+    /// next); until then the slot re-reads its worker's state, and goes back to work if the drain is taken off.
+    /// </summary>
+    private async Task WhileDrainingAsync(Slot slot, CancellationToken ct)
+    {
+        bool drained;
+        lock (_slots)
+            drained = _slots.All(s => s.DrainReason is not null && s.Current is null);
+        if (drained && slot.DrainReason is { } reason)
+        {
+            // The report that ends the slot's work also confirms the drain is still on.
+            await ReportAsync(slot, ct, withFreshStats: false).ConfigureAwait(false);
+            if (slot.DrainReason is not null && ShutdownReason is null)
+            {
+                ShutdownReason = $"drained by the server: {reason}";
+                AgentLog.ShuttingDown(Logger, ShutdownReason);
+                if (_stop is { } stop)
+                    await stop.CancelAsync().ConfigureAwait(false);
+            }
+            return;
+        }
+        await Task.Delay(DrainCheckInterval, ct).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        if (!ct.IsCancellationRequested)
+            await ReportAsync(slot, ct, withFreshStats: false).ConfigureAwait(false);
+    }
+
+    private TimeSpan DrainCheckInterval => TimeSpan.FromTicks(Math.Min(Options.ReportInterval.Ticks, TimeSpan.FromSeconds(1).Ticks));
+
+    /// <summary>
+    /// Reads a server answer's drain mark. A status report's answer is the worker's state (without the mark: not draining); a
+    /// pop's only ever adds it, since a long poll that began before the drain ends without it.
+    /// </summary>
+    private void ReadDrain(Slot slot, JsonObject data, bool fromReport)
+    {
+        var reason = data["draining"]?.GetValue<bool>() == true ? data["drain_reason"]?.GetValue<string>() ?? "draining" : null;
+        if (reason is null && !fromReport)
+            return;
+        if (reason is not null && slot.DrainReason is null)
+            AgentLog.Draining(Logger, slot.WorkerId, reason);
+        slot.DrainReason = reason;
+    }
+
+    /// <summary>
     /// The first queue in priority order that has a task. One queue: a single long poll. Several: each is
     /// tried at once, then the idle slot waits on the first queue (higher ones win when both fill up).
     /// </summary>
-    private async Task<(string Task, string Queue)?> NextTaskAsync(CancellationToken ct)
+    private async Task<(string Task, string Queue)?> NextTaskAsync(Slot slot, CancellationToken ct)
     {
         if (_queueIds.Count > 1)
         {
             foreach (var queue in _queueIds)
             {
-                if (await PopAsync(queue, 0, ct).ConfigureAwait(false) is { } task)
+                if (await PopAsync(slot, queue, 0, ct).ConfigureAwait(false) is { } task)
                     return (task, queue);
+                if (slot.DrainReason is not null)
+                    return null;
             }
         }
         var wait = _queueIds.Count > 1 ? Math.Min(2, Options.PollWait.TotalSeconds) : Options.PollWait.TotalSeconds;
         var first = _queueIds[0];
-        return await PopAsync(first, (int)Math.Ceiling(wait), ct).ConfigureAwait(false) is { } t ? (t, first) : null;
+        return await PopAsync(slot, first, (int)Math.Ceiling(wait), ct).ConfigureAwait(false) is { } t ? (t, first) : null;
     }
 
-    private async Task<string?> PopAsync(string queue, int waitSeconds, CancellationToken ct)
+    /// <summary>One pop, naming the slot's worker so that the server can refuse a draining one.</summary>
+    private async Task<string?> PopAsync(Slot slot, string queue, int waitSeconds, CancellationToken ct)
     {
-        var body = new JsonObject { ["queue"] = queue };
+        var body = new JsonObject { ["queue"] = queue, ["worker"] = slot.WorkerId };
         if (waitSeconds > 0)
             body["wait"] = waitSeconds;
         var data = await Client.CallAsync("queues.get_next_task", body, ct).ConfigureAwait(false);
-        return data["entry"]?["task"]?.GetValue<string>();
+        if (data["entry"]?["task"]?.GetValue<string>() is { } task)
+            return task;
+        ReadDrain(slot, data, fromReport: false);
+        return null;
     }
 
     private async Task ReportLoopAsync(Slot slot, CancellationToken ct)
@@ -291,7 +423,9 @@ public sealed class Agent : IDisposable
                 body["task"] = current.Task;
                 body["queue"] = current.Queue;
             }
-            await Client.CallAsync("workers.status_report", body, ct).ConfigureAwait(false);
+            if (Interruption is { } interruption)
+                body["interruption"] = interruption;
+            ReadDrain(slot, await Client.CallAsync("workers.status_report", body, ct).ConfigureAwait(false), fromReport: true);
         }
         catch (SlipwayException e)
         {

@@ -34,4 +34,13 @@ internal static partial class AgentLog
 
     [LoggerMessage(10, LogLevel.Warning, "Shutting down: {Reason}")]
     public static partial void ShuttingDown(ILogger logger, string reason);
+
+    [LoggerMessage(11, LogLevel.Information, "Worker {Worker} is draining ({Reason}): it takes no new task")]
+    public static partial void Draining(ILogger logger, string worker, string reason);
+
+    [LoggerMessage(12, LogLevel.Warning, "Interrupted: {Notice}; taking no more work, re-queueing running tasks")]
+    public static partial void Interrupted(ILogger logger, string notice);
+
+    [LoggerMessage(13, LogLevel.Warning, "The spot notice cannot be read from {Imds}: {Error}; still trying")]
+    public static partial void ImdsUnreadable(ILogger logger, string imds, string error);
 }

@@ -63,6 +63,18 @@ public sealed class AgentOptions
     /// <summary>The agent stops when the server has not answered for this long (null: it keeps retrying forever).</summary>
     public TimeSpan? ServerUnreachableShutdown { get; set; }
 
+    /// <summary>
+    /// Polls the machine's EC2 spot interruption notice (IMDSv2); on a notice the agent takes no more work, re-queues its running
+    /// tasks at once and reports the interruption, which the autoscaler acts on.
+    /// </summary>
+    public bool WatchSpotNotice { get; set; }
+
+    /// <summary>Where IMDS answers (default SLIPWAY_IMDS, else EC2's http://169.254.169.254/); a stand-in in tests.</summary>
+    public Uri Imds { get; set; } = SpotNotice.DefaultAddress;
+
+    /// <summary>How often the spot notice is read (EC2 gives about two minutes' warning; AWS suggests every 5 s).</summary>
+    public TimeSpan SpotNoticeInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How often the switch looks at the slots and the server.</summary>
     public TimeSpan ShutdownCheckInterval { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -76,6 +88,10 @@ public sealed class AgentOptions
             throw new ArgumentException("intervals must be positive");
         if (MaxTasks < 1)
             throw new ArgumentException("max tasks must be at least 1");
+        if (SpotNoticeInterval <= TimeSpan.Zero)
+            throw new ArgumentException("the spot notice interval must be positive");
+        if (!Imds.IsAbsoluteUri || Imds.Scheme is not ("http" or "https"))
+            throw new ArgumentException($"the IMDS address must be an http URL (got '{Imds}')");
         if (IdleShutdown <= TimeSpan.Zero || ServerUnreachableShutdown <= TimeSpan.Zero || ShutdownCheckInterval <= TimeSpan.Zero)
             throw new ArgumentException("shutdown durations must be positive");
     }

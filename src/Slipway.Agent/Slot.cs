@@ -21,6 +21,12 @@ internal sealed class Slot(int index, string workerId, IReadOnlyList<string> gpu
         }
     }
 
+    /// <summary>Why the server has this slot's worker draining (it takes no new task), as the last answer said; null when it does not.</summary>
+    public volatile string? DrainReason;
+
+    /// <summary>The watch of the task the slot runs now (to end it from outside); null when idle.</summary>
+    public volatile TaskWatch? Watch;
+
     public void Running(string task, string queue)
     {
         lock (_gate)

@@ -5,6 +5,11 @@ internal readonly record struct TaskEnding(string? Status, string Reason, string
 {
     public static TaskEnding Shutdown => new("stopped", "the agent was shut down", "Process aborted: the agent was shut down");
 
+    /// <summary>The task goes back to its queue (status "queued"), its status message naming why.</summary>
+    public static TaskEnding Requeue(string why) => new(Requeued, why, $"Process aborted and the task re-queued: {why}");
+
+    public const string Requeued = "queued";
+
     public static TaskEnding FromExitCode(int exit) => exit == 0
         ? new("completed", "worker execution done", "Process completed successfully")
         : new("failed", ExitReason(exit), $"Process failed: {ExitReason(exit)}");

@@ -67,6 +67,9 @@ internal sealed class TaskRun(Agent agent, Slot slot, string taskId, string queu
         shipper.WriteLine($"task {taskId} pulled from {agent.QueueName(queueId)} by worker {slot.WorkerId}");
         TaskEnding ending;
         var watch = new TaskWatch(_client, taskId, _options, shutdown);
+        slot.Watch = watch;
+        if (agent.Interruption is { } interruption)
+            watch.Interrupt(TaskEnding.Requeue(interruption));
         try
         {
             ending = await ExecuteAsync(task, directory, shipper, watch).ConfigureAwait(false);
@@ -81,9 +84,10 @@ internal sealed class TaskRun(Agent agent, Slot slot, string taskId, string queu
         }
         finally
         {
+            slot.Watch = null;
             await watch.DisposeAsync().ConfigureAwait(false);
         }
-        if (ending.Status != "completed" && ending.Status != "failed")
+        if (ending.Status is not ("completed" or "failed"))
             AgentLog.TaskAborted(logger, taskId, ending.Reason);
         shipper.WriteLine(ending.ConsoleLine);
         await shipper.DisposeAsync().ConfigureAwait(false);
@@ -204,15 +208,30 @@ internal sealed class TaskRun(Agent agent, Slot slot, string taskId, string queu
         }, ct).ConfigureAwait(false);
         if ((data["tasks"] as JsonArray)?.FirstOrDefault()?["status"]?.GetValue<string>() != "in_progress")
             return;
-        var endpoint = status switch { "completed" => "tasks.completed", "failed" => "tasks.failed", _ => "tasks.stopped" };
+        var endpoint = status switch
+        {
+            "completed" => "tasks.completed",
+            "failed" => "tasks.failed",
+            TaskEnding.Requeued => "tasks.enqueue",
+            _ => "tasks.stopped",
+        };
+        var body = new JsonObject
+        {
+            ["task"] = taskId,
+            ["status_reason"] = reason,
+            ["status_message"] = $"Changed by Slipway agent {slot.WorkerId}",
+        };
+        if (status == TaskEnding.Requeued)
+        {
+            // Straight from in progress back to the queue it came from, the message saying why.
+            body["queue"] = queueId;
+            body["force"] = true;
+            body["status_reason"] = $"re-queued by Slipway agent {slot.WorkerId}";
+            body["status_message"] = $"re-queued: {reason}";
+        }
         try
         {
-            await _client.CallAsync(endpoint, new JsonObject
-            {
-                ["task"] = taskId,
-                ["status_reason"] = reason,
-                ["status_message"] = $"Changed by Slipway agent {slot.WorkerId}",
-            }, ct).ConfigureAwait(false);
+            await _client.CallAsync(endpoint, body, ct).ConfigureAwait(false);
         }
         catch (SlipwayException e) when (!Resilient.IsUnreachable(e))
         {

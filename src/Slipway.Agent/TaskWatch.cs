@@ -37,6 +37,19 @@ internal sealed class TaskWatch : IAsyncDisposable
     /// <summary>Why <see cref="Stopped"/> was cancelled; null while it was not.</summary>
     public TaskEnding? Reason => _reason ?? (_shutdown.IsCancellationRequested ? TaskEnding.Shutdown : null);
 
+    /// <summary>Ends the task from outside (the machine is being reclaimed): <see cref="Stopped"/> is cancelled with this reason.</summary>
+    public void Interrupt(TaskEnding ending)
+    {
+        _reason ??= ending;
+        try
+        {
+            _stopped.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
     private async Task LoopAsync()
     {
         var lastPing = Stopwatch.StartNew();

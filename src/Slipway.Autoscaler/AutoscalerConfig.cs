@@ -34,6 +34,12 @@ public sealed class AutoscalerConfig
     /// <summary>How long a drained instance is watched before it is terminated (it is not if a worker took a task meanwhile).</summary>
     public double DrainRecheckSeconds { get; set; } = 5;
 
+    /// <summary>
+    /// A draining instance is terminated after this long even when its drain was never confirmed or its agent never went idle;
+    /// the tasks it still runs are then re-queued or failed as a lost instance's are.
+    /// </summary>
+    public double DrainTimeoutSeconds { get; set; } = 300;
+
     /// <summary>An instance whose agent has not registered by then is terminated and its offering backed off.</summary>
     public double SpinUpTimeoutSeconds { get; set; } = 900;
 
@@ -69,6 +75,9 @@ public sealed class AutoscalerConfig
 
     [JsonIgnore]
     public TimeSpan DrainRecheck => TimeSpan.FromSeconds(DrainRecheckSeconds);
+
+    [JsonIgnore]
+    public TimeSpan DrainTimeout => TimeSpan.FromSeconds(DrainTimeoutSeconds);
 
     [JsonIgnore]
     public TimeSpan SpinUpTimeout => TimeSpan.FromSeconds(SpinUpTimeoutSeconds);
@@ -155,6 +164,8 @@ public sealed class AutoscalerConfig
                 problems.Add($"resources.{name}.min_instances: must not be negative");
             if (resource.MinInstances > resource.MaxInstances)
                 problems.Add($"resources.{name}: min_instances ({resource.MinInstances}) is greater than max_instances ({resource.MaxInstances})");
+            if (resource.MaxDisruptions?.Problem is { } disruptions)
+                problems.Add($"resources.{name}.max_disruptions: {disruptions}");
             if (resource.Markets.Count == 0)
                 problems.Add($"resources.{name}.markets: at least one market (spot or on_demand) is needed");
             foreach (var market in resource.Markets)
@@ -178,6 +189,7 @@ public sealed class AutoscalerConfig
         foreach (var (key, value) in new[]
                  {
                      ("poll_interval_seconds", PollIntervalSeconds), ("idle_timeout_seconds", IdleTimeoutSeconds), ("drain_recheck_seconds", DrainRecheckSeconds),
+                     ("drain_timeout_seconds", DrainTimeoutSeconds),
                      ("spin_up_timeout_seconds", SpinUpTimeoutSeconds), ("spot_fallback_timeout_seconds", SpotFallbackTimeoutSeconds),
                      ("backoff_seconds", BackoffSeconds), ("worker_lost_seconds", WorkerLostSeconds),
                  })
@@ -185,6 +197,8 @@ public sealed class AutoscalerConfig
             if (!(value > 0) || value > 30 * 24 * 3600)
                 problems.Add($"{key} must be positive and at most 30 days");
         }
+        if (DrainTimeoutSeconds < DrainRecheckSeconds)
+            problems.Add($"drain_timeout_seconds ({DrainTimeoutSeconds}) must not be shorter than drain_recheck_seconds ({DrainRecheckSeconds})");
         if (Budget is { } budget && budget.MaxUsdPerHour is null && budget.MaxUsdPerMonth is null)
             problems.Add("budget: set max_usd_per_hour, max_usd_per_month or both");
         if (Budget is { MaxUsdPerHour: < 0 } or { MaxUsdPerMonth: < 0 })
@@ -220,6 +234,12 @@ public sealed class ResourceConfig
     public int MinInstances { get; set; }
 
     public int MaxInstances { get; set; } = 1;
+
+    /// <summary>
+    /// At most this many of its instances are drained or terminated for idleness at once: a count (2) or a share of its live
+    /// instances ("20%", rounded up); null: no limit. Scale-down then goes in waves instead of all idle machines at one pass.
+    /// </summary>
+    public DisruptionBudget? MaxDisruptions { get; set; }
 
     /// <summary>Markets to try, in order (e.g. spot, then on_demand), each with its price and zones.</summary>
     public List<MarketConfig> Markets { get; set; } = [new()];

@@ -196,6 +196,10 @@ public sealed class AutoscalerLoop
                     await _server.ReleaseTaskAsync(decision.Tasks[0], decision.Workers[0], decision.Action == DecisionAction.RequeueTask, decision.Detail ?? decision.Reason, ct)
                         .ConfigureAwait(false);
                     return null;
+                case DecisionAction.Drain or DecisionAction.Undrain when decision.Workers.Count > 0:
+                    await _server.DrainWorkersAsync(decision.Workers, decision.Action == DecisionAction.Drain,
+                        $"autoscaler {Config.Name}: {decision.Reason}{(decision.Detail is null ? "" : " (" + decision.Detail + ")")}", ct).ConfigureAwait(false);
+                    return null;
                 case DecisionAction.Hold:
                     await _server.HoldTaskAsync(decision.Tasks[0], decision.Detail ?? decision.Reason, ct).ConfigureAwait(false);
                     return null;

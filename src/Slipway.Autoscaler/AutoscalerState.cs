@@ -61,10 +61,15 @@ public enum InstanceStatus
     /// <summary>The provider has it; its agent has not registered yet.</summary>
     Booting,
     Ready,
-    /// <summary>Counted as no capacity; terminated at the recheck unless a worker took a task.</summary>
+    /// <summary>
+    /// Its workers are marked draining on the server (handed no task); counted as no capacity; terminated at the recheck once
+    /// the server shows the mark, unless a worker took a task first, and at the drain timeout anyway.
+    /// </summary>
     Draining,
     Terminated,
     Lost,
+    /// <summary>Its agent reported the provider's interruption notice (a spot reclaim): terminated, its offering backed off.</summary>
+    Interrupted,
     LaunchFailed,
 }
 
@@ -98,6 +103,9 @@ public sealed class InstanceRecord
 
     public DateTimeOffset? DrainStartedAt { get; set; }
 
+    /// <summary>When the drain was last sent to the server (it is sent again at a recheck that finds it unconfirmed).</summary>
+    public DateTimeOffset? DrainSentAt { get; set; }
+
     public DateTimeOffset? EndedAt { get; set; }
 
     public string? EndReason { get; set; }
@@ -109,6 +117,12 @@ public sealed class InstanceRecord
     public Dictionary<string, string> RunningTasks { get; set; } = [];
 
     public List<string> Workers { get; set; } = [];
+
+    /// <summary>Its running tasks tagged do_not_disrupt at the last pass that saw them (they hold off giving it up as lost).</summary>
+    public List<string> ProtectedTasks { get; set; } = [];
+
+    /// <summary>Whether the hold of a due termination for a do_not_disrupt task has been logged (once per hold).</summary>
+    public bool DisruptionHeld { get; set; }
 
     /// <summary>Why the provider still has it pending (a pod unschedulable, an image pull failing), as it last said; null when nothing holds it up.</summary>
     public string? ProviderDetail { get; set; }

@@ -13,5 +13,13 @@ public sealed record ClusterSnapshot(
     public DateTimeOffset? ListedAt { get; init; }
 }
 
-/// <summary>A worker as the server lists it; <see cref="Task"/> is the task it runs now, if any.</summary>
-public sealed record WorkerView(string Id, string? Task);
+/// <summary>
+/// A worker as the server lists it; <see cref="Task"/> is the task it runs now, if any; <see cref="Draining"/>, whether the server
+/// has it marked draining (it is handed no task); <see cref="Interruption"/>, the interruption notice its agent reported (a spot
+/// reclaim), if any; <see cref="DoNotDisrupt"/>, whether its task carries the <see cref="DoNotDisruptTag"/> tag.
+/// </summary>
+public sealed record WorkerView(string Id, string? Task, bool Draining = false, string? Interruption = null, bool DoNotDisrupt = false)
+{
+    /// <summary>A task tagged so (tag or system tag) keeps the instance it runs on from being scaled down by the autoscaler's choice.</summary>
+    public const string DoNotDisruptTag = "do_not_disrupt";
+}

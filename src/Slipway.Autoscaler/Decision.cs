@@ -14,6 +14,8 @@ public enum DecisionAction
     RequeueTask,
     FailTask,
     Hold,
+    /// <summary>A scale-down held back (a do_not_disrupt task): logged once, nothing to carry out.</summary>
+    Keep,
 }
 
 /// <summary>Why: the reason codes of the decision log.</summary>
@@ -43,6 +45,18 @@ public static class Reasons
     /// <summary>A launched instance waits on the provider (a pod unschedulable, an image that cannot be pulled).</summary>
     public const string InstancePending = "instance_pending";
     public const string MaxPods = "max_pods";
+    /// <summary>A draining instance's agent stopped by itself once idle, as it was told to.</summary>
+    public const string Drained = "drained";
+    /// <summary>A draining instance was terminated anyway: drain_timeout_seconds passed.</summary>
+    public const string DrainTimeout = "drain_timeout";
+    /// <summary>The server did not show every worker of a draining instance as draining at the recheck: the drain is sent again.</summary>
+    public const string DrainUnconfirmed = "drain_unconfirmed";
+    /// <summary>A worker carried a drain mark its instance's record does not explain: it is taken off.</summary>
+    public const string StaleDrain = "stale_drain";
+    /// <summary>The instance's agent reported a spot interruption notice.</summary>
+    public const string SpotInterruption = "spot_interruption";
+    /// <summary>A termination the autoscaler would make is held: the instance runs a task tagged do_not_disrupt.</summary>
+    public const string DoNotDisrupt = "do_not_disrupt";
 }
 
 /// <summary>One decision; <see cref="Tasks"/> are the tasks it concerns (re-queued, failed or held).</summary>

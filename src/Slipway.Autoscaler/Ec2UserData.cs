@@ -54,6 +54,10 @@ public static partial class Ec2UserData
         };
         foreach (var queue in request.Queues)
             agent.AddRange(["--queue", queue]);
+        // A spot instance's agent watches for the reclaim notice (at SLIPWAY_IMDS, as above), re-queues its tasks at once and
+        // reports it, so the autoscaler replaces the machine before EC2 takes it.
+        if (request.Offering.Market == Market.Spot)
+            agent.Add("--watch-spot-notice");
         agent.AddRange(ec2.AgentArguments);
         // The agent runs in the foreground; whatever ends it (idle, unreachable server, a refused token), the machine then
         // shuts down, which InstanceInitiatedShutdownBehavior=terminate turns into a terminate: nothing idles on.

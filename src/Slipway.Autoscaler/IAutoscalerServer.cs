@@ -19,6 +19,9 @@ public interface IAutoscalerServer
 
     Task HoldTaskAsync(string task, string message, CancellationToken ct);
 
+    /// <summary>Marks workers draining (the server hands them no task and tells their agents) or, with <paramref name="drain"/> false, takes the mark off.</summary>
+    Task DrainWorkersAsync(IReadOnlyList<string> workers, bool drain, string reason, CancellationToken ct);
+
     Task UnregisterWorkersAsync(IReadOnlyList<string> workers, CancellationToken ct);
 
     /// <summary>The launches ended: their enrollment tokens stop working and the key pairs their instances enrolled for are revoked.</summary>

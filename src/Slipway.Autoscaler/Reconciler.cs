@@ -93,8 +93,32 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
             return;
         }
         if (busy.Count > 0)
+        {
             record.RunningTasks = busy.ToDictionary(w => w.Id, w => w.Task!, StringComparer.Ordinal);
-        if (instance is { State: ProviderInstanceState.Gone } || (instance is null && record.Seen))
+            record.ProtectedTasks = busy.Where(w => w.DoNotDisrupt).Select(w => w.Task!).ToList();
+        }
+        else if (workers.Count > 0)
+        {
+            record.ProtectedTasks = [];
+        }
+        if (record.ProtectedTasks.Count == 0)
+            record.DisruptionHeld = false;
+        if (workers.FirstOrDefault(w => w.Interruption is not null) is { } interrupted)
+        {
+            // Only what its workers still run now: the agent re-queues its own tasks on the notice.
+            record.RunningTasks = busy.ToDictionary(w => w.Id, w => w.Task!, StringComparer.Ordinal);
+            Interrupt(record, interrupted.Interruption!, state, decisions, now);
+            return;
+        }
+        var gone = instance is { State: ProviderInstanceState.Gone } || (instance is null && record.Seen);
+        if (record.Status == InstanceStatus.Draining && busy.Count == 0 && record.RunningTasks.Count == 0 && (gone || (workers.Count == 0 && record.Workers.Count > 0)))
+        {
+            // A drained agent stops by itself once idle (slipway agent does): the end it was told to make, not a loss.
+            End(record, state, decisions, now, InstanceStatus.Terminated, DecisionAction.Terminate, Reasons.Drained,
+                gone ? "its agent stopped after draining and the instance ended" : "its agent stopped after draining");
+            return;
+        }
+        if (gone)
         {
             Lose(record, state, decisions, now, Reasons.InstanceGone, instance?.Detail ?? "the provider no longer lists it");
             return;
@@ -115,20 +139,46 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
                 record.LastBusyAt = now;
                 if (record.Status == InstanceStatus.Draining)
                 {
+                    // It took a task in the race between the pass's read and the drain mark: it stays, and serves again.
                     record.Status = InstanceStatus.Ready;
                     record.DrainStartedAt = null;
+                    record.DrainSentAt = null;
                     decisions.Add(new Decision(DecisionAction.Undrain, Reasons.TookTask, record.Resource, record.LaunchId, record.InstanceId,
-                        "a worker took a task while it drained"));
+                        "a worker took a task while it drained")
+                    { Workers = record.Workers.ToList() });
                 }
             }
             else
             {
                 record.RunningTasks = [];
             }
+            if (record.Status == InstanceStatus.Ready && workers.Where(w => w.Draining).Select(w => w.Id).ToList() is { Count: > 0 } stale)
+            {
+                // A drain mark the records do not explain (a drain sent just before a restart lost its record): taken off, or
+                // the worker would never take work again.
+                decisions.Add(new Decision(DecisionAction.Undrain, Reasons.StaleDrain, record.Resource, record.LaunchId, record.InstanceId,
+                    "its workers were marked draining, but it is not being drained")
+                { Workers = stale });
+            }
         }
         else if (record.Status is InstanceStatus.Ready or InstanceStatus.Draining && now - (record.LastWorkerSeenAt ?? record.ReadyAt ?? now) > config.WorkerLost)
         {
-            Lose(record, state, decisions, now, Reasons.WorkerLost, $"no worker of it has reported for {config.WorkerLost.TotalSeconds:0} s");
+            var silent = now - (record.LastWorkerSeenAt ?? record.ReadyAt ?? now);
+            if (record.ProtectedTasks.Count > 0 && silent <= config.WorkerLost + config.DrainTimeout)
+            {
+                // The provider still runs it and its task is tagged do_not_disrupt: the task's own process may well outlive a
+                // crashed agent, so the machine gets a drain timeout more before it is given up as lost.
+                if (!record.DisruptionHeld)
+                {
+                    record.DisruptionHeld = true;
+                    decisions.Add(new Decision(DecisionAction.Keep, Reasons.DoNotDisrupt, record.Resource, record.LaunchId, record.InstanceId,
+                        $"no worker of it has reported for {silent.TotalSeconds:0} s, but its task {string.Join(", ", record.ProtectedTasks)} is tagged "
+                        + $"{WorkerView.DoNotDisruptTag}; kept {config.DrainTimeout.TotalSeconds:0} s more")
+                    { Tasks = record.ProtectedTasks.ToList() });
+                }
+                return;
+            }
+            Lose(record, state, decisions, now, Reasons.WorkerLost, $"no worker of it has reported for {silent.TotalSeconds:0} s");
             return;
         }
 
@@ -145,19 +195,71 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
                     $"no agent registered within {timeout.TotalSeconds:0} s; offering {record.Offering.Key} backed off for {config.Backoff.TotalSeconds:0} s");
             }
         }
-        else if (record.Status == InstanceStatus.Draining && now - record.DrainStartedAt >= config.DrainRecheck)
+        else if (record.Status == InstanceStatus.Draining)
+        {
+            Recheck(record, workers, state, decisions, now);
+        }
+    }
+
+    /// <summary>
+    /// A draining instance is terminated once every worker of it shows the server's drain mark and none took a task (then no
+    /// task can reach it); an unconfirmed drain is sent again; past the drain timeout it is terminated anyway, its tasks
+    /// released as a lost instance's are.
+    /// </summary>
+    private void Recheck(InstanceRecord record, List<WorkerView> workers, AutoscalerState state, List<Decision> decisions, DateTimeOffset now)
+    {
+        var draining = now - (record.DrainStartedAt ?? now);
+        if (draining >= config.DrainTimeout)
+        {
+            var tasks = record.RunningTasks.Count;
+            End(record, state, decisions, now, InstanceStatus.Terminated, DecisionAction.Terminate, Reasons.DrainTimeout,
+                $"still not drained {config.DrainTimeout.TotalSeconds:0} s after draining began" + (tasks > 0 ? $"; its {tasks} task(s) released" : ""));
+            ReleaseTasks(record, state, decisions, Reasons.DrainTimeout, $"drain timeout of {config.DrainTimeout.TotalSeconds:0} s");
+            return;
+        }
+        if (draining < config.DrainRecheck)
+            return;
+        if (workers.Count > 0 && workers.All(w => w.Draining && w.Task is null))
         {
             End(record, state, decisions, now, InstanceStatus.Terminated, DecisionAction.Terminate, Reasons.Idle,
-                $"still idle {config.DrainRecheck.TotalSeconds:0.#} s after draining");
+                $"still idle {draining.TotalSeconds:0.#} s after draining, its {workers.Count} worker(s) marked draining on the server");
+            return;
+        }
+        if (now - (record.DrainSentAt ?? record.DrainStartedAt ?? now) >= config.DrainRecheck)
+        {
+            record.DrainSentAt = now;
+            decisions.Add(new Decision(DecisionAction.Drain, Reasons.DrainUnconfirmed, record.Resource, record.LaunchId, record.InstanceId,
+                "not every worker shows the drain mark yet; sent again")
+            { Workers = record.Workers.ToList() });
         }
     }
 
     /// <summary>The instance is gone or its agent is: its running tasks are re-queued at once (within the retry limit) or failed, naming it.</summary>
     private void Lose(InstanceRecord record, AutoscalerState state, List<Decision> decisions, DateTimeOffset now, string reason, string detail)
     {
-        var name = record.InstanceId ?? record.LaunchId;
         state.Interruptions[record.Resource] = state.Interruptions.GetValueOrDefault(record.Resource) + 1;
         End(record, state, decisions, now, InstanceStatus.Lost, DecisionAction.Lost, reason, detail);
+        ReleaseTasks(record, state, decisions, reason, detail);
+    }
+
+    /// <summary>
+    /// The agent read the provider's interruption notice (it has stopped taking work and re-queued its tasks itself): the
+    /// instance is terminated before the provider takes it, the offering backed off so the replacement is sought elsewhere, and
+    /// whatever its workers still show running is released as a lost instance's tasks are.
+    /// </summary>
+    private void Interrupt(InstanceRecord record, string notice, AutoscalerState state, List<Decision> decisions, DateTimeOffset now)
+    {
+        state.Backoffs[record.Offering.Key] = now + config.Backoff;
+        state.Interruptions[record.Resource] = state.Interruptions.GetValueOrDefault(record.Resource) + 1;
+        End(record, state, decisions, now, InstanceStatus.Interrupted, DecisionAction.Terminate, Reasons.SpotInterruption,
+            $"its agent reported: {notice}; offering {record.Offering.Key} backed off for {config.Backoff.TotalSeconds:0} s");
+        ReleaseTasks(record, state, decisions, Reasons.SpotInterruption, notice);
+    }
+
+    /// <summary>The tasks an ended instance still ran: re-queued at once (within the retry limit) or failed, naming the instance.</summary>
+    private void ReleaseTasks(InstanceRecord record, AutoscalerState state, List<Decision> decisions, string reason, string detail)
+    {
+        var name = record.InstanceId ?? record.LaunchId;
         foreach (var (worker, task) in record.RunningTasks)
         {
             var count = state.Requeues.GetValueOrDefault(task);
@@ -188,13 +290,18 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
         decisions.Add(new Decision(action, reason, record.Resource, record.LaunchId, record.InstanceId, detail) { Workers = record.Workers.ToList() });
     }
 
-    /// <summary>A ready instance idle past the timeout is drained (no longer counted as capacity), never below the resource's minimum.</summary>
+    /// <summary>
+    /// A ready instance idle past the timeout is drained (no longer counted as capacity), never below the resource's minimum,
+    /// and no more at once than its disruption budget allows (those already draining count against it).
+    /// </summary>
     private void DrainIdle(AutoscalerState state, Dictionary<string, List<WorkerView>> workers, List<Decision> decisions, DateTimeOffset now)
     {
         foreach (var group in state.Live.GroupBy(r => r.Resource))
         {
             var min = config.Resources.TryGetValue(group.Key, out var resource) ? resource.MinInstances : 0;
             var kept = group.Count(r => r.Status != InstanceStatus.Draining);
+            var disrupting = group.Count(r => r.Status == InstanceStatus.Draining);
+            var allowed = resource?.MaxDisruptions?.Allowed(group.Count()) ?? int.MaxValue;
             var idle = group
                 .Where(r => r.Status == InstanceStatus.Ready && r.RunningTasks.Count == 0
                             && workers.GetValueOrDefault(r.LaunchId)?.All(w => w.Task is null) != false
@@ -202,13 +309,16 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
                 .OrderBy(r => Max(r.ReadyAt, r.LastBusyAt));
             foreach (var record in idle)
             {
-                if (kept <= min)
+                if (kept <= min || disrupting >= allowed)
                     break;
+                disrupting++;
                 record.Status = InstanceStatus.Draining;
                 record.DrainStartedAt = now;
+                record.DrainSentAt = now;
                 kept--;
                 decisions.Add(new Decision(DecisionAction.Drain, Reasons.Idle, record.Resource, record.LaunchId, record.InstanceId,
-                    $"idle for {(now - Max(record.ReadyAt, record.LastBusyAt)).TotalSeconds:0} s"));
+                    $"idle for {(now - Max(record.ReadyAt, record.LastBusyAt)).TotalSeconds:0} s")
+                { Workers = record.Workers.ToList() });
             }
         }
     }

@@ -21,9 +21,28 @@ public sealed class ServerConnection(SlipwayClient client) : IAutoscalerServer, 
             .ToDictionary(q => q.Name, q => q.Entries, StringComparer.Ordinal);
         var list = (await workers.ConfigureAwait(false))["workers"] as JsonArray ?? [];
         var views = list.OfType<JsonObject>()
-            .Select(w => new WorkerView(w["id"]?.GetValue<string>() ?? "", w["task"] is JsonObject t ? t["id"]?.GetValue<string>() : null))
+            .Select(w => new WorkerView(w["id"]?.GetValue<string>() ?? "", w["task"] is JsonObject t ? t["id"]?.GetValue<string>() : null,
+                w["drain_state"]?.GetValue<string>() == "draining", w["interruption"]?.GetValue<string>()))
             .Where(w => w.Id.Length > 0).ToList();
-        return (queued, views);
+        return (queued, await MarkDoNotDisruptAsync(views, ct).ConfigureAwait(false));
+    }
+
+    /// <summary>Which running tasks are tagged do_not_disrupt: one read of the busy workers' tasks, none when all are idle.</summary>
+    private async Task<List<WorkerView>> MarkDoNotDisruptAsync(List<WorkerView> workers, CancellationToken ct)
+    {
+        var running = workers.Where(w => w.Task is not null).Select(w => w.Task!).Distinct(StringComparer.Ordinal).ToList();
+        if (running.Count == 0)
+            return workers;
+        var data = await client.CallAsync("tasks.get_all", new JsonObject
+        {
+            ["id"] = new JsonArray(running.Select(t => (JsonNode?)t).ToArray()),
+            ["only_fields"] = new JsonArray("id", "tags", "system_tags"),
+            ["search_hidden"] = true,
+        }, ct).ConfigureAwait(false);
+        var marked = (data["tasks"] as JsonArray ?? []).OfType<JsonObject>()
+            .Where(t => new[] { t["tags"], t["system_tags"] }.OfType<JsonArray>().SelectMany(a => a).Any(tag => tag?.GetValue<string>() == WorkerView.DoNotDisruptTag))
+            .Select(t => t["id"]?.GetValue<string>()).ToHashSet(StringComparer.Ordinal);
+        return marked.Count == 0 ? workers : workers.Select(w => w.Task is { } task && marked.Contains(task) ? w with { DoNotDisrupt = true } : w).ToList();
     }
 
     public async Task<AutoscalerState?> LoadStateAsync(string scaler, CancellationToken ct)
@@ -58,6 +77,12 @@ public sealed class ServerConnection(SlipwayClient client) : IAutoscalerServer, 
 
     public Task HoldTaskAsync(string task, string message, CancellationToken ct) =>
         client.CallAsync("autoscaler.hold_task", new JsonObject { ["task"] = task, ["message"] = message }, ct);
+
+    public Task DrainWorkersAsync(IReadOnlyList<string> workers, bool drain, string reason, CancellationToken ct) =>
+        client.CallAsync("autoscaler.drain_workers", new JsonObject
+        {
+            ["workers"] = new JsonArray(workers.Select(w => (JsonNode?)w).ToArray()), ["drain"] = drain, ["reason"] = reason,
+        }, ct);
 
     public async Task UnregisterWorkersAsync(IReadOnlyList<string> workers, CancellationToken ct)
     {

@@ -19,6 +19,7 @@ using Slipway.Server.Domain.Queues;
 using Slipway.Server.Domain.Serving;
 using Slipway.Server.Domain.StoredFiles;
 using Slipway.Server.Domain.Tasks;
+using Slipway.Server.Domain.Workers;
 using Slipway.Server.Files;
 using Slipway.Server.Storage;
 using Slipway.Server.Web;
@@ -215,6 +216,7 @@ public sealed partial class SlipwayServer : IAsyncDisposable
         services.AddSingleton<DatasetsApi>();
         services.AddSingleton<AuditApi>();
         services.AddSingleton<LostTasks>();
+        services.AddSingleton<WorkerDrain>();
         services.AddSingleton<AutoscalerApi>();
         services.AddSingleton<ServingApi>();
         services.AddSingleton<ViewsApi>();

@@ -50,10 +50,14 @@ public sealed class AgentCommandTests
     [Theory]
     [InlineData("agent")]
     [InlineData("agent", "--queue", "q", "--slots", "0")]
+    [InlineData("agent", "--queue", "q", "--watch-spot-notice", "--imds", "169.254.169.254")]
+    [InlineData("agent", "--queue", "q", "--imds", "ftp://metadata")]
     public async Task Bad_arguments_are_usage_errors(params string[] args)
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
         Assert.Equal(ExitCodes.Usage, await Cli.RunAsync(args, output, error));
+        if (args.Contains("--imds"))
+            Assert.Contains("--imds wants an http URL", error.ToString(), StringComparison.Ordinal);
     }
 }

@@ -43,6 +43,26 @@ public sealed class AutoscalerApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_worker_whose_task_is_tagged_do_not_disrupt_is_read_as_such()
+    {
+        async Task<string> RunningAsync(string worker, params string[] tags)
+        {
+            var id = (await _client.CallAsync("tasks.create", new JsonObject
+            {
+                ["name"] = worker, ["type"] = "training", ["tags"] = new JsonArray(tags.Select(t => (JsonNode?)t).ToArray()),
+            }))["id"]!.GetValue<string>();
+            await _client.CallAsync("workers.status_report", new JsonObject { ["worker"] = worker, ["timestamp"] = 1, ["task"] = id });
+            return id;
+        }
+        await RunningAsync("as:r:l1:cpu:0", "do_not_disrupt");
+        await RunningAsync("as:r:l2:cpu:0", "other");
+        await _client.CallAsync("workers.status_report", new JsonObject { ["worker"] = "as:r:l3:cpu:0", ["timestamp"] = 1 });
+        var (_, workers) = await new ServerConnection(_client).ReadAsync(["default"], default);
+        Assert.Equal(["as:r:l1:cpu:0"], workers.Where(w => w.DoNotDisrupt).Select(w => w.Id));
+        Assert.Equal(3, workers.Count);
+    }
+
+    [Fact]
     public async Task Decisions_are_appended_and_read_newest_first()
     {
         var connection = new ServerConnection(_client);
@@ -102,5 +122,12 @@ public sealed class AutoscalerApiTests : IAsyncLifetime
         using var member = new SlipwayClient(options);
         var e = await Assert.ThrowsAsync<SlipwayException>(() => member.CallAsync("autoscaler.get_all", []));
         Assert.Equal(403, e.ResultCode);
+        // Nor drain a worker, not even its own.
+        await member.CallAsync("workers.status_report", new JsonObject { ["worker"] = "m:cpu:0", ["timestamp"] = 1 });
+        e = await Assert.ThrowsAsync<SlipwayException>(() =>
+            member.CallAsync("autoscaler.drain_workers", new JsonObject { ["workers"] = new JsonArray("m:cpu:0"), ["reason"] = "x" }));
+        Assert.Equal(403, e.ResultCode);
+        var worker = (await _client.CallAsync("workers.get_all", []))["workers"]!.AsArray().Single(w => w!["id"]!.GetValue<string>() == "m:cpu:0");
+        Assert.Null(worker!["drain_state"]);
     }
 }

@@ -36,6 +36,37 @@ public sealed class AutoscalerConfigTests
         Assert.Throws<AutoscalerConfigException>(() => AutoscalerConfig.Parse("{ nope"));
     }
 
+    [Theory]
+    [InlineData("\"3\"", "resources.r.max_disruptions: \"3\" is a number in quotes; write 3 for a count, or \"3%\" for a percentage")]
+    [InlineData("-1", "resources.r.max_disruptions: -1 is negative; use a count of 0 or more, or a percentage such as \"20%\"")]
+    [InlineData("\"-5%\"", "resources.r.max_disruptions: \"-5%\" is negative; use 0% to 100%")]
+    [InlineData("\"120%\"", "resources.r.max_disruptions: \"120%\" is more than 100%")]
+    [InlineData("\"lots\"", "resources.r.max_disruptions: \"lots\" is neither a count (such as 2) nor a percentage (such as \"20%\")")]
+    [InlineData("2.5", "resources.r.max_disruptions: 2.5 is not a whole number of instances")]
+    [InlineData("[1]", "resources.r.max_disruptions: a list is neither a count (such as 2) nor a percentage (such as \"20%\")")]
+    public void A_bad_disruption_budget_is_named_with_the_others(string value, string problem)
+    {
+        var config = AutoscalerConfig.Parse($$"""
+            { "queues": { "default": ["r"] }, "resources": { "r": { "max_instances": 3, "max_disruptions": {{value}} } }, "max_instances": 0 }
+            """);
+        var problems = config.Problems(["local"], ["default"]);
+        Assert.Contains(problem, problems);
+        Assert.Contains("max_instances must be at least 1", problems); // not the first problem only
+    }
+
+    [Theory]
+    [InlineData("2", 2, 10)]
+    [InlineData("0", 0, 10)]
+    [InlineData("\"20%\"", 2, 10)]
+    [InlineData("\"20%\"", 1, 3)]
+    [InlineData("\" 100% \"", 3, 3)]
+    public void A_good_disruption_budget_allows_a_count_or_a_share_rounded_up(string value, int allowed, int instances)
+    {
+        var config = AutoscalerConfig.Parse($$"""{ "queues": { "default": ["r"] }, "resources": { "r": { "max_instances": 10, "max_disruptions": {{value}} } } }""");
+        Assert.Empty(config.Problems(["local"], ["default"]));
+        Assert.Equal(allowed, config.Resources["r"].MaxDisruptions!.Allowed(instances));
+    }
+
     [Fact]
     public void A_good_file_has_no_problems()
     {

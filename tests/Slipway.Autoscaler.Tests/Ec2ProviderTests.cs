@@ -96,6 +96,7 @@ public sealed class Ec2ProviderTests : IDisposable
         Assert.Contains("'--enroll-server' 'http://slipway.test:8008'", script, StringComparison.Ordinal);
         Assert.Contains($"'--worker-id' '{request.WorkerPrefix}'", script, StringComparison.Ordinal);
         Assert.Contains("'--queue' 'q' '--queue' 'q2'", script, StringComparison.Ordinal);
+        Assert.Contains("'--watch-spot-notice'", script, StringComparison.Ordinal); // a spot launch's agent watches for the reclaim
         Assert.Contains("X-aws-ec2-metadata-token", script, StringComparison.Ordinal);
         Assert.DoesNotContain("set -x", script, StringComparison.Ordinal);
         Assert.DoesNotContain("CLEARML_API_SECRET_KEY", script, StringComparison.Ordinal);
@@ -231,16 +232,18 @@ public sealed class Ec2ProviderTests : IDisposable
         Assert.Empty(Config().Problems(["local", "ec2"]));
     }
 
-    [Fact]
-    public void The_READMEs_ec2_example_is_a_valid_configuration()
+    [Theory]
+    [InlineData("aws1", "g5", "ec2")]
+    [InlineData("box1", "cpu", "local")]
+    public void The_READMEs_examples_are_valid_configurations(string name, string resource, string provider)
     {
         var readme = File.ReadAllText(Path.Combine(Repository(), "README.md"));
-        var start = readme.IndexOf("{\n  \"name\": \"aws1\"", StringComparison.Ordinal);
-        Assert.True(start >= 0, "the README has the ec2 example");
+        var start = readme.IndexOf($"{{\n  \"name\": \"{name}\"", StringComparison.Ordinal);
+        Assert.True(start >= 0, $"the README has the {name} example");
         var json = readme[start..readme.IndexOf("```", start, StringComparison.Ordinal)];
         var config = AutoscalerConfig.Parse(json);
         Assert.Empty(config.Problems(["local", "ec2"]));
-        Assert.Equal("ec2", config.Resources["g5"].Provider);
+        Assert.Equal(provider, config.Resources[resource].Provider);
 
         static string Repository()
         {

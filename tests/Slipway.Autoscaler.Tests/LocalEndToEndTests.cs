@@ -62,7 +62,7 @@ public sealed class LocalEndToEndTests : IAsyncLifetime
         return config;
     }
 
-    private async Task<string> EnqueueAsync(string name, string script)
+    private async Task<string> EnqueueAsync(string name, string script, string queue = "q")
     {
         var data = await _client.CallAsync("tasks.create", new JsonObject
         {
@@ -70,7 +70,7 @@ public sealed class LocalEndToEndTests : IAsyncLifetime
             ["script"] = new JsonObject { ["binary"] = "bash", ["entry_point"] = "task.sh", ["diff"] = script },
         });
         var id = data["id"]!.GetValue<string>();
-        await _client.Tasks.EnqueueAsync(id, "q");
+        await _client.Tasks.EnqueueAsync(id, queue);
         return id;
     }
 
@@ -127,7 +127,9 @@ public sealed class LocalEndToEndTests : IAsyncLifetime
         var stops = events.Where(e => Action(e) == "terminate").ToList();
         Assert.InRange(launches.Count, 1, 3); // never more than the max, and no relaunch
         Assert.Equal(launches.Select(e => e["launch_id"]!.GetValue<string>()).Order(), stops.Select(e => e["launch_id"]!.GetValue<string>()).Order());
-        Assert.All(stops, e => Assert.Equal("idle", e["reason"]!.GetValue<string>()));
+        // Each was drained through the server first; it ended at the recheck, or its agent stopped by itself on the drain mark.
+        Assert.All(stops, e => Assert.Contains(e["reason"]!.GetValue<string>(), new[] { "idle", "drained" }));
+        Assert.All(stops, e => Assert.Contains(events.Take(events.IndexOf(e)), d => Action(d) == "drain" && d["launch_id"]?.GetValue<string>() == e["launch_id"]!.GetValue<string>()));
         // Never more than 3 at once, by the log too.
         var live = 0;
         foreach (var e in events)
@@ -135,6 +137,54 @@ public sealed class LocalEndToEndTests : IAsyncLifetime
             live += Action(e) == "launch" ? 1 : Action(e) == "terminate" ? -1 : 0;
             Assert.InRange(live, 0, 3);
         }
+    }
+
+    [Fact]
+    public async Task Launches_stop_at_the_hourly_budget_the_held_task_says_why_and_runs_once_spend_allows()
+    {
+        await _client.Queues.CreateAsync("a");
+        await _client.Queues.CreateAsync("b");
+        var config = Config();
+        config.Queues.Clear();
+        config.Resources.Clear();
+        // Two resources at $1/h each under a $1.50/h cap: only one instance can run at a time.
+        foreach (var name in new[] { "a", "b" })
+        {
+            config.Queues[name] = [name];
+            config.Resources[name] = new ResourceConfig { Provider = "local", MaxInstances = 1, Markets = [new MarketConfig { PriceUsdPerHour = 1m }] };
+        }
+        config.Budget = new BudgetConfig { MaxUsdPerHour = 1.5m };
+        var provider = Provider();
+        var loop = new AutoscalerLoop(config, new ServerConnection(_client), [provider]);
+        await loop.StartAsync(default);
+        using var stop = new CancellationTokenSource();
+        var run = loop.RunAsync(stop.Token);
+        try
+        {
+            var first = await EnqueueAsync("first", "sleep 2\n", "a");
+            await Poll.UntilAsync(async () => (await _client.Tasks.GetAsync(first)).Status, s => s == "in_progress", TimeSpan.FromSeconds(60), "the first task running");
+            var second = await EnqueueAsync("second", "echo ran\n", "b");
+            var held = await Poll.UntilAsync(async () => await _client.Tasks.GetAsync(second), t => t.StatusMessage?.StartsWith("budget:", StringComparison.Ordinal) == true,
+                TimeSpan.FromSeconds(30), "the second task held back by the budget");
+            Assert.Equal("queued", held.Status);
+            Assert.Contains("hourly cap $1.5/h reached ($1/h running, the next instance costs $1/h)", held.StatusMessage, StringComparison.Ordinal);
+
+            // The first instance finishes, idles out and stops: then the second one may start.
+            Assert.Equal("completed", (await Poll.UntilAsync(async () => await _client.Tasks.GetAsync(second), t => t.IsFinished, TimeSpan.FromSeconds(90), "the second task finished")).Status);
+            Assert.Equal("completed", (await _client.Tasks.GetAsync(first)).Status);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        }
+        var events = await EventsAsync();
+        Assert.Contains(events, e => Action(e) == "hold" && e["reason"]!.GetValue<string>() == Reasons.BudgetHourly);
+        var launches = events.Where(e => Action(e) == "launch").Select(e => e["resource"]!.GetValue<string>()).ToList();
+        Assert.Equal(["a", "b"], launches);
+        // Never both at once: b's launch comes after a's stop.
+        var firstStop = events.FindIndex(e => Action(e) == "terminate" && e["resource"]!.GetValue<string>() == "a");
+        Assert.InRange(firstStop, 0, events.FindIndex(e => Action(e) == "launch" && e["resource"]!.GetValue<string>() == "b"));
     }
 
     [Theory]

@@ -98,7 +98,10 @@ public sealed class ReconcilerTests
         _clock.Advance(TimeSpan.FromSeconds(61));
         var drained = reconciler.Decide(Snapshot(0, workers, listed), _state).Decisions.Where(d => d.Action == DecisionAction.Drain).ToList();
         Assert.Single(drained); // the other one is kept: min_instances 1
+        Assert.Equal([$"as1:small:{drained[0].LaunchId}:cpu:0"], drained[0].Workers); // the workers the server is to mark
 
+        // The server shows the drain mark: at the recheck nothing can reach it any more.
+        workers = workers.Select(w => w with { Draining = w.Id.Contains(drained[0].LaunchId!, StringComparison.Ordinal) }).ToList();
         _clock.Advance(TimeSpan.FromSeconds(5));
         var terminate = Assert.Single(reconciler.Decide(Snapshot(0, workers, listed), _state).Decisions, d => d.Action == DecisionAction.Terminate);
         Assert.Equal(Reasons.Idle, terminate.Reason);
@@ -116,11 +119,128 @@ public sealed class ReconcilerTests
         _clock.Advance(TimeSpan.FromSeconds(61));
         Assert.Contains(reconciler.Decide(Snapshot(0, [Worker(instance)], [Running(instance)]), _state).Decisions, d => d.Action == DecisionAction.Drain);
         _clock.Advance(TimeSpan.FromSeconds(2));
-        var plan = reconciler.Decide(Snapshot(0, [Worker(instance, task: "t9")], [Running(instance)]), _state);
-        Assert.Contains(plan.Decisions, d => d.Action == DecisionAction.Undrain && d.Reason == Reasons.TookTask);
+        var plan = reconciler.Decide(Snapshot(0, [Worker(instance, task: "t9") with { Draining = true }], [Running(instance)]), _state);
+        var undrain = Assert.Single(plan.Decisions, d => d.Action == DecisionAction.Undrain && d.Reason == Reasons.TookTask);
+        Assert.Equal([Worker(instance).Id], undrain.Workers); // the server takes the mark off, so the agent serves on
         _clock.Advance(TimeSpan.FromSeconds(10));
         Assert.DoesNotContain(reconciler.Decide(Snapshot(0, [Worker(instance, task: "t9")], [Running(instance)]), _state).Decisions,
             d => d.Action == DecisionAction.Terminate);
+    }
+
+    /// <summary>A ready instance, idle past the timeout and drained at the returned moment.</summary>
+    private InstanceRecord Drained(Reconciler reconciler)
+    {
+        var instance = LaunchAll(reconciler, reconciler.Decide(Snapshot(1), _state)).Single();
+        reconciler.Decide(Snapshot(0, [Worker(instance)], [Running(instance)]), _state);
+        _clock.Advance(TimeSpan.FromSeconds(61));
+        Assert.Contains(reconciler.Decide(Snapshot(0, [Worker(instance)], [Running(instance)]), _state).Decisions, d => d.Action == DecisionAction.Drain);
+        return instance;
+    }
+
+    [Fact]
+    public void An_unconfirmed_drain_is_sent_again_at_each_recheck_and_the_drain_timeout_terminates_anyway_releasing_its_task()
+    {
+        var reconciler = Reconciler(Config(c => c.DrainTimeoutSeconds = 30));
+        var instance = Drained(reconciler);
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        // The server does not show the mark (the drain call failed): not terminated, sent again.
+        var plan = reconciler.Decide(Snapshot(0, [Worker(instance)], [Running(instance)]), _state);
+        Assert.DoesNotContain(plan.Decisions, d => d.Action == DecisionAction.Terminate);
+        Assert.Equal([Worker(instance).Id], Assert.Single(plan.Decisions, d => d.Action == DecisionAction.Drain && d.Reason == Reasons.DrainUnconfirmed).Workers);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Empty(reconciler.Decide(Snapshot(0, [Worker(instance)], [Running(instance)]), _state).Decisions); // not every pass
+
+        // Its agent went silent holding a task it took in the race (the record knows it), sooner than worker_lost_seconds:
+        // at the timeout the task is released by the lost-instance rules.
+        _state.Live.Single().RunningTasks[Worker(instance).Id] = "t7";
+        _clock.Advance(TimeSpan.FromSeconds(25));
+        plan = reconciler.Decide(Snapshot(0, [], [Running(instance)]), _state);
+        var terminate = Assert.Single(plan.Decisions, d => d.Action == DecisionAction.Terminate);
+        Assert.Equal(Reasons.DrainTimeout, terminate.Reason);
+        var requeue = Assert.Single(plan.Decisions, d => d.Action == DecisionAction.RequeueTask);
+        Assert.Equal(["t7"], requeue.Tasks);
+        Assert.Empty(_state.Live);
+        Assert.Equal(InstanceStatus.Terminated, _state.Instances.Single().Status);
+    }
+
+    [Fact]
+    public void A_drained_agent_that_stops_by_itself_ends_its_instance_as_drained_not_lost()
+    {
+        var reconciler = Reconciler(Config());
+        var instance = Drained(reconciler);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        // The agent read the mark, unregistered its worker and exited; the provider shows the instance ended.
+        var plan = reconciler.Decide(Snapshot(0, [], [Running(instance) with { State = ProviderInstanceState.Gone }]), _state);
+        var terminate = Assert.Single(plan.Decisions);
+        Assert.Equal((DecisionAction.Terminate, Reasons.Drained), (terminate.Action, terminate.Reason));
+        Assert.Empty(_state.Interruptions);
+    }
+
+    [Fact]
+    public void A_drain_mark_no_record_explains_is_taken_off()
+    {
+        var reconciler = Reconciler(Config());
+        var instance = LaunchAll(reconciler, reconciler.Decide(Snapshot(1), _state)).Single();
+        reconciler.Decide(Snapshot(1, [Worker(instance)], [Running(instance)]), _state);
+        var plan = reconciler.Decide(Snapshot(1, [Worker(instance) with { Draining = true }], [Running(instance)]), _state);
+        var undrain = Assert.Single(plan.Decisions, d => d.Action == DecisionAction.Undrain);
+        Assert.Equal(Reasons.StaleDrain, undrain.Reason);
+        Assert.Equal([Worker(instance).Id], undrain.Workers);
+    }
+
+    [Theory]
+    [InlineData("2", new[] { 2, 2, 1 })]
+    [InlineData("\"20%\"", new[] { 1, 1, 1, 1, 1 })] // 20% of 5 is 1; then of 4, 3, 2, 1: rounded up, still 1
+    [InlineData("\"50%\"", new[] { 3, 1, 1 })] // 50% of 5, rounded up; then of 2, then of 1
+    public void Idle_scale_down_goes_in_waves_no_larger_than_the_disruption_budget(string budget, int[] waves)
+    {
+        var config = Config(c => c.Resources["small"].MaxDisruptions = AutoscalerConfig.Parse(
+            $$"""{ "resources": { "r": { "max_disruptions": {{budget}} } } }""").Resources["r"].MaxDisruptions);
+        var reconciler = Reconciler(config);
+        var instances = LaunchAll(reconciler, reconciler.Decide(Snapshot(5), _state));
+        reconciler.Decide(Snapshot(0, instances.Select(r => Worker(r)), instances.Select(Running)), _state);
+        _clock.Advance(TimeSpan.FromSeconds(61));
+        var seen = new List<int>();
+        for (var pass = 0; pass < 10 && _state.Live.Any(); pass++)
+        {
+            // The server shows the drain mark of every instance being drained.
+            var draining = _state.Live.Where(r => r.Status == InstanceStatus.Draining).Select(r => r.LaunchId).ToHashSet();
+            var live = _state.Live.ToList();
+            var plan = reconciler.Decide(Snapshot(0, live.Select(r => Worker(r) with { Draining = draining.Contains(r.LaunchId) }), live.Select(Running)), _state);
+            if (plan.Decisions.Count(d => d.Action == DecisionAction.Drain) is > 0 and var drains)
+                seen.Add(drains);
+            Assert.InRange(_state.Live.Count(r => r.Status == InstanceStatus.Draining), 0, waves.Max());
+            _clock.Advance(TimeSpan.FromSeconds(5));
+        }
+        Assert.Equal(waves, seen);
+        Assert.Empty(_state.Live);
+    }
+
+    [Fact]
+    public void A_reported_spot_interruption_terminates_the_instance_as_interrupted_backs_off_its_offering_and_replaces_it_on_demand()
+    {
+        var reconciler = Reconciler(Config(c => c.Resources["small"].Markets =
+        [
+            new MarketConfig { Market = Market.Spot, PriceUsdPerHour = 0.3m },
+            new MarketConfig { Market = Market.OnDemand, PriceUsdPerHour = 1m },
+        ], slots: 2));
+        var spot = LaunchAll(reconciler, reconciler.Decide(Snapshot(2), _state)).Single();
+        reconciler.Decide(Snapshot(0, [Worker(spot, 0, "t1"), Worker(spot, 1, "t2")], [Running(spot)]), _state);
+
+        // Slot 0's agent re-queued its task and reports the notice; slot 1 still shows its task (its re-queue is not through yet).
+        const string notice = "spot interruption notice: EC2 will terminate this instance at 2026-12-04T22:10:00Z";
+        var plan = reconciler.Decide(Snapshot(1, [Worker(spot, 0) with { Interruption = notice }, Worker(spot, 1, "t2")], [Running(spot)]), _state);
+        var terminate = Assert.Single(plan.Decisions, d => d.Action == DecisionAction.Terminate);
+        Assert.Equal(Reasons.SpotInterruption, terminate.Reason);
+        Assert.Contains(notice, terminate.Detail, StringComparison.Ordinal);
+        Assert.Equal(InstanceStatus.Interrupted, _state.Instances.Single(r => r.LaunchId == spot.LaunchId).Status);
+        Assert.Equal(1, _state.Interruptions["small"]);
+        Assert.Contains(_state.Backoffs, b => b.Key == spot.Offering.Key);
+        // Only the task a worker still shows is released; the agent's own re-queue is not repeated.
+        Assert.Equal(["t2"], Assert.Single(plan.Decisions, d => d.Action == DecisionAction.RequeueTask).Tasks);
+        // The waiting task gets a replacement, on demand while spot is backed off.
+        var next = Assert.Single(plan.Launches);
+        Assert.Equal(Market.OnDemand, _state.Instances.Single(r => r.LaunchId == next.LaunchId).Market);
     }
 
     [Fact]
@@ -250,7 +370,8 @@ public sealed class ReconcilerTests
         Assert.Contains(reconciler.Decide(Snapshot(0, [Worker(instance)], [Running(instance)]), _state).Decisions, d => d.Action == DecisionAction.Drain);
         var asked = _clock.GetUtcNow();
         _clock.Advance(TimeSpan.FromSeconds(6));
-        Assert.Contains(reconciler.Decide(Snapshot(0, [Worker(instance)], [Running(instance)]), _state).Decisions, d => d.Action == DecisionAction.Terminate);
+        Assert.Contains(reconciler.Decide(Snapshot(0, [Worker(instance) with { Draining = true }], [Running(instance)]), _state).Decisions,
+            d => d.Action == DecisionAction.Terminate);
         _clock.Advance(TimeSpan.FromSeconds(1));
 
         // A listing asked for before the terminate still shows it running: nothing to do.
@@ -283,6 +404,37 @@ public sealed class ReconcilerTests
         _clock.Advance(TimeSpan.FromSeconds(31));
         Assert.Contains(reconciler.Decide(Snapshot(0, [], [Running(instance)]), _state).Decisions,
             d => d.Action == DecisionAction.Lost && d.Reason == Reasons.WorkerLost && d.InstanceId == "i-" + instance.LaunchId);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void An_instance_running_a_do_not_disrupt_task_gets_a_drain_timeout_more_before_its_silent_agent_is_given_up(bool marked)
+    {
+        var reconciler = Reconciler(Config(c =>
+        {
+            c.WorkerLostSeconds = 30;
+            c.DrainTimeoutSeconds = 60;
+        }));
+        var instance = LaunchAll(reconciler, reconciler.Decide(Snapshot(1), _state)).Single();
+        reconciler.Decide(Snapshot(0, [Worker(instance, task: "t1") with { DoNotDisrupt = marked }], [Running(instance)]), _state);
+        _clock.Advance(TimeSpan.FromSeconds(31));
+        var plan = reconciler.Decide(Snapshot(0, [], [Running(instance)]), _state);
+        if (!marked)
+        {
+            Assert.Contains(plan.Decisions, d => d.Action == DecisionAction.Lost && d.Reason == Reasons.WorkerLost);
+            return;
+        }
+        var keep = Assert.Single(plan.Decisions);
+        Assert.Equal((DecisionAction.Keep, Reasons.DoNotDisrupt, "t1"), (keep.Action, keep.Reason, keep.Tasks.Single()));
+        _clock.Advance(TimeSpan.FromSeconds(30));
+        Assert.Empty(reconciler.Decide(Snapshot(0, [], [Running(instance)]), _state).Decisions); // logged once, still kept
+        Assert.Single(_state.Live);
+
+        _clock.Advance(TimeSpan.FromSeconds(31));
+        plan = reconciler.Decide(Snapshot(0, [], [Running(instance)]), _state);
+        Assert.Contains(plan.Decisions, d => d.Action == DecisionAction.Lost && d.Reason == Reasons.WorkerLost);
+        Assert.Equal(["t1"], Assert.Single(plan.Decisions, d => d.Action == DecisionAction.RequeueTask).Tasks);
     }
 
     [Fact]

@@ -33,7 +33,7 @@ public sealed class Simulator(IReadOnlyList<TraceTask> trace, int seed = 14, dec
             var live = world.Live.ToList();
             var snapshot = new ClusterSnapshot(
                 new Dictionary<string, IReadOnlyList<string>> { [queue] = world.Queue.Select(t => ids[t]).ToList() },
-                live.Where(i => i.ReadyAt <= now).Select(i => new WorkerView($"{config.Name}:{resource}:{i.LaunchId}:cpu:0", i.Task is { } t ? ids[t] : null)).ToList(),
+                live.Where(i => i.ReadyAt <= now).Select(i => new WorkerView($"{config.Name}:{resource}:{i.LaunchId}:cpu:0", i.Task is { } t ? ids[t] : null, i.Draining)).ToList(),
                 live.Select(i => new ProviderInstance("sim-" + i.LaunchId, i.LaunchId, resource, ProviderInstanceState.Running)).ToList());
             var need = world.Queue.Count - live.Count(i => i.Task is null);
             var plan = reconciler.Decide(snapshot, state);
@@ -44,6 +44,9 @@ public sealed class Simulator(IReadOnlyList<TraceTask> trace, int seed = 14, dec
                     case DecisionAction.Launch:
                         world.Launch(decision.LaunchId!, now, need-- <= 0);
                         Reconciler.Launched(state, decision.LaunchId!, "sim-" + decision.LaunchId);
+                        break;
+                    case DecisionAction.Drain or DecisionAction.Undrain when decision.LaunchId is { } drained:
+                        world.Drain(drained, decision.Action == DecisionAction.Drain);
                         break;
                     case DecisionAction.Terminate or DecisionAction.Lost when decision.LaunchId is { } id:
                         world.Terminate(id, now);
@@ -117,6 +120,9 @@ public sealed class Simulator(IReadOnlyList<TraceTask> trace, int seed = 14, dec
         public TimeSpan? Terminated { get; set; }
         public int? Task { get; set; }
         public TimeSpan TaskEnds { get; set; }
+
+        /// <summary>Marked draining, as the server would: it takes no task.</summary>
+        public bool Draining { get; set; }
     }
 
     /// <summary>Tasks arrive, wait, run on ready instances and finish; instances boot and end. Both policies share it.</summary>
@@ -150,7 +156,7 @@ public sealed class Simulator(IReadOnlyList<TraceTask> trace, int seed = 14, dec
                     instance.Task = null;
                     _finished++;
                 }
-                if (instance.Task is null && instance.ReadyAt <= now && Queue.First is { } first)
+                if (instance.Task is null && !instance.Draining && instance.ReadyAt <= now && Queue.First is { } first)
                 {
                     Queue.RemoveFirst();
                     instance.Task = first.Value;
@@ -168,6 +174,12 @@ public sealed class Simulator(IReadOnlyList<TraceTask> trace, int seed = 14, dec
             if (beyondNeed)
                 _beyondNeed++;
             _most = Math.Max(_most, Live.Count());
+        }
+
+        public void Drain(string launchId, bool drain)
+        {
+            if (_byLaunch.TryGetValue(launchId, out var instance))
+                instance.Draining = drain;
         }
 
         public void Terminate(string launchId, TimeSpan now)

@@ -3,6 +3,7 @@ using Slipway.Server.Auth;
 using Slipway.Server.Core;
 using Slipway.Server.Domain;
 using Slipway.Server.Domain.Tasks;
+using Slipway.Server.Domain.Workers;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;
@@ -13,7 +14,7 @@ namespace Slipway.Server.Api;
 /// (the route table keeps everyone else out), except <c>autoscaler.enroll</c>, which a booting instance calls with nothing
 /// but its one-time token.
 /// </summary>
-public sealed class AutoscalerApi(IDocumentStore docs, LostTasks lostTasks, SecurityEpoch epoch, AuditLog audit, TimeProvider clock)
+public sealed class AutoscalerApi(IDocumentStore docs, LostTasks lostTasks, WorkerDrain drain, SecurityEpoch epoch, AuditLog audit, TimeProvider clock)
 {
     public const int MaxStateBytes = 8 * 1024 * 1024;
     public const int MaxEventsPerCall = 1000;
@@ -33,6 +34,7 @@ public sealed class AutoscalerApi(IDocumentStore docs, LostTasks lostTasks, Secu
         router.Add("autoscaler.create_enrollment", CreateEnrollment, "scaler launch_id worker_prefix expires_in_sec");
         router.Add("autoscaler.enroll", Enroll, "token instance_id", anonymous: true);
         router.Add("autoscaler.revoke_launch", RevokeLaunch, "scaler launch_ids");
+        router.Add("autoscaler.drain_workers", DrainWorkers, "workers reason drain");
     }
 
     private static string Scaler(RpcCall call)
@@ -149,6 +151,32 @@ public sealed class AutoscalerApi(IDocumentStore docs, LostTasks lostTasks, Secu
         if (message.Length > 2000)
             throw ApiException.Validation("message must be at most 2000 characters");
         return new JsonObject { ["updated"] = await lostTasks.HoldAsync(call.Caller.Company, task, message, call.Aborted) };
+    }
+
+    /// <summary>
+    /// Marks workers draining (their agents stop taking work; <c>queues.get_next_task</c> hands them nothing) before their
+    /// instance is stopped, or with <c>drain: false</c> takes the mark off again. Workers that are not registered are named
+    /// in <c>missing</c>, not refused: an agent may just have unregistered.
+    /// </summary>
+    private async ValueTask<JsonNode?> DrainWorkers(RpcCall call)
+    {
+        var workers = call.StringList("workers") ?? throw ApiException.MissingField("workers");
+        if (workers.Count > MaxEventsPerCall)
+            throw ApiException.Validation($"at most {MaxEventsPerCall} workers per call");
+        if (workers.Any(w => !Tenants.IsWorkerId(w)))
+            throw ApiException.Validation("workers: each id must be non-empty and without control characters");
+        var draining = call.Bool("drain", fallback: true);
+        var reason = call.String("reason");
+        if (draining && reason is not { Length: > 0 })
+            throw ApiException.MissingField("reason");
+        if (reason is { Length: > WorkerDrain.MaxReasonLength })
+            throw ApiException.Validation($"reason must be at most {WorkerDrain.MaxReasonLength} characters");
+        var missing = await drain.SetAsync(call.Caller.Company, workers, draining, draining ? reason : null, call.Aborted);
+        return new JsonObject
+        {
+            [draining ? "drained" : "undrained"] = workers.Distinct(StringComparer.Ordinal).Count() - missing.Count,
+            ["missing"] = new JsonArray(missing.Select(m => (JsonNode?)m).ToArray()),
+        };
     }
 
     /// <summary>

@@ -4,12 +4,14 @@ using Slipway.Server.Core;
 using Slipway.Server.Domain;
 using Slipway.Server.Domain.Queues;
 using Slipway.Server.Domain.Tasks;
+using Slipway.Server.Domain.Workers;
 using Slipway.Server.Storage;
 
 namespace Slipway.Server.Api;
 
 /// <summary>queues.*: named queues of tasks, the default queue, reordering, and the atomic pop agents use.</summary>
-public sealed class QueuesApi(IDocumentStore docs, AccessControl access, IQueueEntryStore entries, QueueResolver resolver, TaskUpdates updates)
+public sealed class QueuesApi(IDocumentStore docs, AccessControl access, IQueueEntryStore entries, QueueResolver resolver, TaskUpdates updates,
+    WorkerDrain drain)
 {
     public void Map(RpcRouter router)
     {
@@ -26,7 +28,7 @@ public sealed class QueuesApi(IDocumentStore docs, AccessControl access, IQueueE
         router.Add("queues.move_task_backward", call => Move(call, (index, count) => index + (call.Int("count") ?? 1)), "queue task count");
         router.Add("queues.move_task_to_front", call => Move(call, (_, _) => 0), "queue task");
         router.Add("queues.move_task_to_back", call => Move(call, (_, count) => count - 1), "queue task");
-        router.Add("queues.get_next_task", GetNextTask, "queue get_task_info task wait");
+        router.Add("queues.get_next_task", GetNextTask, "queue get_task_info task wait worker");
         router.Add("queues.get_num_entries", GetNumEntries, "queue");
         router.Add("queues.peek_task", PeekTask, "queue");
     }
@@ -155,14 +157,22 @@ public sealed class QueuesApi(IDocumentStore docs, AccessControl access, IQueueE
     /// Pops the head atomically. Entries whose task was deleted are dropped; a stopped task is set back to
     /// queued, as the reference does; otherwise the status stays queued for the agent to start. With
     /// <c>wait</c> (seconds, a Slipway extension official clients never send) an empty queue is waited on,
-    /// so an agent gets a task the moment it is enqueued instead of at its next poll.
+    /// so an agent gets a task the moment it is enqueued instead of at its next poll. A draining worker (named by <c>worker</c>,
+    /// another Slipway extension, or an enrolled agent's own) gets no task and <c>draining: true</c>; the drain is looked at
+    /// before every pop, so one that starts during the wait holds too.
     /// </summary>
     private async ValueTask<JsonNode?> GetNextTask(RpcCall call)
     {
         var queue = await RequireAsync(call.RequireString("queue"), call.Aborted);
+        var worker = call.String("worker") is { Length: > 0 } named ? named : null;
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(Math.Clamp(call.Long("wait") ?? 0, 0, 60));
         while (true)
         {
+            var draining = worker is not null
+                ? await drain.DrainReasonAsync(call.Caller.Company, worker, call.Aborted)
+                : await drain.CallerDrainReasonAsync(call.Caller, call.Aborted);
+            if (draining is not null)
+                return new JsonObject { ["draining"] = true, ["drain_reason"] = draining };
             if (await PopAsync(call, queue.Id) is { } popped)
                 return popped;
             var left = deadline - DateTime.UtcNow;

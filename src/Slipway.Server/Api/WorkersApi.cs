@@ -21,7 +21,7 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
         router.Add("workers.register", Register, "worker queues timeout tags system_tags");
         // The official agent sends its queues along when it unregisters.
         router.Add("workers.unregister", Unregister, "worker queues");
-        router.Add("workers.status_report", StatusReport, "worker timestamp task queue queues machine_stats tags system_tags");
+        router.Add("workers.status_report", StatusReport, "worker timestamp task queue queues machine_stats tags system_tags interruption");
         router.Add("workers.get_all", GetAll, "last_seen tags system_tags worker_pattern");
         router.Add("workers.get_stats", GetStats, "worker_ids from_date to_date interval items split_by_variant");
         router.Add("workers.get_activity_report", GetActivityReport, "from_date to_date interval");
@@ -54,8 +54,18 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
         if (call.Long("timestamp") is null)
             throw ApiException.MissingField("timestamp");
         var taskId = call.String("task");
-        await UpsertAsync(call, worker =>
+        // A Slipway extension: the agent read its machine's interruption notice (a spot reclaim). It stays on the worker
+        // until it unregisters, so the autoscaler sees it at its next pass whatever the agent reports after.
+        var interruption = call.String("interruption") is { Length: > 0 } notice ? notice : null;
+        if (interruption is { Length: > 2000 })
+            throw ApiException.Validation("interruption must be at most 2000 characters");
+        var reported = await UpsertAsync(call, worker =>
         {
+            if (interruption is not null && worker["interruption"] is null)
+            {
+                worker["interruption"] = interruption;
+                worker["interruption_time"] = Json.Timestamp(clock.GetUtcNow());
+            }
             if (taskId is { Length: > 0 })
                 worker["task"] = new JsonObject { ["id"] = taskId };
             else
@@ -83,7 +93,10 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
                 task["last_worker_report"] = tasks.Now();
             }, call.Aborted);
         }
-        return null;
+        // The official agent ignores the answer's fields; Slipway's agent stops taking work when it reads draining.
+        return WorkerDrain.IsDraining(reported)
+            ? new JsonObject { ["draining"] = true, ["drain_reason"] = Json.GetString(reported, "drain_reason") ?? WorkerDrain.Draining }
+            : null;
     }
 
     private async ValueTask<JsonNode?> GetAll(RpcCall call)
@@ -199,8 +212,8 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
         return shown;
     }
 
-    /// <summary>Creates or refreshes the worker's document (every call counts as activity).</summary>
-    private async Task UpsertAsync(RpcCall call, Action<JsonObject> change)
+    /// <summary>Creates or refreshes the worker's document (every call counts as activity); returns it as stored.</summary>
+    private async Task<JsonObject> UpsertAsync(RpcCall call, Action<JsonObject> change)
     {
         var id = call.RequireString("worker");
         if (!Tenants.IsWorkerId(id))
@@ -234,7 +247,7 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
                 worker["system_tags"] = Json.SortedStrings(systemTags);
             change(worker);
             if (current is null ? await docs.InsertAsync(Collection.Workers, key, worker, call.Aborted) : await docs.ReplaceAsync(Collection.Workers, current, worker, call.Aborted))
-                return;
+                return worker;
         }
         throw new ApiException(409, 0, $"The worker kept changing while it reported; try again (id={id})");
     }

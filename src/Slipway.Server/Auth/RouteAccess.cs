@@ -34,7 +34,8 @@ public static class RouteAccess
     public static readonly FrozenSet<string> AdminOnly = FrozenSet.Create(StringComparer.Ordinal,
         "users.create", "users.update", "users.delete", "audit.get_all", "files.run_cleanup",
         "autoscaler.get_state", "autoscaler.set_state", "autoscaler.get_all", "autoscaler.add_events", "autoscaler.get_events",
-        "autoscaler.release_task", "autoscaler.hold_task", "autoscaler.create_enrollment", "autoscaler.revoke_launch");
+        "autoscaler.release_task", "autoscaler.hold_task", "autoscaler.create_enrollment", "autoscaler.revoke_launch",
+        "autoscaler.drain_workers");
 
     /// <summary>
     /// A customer runs published templates and reads its results: it clones, enqueues and reads tasks, and nothing else. Which

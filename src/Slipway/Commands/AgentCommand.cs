@@ -47,16 +47,26 @@ public static class AgentCommand
             if (result.GetValueOrDefault<int?>() is < 1)
                 result.AddError("--max-tasks must be at least 1");
         });
-        var shutdownCommand = new Option<string?>("--shutdown-command") { Description = "Run this shell command when one of the two above stops the agent, e.g. 'sudo shutdown -h now'", HelpName = "command" };
+        var shutdownCommand = new Option<string?>("--shutdown-command") { Description = "Run this shell command when one of the two above stops the agent, or it stops because the server drained it, e.g. 'sudo shutdown -h now'", HelpName = "command" };
         var enrollServer = new Option<string?>("--enroll-server")
         {
             Description = $"Enroll with this server's API address: trade the one-time token in {EnrollmentTokenVariable} for this agent's own key pair (autoscaled instances)",
             HelpName = "url",
         };
         var instanceId = new Option<string?>("--instance-id") { Description = "The cloud instance id, recorded with the enrollment", HelpName = "id" };
+        var watchSpot = new Option<bool>("--watch-spot-notice")
+        {
+            Description = "Poll EC2's spot interruption notice (IMDSv2); on a notice take no more work, re-queue running tasks at once and report it to the autoscaler",
+        };
+        var imds = new Option<string?>("--imds") { Description = "The instance metadata service's address (default SLIPWAY_IMDS, else http://169.254.169.254)", HelpName = "url" };
+        imds.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string?>() is { } url && (!Uri.TryCreate(url, UriKind.Absolute, out var parsed) || parsed.Scheme is not ("http" or "https")))
+                result.AddError($"--imds wants an http URL such as http://169.254.169.254 (got '{url}')");
+        });
         var command = new ClientCommand("agent", "Run tasks from queues on this machine: prepare the code and environment, run it, report, until Ctrl-C", console)
         {
-            queues, slots, gpus, workDir, python, systemPython, pipArgs, workerId, ping, keep, idleShutdown, unreachable, shutdownCommand, maxTasks, enrollServer, instanceId,
+            queues, slots, gpus, workDir, python, systemPython, pipArgs, workerId, ping, keep, idleShutdown, unreachable, shutdownCommand, maxTasks, enrollServer, instanceId, watchSpot, imds,
         };
         command.SetClientAction(async run =>
         {
@@ -78,6 +88,9 @@ public static class AgentCommand
             options.IdleShutdown = run.Get(idleShutdown);
             options.ServerUnreachableShutdown = run.Get(unreachable);
             options.MaxTasks = run.Get(maxTasks);
+            options.WatchSpotNotice = run.Get(watchSpot);
+            if (run.Get(imds) is { } imdsUrl)
+                options.Imds = new Uri(imdsUrl);
             Agent.Agent agent;
             using var logging = LoggerFactory.Create(b => b.AddSimpleConsole(o =>
             {

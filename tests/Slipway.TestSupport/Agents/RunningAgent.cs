@@ -22,6 +22,9 @@ public sealed class RunningAgent : IAsyncDisposable
 
     public Slipway.Agent.Agent Agent { get; }
 
+    /// <summary>Ends when the agent stops by itself (drained, its dead-man's switch) or is stopped.</summary>
+    public Task Completion => _run;
+
     public AgentOptions Options { get; }
 
     /// <summary>Test defaults: short intervals, a temporary work directory, Debian's python3.</summary>
