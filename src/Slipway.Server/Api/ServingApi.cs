@@ -20,7 +20,7 @@ namespace Slipway.Server.Api;
 /// container_status_report, the reference server's names), and the statistics come back through get_endpoints and
 /// get_endpoint_metrics_history.
 /// </summary>
-public sealed partial class ServingApi(IDocumentStore docs, AccessControl access, TimeProvider clock)
+public sealed partial class ServingApi(IDocumentStore docs, AccessControl access, ControlPlaneSync controlPlanes, TimeProvider clock)
 {
     public const string KeyPrefix = "slw_";
     private static readonly string[] Engines = ["onnx", "python"];
@@ -54,6 +54,9 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         router.Add("serving.unregister_container", UnregisterContainer, "container_id");
         router.Add("serving.container_status_report", StatusReport, "container_id endpoint_url versions");
         router.Add("serving.get_endpoint_metrics_history", MetricsHistory, "endpoint version metric_type from_date to_date interval");
+        router.Add("serving.set_metric", SetMetric, "endpoint version log_frequency variables");
+        router.Add("serving.remove_metric", RemoveMetric, "endpoint version variables");
+        router.Add("serving.get_control_planes", GetControlPlanes, "");
     }
 
     private string Now() => Json.Timestamp(clock.GetUtcNow());
@@ -152,7 +155,10 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         await ChangeAsync(call, id, body =>
         {
             if (call.String("name") is { } newName)
+            {
+                RefuseImported(body, "rename");
                 body["name"] = newName;
+            }
             ApplySettings(call, body);
         });
         return new JsonObject { ["updated"] = 1 };
@@ -161,6 +167,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
     private async ValueTask<JsonNode?> DeleteEndpoint(RpcCall call)
     {
         var endpoint = await RequireAsync(call, call.RequireString("endpoint"));
+        RefuseImported(endpoint.Body, "delete");
         await docs.DeleteAsync(Collection.ServingEndpoints, endpoint.Id, call.Aborted);
         return new JsonObject { ["deleted"] = 1 };
     }
@@ -175,6 +182,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
     /// <summary>The endpoints the caller may read, each version with the states and statistics the hosts last reported.</summary>
     private async ValueTask<JsonNode?> GetEndpoints(RpcCall call)
     {
+        await controlPlanes.SyncAsync(call.Caller.Company, call.Aborted);
         var query = new DocQuery().Where(await access.VisibleAsync(call.Caller, Collection.ServingEndpoints, call.Aborted));
         if (call.String("name") is { } name)
             query.Where(new FieldIn("name", [name]));
@@ -199,6 +207,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         var number = 0L;
         await ChangeAsync(call, id, body =>
         {
+            RefuseImported(body, "add versions to");
             number = Json.GetLong(body["next_version"]) ?? 1;
             var versions = body["versions"] as JsonArray ?? [];
             // With no weight the new version takes all the traffic once a host has it ready (the others keep serving until then).
@@ -234,6 +243,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         var number = call.Long("version") ?? throw ApiException.MissingField("version");
         await ChangeAsync(call, id, body =>
         {
+            RefuseImported(body, "remove versions of");
             var versions = body["versions"] as JsonArray ?? [];
             var found = versions.OfType<JsonObject>().FirstOrDefault(v => Json.GetLong(v["version"]) == number)
                         ?? throw ApiException.Validation($"endpoint {id} has no version {number}");
@@ -279,6 +289,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
             throw ApiException.Validation("share must be between 0 and 1 (the part of the requests copied to the shadow)");
         await ChangeAsync(call, id, body =>
         {
+            RefuseImported(body, "change the shadow of");
             var versions = (body["versions"] as JsonArray ?? []).OfType<JsonObject>().ToList();
             var found = versions.FirstOrDefault(v => Json.GetLong(v["version"]) == number) ?? throw ApiException.Validation($"endpoint {id} has no version {number}");
             if (share > 0 && !versions.Any(v => v != found && (Json.GetDouble(v["shadow"]) ?? 0) == 0 && (Json.GetDouble(v["weight"]) ?? 0) > 0))
@@ -304,6 +315,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         }
         await ChangeAsync(call, id, body =>
         {
+            RefuseImported(body, "change the canary weights of");
             var versions = (body["versions"] as JsonArray ?? []).OfType<JsonObject>().ToList();
             foreach (var number in parsed.Keys)
             {
@@ -360,6 +372,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         }
         await ChangeAsync(call, id, body =>
         {
+            RefuseImported(body, "change the auto-update rule of");
             if (rule is null)
                 body.Remove("auto_update");
             else
@@ -416,6 +429,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
     /// </summary>
     private async ValueTask<JsonNode?> GetHostConfig(RpcCall call)
     {
+        await controlPlanes.SyncAsync(call.Caller.Company, call.Aborted);
         var query = new DocQuery().Where(await access.VisibleAsync(call.Caller, Collection.ServingEndpoints, call.Aborted));
         query.OrderBy.Add(new SortKey("name", true));
         var found = await docs.FindAsync(Collection.ServingEndpoints, query, call.Aborted);
@@ -682,6 +696,16 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
             change(body);
             body["last_update"] = Now();
         }, () => InvalidEndpointId(id), call.Aborted);
+    }
+
+    /// <summary>
+    /// An endpoint imported from a clearml-serving control plane has its versions, canary, auto-update and metric rules from
+    /// there (a change here would be undone by the next import); its keys and settings are Slipway's.
+    /// </summary>
+    private static void RefuseImported(JsonObject endpoint, string what)
+    {
+        if (Json.GetString(endpoint, "control_plane") is { } task)
+            throw ApiException.Validation($"endpoint '{Json.GetString(endpoint, "name")}' is configured by the clearml-serving service {task}: {what} it with clearml-serving");
     }
 
     public static ApiException InvalidEndpointId(string id) => ApiException.InvalidId($"Invalid endpoint id (id={id})");
