@@ -190,6 +190,7 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
                 StickyHeader = endpoint["sticky_header"]?.GetValue<string>() is { Length: > 0 } header ? header : null,
                 Shadows = shadows,
                 Log = RequestLogSettings.From(endpoint["request_log"], name),
+                Metrics = MetricRule.Parse(endpoint["metrics"]),
             };
         }
         Volatile.Write(ref _table, new RoutingTable(routes, true));

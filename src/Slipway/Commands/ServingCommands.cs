@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 namespace Slipway.Commands;
 
 /// <summary>
-/// `slipway serving endpoint|version|canary|shadow|auto-update|key ...`: inference endpoints kept on the server (served by `slipway serve`).
+/// `slipway serving endpoint|version|canary|shadow|auto-update|key|metrics|control-planes ...`: inference endpoints kept on the server (served by `slipway serve`).
 /// Endpoints are named by name; versions by number.
 /// </summary>
 public static class ServingCommands
@@ -18,6 +18,8 @@ public static class ServingCommands
         Shadow(console),
         AutoUpdate(console),
         new Command("key", "Issue, list and revoke an endpoint's keys") { CreateKey(console), ListKeys(console), RevokeKey(console) },
+        ServingMetricsCommands.Metrics(console),
+        ServingMetricsCommands.ControlPlanes(console),
     };
 
     private static Argument<string> EndpointArgument() => new("endpoint") { Description = "The endpoint's name" };
