@@ -123,8 +123,8 @@ public sealed class UserMetrics
 
     private static void Observe(MetricVariable variable, Measured data, JsonElement value)
     {
-        // A list (a batch) counts each of its items, as clearml-serving's histograms do.
-        if (value.ValueKind == JsonValueKind.Array && variable.Type is "scalar" or "enum")
+        // A list (a batch) counts each of its items, as clearml-serving's histograms do; a counter adds them all up.
+        if (value.ValueKind == JsonValueKind.Array && variable.Type is "scalar" or "enum" or "counter")
         {
             foreach (var item in value.EnumerateArray())
                 Observe(variable, data, item);
