@@ -123,6 +123,26 @@ public sealed class ControlPlaneImportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_python_engine_endpoint_runs_the_preprocess_code_uploaded_as_the_service_tasks_artifact()
+    {
+        var model = await ModelAsync("classifier");
+        var task = await ServiceAsync(
+            ("endpoints", Endpoint("sk/1", "sk", model, "1", engine: "sklearn", extra: "preprocess_artifact = \"py_code_sk_1\"")));
+        Assert.Contains("py_code_sk_1", (await ReportAsync(task))["rejected"]!.AsArray().Single()!["reason"]!.GetValue<string>());
+
+        // The CLI uploads the code and records it as an artifact of the service task, which is a change of the task.
+        await _admin.CallAsync("tasks.add_or_update_artifacts", new JsonObject
+        {
+            ["task"] = task, ["force"] = true,
+            ["artifacts"] = new JsonArray(new JsonObject { ["key"] = "py_code_sk_1", ["type"] = "custom", ["uri"] = "http://127.0.0.1:1/files/serving/py_code_sk_1/preprocess.py" }),
+        });
+        var version = (await EndpointsAsync())["sk"]["versions"]!.AsArray().Single()!;
+        Assert.Equal("python", version["engine"]!.GetValue<string>());
+        Assert.Equal("http://127.0.0.1:1/files/serving/py_code_sk_1/preprocess.py", version["preprocess_uri"]!.GetValue<string>());
+        Assert.Empty((await ReportAsync(task))["rejected"]!.AsArray());
+    }
+
+    [Fact]
     public async Task Names_and_settings_Slipway_cannot_serve_are_reported_with_the_reason_and_the_rest_is_imported()
     {
         var model = await ModelAsync("scorer");
