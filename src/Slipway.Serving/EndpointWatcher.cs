@@ -23,6 +23,7 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
     private readonly SemaphoreSlim _reportNow = new(0);
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<string, (long Requests, long Errors, TimeSpan Latency)> _reported = new(StringComparer.Ordinal);
+    private readonly HostStats _host = new();
     private JsonArray _config = [];
     private string? _revision;
     private RoutingTable _table = RoutingTable.Empty;
@@ -371,6 +372,7 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
             ["container_id"] = options.ContainerId,
             ["endpoint_url"] = EndpointUrl,
             ["versions"] = list,
+            ["machine_stats"] = _host.Sample(),
         }, ct);
     }
 
