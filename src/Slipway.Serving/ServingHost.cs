@@ -261,7 +261,7 @@ public sealed class ServingHost : IAsyncDisposable
                     throw new Refusal(503, $"endpoint '{name}' is changing versions; try again");
             }
             // A request the version's metric rule samples keeps its answer too, to read the rule's variables from it.
-            if (MetricRule.For(route.Metrics, served.Number) is { } rule && rule.Samples(Random.Shared))
+            if (route.Metrics.Count > 0 && MetricRule.For(route.Metrics, served.Number) is { } rule && rule.Samples(Random.Shared))
             {
                 measured = rule;
                 if (answer is null)

@@ -16,12 +16,10 @@ public sealed class ControlPlaneImportTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await _testServer.InitializeAsync();
-        var server = _testServer.Server;
-        _admin = new SlipwayClient(new ClientOptions
-        {
-            ApiServer = server.ApiUrl, FilesServer = server.FilesUrl, WebServer = server.WebUrl,
-            AccessKey = server.NewAdmin!.AccessKey, SecretKey = server.NewAdmin!.SecretKey, MaxRetries = 0,
-        });
+        var options = _testServer.Options();
+        // No retries: a refused call is the answer under test.
+        options.MaxRetries = 0;
+        _admin = new SlipwayClient(options);
     }
 
     public async Task DisposeAsync()

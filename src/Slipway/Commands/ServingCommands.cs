@@ -126,6 +126,8 @@ public static class ServingCommands
                 .Add("public", found["public"]?.GetValue<bool>() == true ? "yes" : "no")
                 .Add("max batch", Number(found["max_batch_size"]) ?? "-")
                 .Add("sticky header", Output.Text(found["sticky_header"]))
+                .Add("clearml-serving", Output.Text(found["control_plane"]))
+                .Add("metric rules", found["metrics"] is JsonObject { Count: > 0 } rules ? string.Join(", ", rules.Select(r => r.Key == "*" ? "all versions" : $"version {r.Key}")) : null)
                 .Write(run.Out);
             run.Out.WriteLine();
             var table = new Table("VERSION", "MODEL", "ENGINE", "WEIGHT", "HOST", "STATE", "REQ/MIN", "LATENCY MS", "REASON").AlignRight("REQ/MIN", "LATENCY MS");
