@@ -52,6 +52,13 @@ public sealed class ServingCommandTests(CliServer server) : IClassFixture<CliSer
         (await server.RunAsync("serving", "auto-update", name, "--off")).Ok();
         Assert.Null((await server.RunAsync("serving", "endpoint", "show", name, "--json")).Json()["auto_update"]);
 
+        (await server.RunAsync("serving", "endpoint", "update", name, "--public", "true", "--max-request-bytes", "1024")).Ok();
+        var updated = (await server.RunAsync("serving", "endpoint", "show", name, "--json")).Json();
+        Assert.True(updated["public"]!.GetValue<bool>());
+        Assert.Equal(1024, updated["max_request_bytes"]!.GetValue<long>());
+        Assert.Equal(8, updated["max_batch_size"]!.GetValue<long>());
+        Assert.Equal(ExitCodes.Usage, (await server.RunAsync("serving", "endpoint", "update", name)).Exit);
+
         (await server.RunAsync("serving", "version", "remove", name, "1")).Ok();
         var shown = (await server.RunAsync("serving", "endpoint", "show", name, "--json")).Json();
         Assert.Equal([2L], shown["versions"]!.AsArray().Select(v => v!["version"]!.GetValue<long>()));

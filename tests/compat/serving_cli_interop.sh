@@ -9,7 +9,8 @@
 #      to the newest version (the model that doubles its input) and 90 % to the older one;
 #   4. `metrics add --endpoint scale/1 --log-freq 1 --variable-scalar x=...`: the host's /metrics shows the histogram;
 #   5. a name Slipway cannot serve (`model add --endpoint team/detect`) is reported by `slipway serving control-planes`.
-# Imported endpoints need a key like any Slipway endpoint; the script issues them with `slipway serving key create`.
+# Imported endpoints need a key like any Slipway endpoint; the script issues them with `slipway serving key create`, and
+# then makes scale public (`slipway serving endpoint update scale --public true`) and calls it without one.
 #
 # With no CLEARML_API_HOST set it starts its own server (this checkout's Release build, SQLite, a temporary data
 # directory, free ports); otherwise it uses the server those CLEARML_* variables name. Optional: COMPAT_PYTHON,
@@ -83,7 +84,7 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 [ -n "$URL" ] || die "slipway serve printed no URL"
-post() { curl -s -m 10 -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -d "$3" "$URL/serve/$2"; }
+post() { curl -s -m 10 ${1:+-H "Authorization: Bearer $1"} -H 'Content-Type: application/json' -d "$3" "$URL/serve/$2"; }
 # Polls until a request answers with the expected body (the host loads versions in the background).
 answers() {
   local got=""
@@ -112,6 +113,10 @@ done
 metrics="$(curl -s -m 10 "$URL/metrics")"
 grep -q 'slipway_serving_metric_scalar_bucket{endpoint="scale",version="1",variable="x",le="1.5"} [1-9]' <<<"$metrics"
 check $? "metrics add: the host's /metrics has the x histogram of scale/1"
+
+# clearml-serving's clients send no key: an imported endpoint made public answers them as before.
+slipway serving endpoint update scale --public true >/dev/null
+answers "" scale/1 '{"y":[[1,2,3,4]]}'; check $? "slipway serving endpoint update scale --public true: /serve/scale/1 answers without a key"
 
 planes="$(slipway serving control-planes --json)"
 "$PY" -c '

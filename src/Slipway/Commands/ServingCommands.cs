@@ -12,7 +12,7 @@ public static class ServingCommands
 {
     public static Command Create(CliConsole console) => new("serving", "Manage inference endpoints: versions bound to models, canary weights, keys")
     {
-        new Command("endpoint", "Create, list, show and delete endpoints") { CreateEndpoint(console), List(console), Show(console), Delete(console) },
+        new Command("endpoint", "Create, change, list, show and delete endpoints") { CreateEndpoint(console), UpdateEndpoint(console), List(console), Show(console), Delete(console) },
         new Command("version", "Add a model as a new version of an endpoint, or remove one") { AddVersion(console), RemoveVersion(console) },
         Canary(console),
         Shadow(console),
@@ -62,6 +62,45 @@ public static class ServingCommands
                 run.WriteJson(new JsonObject { ["id"] = id, ["name"] = run.Get(name) });
             else
                 run.Out.WriteLine(id);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// Changes an endpoint's settings, including one imported from clearml-serving (whose clients send no key: --public true
+    /// lets them call it as they did).
+    /// </summary>
+    private static ClientCommand UpdateEndpoint(CliConsole console)
+    {
+        var endpoint = EndpointArgument();
+        var isPublic = new Option<bool?>("--public") { Description = "true: answer requests without a key; false: every request needs one of the endpoint's keys", HelpName = "true|false" };
+        var maxBytes = new Option<long?>("--max-request-bytes") { Description = "Refuse request bodies larger than this", HelpName = "bytes" };
+        var maxBatch = new Option<int?>("--max-batch-size") { Description = "Batch concurrent requests into one model run of up to this many rows (ONNX)", HelpName = "rows" };
+        var maxDelay = new Option<int?>("--max-queue-delay-ms") { Description = "How long the first request of a batch waits for others", HelpName = "ms" };
+        var sticky = new Option<string?>("--sticky-header") { Description = "Keep each caller on one version by this request header; empty turns it off", HelpName = "header" };
+        var command = new ClientCommand("update", "Change an endpoint's settings (what is not given stays)", console) { endpoint, isPublic, maxBytes, maxBatch, maxDelay, sticky };
+        command.SetClientAction(async run =>
+        {
+            var found = await RequireEndpointAsync(run, run.Get(endpoint)!);
+            var body = new JsonObject { ["endpoint"] = Id(found) };
+            if (run.Get(isPublic) is { } open)
+                body["public"] = open;
+            if (run.Get(maxBytes) is { } bytes)
+                body["max_request_bytes"] = bytes;
+            if (run.Get(maxBatch) is { } rows)
+                body["max_batch_size"] = rows;
+            if (run.Get(maxDelay) is { } ms)
+                body["max_queue_delay_ms"] = ms;
+            if (run.Get(sticky) is { } header)
+                body["sticky_header"] = header;
+            if (body.Count == 1)
+                throw CliException.Usage("nothing to change: give --public, --max-request-bytes, --max-batch-size, --max-queue-delay-ms or --sticky-header");
+            await run.Client.CallAsync("serving.update_endpoint", body, run.CancellationToken);
+            if (run.Json)
+                run.WriteJson(body);
+            else
+                run.Note($"Updated endpoint {run.Get(endpoint)}.");
             return ExitCodes.Ok;
         });
         return command;
