@@ -221,6 +221,7 @@ public sealed partial class SlipwayServer : IAsyncDisposable
         services.AddSingleton<ServingApi>();
         services.AddSingleton<ViewsApi>();
         services.AddSingleton<ServingAutoUpdate>();
+        services.AddSingleton<ControlPlaneSync>();
         services.AddSingleton(sp =>
         {
             var router = new RpcRouter();
