@@ -1,4 +1,4 @@
-using System.Text.Json.Nodes;
+using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 
 namespace Slipway.Server.Storage.Documents;
@@ -19,5 +19,5 @@ public interface IDocument<TSelf> where TSelf : IDocument<TSelf>
     string Id { get; }
 
     /// <summary>The fields this record does not model, as stored.</summary>
-    JsonObject? Extra { get; }
+    Dictionary<string, JsonElement>? Extra { get; }
 }

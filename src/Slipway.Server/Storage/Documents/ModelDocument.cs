@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
@@ -53,8 +54,9 @@ public sealed record ModelDocument : IDocument<ModelDocument>
 
     [JsonPropertyName(ModelFields.LastIteration)] public long? LastIteration { get; init; }
 
-    // Settable: System.Text.Json fills extension data after construction, which an init-only property does not allow.
-    [JsonExtensionData] public JsonObject? Extra { get; set; }
+    // Settable: System.Text.Json fills extension data after construction, which an init-only property does not allow. JsonElement
+    // values rather than a JsonObject, which the source generator writes as a nested value instead of as properties.
+    [JsonExtensionData] public Dictionary<string, JsonElement>? Extra { get; set; }
 
     [JsonIgnore] public bool IsArchived => SystemTags?.Contains(DocumentFields.ArchivedTag) == true;
 }
