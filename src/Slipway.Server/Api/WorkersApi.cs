@@ -174,8 +174,8 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
                 ["running_time"] = started is null ? 0 : (long)(now - DateTimeOffset.Parse(started, System.Globalization.CultureInfo.InvariantCulture)).TotalMilliseconds,
                 ["last_iteration"] = task.Body["last_iteration"]?.DeepClone(),
             };
-            if (Json.GetString(task.Body, "project") is { } projectId && await docs.GetAsync(Collection.Projects, projectId, ct) is { } project)
-                shown["project"] = new JsonObject { ["id"] = projectId, ["name"] = project.Body["name"]?.DeepClone() };
+            if (Json.GetString(task.Body, "project") is { } projectId && await docs.GetAsync<ProjectDocument>(projectId, ct) is { } project)
+                shown["project"] = new JsonObject { ["id"] = projectId, [DocumentFields.Name] = project.Name };
         }
         var queues = new JsonArray();
         foreach (var queueId in Json.GetStrings(worker, "queues"))

@@ -14,8 +14,14 @@ public static class DocumentJson
     public static T As<T>(this StoredDoc stored) where T : IDocument<T> => stored.Body.As<T>();
 
     /// <summary>A whole record as a new document (null properties left out, unmodelled fields as they are).</summary>
-    public static JsonObject ToJson<T>(T document) where T : IDocument<T> =>
-        JsonSerializer.SerializeToNode(document, T.JsonInfo) as JsonObject ?? throw new JsonException($"a {typeof(T).Name} did not serialise to an object");
+    /// <param name="nulls">Fields written as an explicit null when the record holds null (a root project's <c>parent</c>).</param>
+    public static JsonObject ToJson<T>(T document, IEnumerable<string>? nulls = null) where T : IDocument<T>
+    {
+        var json = JsonSerializer.SerializeToNode(document, T.JsonInfo) as JsonObject ?? throw new JsonException($"a {typeof(T).Name} did not serialise to an object");
+        foreach (var field in nulls ?? [])
+            json.TryAdd(field, null);
+        return json;
+    }
 
     /// <summary>
     /// Applies the change from <paramref name="before"/> to <paramref name="after"/> to the stored document in place: a field whose

@@ -10,4 +10,5 @@ namespace Slipway.Server.Storage.Documents;
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(QueueDocument))]
 [JsonSerializable(typeof(ModelDocument))]
+[JsonSerializable(typeof(ProjectDocument))]
 public sealed partial class DocumentJsonContext : JsonSerializerContext;
