@@ -202,8 +202,8 @@ public sealed class ProjectsApi(IDocumentStore docs, AccessControl access, Proje
         var level = AccessControl.Parse(given);
         if (level == Level.None && given != "none")
             throw ApiException.Validation("level must be none, read, write or owner");
-        if (user != AccessControl.Everyone && (await docs.GetAsync(Collection.Users, user, call.Aborted) is not { } target
-                                               || Tenants.Of(target.Body) != call.Caller.Company))
+        if (user != AccessControl.Everyone && (await docs.GetAsync<UserDocument>(user, call.Aborted) is not { } target
+                                               || Tenants.Of(target.Company) != call.Caller.Company))
             throw ApiException.InvalidId($"Invalid user id (id={user})");
         await docs.UpdateAsync<ProjectDocument>(id, project =>
         {

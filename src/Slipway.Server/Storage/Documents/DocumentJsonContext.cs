@@ -11,4 +11,5 @@ namespace Slipway.Server.Storage.Documents;
 [JsonSerializable(typeof(QueueDocument))]
 [JsonSerializable(typeof(ModelDocument))]
 [JsonSerializable(typeof(ProjectDocument))]
+[JsonSerializable(typeof(UserDocument))]
 public sealed partial class DocumentJsonContext : JsonSerializerContext;
