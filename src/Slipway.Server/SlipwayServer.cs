@@ -22,6 +22,8 @@ using Slipway.Server.Domain.Tasks;
 using Slipway.Server.Domain.Workers;
 using Slipway.Server.Files;
 using Slipway.Server.Storage;
+using Slipway.Wire;
+using Slipway.Server.Storage.Documents;
 using Slipway.Server.Web;
 
 namespace Slipway.Server;
@@ -333,8 +335,8 @@ internal sealed record FirstStart(byte[] TokenSecret, string ServerId)
                 await RecordAdminKeysDeliveredAsync(docs, ct);
                 return null;
             }
-            var admins = await docs.FindAsync(Collection.Users, new DocQuery().Where(new FieldIn("role", [Roles.Admin])).Where(Tenants.Filter(Tenants.Root)), ct);
-            user = admins.OrderBy(a => Json.GetString(a.Body, "created"), StringComparer.Ordinal).FirstOrDefault()?.Id;
+            var admins = await docs.FindAsync<UserDocument>(new DocQuery().Where(new FieldIn(UserFields.Role, [Roles.Admin])).Where(Tenants.Filter(Tenants.Root)), ct);
+            user = admins.OrderBy(a => a.Created, StringComparer.Ordinal).FirstOrDefault()?.Id;
         }
         var label = user is null ? "created on first start" : "created on start: no admin key pair had been delivered";
         user ??= await AuthApi.CreateUserAsync(docs, "admin", Roles.Admin, Tenants.Root, clock, ct);

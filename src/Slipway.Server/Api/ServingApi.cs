@@ -8,6 +8,7 @@ using Slipway.Server.Core;
 using Slipway.Server.Domain;
 using Slipway.Server.Domain.Serving;
 using Slipway.Server.Storage;
+using Slipway.Server.Storage.Documents;
 using CultureInfo = System.Globalization.CultureInfo;
 using NumberStyles = System.Globalization.NumberStyles;
 
@@ -200,8 +201,8 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         var id = call.RequireString("endpoint");
         var modelId = call.RequireString("model");
         // The entity check has made sure the caller may read the model (an unreadable one answers as unknown).
-        var model = await docs.GetAsync(Collection.Models, modelId, call.Aborted) ?? throw ApiException.InvalidModelId(modelId);
-        if (string.IsNullOrEmpty(Json.GetString(model.Body, "uri")))
+        var model = await docs.GetAsync<ModelDocument>(modelId, call.Aborted) ?? throw ApiException.InvalidModelId(modelId);
+        if (string.IsNullOrEmpty(model.Uri))
             throw ApiException.Validation($"model {modelId} has no file (uri) to serve");
         var (engine, preprocess, requirements) = EngineSettings(call);
         var inputs = Tensors(call, "inputs");
@@ -447,7 +448,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
                 var modelId = Json.GetString(version, "model") ?? "";
                 var model = await docs.GetAsync(Collection.Models, modelId, call.Aborted);
                 var readable = model is not null && await access.LevelAsync(call.Caller, Collection.Models, model.Body, call.Aborted) >= Level.Read;
-                var uri = readable ? Json.GetString(model!.Body, "uri") ?? "" : "";
+                var uri = readable ? model!.As<ModelDocument>().Uri ?? "" : "";
                 version["model_uri"] = uri;
                 revision.Append(modelId).Append('=').Append(uri).Append(';');
             }
