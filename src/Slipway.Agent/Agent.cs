@@ -12,7 +12,7 @@ namespace Slipway.Agent;
 /// (<c>queues.get_next_task</c> with <c>wait</c>), so a task starts as soon as it is enqueued. Every slot
 /// reports to the server as a worker of its own, with the machine's stats.
 /// </summary>
-public sealed class Agent
+public sealed class Agent : IDisposable
 {
     private readonly MachineStats _stats = new();
     private readonly SemaphoreSlim _statsGate = new(1, 1);
@@ -457,4 +457,6 @@ public sealed class Agent
 
     /// <summary>The last machine-stats sample, kept as text so that slots can read it at the same time.</summary>
     private sealed record StatsSnapshot(DateTime At, string Json);
+
+    public void Dispose() => _statsGate.Dispose();
 }

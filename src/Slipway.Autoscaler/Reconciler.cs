@@ -511,7 +511,7 @@ public sealed class Reconciler(AutoscalerConfig config, TimeProvider clock)
     }
 
     /// <summary>The provider answered a launch: the instance is booting.</summary>
-    public void Launched(AutoscalerState state, string launchId, string instanceId)
+    public static void Launched(AutoscalerState state, string launchId, string instanceId)
     {
         if (state.Instances.FirstOrDefault(r => r.LaunchId == launchId) is { Status: InstanceStatus.Requested } record)
         {

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using Slipway.Wire;
 
 namespace Slipway.Client;
 
@@ -28,15 +29,19 @@ public sealed class ModelsClient
     public async Task<IReadOnlyList<ModelInfo>> ListAsync(string? projectId = null, string? name = null, string? taskId = null,
         bool publishedOnly = false, int pageSize = 100, CancellationToken cancellationToken = default)
     {
-        var body = new JsonObject { ["order_by"] = new JsonArray("-created"), ["page"] = 0, ["page_size"] = pageSize, ["system_tags"] = new JsonArray("-archived") };
+        var body = new JsonObject
+        {
+            ["order_by"] = new JsonArray("-" + DocumentFields.Created), ["page"] = 0, ["page_size"] = pageSize,
+            [DocumentFields.SystemTags] = new JsonArray("-" + DocumentFields.ArchivedTag),
+        };
         if (projectId is not null)
-            body["project"] = new JsonArray(projectId);
+            body[DocumentFields.Project] = new JsonArray(projectId);
         if (name is not null)
-            body["name"] = name;
+            body[DocumentFields.Name] = name;
         if (taskId is not null)
-            body["task"] = new JsonArray(taskId);
+            body[ModelFields.Task] = new JsonArray(taskId);
         if (publishedOnly)
-            body["ready"] = true;
+            body[ModelFields.Ready] = true;
         var data = await _client.CallAsync("models.get_all", body, cancellationToken).ConfigureAwait(false);
         return data["models"] is JsonArray list ? list.OfType<JsonObject>().Select(ModelInfo.From).ToList() : [];
     }
@@ -53,26 +58,26 @@ public sealed class ModelsClient
         var fileName = Path.GetFileName(registration.File);
         var create = new JsonObject
         {
-            ["name"] = registration.Name,
-            ["uri"] = "",
-            ["framework"] = registration.Framework,
-            ["labels"] = new JsonObject(),
-            ["ready"] = false,
+            [DocumentFields.Name] = registration.Name,
+            [ModelFields.Uri] = "",
+            [ModelFields.Framework] = registration.Framework,
+            [ModelFields.Labels] = new JsonObject(),
+            [ModelFields.Ready] = false,
             ["public"] = false,
-            ["comment"] = registration.Comment ?? (registration.TaskId is null ? "" : $"Created by task id: {registration.TaskId}"),
-            ["tags"] = registration.Tags.ToJsonArray(),
+            [DocumentFields.Comment] = registration.Comment ?? (registration.TaskId is null ? "" : $"Created by task id: {registration.TaskId}"),
+            [DocumentFields.Tags] = registration.Tags.ToJsonArray(),
         };
         if (registration.ProjectId is not null)
-            create["project"] = registration.ProjectId;
+            create[DocumentFields.Project] = registration.ProjectId;
         if (registration.TaskId is not null)
-            create["task"] = registration.TaskId;
+            create[ModelFields.Task] = registration.TaskId;
         var id = (await _client.CallAsync("models.create", create, cancellationToken).ConfigureAwait(false)).Str("id")
                  ?? throw new SlipwayException("models.create: the answer has no id");
         var folder = registration.RemoteFolder ?? $"models/{id}";
         var uri = await _client.Files.UploadFileAsync(registration.File, $"{folder}/{fileName}", registration.UploadTo, null, cancellationToken).ConfigureAwait(false);
-        var edit = new JsonObject { ["model"] = id, ["uri"] = uri.ToString() };
+        var edit = new JsonObject { ["model"] = id, [ModelFields.Uri] = uri.ToString() };
         if (registration.Iteration is { } iteration)
-            edit["iteration"] = iteration;
+            edit[ModelFields.Iteration] = iteration;
         await _client.CallAsync("models.edit", edit, cancellationToken).ConfigureAwait(false);
         if (registration.TaskId is not null)
             await _client.CallAsync("tasks.add_or_update_model", new JsonObject
@@ -186,21 +191,22 @@ public sealed record ModelInfo
     internal static ModelInfo From(JsonObject m)
     {
         var metadata = new Dictionary<string, string>();
-        if (m["metadata"] is JsonObject entries)
+        if (m[DocumentFields.Metadata] is JsonObject entries)
             foreach (var (key, entry) in entries)
                 metadata[key] = entry.Str("value") ?? "";
         return new ModelInfo
         {
-            Id = m.Str("id") ?? "",
-            Name = m.Str("name") ?? "",
-            Uri = m.Str("uri"),
-            Framework = m.Str("framework"),
-            TaskId = m.Str("task"),
-            ProjectId = m.Str("project"),
-            Ready = m.Bool("ready") ?? false,
-            Tags = m.Strings("tags"),
-            Created = m.Time("created"),
-            Iteration = m.Long("iteration"),
+            Id = m.Str(DocumentFields.Id) ?? "",
+            Name = m.Str(DocumentFields.Name) ?? "",
+            Uri = m.Str(ModelFields.Uri),
+            Framework = m.Str(ModelFields.Framework),
+            TaskId = m.Str(ModelFields.Task),
+            ProjectId = m.Str(DocumentFields.Project),
+            Ready = m.Bool(ModelFields.Ready) ?? false,
+            Tags = m.Strings(DocumentFields.Tags),
+            Created = m.Time(DocumentFields.Created),
+            // The document keeps the iteration as last_iteration; "iteration" is only the name models.edit takes it by.
+            Iteration = m.Long(ModelFields.LastIteration),
             Metadata = metadata,
             Raw = m,
         };

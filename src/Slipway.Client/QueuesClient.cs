@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Slipway.Wire;
 
 namespace Slipway.Client;
 
@@ -12,7 +13,7 @@ public sealed class QueuesClient
     /// <summary>Lists the queues with their entries.</summary>
     public async Task<IReadOnlyList<QueueInfo>> ListAsync(CancellationToken cancellationToken = default)
     {
-        var data = await _client.CallAsync("queues.get_all", new JsonObject { ["order_by"] = new JsonArray("name") }, cancellationToken).ConfigureAwait(false);
+        var data = await _client.CallAsync("queues.get_all", new JsonObject { ["order_by"] = new JsonArray(DocumentFields.Name) }, cancellationToken).ConfigureAwait(false);
         return data["queues"] is JsonArray list ? list.OfType<JsonObject>().Select(QueueInfo.From).ToList() : [];
     }
 
@@ -23,9 +24,9 @@ public sealed class QueuesClient
     /// <summary>Creates a queue and returns its id.</summary>
     public async Task<string> CreateAsync(string name, IReadOnlyList<string>? tags = null, CancellationToken cancellationToken = default)
     {
-        var body = new JsonObject { ["name"] = name };
+        var body = new JsonObject { [DocumentFields.Name] = name };
         if (tags is not null)
-            body["tags"] = tags.ToJsonArray();
+            body[DocumentFields.Tags] = tags.ToJsonArray();
         var data = await _client.CallAsync("queues.create", body, cancellationToken).ConfigureAwait(false);
         return data.Str("id") ?? throw new SlipwayException("queues.create: the answer has no id");
     }
@@ -39,7 +40,7 @@ public sealed class QueuesClient
 public sealed record QueueInfo(string Id, string Name, IReadOnlyList<string> Tags, IReadOnlyList<string> SystemTags, IReadOnlyList<string> Entries, DateTimeOffset? Created)
 {
     internal static QueueInfo From(JsonObject q) => new(
-        q.Str("id") ?? "", q.Str("name") ?? "", q.Strings("tags"), q.Strings("system_tags"),
-        q["entries"] is JsonArray e ? e.Select(x => x.Str("task")).OfType<string>().ToList() : [],
-        q.Time("created"));
+        q.Str(DocumentFields.Id) ?? "", q.Str(DocumentFields.Name) ?? "", q.Strings(DocumentFields.Tags), q.Strings(DocumentFields.SystemTags),
+        q[QueueFields.Entries] is JsonArray e ? e.Select(x => x.Str("task")).OfType<string>().ToList() : [],
+        q.Time(DocumentFields.Created));
 }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Slipway.Wire;
 
 namespace Slipway.Client;
 
@@ -78,7 +79,8 @@ public sealed record TaskInfo
     public required JsonObject Raw { get; init; }
 
     /// <summary>True once the task can no longer change state by itself (stopped, completed, failed, published, closed).</summary>
-    public bool IsFinished => Status is "stopped" or "completed" or "failed" or "published" or "closed";
+    public bool IsFinished => Status is TaskStatusNames.Stopped or TaskStatusNames.Completed or TaskStatusNames.Failed or TaskStatusNames.Published
+        or TaskStatusNames.Closed;
 
     internal static TaskInfo From(JsonObject t)
     {
@@ -101,7 +103,7 @@ public sealed record TaskInfo
         {
             Id = t.Str("id") ?? "",
             Name = t.Str("name") ?? "",
-            Status = t.Str("status") ?? "created",
+            Status = t.Str("status") ?? TaskStatusNames.Created,
             StatusReason = t.Str("status_reason"),
             StatusMessage = t.Str("status_message"),
             Type = t.Str("type"),

@@ -6,6 +6,7 @@ using Slipway.Server.Core;
 using Slipway.Server.Domain;
 using Slipway.Server.Domain.Autoscalers;
 using Slipway.Server.Storage;
+using Slipway.Server.Storage.Documents;
 
 namespace Slipway.Server;
 
@@ -20,9 +21,9 @@ public sealed class AutoscalerMetrics(IDocumentStore docs, IQueueEntryStore entr
     {
         var text = new StringBuilder();
         var now = clock.GetUtcNow();
-        var queues = await docs.FindAsync(Collection.Queues, new DocQuery().Where(await access.VisibleAsync(caller, Collection.Queues, ct)), ct);
+        var queues = await docs.FindAsync<QueueDocument>(new DocQuery().Where(await access.VisibleAsync(caller, Collection.Queues, ct)), ct);
         var waiting = queues.Count == 0 ? [] : await entries.ListManyAsync(queues.Select(q => q.Id).ToList(), ct);
-        var named = queues.Select(q => (Name: Json.GetString(q.Body, "name") ?? q.Id, Entries: waiting.GetValueOrDefault(q.Id) ?? [])).OrderBy(q => q.Name, StringComparer.Ordinal).ToList();
+        var named = queues.Select(q => (Name: q.Name ?? q.Id, Entries: waiting.GetValueOrDefault(q.Id) ?? [])).OrderBy(q => q.Name, StringComparer.Ordinal).ToList();
         Header(text, "slipway_queue_pending_tasks", "gauge", "Tasks waiting in the queue.");
         foreach (var (name, list) in named)
             text.Append(CultureInfo.InvariantCulture, $"slipway_queue_pending_tasks{{queue=\"{Escape(name)}\"}} {list.Count}\n");

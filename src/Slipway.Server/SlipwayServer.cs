@@ -22,6 +22,8 @@ using Slipway.Server.Domain.Tasks;
 using Slipway.Server.Domain.Workers;
 using Slipway.Server.Files;
 using Slipway.Server.Storage;
+using Slipway.Wire;
+using Slipway.Server.Storage.Documents;
 using Slipway.Server.Web;
 
 namespace Slipway.Server;
@@ -110,8 +112,9 @@ public sealed partial class SlipwayServer : IAsyncDisposable
             // Only now that the ports are bound: a start that fails before this point leaves no key pair that nobody
             // was given, and one that fails after it (before clearml.conf is written) is caught up on the next start.
             var newAdmin = await FirstStart.AdminKeysToDeliverAsync(stores.Docs, configPath, clock, ct);
+            var log = loggers.CreateLogger<SlipwayServer>();
             if (newAdmin is not null)
-                Log.AdminKeysMade(loggers.CreateLogger<SlipwayServer>(), newAdmin.AccessKey, configPath);
+                Log.AdminKeysMade(log, newAdmin.AccessKey, configPath);
             var server = new SlipwayServer(app, stores, loggers, options, Url(ports[0]), Url(ports[1]), Url(ports[2]), newAdmin);
             app.Services.GetRequiredService<ServerUrls>().Bound(server.ApiUrl, server.WebUrl, server.FilesUrl);
             ClearmlConf.Write(server.ConfigPath, server.ApiUrl, server.WebUrl, server.FilesUrl, newAdmin);
@@ -220,6 +223,7 @@ public sealed partial class SlipwayServer : IAsyncDisposable
         services.AddSingleton<ServingApi>();
         services.AddSingleton<ViewsApi>();
         services.AddSingleton<ServingAutoUpdate>();
+        services.AddSingleton<ControlPlaneSync>();
         services.AddSingleton(sp =>
         {
             var router = new RpcRouter();
@@ -331,8 +335,8 @@ internal sealed record FirstStart(byte[] TokenSecret, string ServerId)
                 await RecordAdminKeysDeliveredAsync(docs, ct);
                 return null;
             }
-            var admins = await docs.FindAsync(Collection.Users, new DocQuery().Where(new FieldIn("role", [Roles.Admin])).Where(Tenants.Filter(Tenants.Root)), ct);
-            user = admins.OrderBy(a => Json.GetString(a.Body, "created"), StringComparer.Ordinal).FirstOrDefault()?.Id;
+            var admins = await docs.FindAsync<UserDocument>(new DocQuery().Where(new FieldIn(UserFields.Role, [Roles.Admin])).Where(Tenants.Filter(Tenants.Root)), ct);
+            user = admins.OrderBy(a => a.Created, StringComparer.Ordinal).FirstOrDefault()?.Id;
         }
         var label = user is null ? "created on first start" : "created on start: no admin key pair had been delivered";
         user ??= await AuthApi.CreateUserAsync(docs, "admin", Roles.Admin, Tenants.Root, clock, ct);

@@ -36,8 +36,8 @@ public sealed class Batcher : IAsyncDisposable
     {
         var rows = inputs.Count > 0 && inputs[0].Shape.Length > 0 ? inputs[0].Shape[0] : 1;
         var pending = new Pending(inputs, rows, new TaskCompletionSource<List<TensorData>>(TaskCreationOptions.RunContinuationsAsynchronously));
-        if (!_queue.TryAdd(pending))
-            throw new ObjectDisposedException(nameof(Batcher));
+        var queued = _queue.TryAdd(pending);
+        ObjectDisposedException.ThrowIf(!queued, this);
         return await pending.Done.Task.WaitAsync(ct);
     }
 

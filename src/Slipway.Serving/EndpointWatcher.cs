@@ -23,6 +23,7 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
     private readonly SemaphoreSlim _reportNow = new(0);
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<string, (long Requests, long Errors, TimeSpan Latency)> _reported = new(StringComparer.Ordinal);
+    private readonly HostStats _host = new();
     private JsonArray _config = [];
     private string? _revision;
     private RoutingTable _table = RoutingTable.Empty;
@@ -190,6 +191,7 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
                 StickyHeader = endpoint["sticky_header"]?.GetValue<string>() is { Length: > 0 } header ? header : null,
                 Shadows = shadows,
                 Log = RequestLogSettings.From(endpoint["request_log"], name),
+                Metrics = MetricRule.Parse(endpoint["metrics"]),
             };
         }
         Volatile.Write(ref _table, new RoutingTable(routes, true));
@@ -370,6 +372,7 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
             ["container_id"] = options.ContainerId,
             ["endpoint_url"] = EndpointUrl,
             ["versions"] = list,
+            ["machine_stats"] = _host.Sample(),
         }, ct);
     }
 

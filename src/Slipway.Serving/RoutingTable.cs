@@ -13,6 +13,9 @@ public sealed record EndpointRoute(string Id, string Name, bool Public, IReadOnl
     /// <summary>Versions that get a copy of a share of the requests: their answers are recorded in their statistics, never returned.</summary>
     public IReadOnlyList<(ServedVersion Version, double Share)> Shadows { get; init; } = [];
 
+    /// <summary>User-defined metric rules by version key ("N", or "*" for every version).</summary>
+    public IReadOnlyDictionary<string, MetricRule> Metrics { get; init; } = new Dictionary<string, MetricRule>();
+
     public ServedVersion? Find(long number) => Versions.FirstOrDefault(v => v.Version.Number == number).Version;
 
     public ServedVersion? Pick(Random random) => Pick(random.NextDouble());

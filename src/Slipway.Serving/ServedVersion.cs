@@ -46,6 +46,9 @@ public sealed class ServedVersion(string endpointId, string endpointName, long n
     public VersionStats Stats { get; } = new();
     public CustomStatistics Custom { get; } = new();
 
+    /// <summary>What the endpoint's metric rule measured on this version's requests.</summary>
+    public UserMetrics Metrics { get; } = new();
+
     /// <summary>The Python worker of a Python-engine version (set once it is started, before it is ready).</summary>
     internal PythonWorker? Worker
     {

@@ -25,6 +25,9 @@ namespace Slipway.Serving;
 /// </summary>
 public sealed class ServingHost : IAsyncDisposable
 {
+    // Open Inference Protocol extensions this host implements, named in the server metadata answer.
+    private static readonly string[] V2Extensions = ["binary_tensor_data"];
+
     public const string KeyHeader = "X-Slipway-Key";
     public const string MeterName = "Slipway.Serving";
     private readonly WebApplication _app;
@@ -107,7 +110,7 @@ public sealed class ServingHost : IAsyncDisposable
         {
             ["name"] = "slipway",
             ["version"] = typeof(ServingHost).Assembly.GetName().Version?.ToString() ?? "0",
-            ["extensions"] = new[] { "binary_tensor_data" },
+            ["extensions"] = V2Extensions,
         }));
         app.MapGet("/v2/models/{name}", (HttpContext http, string name) => Metadata(http, name, null));
         app.MapGet("/v2/models/{name}/versions/{version}", (HttpContext http, string name, string version) => Metadata(http, name, version));
@@ -121,6 +124,9 @@ public sealed class ServingHost : IAsyncDisposable
     }
 
     private enum Protocol { V2, Serve }
+
+    /// <summary>Where a Python-engine answer leaves what its code collected, for the endpoint's metric rule.</summary>
+    private const string CustomStatisticsItem = "slipway.custom_statistics";
 
     /// <summary>A refusal: the status and message, in the protocol's error shape.</summary>
     private sealed class Refusal(int status, string message) : Exception(message)
@@ -233,6 +239,7 @@ public sealed class ServingHost : IAsyncDisposable
         var length = 0;
         var failed = true;
         EndpointRoute? logged = null;
+        MetricRule? measured = null;
         var response = http.Response.Body;
         MemoryStream? answer = null;
         try
@@ -255,6 +262,16 @@ public sealed class ServingHost : IAsyncDisposable
                     served = candidate;
                 else if (attempt > 20)
                     throw new Refusal(503, $"endpoint '{name}' is changing versions; try again");
+            }
+            // A request the version's metric rule samples keeps its answer too, to read the rule's variables from it.
+            if (route.Metrics.Count > 0 && MetricRule.For(route.Metrics, served.Number) is { } rule && rule.Samples(Random.Shared))
+            {
+                measured = rule;
+                if (answer is null)
+                {
+                    answer = new MemoryStream();
+                    http.Response.Body = new TeeStream(response, answer);
+                }
             }
             try
             {
@@ -301,9 +318,14 @@ public sealed class ServingHost : IAsyncDisposable
         }
         finally
         {
+            if (measured is not null && served is not null && !failed)
+            {
+                served.Metrics.Record(measured, rented.AsSpan(0, length), answer!.GetBuffer().AsSpan(0, (int)answer.Length),
+                    http.Items[CustomStatisticsItem] as JsonElement?);
+            }
+            http.Response.Body = response;
             if (logged is not null)
             {
-                http.Response.Body = response;
                 RequestLog.Record(logged, logged.Log!, served?.Number ?? 0, rented.AsSpan(0, length), answer!.GetBuffer().AsSpan(0, (int)answer.Length),
                     http.Response.StatusCode, clock.Elapsed);
             }
@@ -322,7 +344,7 @@ public sealed class ServingHost : IAsyncDisposable
         }
     }
 
-    private Task AnswerAsync(HttpContext http, EndpointRoute route, ServedVersion served, ReadOnlyMemory<byte> body, Protocol protocol) =>
+    private static Task AnswerAsync(HttpContext http, EndpointRoute route, ServedVersion served, ReadOnlyMemory<byte> body, Protocol protocol) =>
         served.Engine == ServedVersion.Python ? AnswerPythonAsync(http, route, served, body, protocol)
         : protocol == Protocol.V2 || LooksLikeV2(body) ? AnswerV2Async(http, route, served, body)
         : AnswerServeAsync(http, served, body);
@@ -381,7 +403,7 @@ public sealed class ServingHost : IAsyncDisposable
         }
     }
 
-    private async Task AnswerV2Async(HttpContext http, EndpointRoute route, ServedVersion served, ReadOnlyMemory<byte> body)
+    private static async Task AnswerV2Async(HttpContext http, EndpointRoute route, ServedVersion served, ReadOnlyMemory<byte> body)
     {
         int? headerLength = null;
         if (http.Request.Headers["Inference-Header-Content-Length"] is { Count: > 0 } header)
@@ -423,7 +445,10 @@ public sealed class ServingHost : IAsyncDisposable
         var worker = served.Worker ?? throw new WorkerUnavailableException("the Python worker is not running");
         var answer = await worker.CallAsync(body, json, http.RequestAborted);
         if (answer.Statistics is { } statistics)
+        {
             served.Custom.Record(statistics);
+            http.Items[CustomStatisticsItem] = statistics;
+        }
         http.Response.Headers["X-Slipway-Python-Ns"] = answer.PythonNanoseconds.ToString(CultureInfo.InvariantCulture);
         var result = answer.Result;
         if (answer.IsJson && protocol == Protocol.V2 && System.Text.Json.Nodes.JsonNode.Parse(result) is System.Text.Json.Nodes.JsonObject v2 && v2.ContainsKey("outputs"))
@@ -580,6 +605,7 @@ public sealed class ServingHost : IAsyncDisposable
         foreach (var v in versions)
             text.Append(CultureInfo.InvariantCulture, $"slipway_serving_version_ready{{{Labels(v)}}} {(v.State == VersionState.Ready ? 1 : 0)}\n");
         AppendCustom(text, versions);
+        AppendUserMetrics(text, versions);
         text.Append(CultureInfo.InvariantCulture,
             $"# HELP slipway_serving_shadow_dropped_total Copies for shadow versions dropped because too many were in flight.\n# TYPE slipway_serving_shadow_dropped_total counter\nslipway_serving_shadow_dropped_total {Interlocked.Read(ref _shadowsDropped)}\n");
         text.Append("# HELP slipway_serving_refused_total Requests refused before inference (unknown endpoint, key, size, no ready version).\n# TYPE slipway_serving_refused_total counter\n");
@@ -614,7 +640,25 @@ public sealed class ServingHost : IAsyncDisposable
             text.Append("# HELP slipway_serving_custom_values_total Other values Preprocess code collected, counted per value.\n# TYPE slipway_serving_custom_values_total counter\n").Append(values);
     }
 
-    private static string Escape(string label) => label.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
+    /// <summary>What the endpoints' metric rules measured (clearml-serving's scalar, enum, value and counter variables).</summary>
+    private static void AppendUserMetrics(StringBuilder text, List<ServedVersion> versions)
+    {
+        var (scalars, enums, values, counters, sampled) = (new StringBuilder(), new StringBuilder(), new StringBuilder(), new StringBuilder(), new StringBuilder());
+        foreach (var v in versions)
+            v.Metrics.Append(Labels(v), scalars, enums, values, counters, sampled);
+        if (sampled.Length > 0)
+            text.Append("# HELP slipway_serving_metric_sampled_total Requests measured by the endpoint's metric rule (a share of all, its log frequency).\n# TYPE slipway_serving_metric_sampled_total counter\n").Append(sampled);
+        if (scalars.Length > 0)
+            text.Append("# HELP slipway_serving_metric_scalar A scalar variable of the metric rule, over its buckets.\n# TYPE slipway_serving_metric_scalar histogram\n").Append(scalars);
+        if (enums.Length > 0)
+            text.Append("# HELP slipway_serving_metric_enum_total An enum variable of the metric rule, counted per value (unlisted values as _other).\n# TYPE slipway_serving_metric_enum_total counter\n").Append(enums);
+        if (values.Length > 0)
+            text.Append("# HELP slipway_serving_metric_value A value variable of the metric rule: its last value.\n# TYPE slipway_serving_metric_value gauge\n").Append(values);
+        if (counters.Length > 0)
+            text.Append("# HELP slipway_serving_metric_counter_total A counter variable of the metric rule: the sum of its values.\n# TYPE slipway_serving_metric_counter_total counter\n").Append(counters);
+    }
+
+    internal static string Escape(string label) => label.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
 
     private static string Labels(ServedVersion v) => $"endpoint=\"{v.EndpointName}\",version=\"{v.Number}\"";
 

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using Slipway.TestSupport.Agents;
 
@@ -10,14 +9,7 @@ public sealed class AgentTelemetryTests
     [Fact]
     public async Task A_task_run_is_a_span_with_its_outcome_and_its_api_calls_beneath_it()
     {
-        var spans = new ConcurrentQueue<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = s => s.Name is "Slipway.Agent" or "Slipway.Client",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = spans.Enqueue,
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var spans = new SpanRecorder(["Slipway.Agent", "Slipway.Client"]);
         await using var server = await TestServer.StartAsync();
         using var client = server.NewClient();
         await client.Queues.CreateAsync("q");
@@ -32,7 +24,7 @@ public sealed class AgentTelemetryTests
         Assert.Equal("completed", run.GetTagItem("slipway.task.outcome"));
         Assert.Equal(agent.Agent.WorkerIds[0], run.GetTagItem("slipway.worker"));
         Assert.NotEqual(ActivityStatusCode.Error, run.Status);
-        var calls = spans.Where(s => s.Source.Name == "Slipway.Client" && s.ParentSpanId == run.SpanId).Select(s => s.OperationName).ToList();
+        var calls = spans.Spans.Where(s => s.Source.Name == "Slipway.Client" && s.ParentSpanId == run.SpanId).Select(s => s.OperationName).ToList();
         Assert.Contains("tasks.started", calls);
         Assert.Contains("tasks.completed", calls);
 
@@ -41,14 +33,6 @@ public sealed class AgentTelemetryTests
         Assert.Equal(ActivityStatusCode.Error, failed.Status);
     }
 
-    private static async Task<Activity> SpanAsync(ConcurrentQueue<Activity> spans, string taskId)
-    {
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (true)
-        {
-            if (spans.FirstOrDefault(s => s.OperationName == "task.run" && (string?)s.GetTagItem("slipway.task.id") == taskId) is { } span)
-                return span;
-            await Task.Delay(50, deadline.Token);
-        }
-    }
+    private static Task<Activity> SpanAsync(SpanRecorder spans, string taskId) =>
+        spans.WaitForAsync(s => s.OperationName == "task.run" && (string?)s.GetTagItem("slipway.task.id") == taskId);
 }

@@ -40,7 +40,7 @@ public sealed class LocalEndToEndTests : IAsyncLifetime
 
     private LocalProvider Provider() => new(Config().Local, _root, _server.Environment()) { TerminateGrace = TimeSpan.FromSeconds(5) };
 
-    private AutoscalerConfig Config(bool requeue = true)
+    private static AutoscalerConfig Config(bool requeue = true)
     {
         var config = new AutoscalerConfig
         {

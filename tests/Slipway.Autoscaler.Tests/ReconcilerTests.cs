@@ -41,7 +41,7 @@ public sealed class ReconcilerTests
         var launched = new List<InstanceRecord>();
         foreach (var launch in plan.Launches)
         {
-            reconciler.Launched(_state, launch.LaunchId!, "i-" + launch.LaunchId);
+            Slipway.Autoscaler.Reconciler.Launched(_state, launch.LaunchId!, "i-" + launch.LaunchId);
             launched.Add(_state.Instances.Single(r => r.LaunchId == launch.LaunchId));
         }
         return launched;

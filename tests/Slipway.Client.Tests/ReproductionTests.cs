@@ -105,6 +105,26 @@ public sealed class ReproductionTests(ClientTestServer server) : IClassFixture<C
         Assert.Equal("epoch 1 done", Assert.Single(console).Message);
     }
 
+    /// <summary>The registration's iteration is sent as models.edit's "iteration" and stored as "last_iteration", which is what a read must show.</summary>
+    [Fact]
+    public async Task A_registered_model_reads_back_the_iteration_it_was_saved_at()
+    {
+        using var client = server.NewClient();
+        var file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, "weights");
+            var model = await client.Models.RegisterAsync(new ModelRegistration { File = file, Name = "at-iteration", Iteration = 1200 });
+            Assert.Equal(1200, model.Iteration);
+            Assert.Equal(1200, (await client.Models.GetAsync(model.Id)).Iteration);
+            Assert.Null((await client.Models.RegisterAsync(new ModelRegistration { File = file, Name = "no-iteration" })).Iteration);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     [Fact]
     public async Task Models_are_listed_published_and_queues_deleted()
     {

@@ -11,14 +11,7 @@ public sealed class TelemetryTests(ClientTestServer server) : IClassFixture<Clie
     [Fact]
     public async Task Each_call_is_a_client_span_under_the_callers_span_with_its_result_code()
     {
-        var spans = new ConcurrentQueue<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = s => s.Name is "Slipway.Client" or "test",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = spans.Enqueue,
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var spans = new SpanRecorder(["Slipway.Client", "test"]);
         using var source = new ActivitySource("test");
         using var client = server.NewClient();
 
@@ -30,7 +23,7 @@ public sealed class TelemetryTests(ClientTestServer server) : IClassFixture<Clie
             await Assert.ThrowsAsync<SlipwayException>(() => client.Tasks.GetAsync("no-such-task"));
         }
 
-        var mine = spans.Where(s => s.TraceId == trace && s.Source.Name == "Slipway.Client").ToList();
+        var mine = spans.Spans.Where(s => s.TraceId == trace && s.Source.Name == "Slipway.Client").ToList();
         var ok = Assert.Single(mine, s => s.OperationName == "projects.get_all");
         Assert.Equal(ActivityKind.Client, ok.Kind);
         Assert.Equal(200, ok.GetTagItem("slipway.result_code"));

@@ -23,7 +23,7 @@ public sealed class ServingApiTests : IAsyncLifetime
         ApiServer = _server.ApiUrl, FilesServer = _server.FilesUrl, WebServer = _server.WebUrl, AccessKey = key, SecretKey = secret, MaxRetries = 0,
     });
 
-    private async Task<string> ModelAsync(SlipwayClient client, string? project = null)
+    private static async Task<string> ModelAsync(SlipwayClient client, string? project = null)
     {
         var body = new JsonObject { ["name"] = "m", ["uri"] = "http://127.0.0.1:1/files/m.onnx" };
         if (project is not null)

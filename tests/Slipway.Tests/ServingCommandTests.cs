@@ -52,11 +52,84 @@ public sealed class ServingCommandTests(CliServer server) : IClassFixture<CliSer
         (await server.RunAsync("serving", "auto-update", name, "--off")).Ok();
         Assert.Null((await server.RunAsync("serving", "endpoint", "show", name, "--json")).Json()["auto_update"]);
 
+        (await server.RunAsync("serving", "endpoint", "update", name, "--public", "true", "--max-request-bytes", "1024")).Ok();
+        var updated = (await server.RunAsync("serving", "endpoint", "show", name, "--json")).Json();
+        Assert.True(updated["public"]!.GetValue<bool>());
+        Assert.Equal(1024, updated["max_request_bytes"]!.GetValue<long>());
+        Assert.Equal(8, updated["max_batch_size"]!.GetValue<long>());
+        Assert.Equal(ExitCodes.Usage, (await server.RunAsync("serving", "endpoint", "update", name)).Exit);
+
         (await server.RunAsync("serving", "version", "remove", name, "1")).Ok();
         var shown = (await server.RunAsync("serving", "endpoint", "show", name, "--json")).Json();
         Assert.Equal([2L], shown["versions"]!.AsArray().Select(v => v!["version"]!.GetValue<long>()));
         (await server.RunAsync("serving", "endpoint", "delete", name)).Ok();
         Assert.Equal(ExitCodes.Failed, (await server.RunAsync("serving", "endpoint", "show", name)).Exit);
+    }
+
+    [Fact]
+    public async Task Metric_rules_are_added_listed_and_removed_from_the_command_line()
+    {
+        var name = CliServer.Unique("ep");
+        (await server.RunAsync("serving", "endpoint", "create", name)).Ok();
+        (await server.RunAsync("serving", "version", "add", name, await ModelAsync())).Ok();
+        (await server.RunAsync("serving", "metrics", "add", name, "--log-freq", "0.5", "--variable-scalar", "x=1,0,0.5", "--variable-enum", "animal=cat,dog")).Ok();
+        (await server.RunAsync("serving", "metrics", "add", name, "--version", "1", "--variable-value", "score", "--variable-counter", "items")).Ok();
+
+        var rules = (await server.RunAsync("serving", "metrics", "list", name, "--json")).Json();
+        Assert.Equal(0.5, rules["*"]!["log_frequency"]!.GetValue<double>());
+        Assert.Equal([0.0, 0.5, 1.0], rules["*"]!["variables"]!["x"]!["buckets"]!.AsArray().Select(b => b!.GetValue<double>()));
+        Assert.Equal(["score", "items"], rules["1"]!["variables"]!.AsObject().Select(p => p.Key));
+        var table = (await server.RunAsync("serving", "metrics", "list", name)).Ok().Out;
+        Assert.Contains("animal", table, StringComparison.Ordinal);
+        Assert.Contains("cat,dog", table, StringComparison.Ordinal);
+        Assert.Contains("metric rules", (await server.RunAsync("serving", "endpoint", "show", name)).Ok().Out, StringComparison.Ordinal);
+
+        var bad = await server.RunAsync("serving", "metrics", "add", name, "--variable-scalar", "x=low,high");
+        Assert.Equal(ExitCodes.Usage, bad.Exit);
+        Assert.Contains("'low' is not a number", bad.Error, StringComparison.Ordinal);
+        var refused = await server.RunAsync("serving", "metrics", "add", name, "--version", "7", "--variable-value", "y");
+        Assert.Equal(ExitCodes.Failed, refused.Exit);
+        Assert.Contains("has no version 7", refused.Error, StringComparison.Ordinal);
+
+        (await server.RunAsync("serving", "metrics", "remove", name, "--variable", "animal")).Ok();
+        (await server.RunAsync("serving", "metrics", "remove", name, "--version", "1")).Ok();
+        rules = (await server.RunAsync("serving", "metrics", "list", name, "--json")).Json();
+        Assert.Equal(["*"], rules.AsObject().Select(p => p.Key));
+        Assert.Equal(["x"], rules["*"]!["variables"]!.AsObject().Select(p => p.Key));
+    }
+
+    [Fact]
+    public async Task Control_planes_lists_the_clearml_serving_services_and_what_they_could_not_import()
+    {
+        var model = await ModelAsync();
+        var name = CliServer.Unique("cs");
+        var task = (await server.Client.CallAsync("tasks.create", new JsonObject
+        {
+            ["name"] = name, ["type"] = "service", ["system_tags"] = new JsonArray("serving-control-plane"),
+        }))["id"]!.GetValue<string>();
+        try
+        {
+            await server.Client.CallAsync("tasks.edit_configuration", new JsonObject
+            {
+                ["task"] = task,
+                ["configuration"] = new JsonArray(new JsonObject
+                {
+                    ["name"] = "endpoints", ["type"] = "dictionary",
+                    ["value"] = $"{name}/1 {{ engine_type = \"triton\", serving_url = \"{name}\", model_id = \"{model}\", version = \"1\" }}\n"
+                                + $"{name}/2 {{ engine_type = \"vllm\", serving_url = \"{name}\", model_id = \"{model}\", version = \"2\" }}",
+                }),
+            });
+            var plane = (await server.RunAsync("serving", "control-planes", "--json")).Json().AsArray().Single(p => p!["task"]!.GetValue<string>() == task)!;
+            Assert.Equal([name], plane["endpoints"]!.AsArray().Select(e => e!.GetValue<string>()));
+            Assert.Equal($"{name}/2", plane["rejected"]![0]!["name"]!.GetValue<string>());
+            var text = (await server.RunAsync("serving", "control-planes")).Ok().Out;
+            Assert.Contains(task, text, StringComparison.Ordinal);
+            Assert.Contains("engine 'vllm' is not served", text, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await server.Client.CallAsync("tasks.delete", new JsonObject { ["task"] = task, ["force"] = true });
+        }
     }
 
     [Fact]

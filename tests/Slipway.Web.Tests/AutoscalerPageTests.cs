@@ -39,8 +39,8 @@ public sealed class AutoscalerPageTests(WebFixture web)
         var first = reconciler.Decide(new ClusterSnapshot(Queued("t0", "t1", "t2"), [], []), state).Decisions.ToList();
         var launches = first.Where(d => d.Action == DecisionAction.Launch).Select(d => d.LaunchId!).ToList();
         Assert.Equal(3, launches.Count);
-        reconciler.Launched(state, launches[0], "ml/job-a");
-        reconciler.Launched(state, launches[1], "ml/job-b");
+        Reconciler.Launched(state, launches[0], "ml/job-a");
+        Reconciler.Launched(state, launches[1], "ml/job-b");
         first.Add(reconciler.LaunchFailed(state, launches[2], capacity: false, "kubernetes: create Job ml/job-c: HTTP 429 Too Many Requests: throttled by the API server"));
 
         clock.Now += TimeSpan.FromSeconds(90);

@@ -95,6 +95,83 @@ public sealed class ServingPageTests(WebFixture web)
         }
     }
 
+    [Fact]
+    public async Task An_endpoint_charts_each_versions_requests_and_each_hosts_CPU_and_GPU_live()
+    {
+        await using var scratch = new RegistryScratch(web);
+        var model = await scratch.ModelAsync(new JsonObject { ["name"] = $"charted-{scratch.Unique}", ["uri"] = "http://127.0.0.1:1/files/m.onnx", ["framework"] = "ONNX" });
+        var name = $"charted-{scratch.Unique}";
+        var endpoint = RegistryScratch.Id(await web.ApiAsync("serving.create_endpoint", new JsonObject { ["name"] = name }));
+        try
+        {
+            await web.ApiAsync("serving.add_version", new JsonObject { ["endpoint"] = endpoint, ["model"] = model });
+            await web.ApiAsync("serving.add_version", new JsonObject { ["endpoint"] = endpoint, ["model"] = model, ["weight"] = 0.1 });
+            foreach (var (host, machine) in new[] { ("gpu", new JsonObject { ["cpu_usage"] = 30.0, ["gpu_usage"] = 70.0, ["gpu_count"] = 1 }), ("cpu", new JsonObject { ["cpu_usage"] = 10.0 }) })
+            {
+                await web.ApiAsync("serving.container_status_report", new JsonObject
+                {
+                    ["container_id"] = $"{host}-{scratch.Unique}", ["endpoint_url"] = "http://127.0.0.1:8090", ["machine_stats"] = machine,
+                    ["versions"] = new JsonArray(
+                        new JsonObject { ["endpoint"] = endpoint, ["version"] = 1, ["state"] = "ready", ["requests"] = 90 },
+                        new JsonObject { ["endpoint"] = endpoint, ["version"] = 2, ["state"] = "ready", ["requests"] = 10 }),
+                });
+            }
+
+            await using var tab = await web.SignedInPageAsync();
+            await tab.GotoAsync("serving");
+            var section = tab.Page.Locator($"section[data-endpoint='{name}']");
+            foreach (var chart in new[] { "Requests/min by version", "CPU % by host", "GPU % by host" })
+                await Assertions.Expect(section.Locator($".chart[data-chart='{chart}'] canvas")).ToHaveCountAsync(1);
+            // The two arms side by side, and one series per host (only the host with a GPU on the GPU chart).
+            await Assertions.Expect(section.Locator(".chart[data-chart='Requests/min by version']")).ToContainTextAsync("v2");
+            await Assertions.Expect(section.Locator(".chart[data-chart='CPU % by host']")).ToContainTextAsync($"cpu-{scratch.Unique}");
+            await Assertions.Expect(section.Locator(".chart[data-chart='GPU % by host']")).Not.ToContainTextAsync($"cpu-{scratch.Unique}");
+            await tab.ScreenshotAsync("serving-charts");
+        }
+        finally
+        {
+            await web.ApiAsync("serving.delete_endpoint", new JsonObject { ["endpoint"] = endpoint });
+        }
+    }
+
+    [Fact]
+    public async Task A_clearml_serving_service_shows_what_it_could_not_import_and_its_endpoints_are_marked()
+    {
+        await using var scratch = new RegistryScratch(web);
+        var model = await scratch.ModelAsync(new JsonObject { ["name"] = $"cs-{scratch.Unique}", ["uri"] = "http://127.0.0.1:1/files/m.onnx", ["framework"] = "ONNX" });
+        var name = $"imported-{scratch.Unique}";
+        var task = RegistryScratch.Id(await web.ApiAsync("tasks.create", new JsonObject
+        {
+            ["name"] = $"serving {scratch.Unique}", ["type"] = "service", ["system_tags"] = new JsonArray("serving-control-plane"),
+        }));
+        try
+        {
+            var endpoints = $$"""
+                {{name}}/1 { engine_type = "triton", serving_url = "{{name}}", model_id = "{{model}}", version = "1" }
+                "team/{{name}}/1" { engine_type = "triton", serving_url = "team/{{name}}", model_id = "{{model}}", version = "1" }
+                """;
+            await web.ApiAsync("tasks.edit_configuration", new JsonObject
+            {
+                ["task"] = task, ["configuration"] = new JsonArray(new JsonObject { ["name"] = "endpoints", ["value"] = endpoints, ["type"] = "dictionary" }),
+            });
+
+            await using var tab = await web.SignedInPageAsync();
+            await tab.GotoAsync("serving");
+            var plane = tab.Page.Locator($"section.control-plane[data-task='{task}']");
+            await Assertions.Expect(plane).ToContainTextAsync($"team/{name}/1");
+            await Assertions.Expect(plane).ToContainTextAsync("no '/'");
+            var section = tab.Page.Locator($"section[data-endpoint='{name}']");
+            await Assertions.Expect(section).ToContainTextAsync("from clearml-serving");
+            await Assertions.Expect(section.GetByRole(AriaRole.Button, new() { Name = "Save weights" })).ToBeDisabledAsync();
+        }
+        finally
+        {
+            // The service's endpoints go with it.
+            await web.ApiAsync("tasks.delete", new JsonObject { ["task"] = task, ["force"] = true });
+            await web.ApiAsync("serving.get_endpoints", new JsonObject());
+        }
+    }
+
     private async Task<JsonObject> EndpointAsync(string name) =>
         (JsonObject)(await web.ApiAsync("serving.get_endpoints", new JsonObject()))["endpoints"]!.AsArray().Single(e => e!["name"]!.GetValue<string>() == name)!;
 }

@@ -21,7 +21,7 @@ def served():
     api = os.environ["CLEARML_API_HOST"]
     token = requests.get(f"{api}/auth.login", auth=(os.environ["CLEARML_API_ACCESS_KEY"], os.environ["CLEARML_API_SECRET_KEY"])).json()["data"]["token"]
     text = requests.get(f"{api}/metrics", headers={"Authorization": f"Bearer {token}"}).text
-    return int(next(line.split()[1] for line in text.splitlines() if line.startswith("slipway_file_bytes_served_total")))
+    return int(next(line.split()[1] for line in text.splitlines() if line.startswith("slipway_file_served_bytes_total")))
 
 
 src = tempfile.mkdtemp()

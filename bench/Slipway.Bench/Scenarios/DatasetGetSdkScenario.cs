@@ -175,13 +175,14 @@ public static class DatasetGetSdkScenario
         public long[] Rest;
     }
 
-    [DllImport("libc", EntryPoint = "getrusage")]
+    [DllImport("libc", EntryPoint = "getrusage", SetLastError = true)]
     private static extern int GetRUsage(int who, out RUsage usage);
 
     /// <summary>User plus system CPU of this process, or of its waited-for children, so far.</summary>
     private static TimeSpan Usage(int who)
     {
-        GetRUsage(who, out var usage);
+        if (GetRUsage(who, out var usage) != 0)
+            throw new InvalidOperationException($"getrusage failed: errno {Marshal.GetLastPInvokeError()}");
         static TimeSpan Of(TimeVal t) => TimeSpan.FromSeconds(t.Seconds) + TimeSpan.FromMicroseconds(t.Microseconds);
         return Of(usage.User) + Of(usage.System);
     }

@@ -139,9 +139,9 @@ public static class IngestScenario
         });
         var points = scalars.Select(s => s.Point).ToList();
         var summarize = PerEvent(() => LastMetrics.Summarize(scalars));
-        var group = PerEvent(() => scalars.GroupBy(s => (s.Task, s.Metric, s.Variant))
+        var group = PerEvent(() => _ = scalars.GroupBy(s => (s.Task, s.Metric, s.Variant))
             .Select(g => (g.Key, Points: g.GroupBy(s => s.Point.Iter).Select(i => i.Last().Point).ToList())).ToList());
-        var pyramid = PerEvent(() => ScalarPyramid.Aggregate(points).Count());
+        var pyramid = PerEvent(() => _ = ScalarPyramid.Aggregate(points).Count);
         ctx.Results.Add(new Row("ingest", "-", "diagnostic: CPU per event, 1 thread (µs): client JSON encode / server line split + parse / LastMetrics.Summarize / store GroupBy / ScalarPyramid.Aggregate",
             string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{encode:0.00} / {parse:0.00} / {summarize:0.00} / {group:0.00} / {pyramid:0.00}"), "-", "-", "-", null));
     }

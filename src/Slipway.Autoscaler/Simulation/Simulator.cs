@@ -43,7 +43,7 @@ public sealed class Simulator(IReadOnlyList<TraceTask> trace, int seed = 14, dec
                 {
                     case DecisionAction.Launch:
                         world.Launch(decision.LaunchId!, now, need-- <= 0);
-                        reconciler.Launched(state, decision.LaunchId!, "sim-" + decision.LaunchId);
+                        Reconciler.Launched(state, decision.LaunchId!, "sim-" + decision.LaunchId);
                         break;
                     case DecisionAction.Drain or DecisionAction.Undrain when decision.LaunchId is { } drained:
                         world.Drain(drained, decision.Action == DecisionAction.Drain);

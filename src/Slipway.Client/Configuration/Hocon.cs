@@ -8,15 +8,16 @@ namespace Slipway.Client.Configuration;
 /// Reads the subset of HOCON that clearml.conf files use: nested objects with <c>{ }</c>, dotted keys,
 /// <c>:</c> or <c>=</c> (or nothing before <c>{</c>), quoted and unquoted strings, numbers, booleans, null,
 /// arrays, <c>#</c> and <c>//</c> comments, and later keys merging into earlier objects.
-/// Substitutions and includes are not supported and are reported as errors.
+/// Substitutions and includes are not supported and are reported as errors. The server compiles this file too, to read the
+/// configuration objects the SDK stores as HOCON (clearml-serving's control plane).
 /// </summary>
 internal static class Hocon
 {
-    /// <summary>Parses HOCON text into a JSON object.</summary>
+    /// <summary>Parses HOCON text into a JSON object; <paramref name="source"/> names the text in error messages.</summary>
     /// <exception cref="FormatException">The text is not valid in the supported subset; the message names the line.</exception>
-    public static JsonObject Parse(string text)
+    public static JsonObject Parse(string text, string source = "clearml.conf")
     {
-        var reader = new Reader(text);
+        var reader = new Reader(text, source);
         var root = new JsonObject();
         reader.SkipBlank();
         if (reader.Peek() == '{')
@@ -40,7 +41,7 @@ internal static class Hocon
         return node is JsonValue v ? v.ToString() : null;
     }
 
-    private sealed class Reader(string text)
+    private sealed class Reader(string text, string source)
     {
         private int _pos;
 
@@ -50,7 +51,7 @@ internal static class Hocon
 
         private int Line => text.AsSpan(0, Math.Min(_pos, text.Length)).Count('\n') + 1;
 
-        private FormatException Error(string what) => new($"clearml.conf line {Line}: {what}");
+        private FormatException Error(string what) => new($"{source} line {Line}: {what}");
 
         /// <summary>Skips whitespace, newlines, commas and comments.</summary>
         public void SkipBlank()

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
+using Slipway.Wire;
 
 namespace Slipway.Client.Tracking;
 
@@ -307,8 +308,8 @@ public sealed partial class Experiment : IAsyncDisposable
         var task = (data["tasks"] as JsonArray)?.FirstOrDefault();
         var status = task.Str("status");
         var message = task.Str("status_message") ?? "";
-        var stopping = (status == "in_progress" && message.Contains("stopping", StringComparison.Ordinal))
-                       || status is "stopped" or "failed" or "completed" or "published" or "closed";
+        var stopping = (status == TaskStatusNames.InProgress && message.Contains("stopping", StringComparison.Ordinal))
+                       || status is TaskStatusNames.Stopped or TaskStatusNames.Failed or TaskStatusNames.Completed or TaskStatusNames.Published or TaskStatusNames.Closed;
         if (!stopping || _aborted.IsCancellationRequested)
             return;
         Warn($"slipway: task {Id} was aborted from outside");

@@ -5,6 +5,8 @@ using Slipway.Server.Core;
 using Slipway.Server.Domain;
 using Slipway.Server.Domain.Queues;
 using Slipway.Server.Storage;
+using Slipway.Wire;
+using Slipway.Server.Storage.Documents;
 
 namespace Slipway.Server.Api;
 
@@ -70,9 +72,9 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
         {
             throttle.Failed(accessKey, call.RemoteIp);
             // The owner is looked up for an unknown key too (under no id), so that a wrong secret for a real key takes as long.
-            var owner = await docs.GetAsync(Collection.Users, credentials is null ? "" : Json.GetString(credentials.Body, "user") ?? "", call.Aborted);
+            var owner = await docs.GetAsync<UserDocument>(credentials is null ? "" : Json.GetString(credentials.Body, "user") ?? "", call.Aborted);
             await audit.RecordAsync("login_failed", null, call.RemoteIp, new JsonObject { ["access_key"] = accessKey.Length <= 64 ? accessKey : accessKey[..64] },
-                owner is null ? null : Tenants.Of(owner.Body));
+                owner is null ? null : Tenants.Of(owner.Company));
             throw ApiException.InvalidCredentials();
         }
         throttle.Succeeded(accessKey);
@@ -122,9 +124,9 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
     {
         var accessKey = call.RequireString("access_key");
         var credentials = await docs.GetAsync(Collection.Credentials, accessKey, call.Aborted);
-        var owner = credentials is null ? null : await docs.GetAsync(Collection.Users, Json.GetString(credentials.Body, "user") ?? "", call.Aborted);
+        var owner = credentials is null ? null : await docs.GetAsync<UserDocument>(Json.GetString(credentials.Body, "user") ?? "", call.Aborted);
         var mine = owner?.Id == call.Caller.User;
-        var administered = call.Caller.IsAdmin && owner is not null && Tenants.Of(owner.Body) == call.Caller.Company;
+        var administered = call.Caller.IsAdmin && owner is not null && Tenants.Of(owner.Company) == call.Caller.Company;
         if (credentials is null || !(mine || administered))
             throw ApiException.InvalidId($"Invalid access key (key={accessKey})");
         await docs.DeleteAsync(Collection.Credentials, accessKey, CancellationToken.None);
@@ -136,16 +138,16 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
 
     private async ValueTask<JsonNode?> GetCurrentUser(RpcCall call)
     {
-        var user = await docs.GetAsync(Collection.Users, call.Caller.User, call.Aborted) ?? throw ApiException.InvalidCredentials();
+        var user = await docs.GetAsync<UserDocument>(call.Caller.User, call.Aborted) ?? throw ApiException.InvalidCredentials();
         return new JsonObject
         {
             ["user"] = new JsonObject
             {
-                ["id"] = user.Id,
-                ["name"] = Json.GetString(user.Body, "name"),
-                ["company"] = new JsonObject { ["id"] = call.Caller.Company, ["name"] = call.Caller.Company },
-                ["role"] = Roles.Normalize(Json.GetString(user.Body, "role")),
-                ["created"] = Json.GetString(user.Body, "created"),
+                [DocumentFields.Id] = user.Id,
+                [DocumentFields.Name] = user.Name,
+                [DocumentFields.Company] = new JsonObject { ["id"] = call.Caller.Company, ["name"] = call.Caller.Company },
+                [UserFields.Role] = Roles.Normalize(user.Role),
+                [DocumentFields.Created] = user.Created,
             },
         };
     }
@@ -154,10 +156,10 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
     {
         var query = new DocQuery();
         if (call.StringList("id") is { } ids)
-            query.Where(new FieldIn("id", ids));
-        if (call.String("name") is { Length: > 0 } name)
-            query.Where(new FieldMatches("name", ListRequest.CheckedPattern(name, "name")));
-        query.OrderBy.Add(new SortKey("name", false));
+            query.Where(new FieldIn(DocumentFields.Id, ids));
+        if (call.String(DocumentFields.Name) is { Length: > 0 } name)
+            query.Where(new FieldMatches(DocumentFields.Name, ListRequest.CheckedPattern(name, DocumentFields.Name)));
+        query.OrderBy.Add(new SortKey(DocumentFields.Name, false));
         var users = await docs.FindAsync(Collection.Users, query, call.Aborted);
         var onlyFields = call.StringList("only_fields");
         // The first tenant's admins make the other tenants, so they may list every tenant's users.
@@ -166,14 +168,16 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
             throw RouteAccess.Forbidden("all_tenants: only admins of the first tenant see other tenants");
         return new JsonObject
         {
-            ["users"] = new JsonArray(users.Where(u => allTenants || Tenants.Of(u.Body) == call.Caller.Company).Select(u =>
-            {
-                var body = (JsonObject)u.Body.DeepClone();
-                body["company"] = Tenants.Of(u.Body);
-                body["role"] = Roles.Normalize(Json.GetString(body, "role"));
-                body["disabled"] = Json.GetBool(body, "disabled");
-                return (JsonNode)Json.Project(body, onlyFields);
-            }).ToArray()),
+            ["users"] = new JsonArray(users.Select(u => (Stored: u, User: u.As<UserDocument>()))
+                .Where(u => allTenants || Tenants.Of(u.User.Company) == call.Caller.Company).Select(u =>
+                {
+                    // The answer spells out what older documents leave implicit: the tenant, the role, not disabled.
+                    var body = (JsonObject)u.Stored.Body.DeepClone();
+                    body[DocumentFields.Company] = Tenants.Of(u.User.Company);
+                    body[UserFields.Role] = Roles.Normalize(u.User.Role);
+                    body[UserFields.Disabled] = u.User.Disabled;
+                    return (JsonNode)Json.Project(body, onlyFields);
+                }).ToArray()),
         };
     }
 
@@ -207,17 +211,12 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
         for (var attempt = 0; ; attempt++)
         {
             var user = await RequireUserAsync(id, call);
-            var body = (JsonObject)user.Body.DeepClone();
-            var wasAdmin = Roles.Normalize(Json.GetString(body, "role")) == Roles.Admin && !Json.GetBool(body, "disabled");
-            if (role is not null)
-                body["role"] = role;
-            if (disabled is { } d)
-                body["disabled"] = d;
-            if (name is not null)
-                body["name"] = name;
-            var staysAdmin = Roles.Normalize(Json.GetString(body, "role")) == Roles.Admin && !Json.GetBool(body, "disabled");
-            if (wasAdmin && !staysAdmin)
+            var before = user.As<UserDocument>();
+            var after = before with { Role = role ?? before.Role, Disabled = disabled ?? before.Disabled, Name = name ?? before.Name };
+            if (IsEnabledAdmin(before) && !IsEnabledAdmin(after))
                 await RequireAnotherAdminAsync(user, call);
+            var body = (JsonObject)user.Body.DeepClone();
+            DocumentJson.Apply(body, before, after);
             if (await docs.ReplaceAsync(Collection.Users, user, body, CancellationToken.None))
                 break;
             if (attempt == 10)
@@ -237,7 +236,7 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
         RequireAdmin(call);
         var id = call.RequireString("user");
         var user = await RequireUserAsync(id, call);
-        if (Roles.Normalize(Json.GetString(user.Body, "role")) == Roles.Admin && !Json.GetBool(user.Body, "disabled"))
+        if (IsEnabledAdmin(user.As<UserDocument>()))
             await RequireAnotherAdminAsync(user, call);
         var keys = await docs.FindAsync(Collection.Credentials, new DocQuery().Where(new FieldIn("user", [id])), call.Aborted);
         foreach (var key in keys)
@@ -246,7 +245,7 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
         await epoch.BumpAsync();
         await audit.RecordAsync("user_deleted", call.Caller, call.RemoteIp, new JsonObject
         {
-            ["target"] = id, ["name"] = Json.GetString(user.Body, "name"), ["keys_revoked"] = keys.Count,
+            ["target"] = id, ["name"] = user.As<UserDocument>().Name, ["keys_revoked"] = keys.Count,
         });
         return new JsonObject { ["deleted"] = 1 };
     }
@@ -254,7 +253,7 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
     /// <summary>A user the caller manages: one of its tenant, or of any tenant for the first tenant's admins (who make the tenants).</summary>
     private async Task<StoredDoc> RequireUserAsync(string id, RpcCall call) =>
         await docs.GetAsync(Collection.Users, id, call.Aborted) is { } user
-        && (Tenants.Of(user.Body) == call.Caller.Company || (call.Caller.IsAdmin && call.Caller.Company == Tenants.Root))
+        && (Tenants.Of(user.As<UserDocument>().Company) == call.Caller.Company || (call.Caller.IsAdmin && call.Caller.Company == Tenants.Root))
             ? user
             : throw ApiException.InvalidId($"Invalid user id (id={id})");
 
@@ -262,11 +261,13 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
     private async Task RequireAnotherAdminAsync(StoredDoc user, RpcCall call)
     {
         var id = user.Id;
-        var tenant = Tenants.Of(user.Body);
-        var admins = await docs.FindAsync(Collection.Users, new DocQuery().Where(new FieldIn("role", [Roles.Admin])), call.Aborted);
-        if (!admins.Any(a => a.Id != id && !Json.GetBool(a.Body, "disabled") && Tenants.Of(a.Body) == tenant))
+        var tenant = Tenants.Of(user.As<UserDocument>().Company);
+        var admins = await docs.FindAsync<UserDocument>(new DocQuery().Where(new FieldIn(UserFields.Role, [Roles.Admin])), call.Aborted);
+        if (!admins.Any(a => a.Id != id && !a.Disabled && Tenants.Of(a.Company) == tenant))
             throw new ApiException(400, 0, "Refused: this is the last enabled admin (make another admin first)");
     }
+
+    private static bool IsEnabledAdmin(UserDocument user) => Roles.Normalize(user.Role) == Roles.Admin && !user.Disabled;
 
     private static string ParseRole(string given) =>
         Roles.Parse(given) ?? throw ApiException.Validation($"role must be one of {string.Join(", ", Roles.Assignable)}");
@@ -287,16 +288,9 @@ public sealed class AuthApi(IDocumentStore docs, TokenService tokens, Authentica
 
     public static async Task<string> CreateUserAsync(IDocumentStore docs, string name, string role, string company, TimeProvider clock, CancellationToken ct)
     {
-        var id = Guid.NewGuid().ToString("N");
-        await docs.InsertAsync(Collection.Users, id, new JsonObject
-        {
-            ["id"] = id,
-            ["name"] = name,
-            ["role"] = role,
-            ["company"] = company,
-            ["created"] = Json.Timestamp(clock.GetUtcNow()),
-        }, ct);
-        return id;
+        var user = new UserDocument { Id = Guid.NewGuid().ToString("N"), Name = name, Role = role, Company = company, Created = Json.Timestamp(clock.GetUtcNow()) };
+        await docs.InsertAsync(user, ct);
+        return user.Id;
     }
 
     public static async Task<(string AccessKey, string SecretKey)> NewCredentialsAsync(IDocumentStore docs, string user, string? label, TimeProvider clock, CancellationToken ct)

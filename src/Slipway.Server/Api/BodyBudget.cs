@@ -6,7 +6,7 @@ namespace Slipway.Server.Api;
 /// is read: a few clients sending 60 MB batches at once queue up, one after another, instead of driving the process
 /// out of memory, and their requests take longer rather than fail. Smaller bodies, nearly all requests, never wait.
 /// </summary>
-public sealed class BodyBudget(long capacity)
+public sealed class BodyBudget(long capacity) : IDisposable
 {
     /// <summary>Room for one body of the largest size accepted, and the small ones beside it.</summary>
     public const long DefaultCapacity = RpcEndpoint.MaxBodyBytes + 16L * 1024 * 1024;
@@ -70,6 +70,8 @@ public sealed class BodyBudget(long capacity)
         }
         released.TrySetResult();
     }
+
+    public void Dispose() => _turn.Dispose();
 
     public readonly struct Lease(BodyBudget? budget, long bytes) : IDisposable
     {

@@ -5,6 +5,7 @@ using Slipway.Server.Core;
 using Slipway.Server.Domain.Datasets;
 using Slipway.Server.Domain.Projects;
 using Slipway.Server.Storage;
+using Slipway.Server.Storage.Documents;
 
 namespace Slipway.Server.Api;
 
@@ -31,8 +32,8 @@ public sealed class DatasetsApi(IDocumentStore docs, AccessControl access, IBlob
         query.Where(await access.VisibleAsync(call.Caller, Collection.Projects, call.Aborted));
         if (call.String("project") is { Length: > 0 } ownerProject)
             query.Where(new FieldStartsWith("name", ProjectPaths.Normalize(ownerProject) + Marker));
-        var projects = (await docs.FindAsync(Collection.Projects, query, call.Aborted))
-            .Where(p => (Json.GetString(p.Body, "name") ?? "").Contains(Marker, StringComparison.Ordinal)).ToList();
+        var projects = (await docs.FindAsync<ProjectDocument>(query, call.Aborted))
+            .Where(p => (p.Name ?? "").Contains(Marker, StringComparison.Ordinal)).ToList();
         var name = call.String("name") is { Length: > 0 } pattern ? ListRequest.Pattern(pattern, "name") : null;
         var text = call.String("search_text") is { } searchText ? RequestLimits.CheckLength("search_text", searchText, RequestLimits.MaxSearchText) : null;
         var versions = (await VersionsAsync(projects.Select(p => p.Id).ToList(), call.Bool("include_archived"), call.Aborted))
@@ -40,7 +41,7 @@ public sealed class DatasetsApi(IDocumentStore docs, AccessControl access, IBlob
         var result = new JsonArray();
         foreach (var project in projects)
         {
-            var full = Json.GetString(project.Body, "name")!;
+            var full = project.Name!;
             var at = full.LastIndexOf(Marker, StringComparison.Ordinal);
             var (owner, dataset) = (full[..at], full[(at + Marker.Length)..]);
             if (name is not null && !name.IsMatch(dataset))

@@ -7,6 +7,8 @@ using Slipway.Server.Domain.Serving;
 using Slipway.Server.Domain.StoredFiles;
 using Slipway.Server.Domain.Tasks;
 using Slipway.Server.Storage;
+using Slipway.Server.Storage.Documents;
+using Slipway.Wire;
 
 namespace Slipway.Server.Api;
 
@@ -36,31 +38,32 @@ public sealed class ModelsApi(IDocumentStore docs, AccessControl access, IEventS
 
     private async ValueTask<JsonNode?> Create(RpcCall call)
     {
-        var id = Guid.NewGuid().ToString("N");
         var now = Now();
-        var model = new JsonObject
+        var template = new ModelDocument
         {
-            ["id"] = id,
-            ["name"] = call.RequireString("name"),
-            ["uri"] = call.String("uri") ?? throw ApiException.MissingField("uri"),
-            ["user"] = call.Caller.User,
-            ["company"] = call.Caller.Company,
-            ["created"] = now,
-            ["last_update"] = now,
-            ["comment"] = "",
-            ["tags"] = new JsonArray(),
-            ["system_tags"] = new JsonArray(),
-            ["labels"] = new JsonObject(),
-            ["design"] = new JsonObject(),
-            ["metadata"] = new JsonObject(),
-            ["ready"] = false,
+            Id = Guid.NewGuid().ToString("N"),
+            Name = call.RequireString(DocumentFields.Name),
+            Uri = call.String(ModelFields.Uri) ?? throw ApiException.MissingField(ModelFields.Uri),
+            User = call.Caller.User,
+            Company = call.Caller.Company,
+            Created = now,
+            LastUpdate = now,
+            Comment = "",
+            Tags = [],
+            SystemTags = [],
+            Labels = [],
+            Design = [],
+            Metadata = [],
+            Ready = false,
         };
         await CheckReferencesAsync(call);
-        Apply(call, model);
-        if (!await docs.InsertAsync(Collection.Models, id, model, call.Aborted))
-            throw ApiException.NotUnique($"model id {id}");
+        var model = Apply(call, template);
+        var body = DocumentJson.ToJson(template);
+        DocumentJson.Apply(body, template, model, NamedNulls(call));
+        if (!await docs.InsertAsync(Collection.Models, model.Id, body, call.Aborted))
+            throw ApiException.NotUnique($"model id {model.Id}");
         await autoUpdate.ModelChangedAsync(model, call.Aborted);
-        return new JsonObject { ["id"] = id, ["created"] = true };
+        return new JsonObject { ["id"] = model.Id, ["created"] = true };
     }
 
     private async ValueTask<JsonNode?> GetById(RpcCall call)
@@ -91,21 +94,20 @@ public sealed class ModelsApi(IDocumentStore docs, AccessControl access, IEventS
         await CheckReferencesAsync(call);
         var edited = await UpdateAsync(call.RequireString("model"), model =>
         {
-            if (Json.GetBool(model, "ready") && call.Has("uri") && call.String("uri") != Json.GetString(model, "uri"))
+            if (model.Ready && call.Has(ModelFields.Uri) && call.String(ModelFields.Uri) != model.Uri)
                 throw new ApiException(400, 203, "Model is published and its uri cannot change");
-            var before = model["design"]?.DeepClone();
-            Apply(call, model);
-            if (!replaceDesign && before is JsonObject old && model["design"] is JsonObject given)
+            var changed = Apply(call, model);
+            if (!replaceDesign && model.Design is { } old && call.Object(ModelFields.Design) is { } given)
             {
+                var merged = (JsonObject)old.DeepClone();
                 foreach (var (k, v) in given)
-                    old[k] = v?.DeepClone();
-                model["design"] = old;
+                    merged[k] = v?.DeepClone();
+                changed = changed with { Design = merged };
             }
-            if (call.Long("iteration") is { } iteration)
-                model["last_iteration"] = iteration;
-        }, call.Aborted);
+            return changed with { LastIteration = call.Long(ModelFields.Iteration) ?? changed.LastIteration };
+        }, call.Aborted, NamedNulls(call));
         // A model that gets its file may be what an endpoint's auto-update rule waits for.
-        if (call.String("uri") is { Length: > 0 })
+        if (call.String(ModelFields.Uri) is { Length: > 0 })
             await autoUpdate.ModelChangedAsync(edited, call.Aborted);
         var fields = new JsonObject();
         foreach (var (key, value) in call.Body.Where(p => p.Key != "model"))
@@ -117,10 +119,10 @@ public sealed class ModelsApi(IDocumentStore docs, AccessControl access, IEventS
     private async ValueTask<JsonNode?> SetReady(RpcCall call)
     {
         var model = await RequireAsync(call.RequireString("model"), call.Aborted);
-        var updated = await UpdateAsync(model.Id, m => m["ready"] = true, call.Aborted);
+        var updated = await UpdateAsync(model.Id, m => m with { Ready = true }, call.Aborted);
         await autoUpdate.ModelChangedAsync(updated, call.Aborted);
         var result = new JsonObject { ["updated"] = 1 };
-        if (call.Bool("publish_task", true) && Json.GetString(updated, "task") is { Length: > 0 } taskId
+        if (call.Bool("publish_task", true) && updated.Task is { Length: > 0 } taskId
             && await docs.GetAsync(Collection.Tasks, taskId, call.Aborted) is { } task
             && Json.GetString(task.Body, "status") != TaskStatuses.Published)
         {
@@ -146,10 +148,10 @@ public sealed class ModelsApi(IDocumentStore docs, AccessControl access, IEventS
         var replace = call.Bool("replace_metadata");
         await UpdateAsync(call.RequireString("model"), model =>
         {
-            if (replace || model["metadata"] is not JsonObject)
-                model["metadata"] = new JsonObject();
+            var metadata = replace || model.Metadata is null ? [] : (JsonObject)model.Metadata.DeepClone();
             foreach (var (key, item) in items)
-                model["metadata"]![key] = item;
+                metadata[key] = item.DeepClone();
+            return model with { Metadata = metadata };
         }, call.Aborted);
         return new JsonObject { ["updated"] = 1 };
     }
@@ -159,8 +161,12 @@ public sealed class ModelsApi(IDocumentStore docs, AccessControl access, IEventS
         var keys = call.StringList("keys") ?? throw ApiException.MissingField("keys");
         await UpdateAsync(call.RequireString("model"), model =>
         {
+            if (model.Metadata is null)
+                return model;
+            var metadata = (JsonObject)model.Metadata.DeepClone();
             foreach (var key in keys)
-                (model["metadata"] as JsonObject)?.Remove(key);
+                metadata.Remove(key);
+            return model with { Metadata = metadata };
         }, call.Aborted);
         return new JsonObject { ["updated"] = 1 };
     }
@@ -172,8 +178,11 @@ public sealed class ModelsApi(IDocumentStore docs, AccessControl access, IEventS
         {
             await UpdateAsync(id, model =>
             {
-                var tags = Json.GetStrings(model, "system_tags");
-                model["system_tags"] = Json.SortedStrings(archive ? tags.Append("archived") : tags.Where(t => t != "archived"));
+                var tags = model.SystemTags ?? [];
+                return model with
+                {
+                    SystemTags = Json.Sorted(archive ? tags.Append(DocumentFields.ArchivedTag) : tags.Where(t => t != DocumentFields.ArchivedTag)),
+                };
             }, call.Aborted);
             return new JsonObject { [archive ? "archived" : "unarchived"] = true };
         });
@@ -182,44 +191,48 @@ public sealed class ModelsApi(IDocumentStore docs, AccessControl access, IEventS
     /// <summary>A published model is deleted only with force; its file goes to <see cref="FileCleanup"/>.</summary>
     private async ValueTask<JsonNode?> Delete(RpcCall call)
     {
-        var model = await RequireAsync(call.RequireString("model"), call.Aborted);
-        if (Json.GetBool(model.Body, "ready") && !call.Bool("force"))
+        var stored = await RequireAsync(call.RequireString("model"), call.Aborted);
+        var model = stored.As<ModelDocument>();
+        if (model.Ready && !call.Bool("force"))
             throw new ApiException(400, 202, $"Model is published and can only be deleted with force (id={model.Id})");
         await docs.DeleteAsync(Collection.Models, model.Id, call.Aborted);
         await events.DeleteTaskEventsAsync(model.Id, call.Aborted);
-        await cleanup.EnqueueAsync(FileReferences.PathsIn(model.Body, await filesPort.All), $"model {model.Id} deleted", call.Aborted);
-        return new JsonObject { ["deleted"] = true, ["url"] = Json.GetString(model.Body, "uri") };
+        await cleanup.EnqueueAsync(FileReferences.PathsIn(stored.Body, await filesPort.All), $"model {model.Id} deleted", call.Aborted);
+        return new JsonObject { ["deleted"] = true, ["url"] = model.Uri };
     }
 
-    private static void Apply(RpcCall call, JsonObject model)
+    /// <summary>The model with the definition fields the call sets; a text field the call names is set, to null when it says null.</summary>
+    private static ModelDocument Apply(RpcCall call, ModelDocument model)
     {
-        foreach (var field in new[] { "name", "uri", "comment", "framework", "parent" })
+        string? Given(string field, string? current) => call.Has(field) ? call.String(field) : current;
+        var labels = call.Object(ModelFields.Labels);
+        foreach (var (name, value) in labels ?? [])
         {
-            if (call.Has(field))
-                model[field] = call.String(field);
+            if (value is not JsonValue v || v.GetValueKind() != JsonValueKind.Number || !v.TryGetValue(out long _))
+                throw ApiException.Validation($"label '{name}' must map to an integer");
         }
-        if (call.Has("task"))
-            model["task"] = call.String("task");
-        if (call.Has("project"))
-            model["project"] = call.String("project");
-        if (call.StringList("tags") is { } tags)
-            model["tags"] = Json.SortedStrings(tags);
-        if (call.StringList("system_tags") is { } systemTags)
-            model["system_tags"] = Json.SortedStrings(systemTags);
-        if (call.Object("design") is { } design)
-            model["design"] = design.DeepClone();
-        if (call.Object("labels") is { } labels)
+        return model with
         {
-            foreach (var (name, value) in labels)
-            {
-                if (value is not JsonValue v || v.GetValueKind() != JsonValueKind.Number || !v.TryGetValue(out long _))
-                    throw ApiException.Validation($"label '{name}' must map to an integer");
-            }
-            model["labels"] = labels.DeepClone();
-        }
-        if (call.Has("ready"))
-            model["ready"] = call.Bool("ready");
+            Name = Given(DocumentFields.Name, model.Name),
+            Uri = Given(ModelFields.Uri, model.Uri),
+            Comment = Given(DocumentFields.Comment, model.Comment),
+            Framework = Given(ModelFields.Framework, model.Framework),
+            Parent = Given(ModelFields.Parent, model.Parent),
+            Task = Given(ModelFields.Task, model.Task),
+            Project = Given(DocumentFields.Project, model.Project),
+            Tags = call.StringList(DocumentFields.Tags) is { } tags ? Json.Sorted(tags) : model.Tags,
+            SystemTags = call.StringList(DocumentFields.SystemTags) is { } systemTags ? Json.Sorted(systemTags) : model.SystemTags,
+            Design = (JsonObject?)call.Object(ModelFields.Design)?.DeepClone() ?? model.Design,
+            Labels = (JsonObject?)labels?.DeepClone() ?? model.Labels,
+            Ready = call.Has(ModelFields.Ready) ? call.Bool(ModelFields.Ready) : model.Ready,
+        };
     }
+
+    /// <summary>The text fields a call sets to an explicit null, which the document keeps as null (as it always has).</summary>
+    private static IEnumerable<string> NamedNulls(RpcCall call) => DocumentJson.NullsIn(call.Body).Intersect(TextFields);
+
+    private static readonly string[] TextFields =
+        [DocumentFields.Name, ModelFields.Uri, DocumentFields.Comment, ModelFields.Framework, ModelFields.Parent, ModelFields.Task, DocumentFields.Project];
 
     /// <summary>The task and project a call names must exist.</summary>
     private async Task CheckReferencesAsync(RpcCall call)
@@ -230,13 +243,8 @@ public sealed class ModelsApi(IDocumentStore docs, AccessControl access, IEventS
             throw ApiException.InvalidProjectId(project);
     }
 
-    private async Task<JsonObject> UpdateAsync(string id, Action<JsonObject> change, CancellationToken ct) =>
-        (await docs.UpdateAsync(Collection.Models, id, model =>
-        {
-            change(model);
-            model["last_update"] = Now();
-        }, () => ApiException.InvalidModelId(id), ct))!;
-
+    private async Task<ModelDocument> UpdateAsync(string id, Func<ModelDocument, ModelDocument> change, CancellationToken ct, IEnumerable<string>? namedNulls = null) =>
+        (await docs.UpdateAsync<ModelDocument>(id, model => change(model) with { LastUpdate = Now() }, () => ApiException.InvalidModelId(id), ct, namedNulls))!;
 
     private async Task<StoredDoc> RequireAsync(string id, CancellationToken ct) =>
         await docs.GetAsync(Collection.Models, id, ct) ?? throw ApiException.InvalidModelId(id);

@@ -6,6 +6,8 @@ using Slipway.Server.Domain.Datasets;
 using Slipway.Server.Domain.Projects;
 using Slipway.Server.Domain.Tasks;
 using Slipway.Server.Storage;
+using Slipway.Server.Storage.Documents;
+using Slipway.Wire;
 
 namespace Slipway.Server.Api;
 
@@ -29,21 +31,23 @@ public sealed class ProjectsApi(IDocumentStore docs, AccessControl access, Proje
     {
         var name = call.RequireString("name");
         await access.CheckProjectPathAsync(call.Caller, name, tree, mayExist: false, call.Aborted);
-        var id = await tree.CreatePathAsync(name, call.Caller, doc => ApplyFields(call, doc), call.Aborted);
+        var id = await tree.CreatePathAsync(name, call.Caller, project => ApplyFields(call, project), call.Aborted, NamedNulls(call));
         return new JsonObject { ["id"] = id };
     }
 
-    private static void ApplyFields(RpcCall call, JsonObject doc)
+    private static ProjectDocument ApplyFields(RpcCall call, ProjectDocument project) => project with
     {
-        if (call.Has("description"))
-            doc["description"] = call.String("description") ?? "";
-        if (call.StringList("tags") is { } tags)
-            doc["tags"] = Json.SortedStrings(tags);
-        if (call.StringList("system_tags") is { } systemTags)
-            doc["system_tags"] = Json.SortedStrings(systemTags);
-        if (call.Has("default_output_destination"))
-            doc["default_output_destination"] = call.String("default_output_destination");
-    }
+        Description = call.Has(ProjectFields.Description) ? call.String(ProjectFields.Description) ?? "" : project.Description,
+        Tags = call.StringList(DocumentFields.Tags) is { } tags ? Json.Sorted(tags) : project.Tags,
+        SystemTags = call.StringList(DocumentFields.SystemTags) is { } systemTags ? Json.Sorted(systemTags) : project.SystemTags,
+        DefaultOutputDestination = call.Has(ProjectFields.DefaultOutputDestination)
+            ? call.String(ProjectFields.DefaultOutputDestination)
+            : project.DefaultOutputDestination,
+    };
+
+    /// <summary>A null default_output_destination is kept as null (the one field a request can set to null).</summary>
+    private static IEnumerable<string> NamedNulls(RpcCall call) =>
+        DocumentJson.NullsIn(call.Body).Where(field => field == ProjectFields.DefaultOutputDestination);
 
     private async ValueTask<JsonNode?> GetById(RpcCall call)
     {
@@ -53,16 +57,16 @@ public sealed class ProjectsApi(IDocumentStore docs, AccessControl access, Proje
 
     private async ValueTask<JsonNode?> GetAll(RpcCall call)
     {
-        var query = ListRequest.Build(call, ["name", "id", "description"]);
+        var query = ListRequest.Build(call, [DocumentFields.Name, DocumentFields.Id, ProjectFields.Description]);
         var visible = await access.VisibleAsync(call.Caller, Collection.Projects, call.Aborted);
         query.Where(visible);
         if (call.String("basename") is { Length: > 0 } basename)
-            query.Where(new FieldMatches("basename", ListRequest.CheckedPattern(basename, "basename")));
-        ListRequest.AddIn(call, query, "parent", "parent");
-        if (call.Bool("shallow_search") && call.StringList("parent") is null && call.String("name") is null && call.StringList("id") is null)
-            query.Where(new FieldMissing("parent"));
+            query.Where(new FieldMatches(ProjectFields.Basename, ListRequest.CheckedPattern(basename, ProjectFields.Basename)));
+        ListRequest.AddIn(call, query, ProjectFields.Parent, ProjectFields.Parent);
+        if (call.Bool("shallow_search") && call.StringList(ProjectFields.Parent) is null && call.String(DocumentFields.Name) is null && call.StringList(DocumentFields.Id) is null)
+            query.Where(new FieldMissing(ProjectFields.Parent));
         if (query.OrderBy.Count == 0)
-            query.OrderBy.Add(new SortKey("name", false));
+            query.OrderBy.Add(new SortKey(DocumentFields.Name, false));
         var found = await docs.FindAsync(Collection.Projects, query, call.Aborted);
         var onlyFields = call.StringList("only_fields");
         var projects = new JsonArray();
@@ -80,17 +84,16 @@ public sealed class ProjectsApi(IDocumentStore docs, AccessControl access, Proje
     /// </summary>
     private async Task AddStatsAsync(JsonArray projects, DocFilter visible, bool includeHidden, CancellationToken ct)
     {
-        var all = await docs.FindAsync(Collection.Projects, new DocQuery().Where(visible), ct);
+        var all = await docs.FindAsync<ProjectDocument>(new DocQuery().Where(visible), ct);
         var byId = all.ToDictionary(p => p.Id);
         var experiments = new DocQuery().Where(new TagMatch("system_tags", TagQuery.Parse(["__$all", "-archived", "-" + DatasetVersions.Tag])));
         var counts = await docs.CountByAsync(Collection.Tasks, experiments, "project", "status", ct);
         foreach (var project in projects.OfType<JsonObject>())
         {
             var id = project["id"]!.GetValue<string>();
-            var name = byId.TryGetValue(id, out var self) ? Json.GetString(self.Body, "name") ?? "" : "";
-            var children = all.Where(p => Json.GetString(p.Body, "parent") == id
-                                          && (includeHidden || !Json.GetStrings(p.Body, "system_tags").Contains("hidden"))).ToList();
-            var subtree = all.Where(p => (Json.GetString(p.Body, "name") ?? "").StartsWith(name + "/", StringComparison.Ordinal))
+            var name = byId.TryGetValue(id, out var self) ? self.Name ?? "" : "";
+            var children = all.Where(p => p.Parent == id && (includeHidden || !p.IsHidden)).ToList();
+            var subtree = all.Where(p => (p.Name ?? "").StartsWith(name + "/", StringComparison.Ordinal))
                 .Select(p => p.Id).Append(id).ToHashSet();
             var statusCount = new JsonObject();
             foreach (var status in TaskStatuses.All)
@@ -108,30 +111,25 @@ public sealed class ProjectsApi(IDocumentStore docs, AccessControl access, Proje
             project["sub_projects"] = new JsonArray(children.Select(c => (JsonNode)new JsonObject
             {
                 ["id"] = c.Id,
-                ["name"] = Json.GetString(c.Body, "name"),
+                ["name"] = c.Name,
             }).ToArray());
-            project["hidden"] = self is not null && Json.GetStrings(self.Body, "system_tags").Contains("hidden");
+            project["hidden"] = self?.IsHidden == true;
         }
     }
 
     private async ValueTask<JsonNode?> Update(RpcCall call)
     {
         var id = call.RequireString("project");
-        var newName = call.String("name") is { } requested ? ProjectPaths.Normalize(requested) : null;
+        var newName = call.String(DocumentFields.Name) is { } requested ? ProjectPaths.Normalize(requested) : null;
         if (newName is not null && await tree.FindByNameAsync(newName, call.Caller.Company, call.Aborted) is { } holder && holder.Id != id)
             throw ApiException.NotUnique($"project name '{newName}'");
         string? oldName = null;
-        await docs.UpdateAsync(Collection.Projects, id, body =>
+        await docs.UpdateAsync<ProjectDocument>(id, project =>
         {
-            oldName = Json.GetString(body, "name");
-            if (newName is not null)
-            {
-                body["name"] = newName;
-                body["basename"] = newName.Split('/')[^1];
-            }
-            ApplyFields(call, body);
-            body["last_update"] = Json.Timestamp(clock.GetUtcNow());
-        }, () => ApiException.InvalidProjectId(id), call.Aborted);
+            oldName = project.Name;
+            var renamed = newName is null ? project : project with { Name = newName, Basename = newName.Split('/')[^1] };
+            return ApplyFields(call, renamed) with { LastUpdate = Json.Timestamp(clock.GetUtcNow()) };
+        }, () => ApiException.InvalidProjectId(id), call.Aborted, NamedNulls(call));
         if (newName is not null && oldName is not null && newName != oldName)
         {
             await RenameChildrenAsync(oldName, newName, call.Caller.Company, call.Aborted);
@@ -148,11 +146,12 @@ public sealed class ProjectsApi(IDocumentStore docs, AccessControl access, Proje
 
     private async Task RenameChildrenAsync(string oldName, string newName, string company, CancellationToken ct)
     {
-        var children = await docs.FindAsync(Collection.Projects, new DocQuery().Where(new FieldStartsWith("name", oldName + "/")).Where(Tenants.Filter(company)), ct);
+        var children = await docs.FindAsync(Collection.Projects, new DocQuery().Where(new FieldStartsWith(DocumentFields.Name, oldName + "/")).Where(Tenants.Filter(company)), ct);
         foreach (var child in children)
         {
             var body = (JsonObject)child.Body.DeepClone();
-            body["name"] = newName + Json.GetString(body, "name")![oldName.Length..];
+            var before = child.As<ProjectDocument>();
+            DocumentJson.Apply(body, before, before with { Name = newName + before.Name![oldName.Length..] });
             await docs.ReplaceAsync(Collection.Projects, child, body, ct);
         }
     }
@@ -160,8 +159,8 @@ public sealed class ProjectsApi(IDocumentStore docs, AccessControl access, Proje
     private async ValueTask<JsonNode?> Delete(RpcCall call)
     {
         var doc = await RequireAsync(call.RequireString("project"), call.Aborted);
-        var name = Json.GetString(doc.Body, "name")!;
-        var subtree = (await docs.FindAsync(Collection.Projects, new DocQuery().Where(new FieldStartsWith("name", name + "/")).Where(Tenants.Filter(call.Caller.Company)), call.Aborted))
+        var name = doc.As<ProjectDocument>().Name!;
+        var subtree = (await docs.FindAsync(Collection.Projects, new DocQuery().Where(new FieldStartsWith(DocumentFields.Name, name + "/")).Where(Tenants.Filter(call.Caller.Company)), call.Aborted))
             .Append(doc).ToList();
         var projectIds = subtree.Select(p => p.Id).ToList();
         var tasks = await docs.FindAsync(Collection.Tasks, new DocQuery().Where(new FieldIn("project", projectIds)), call.Aborted);
@@ -203,21 +202,18 @@ public sealed class ProjectsApi(IDocumentStore docs, AccessControl access, Proje
         var level = AccessControl.Parse(given);
         if (level == Level.None && given != "none")
             throw ApiException.Validation("level must be none, read, write or owner");
-        if (user != AccessControl.Everyone && (await docs.GetAsync(Collection.Users, user, call.Aborted) is not { } target
-                                               || Tenants.Of(target.Body) != call.Caller.Company))
+        if (user != AccessControl.Everyone && (await docs.GetAsync<UserDocument>(user, call.Aborted) is not { } target
+                                               || Tenants.Of(target.Company) != call.Caller.Company))
             throw ApiException.InvalidId($"Invalid user id (id={user})");
-        await docs.UpdateAsync(Collection.Projects, id, body =>
+        await docs.UpdateAsync<ProjectDocument>(id, project =>
         {
-            if (body["permissions"] is not JsonObject permissions)
-            {
-                // A project from before permissions was open to every member for writing; sharing it keeps that unless changed.
-                permissions = new JsonObject { [AccessControl.Everyone] = "write" };
-                body["permissions"] = permissions;
-            }
+            // A project from before permissions was open to every member for writing; sharing it keeps that unless changed.
+            var permissions = (JsonObject?)project.Permissions?.DeepClone() ?? new JsonObject { [AccessControl.Everyone] = "write" };
             if (level == Level.None)
                 permissions.Remove(user);
             else
                 permissions[user] = AccessControl.Name(level);
+            return project with { Permissions = permissions };
         }, () => ApiException.InvalidProjectId(id), CancellationToken.None);
         await epoch.BumpAsync();
         await audit.RecordAsync("permissions_changed", call.Caller, call.RemoteIp, new JsonObject { ["project"] = id, ["for_user"] = user, ["level"] = given });

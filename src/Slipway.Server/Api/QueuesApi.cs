@@ -6,6 +6,8 @@ using Slipway.Server.Domain.Queues;
 using Slipway.Server.Domain.Tasks;
 using Slipway.Server.Domain.Workers;
 using Slipway.Server.Storage;
+using Slipway.Server.Storage.Documents;
+using Slipway.Wire;
 
 namespace Slipway.Server.Api;
 
@@ -35,30 +37,30 @@ public sealed class QueuesApi(IDocumentStore docs, AccessControl access, IQueueE
 
     private async ValueTask<JsonNode?> Create(RpcCall call)
     {
-        var name = call.RequireString("name");
+        var name = call.RequireString(DocumentFields.Name);
         if (await resolver.FindByNameAsync(name, call.Caller.Company, call.Aborted) is not null)
             throw ApiException.NotUnique($"queue name '{name}'");
-        var id = await resolver.CreateAsync(name, call.StringList("tags") ?? [], call.StringList("system_tags") ?? [], call.Caller, call.Aborted,
-            call.String("display_name"), call.Object("metadata"));
+        var id = await resolver.CreateAsync(name, call.StringList(DocumentFields.Tags) ?? [], call.StringList(DocumentFields.SystemTags) ?? [], call.Caller,
+            call.Aborted, call.String(QueueFields.DisplayName), call.Object(DocumentFields.Metadata));
         return new JsonObject { ["id"] = id };
     }
 
     private async ValueTask<JsonNode?> GetAll(RpcCall call)
     {
-        var query = ListRequest.Build(call, ["name", "id", "display_name"]);
+        var query = ListRequest.Build(call, [DocumentFields.Name, DocumentFields.Id, QueueFields.DisplayName]);
         query.Where(await access.VisibleAsync(call.Caller, Collection.Queues, call.Aborted));
         if (query.OrderBy.Count == 0)
-            query.OrderBy.Add(new SortKey("created", false));
+            query.OrderBy.Add(new SortKey(DocumentFields.Created, false));
         var found = await docs.FindAsync(Collection.Queues, query, call.Aborted);
         var onlyFields = call.StringList("only_fields");
-        var withEntries = onlyFields is null || onlyFields.Count == 0 || onlyFields.Any(f => f == "entries" || f.StartsWith("entries.", StringComparison.Ordinal));
+        var withEntries = onlyFields is null || onlyFields.Count == 0 || onlyFields.Any(f => f == QueueFields.Entries || f.StartsWith(QueueFields.Entries + ".", StringComparison.Ordinal));
         var allEntries = withEntries ? await entries.ListManyAsync(found.Select(q => q.Id).ToList(), call.Aborted) : [];
         var max = call.Int("max_task_entries");
         var queues = new JsonArray();
         foreach (var queue in found)
         {
             if (withEntries)
-                queue.Body["entries"] = EntriesJson(await VisibleAsync(call, allEntries[queue.Id]), max);
+                queue.Body[QueueFields.Entries] = EntriesJson(await VisibleAsync(call, allEntries[queue.Id]), max);
             queues.Add(Json.Project(queue.Body, onlyFields));
         }
         return new JsonObject { ["queues"] = queues };
@@ -67,36 +69,32 @@ public sealed class QueuesApi(IDocumentStore docs, AccessControl access, IQueueE
     /// <summary>Only ids are accepted: the SDK passes a name first and relies on 400/701 to fall back to get_all.</summary>
     private async ValueTask<JsonNode?> GetById(RpcCall call)
     {
-        var queue = await RequireAsync(call.RequireString("queue"), call.Aborted);
-        queue.Body["entries"] = EntriesJson(await VisibleAsync(call, await entries.ListAsync(queue.Id, call.Aborted)), call.Int("max_task_entries"));
+        var id = call.RequireString("queue");
+        var queue = await docs.GetAsync(Collection.Queues, id, call.Aborted) ?? throw ApiException.InvalidQueueId(id);
+        queue.Body[QueueFields.Entries] = EntriesJson(await VisibleAsync(call, await entries.ListAsync(queue.Id, call.Aborted)), call.Int("max_task_entries"));
         return new JsonObject { ["queue"] = queue.Body };
     }
 
     private async ValueTask<JsonNode?> GetDefault(RpcCall call)
     {
         var queue = await resolver.FindDefaultAsync(call.Caller.Company, call.Aborted) ?? throw ApiException.NoDefaultQueue();
-        return new JsonObject { ["id"] = queue.Id, ["name"] = Json.GetString(queue.Body, "name") };
+        return new JsonObject { [DocumentFields.Id] = queue.Id, [DocumentFields.Name] = queue.Name };
     }
 
     private async ValueTask<JsonNode?> Update(RpcCall call)
     {
         var id = call.RequireString("queue");
-        var name = call.String("name") is { Length: > 0 } given ? given : null;
+        var name = call.String(DocumentFields.Name) is { Length: > 0 } given ? given : null;
         if (name is not null && await resolver.FindByNameAsync(name, call.Caller.Company, call.Aborted) is { } holder && holder.Id != id)
             throw ApiException.NotUnique($"queue name '{name}'");
-        await docs.UpdateAsync(Collection.Queues, id, body =>
+        await docs.UpdateAsync<QueueDocument>(id, queue => queue with
         {
-            if (name is not null)
-                body["name"] = name;
-            if (call.String("display_name") is { } displayName)
-                body["display_name"] = displayName;
-            if (call.StringList("tags") is { } tags)
-                body["tags"] = Json.SortedStrings(tags);
-            if (call.StringList("system_tags") is { } systemTags)
-                body["system_tags"] = Json.SortedStrings(systemTags);
-            if (call.Object("metadata") is { } metadata)
-                body["metadata"] = metadata.DeepClone();
-            body["last_update"] = updates.Now();
+            Name = name ?? queue.Name,
+            DisplayName = call.String(QueueFields.DisplayName) ?? queue.DisplayName,
+            Tags = call.StringList(DocumentFields.Tags) is { } tags ? Json.Sorted(tags) : queue.Tags,
+            SystemTags = call.StringList(DocumentFields.SystemTags) is { } systemTags ? Json.Sorted(systemTags) : queue.SystemTags,
+            Metadata = (JsonObject?)call.Object(DocumentFields.Metadata)?.DeepClone() ?? queue.Metadata,
+            LastUpdate = updates.Now(),
         }, () => ApiException.InvalidQueueId(id), call.Aborted);
         var fields = new JsonObject();
         foreach (var (key, value) in call.Body.Where(p => p.Key is not ("queue" or "force")))
@@ -250,8 +248,8 @@ public sealed class QueuesApi(IDocumentStore docs, AccessControl access, IQueueE
         });
     }
 
-    private async Task<StoredDoc> RequireAsync(string id, CancellationToken ct) =>
-        await docs.GetAsync(Collection.Queues, id, ct) ?? throw ApiException.InvalidQueueId(id);
+    private async Task<QueueDocument> RequireAsync(string id, CancellationToken ct) =>
+        await docs.GetAsync<QueueDocument>(id, ct) ?? throw ApiException.InvalidQueueId(id);
 
     /// <summary>A queue's entries as the caller may see them: only tasks it may read (the queue is shared, its tasks are not).</summary>
     private async Task<List<QueueEntry>> VisibleAsync(RpcCall call, List<QueueEntry> list)

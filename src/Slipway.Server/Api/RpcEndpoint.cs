@@ -14,11 +14,13 @@ namespace Slipway.Server.Api;
 /// json-lines or empty body with the query string merged in, Bearer auth, and the envelope on every answer. The web UI's cookie is
 /// not accepted here: a page on the same site (an uploaded file, another port) could otherwise act with it.
 /// </summary>
-public sealed partial class RpcEndpoint(RpcPipeline pipeline, ServerMetrics metrics, ILogger<RpcEndpoint> logger)
+public sealed partial class RpcEndpoint(RpcPipeline pipeline, ServerMetrics metrics, ILogger<RpcEndpoint> logger) : IDisposable
 {
     public const long MaxBodyBytes = 64L * 1024 * 1024;
     private static readonly ActivitySource Source = new("Slipway.Server");
     private readonly BodyBudget _bodies = new(BodyBudget.DefaultCapacity);
+
+    public void Dispose() => _bodies.Dispose();
 
     public async Task HandleAsync(HttpContext http)
     {

@@ -8,6 +8,7 @@ using Slipway.Server.Core;
 using Slipway.Server.Domain;
 using Slipway.Server.Domain.Serving;
 using Slipway.Server.Storage;
+using Slipway.Server.Storage.Documents;
 using CultureInfo = System.Globalization.CultureInfo;
 using NumberStyles = System.Globalization.NumberStyles;
 
@@ -20,12 +21,15 @@ namespace Slipway.Server.Api;
 /// container_status_report, the reference server's names), and the statistics come back through get_endpoints and
 /// get_endpoint_metrics_history.
 /// </summary>
-public sealed partial class ServingApi(IDocumentStore docs, AccessControl access, TimeProvider clock)
+public sealed partial class ServingApi(IDocumentStore docs, AccessControl access, ControlPlaneSync controlPlanes, TimeProvider clock)
 {
     public const string KeyPrefix = "slw_";
     private static readonly string[] Engines = ["onnx", "python"];
     private static readonly string[] Datatypes = ["BOOL", "UINT8", "INT8", "UINT16", "INT16", "UINT32", "INT32", "UINT64", "INT64", "FP16", "FP32", "FP64"];
-    private static readonly string[] MetricTypes = ["requests", "requests_min", "errors", "latency_ms"];
+    // A host's own figures (slipway serve's machine_stats), charted per host; the GPU ones only from hosts that have GPUs.
+    // Declared before MetricTypes, which static initialisation reads it into.
+    private static readonly string[] MachineMetrics = ["cpu_usage", "memory_used_gb", "memory_free_gb", "gpu_count", "gpu_usage", "gpu_memory_used_gb", "gpu_memory_total_gb"];
+    private static readonly string[] MetricTypes = ["requests", "requests_min", "errors", "latency_ms", .. MachineMetrics];
     private const string EndpointFields = "name public max_request_bytes max_batch_size max_queue_delay_ms sticky_header request_log";
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
@@ -52,8 +56,11 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         router.Add("serving.get_host_config", GetHostConfig, "");
         router.Add("serving.register_container", RegisterContainer, "container_id endpoint_url");
         router.Add("serving.unregister_container", UnregisterContainer, "container_id");
-        router.Add("serving.container_status_report", StatusReport, "container_id endpoint_url versions");
+        router.Add("serving.container_status_report", StatusReport, "container_id endpoint_url versions machine_stats");
         router.Add("serving.get_endpoint_metrics_history", MetricsHistory, "endpoint version metric_type from_date to_date interval");
+        router.Add("serving.set_metric", SetMetric, "endpoint version log_frequency variables");
+        router.Add("serving.remove_metric", RemoveMetric, "endpoint version variables");
+        router.Add("serving.get_control_planes", GetControlPlanes, "");
     }
 
     private string Now() => Json.Timestamp(clock.GetUtcNow());
@@ -152,7 +159,10 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         await ChangeAsync(call, id, body =>
         {
             if (call.String("name") is { } newName)
+            {
+                RefuseImported(body, "rename");
                 body["name"] = newName;
+            }
             ApplySettings(call, body);
         });
         return new JsonObject { ["updated"] = 1 };
@@ -161,6 +171,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
     private async ValueTask<JsonNode?> DeleteEndpoint(RpcCall call)
     {
         var endpoint = await RequireAsync(call, call.RequireString("endpoint"));
+        RefuseImported(endpoint.Body, "delete");
         await docs.DeleteAsync(Collection.ServingEndpoints, endpoint.Id, call.Aborted);
         return new JsonObject { ["deleted"] = 1 };
     }
@@ -175,6 +186,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
     /// <summary>The endpoints the caller may read, each version with the states and statistics the hosts last reported.</summary>
     private async ValueTask<JsonNode?> GetEndpoints(RpcCall call)
     {
+        await controlPlanes.SyncAsync(call.Caller.Company, call.Aborted);
         var query = new DocQuery().Where(await access.VisibleAsync(call.Caller, Collection.ServingEndpoints, call.Aborted));
         if (call.String("name") is { } name)
             query.Where(new FieldIn("name", [name]));
@@ -189,8 +201,8 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         var id = call.RequireString("endpoint");
         var modelId = call.RequireString("model");
         // The entity check has made sure the caller may read the model (an unreadable one answers as unknown).
-        var model = await docs.GetAsync(Collection.Models, modelId, call.Aborted) ?? throw ApiException.InvalidModelId(modelId);
-        if (string.IsNullOrEmpty(Json.GetString(model.Body, "uri")))
+        var model = await docs.GetAsync<ModelDocument>(modelId, call.Aborted) ?? throw ApiException.InvalidModelId(modelId);
+        if (string.IsNullOrEmpty(model.Uri))
             throw ApiException.Validation($"model {modelId} has no file (uri) to serve");
         var (engine, preprocess, requirements) = EngineSettings(call);
         var inputs = Tensors(call, "inputs");
@@ -199,6 +211,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         var number = 0L;
         await ChangeAsync(call, id, body =>
         {
+            RefuseImported(body, "add versions to");
             number = Json.GetLong(body["next_version"]) ?? 1;
             var versions = body["versions"] as JsonArray ?? [];
             // With no weight the new version takes all the traffic once a host has it ready (the others keep serving until then).
@@ -234,6 +247,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         var number = call.Long("version") ?? throw ApiException.MissingField("version");
         await ChangeAsync(call, id, body =>
         {
+            RefuseImported(body, "remove versions of");
             var versions = body["versions"] as JsonArray ?? [];
             var found = versions.OfType<JsonObject>().FirstOrDefault(v => Json.GetLong(v["version"]) == number)
                         ?? throw ApiException.Validation($"endpoint {id} has no version {number}");
@@ -279,6 +293,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
             throw ApiException.Validation("share must be between 0 and 1 (the part of the requests copied to the shadow)");
         await ChangeAsync(call, id, body =>
         {
+            RefuseImported(body, "change the shadow of");
             var versions = (body["versions"] as JsonArray ?? []).OfType<JsonObject>().ToList();
             var found = versions.FirstOrDefault(v => Json.GetLong(v["version"]) == number) ?? throw ApiException.Validation($"endpoint {id} has no version {number}");
             if (share > 0 && !versions.Any(v => v != found && (Json.GetDouble(v["shadow"]) ?? 0) == 0 && (Json.GetDouble(v["weight"]) ?? 0) > 0))
@@ -304,6 +319,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         }
         await ChangeAsync(call, id, body =>
         {
+            RefuseImported(body, "change the canary weights of");
             var versions = (body["versions"] as JsonArray ?? []).OfType<JsonObject>().ToList();
             foreach (var number in parsed.Keys)
             {
@@ -360,6 +376,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         }
         await ChangeAsync(call, id, body =>
         {
+            RefuseImported(body, "change the auto-update rule of");
             if (rule is null)
                 body.Remove("auto_update");
             else
@@ -416,6 +433,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
     /// </summary>
     private async ValueTask<JsonNode?> GetHostConfig(RpcCall call)
     {
+        await controlPlanes.SyncAsync(call.Caller.Company, call.Aborted);
         var query = new DocQuery().Where(await access.VisibleAsync(call.Caller, Collection.ServingEndpoints, call.Aborted));
         query.OrderBy.Add(new SortKey("name", true));
         var found = await docs.FindAsync(Collection.ServingEndpoints, query, call.Aborted);
@@ -430,7 +448,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
                 var modelId = Json.GetString(version, "model") ?? "";
                 var model = await docs.GetAsync(Collection.Models, modelId, call.Aborted);
                 var readable = model is not null && await access.LevelAsync(call.Caller, Collection.Models, model.Body, call.Aborted) >= Level.Read;
-                var uri = readable ? Json.GetString(model!.Body, "uri") ?? "" : "";
+                var uri = readable ? model!.As<ModelDocument>().Uri ?? "" : "";
                 version["model_uri"] = uri;
                 revision.Append(modelId).Append('=').Append(uri).Append(';');
             }
@@ -486,6 +504,13 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         var versions = new JsonArray();
         var stats = new List<JsonObject>();
         var now = clock.GetUtcNow();
+        var machine = new JsonObject();
+        foreach (var (field, node) in call.Object("machine_stats") ?? [])
+        {
+            // Only the known figures, as numbers: the report is stored with every version's statistics.
+            if (MachineMetrics.Contains(field) && Json.GetDouble(node) is { } value && double.IsFinite(value))
+                machine[field] = value;
+        }
         foreach (var entry in call.Array("versions") ?? [])
         {
             if (entry is not JsonObject v || Json.GetString(v, "endpoint") is not { Length: > 0 } endpoint || Json.GetLong(v["version"]) is not { } number)
@@ -507,6 +532,8 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
                 report["custom"] = custom.DeepClone();
             versions.Add(report);
             var stat = (JsonObject)report.DeepClone();
+            foreach (var (field, value) in machine)
+                stat[field] = value!.DeepClone();
             stat["container"] = id;
             stat["company"] = call.Caller.Company;
             stat["ts"] = now.ToUnixTimeMilliseconds();
@@ -520,6 +547,7 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
             ["endpoint_url"] = url,
             ["last_report"] = Json.Timestamp(now),
             ["versions"] = versions,
+            ["machine_stats"] = machine,
         };
         var existing = await docs.GetAsync(Collection.ServingContainers, id, call.Aborted);
         if (existing is not null && Tenants.Of(existing.Body) != call.Caller.Company)
@@ -554,25 +582,48 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
         var query = new DocQuery().Where(new FieldIn("endpoint", [endpoint.Id]));
         var found = await docs.FindAsync(Collection.ServingStats, query, call.Aborted);
         var version = call.Long("version");
+        var machine = MachineMetrics.Contains(metric);
         var buckets = new SortedDictionary<long, (double Sum, int Count)>();
+        var hosts = new SortedDictionary<string, SortedDictionary<long, (double Sum, int Count)>>(StringComparer.Ordinal);
         foreach (var stat in found.Select(s => s.Body))
         {
             var ts = (Json.GetLong(stat["ts"]) ?? 0) / 1000;
             if (ts < from || ts > to || (version is { } v && Json.GetLong(stat["version"]) != v))
                 continue;
+            // A host figure is missing where the host has no such thing (no GPU); it is not a zero.
+            if (machine && Json.GetDouble(stat[metric]) is null)
+                continue;
             var bucket = from + (ts - from) / interval * interval;
             var value = Json.GetDouble(stat[metric]) ?? 0;
             buckets[bucket] = buckets.TryGetValue(bucket, out var b) ? (b.Sum + value, b.Count + 1) : (value, 1);
+            if (machine)
+            {
+                var container = Json.GetString(stat, "container") ?? "";
+                if (!hosts.TryGetValue(container, out var own))
+                    hosts[container] = own = [];
+                own[bucket] = own.TryGetValue(bucket, out var h) ? (h.Sum + value, h.Count + 1) : (value, 1);
+            }
         }
-        // Counts add up across hosts and reports; latency is an average of the reports' averages.
-        var averaged = metric == "latency_ms";
-        return new JsonObject
+        // Counts add up across hosts and reports; latency and host figures are averages of the reports'.
+        var averaged = metric == "latency_ms" || machine;
+        var result = new JsonObject
         {
             ["endpoint"] = endpoint.Id,
             ["metric_type"] = metric,
             ["dates"] = new JsonArray(buckets.Keys.Select(k => (JsonNode)k).ToArray()),
             ["values"] = new JsonArray(buckets.Values.Select(b => (JsonNode)(averaged ? b.Sum / b.Count : b.Sum)).ToArray()),
         };
+        if (machine)
+        {
+            // Each host that served the endpoint (a version of it, or the one asked for) on its own.
+            result["hosts"] = new JsonArray(hosts.Select(h => (JsonNode)new JsonObject
+            {
+                ["container"] = h.Key,
+                ["dates"] = new JsonArray(h.Value.Keys.Select(k => (JsonNode)k).ToArray()),
+                ["values"] = new JsonArray(h.Value.Values.Select(b => (JsonNode)(b.Sum / b.Count)).ToArray()),
+            }).ToArray());
+        }
+        return result;
     }
 
     private static string ContainerId(RpcCall call)
@@ -608,6 +659,8 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
                 entry["container"] = container.Id;
                 entry["endpoint_url"] = Json.GetString(container.Body, "endpoint_url");
                 entry["last_report"] = Json.GetString(container.Body, "last_report");
+                if (container.Body["machine_stats"] is JsonObject machine)
+                    entry["machine_stats"] = machine.DeepClone();
                 list.Add(entry);
             }
         }
@@ -682,6 +735,16 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
             change(body);
             body["last_update"] = Now();
         }, () => InvalidEndpointId(id), call.Aborted);
+    }
+
+    /// <summary>
+    /// An endpoint imported from a clearml-serving control plane has its versions, canary, auto-update and metric rules from
+    /// there (a change here would be undone by the next import); its keys and settings are Slipway's.
+    /// </summary>
+    private static void RefuseImported(JsonObject endpoint, string what)
+    {
+        if (Json.GetString(endpoint, "control_plane") is { } task)
+            throw ApiException.Validation($"endpoint '{Json.GetString(endpoint, "name")}' is configured by the clearml-serving service {task}: {what} it with clearml-serving");
     }
 
     public static ApiException InvalidEndpointId(string id) => ApiException.InvalidId($"Invalid endpoint id (id={id})");

@@ -5,6 +5,8 @@ using Slipway.Server.Domain;
 using Slipway.Server.Domain.Tasks;
 using Slipway.Server.Domain.Workers;
 using Slipway.Server.Storage;
+using Slipway.Server.Storage.Documents;
+using Slipway.Wire;
 
 namespace Slipway.Server.Api;
 
@@ -185,21 +187,21 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
                 ["running_time"] = started is null ? 0 : (long)(now - DateTimeOffset.Parse(started, System.Globalization.CultureInfo.InvariantCulture)).TotalMilliseconds,
                 ["last_iteration"] = task.Body["last_iteration"]?.DeepClone(),
             };
-            if (Json.GetString(task.Body, "project") is { } projectId && await docs.GetAsync(Collection.Projects, projectId, ct) is { } project)
-                shown["project"] = new JsonObject { ["id"] = projectId, ["name"] = project.Body["name"]?.DeepClone() };
+            if (Json.GetString(task.Body, "project") is { } projectId && await docs.GetAsync<ProjectDocument>(projectId, ct) is { } project)
+                shown["project"] = new JsonObject { ["id"] = projectId, [DocumentFields.Name] = project.Name };
         }
         var queues = new JsonArray();
         foreach (var queueId in Json.GetStrings(worker, "queues"))
         {
-            if (await docs.GetAsync(Collection.Queues, queueId, ct) is not { } queue)
+            if (await docs.GetAsync<QueueDocument>(queueId, ct) is not { } queue)
                 continue;
             var entries = await queueEntries.ListAsync(queueId, ct);
             var next = entries.FirstOrDefault();
             queues.Add(new JsonObject
             {
                 ["id"] = queueId,
-                ["name"] = queue.Body["name"]?.DeepClone(),
-                ["display_name"] = queue.Body["display_name"]?.DeepClone(),
+                [DocumentFields.Name] = queue.Name,
+                [QueueFields.DisplayName] = queue.DisplayName,
                 ["num_tasks"] = entries.Count,
                 ["next_task"] = next is null ? null : new JsonObject { ["id"] = next.Task },
             });

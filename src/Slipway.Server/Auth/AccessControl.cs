@@ -5,6 +5,7 @@ using Slipway.Server.Domain;
 using Slipway.Server.Domain.Projects;
 using Slipway.Server.Domain.Tasks;
 using Slipway.Server.Storage;
+using Slipway.Server.Storage.Documents;
 
 namespace Slipway.Server.Auth;
 
@@ -125,7 +126,7 @@ public sealed class AccessControl(IDocumentStore docs, ServerOptions options)
             var path = string.Join('/', segments[..i]);
             if (await tree.FindByNameAsync(path, caller.Company, ct) is not { } existing)
                 continue;
-            var level = await LevelAsync(caller, Collection.Projects, existing.Body, ct);
+            var level = await LevelAsync(caller, Collection.Projects, DocumentJson.ToJson(existing), ct);
             if (i == segments.Length && !mayExist)
                 throw level == Level.None
                     ? ApiException.NotUnique($"project name '{path}' is taken by a project you have no access to; ask its owner or an admin to share it, or choose another name")
@@ -181,17 +182,14 @@ public sealed class AccessControl(IDocumentStore docs, ServerOptions options)
     {
         if (_grants.TryGetValue(caller.Company, out var known) && known.Epoch == caller.Epoch)
             return known;
-        var projects = await docs.FindAsync(Collection.Projects, new DocQuery().Where(Tenants.Filter(caller.Company)), ct);
-        var loaded = new ProjectGrants(caller.Epoch, projects.ToDictionary(p => p.Id, p => new ProjectNode(
-            Json.GetString(p.Body, "parent"), Json.GetString(p.Body, "user"), Permissions(p.Body))));
+        var projects = await docs.FindAsync<ProjectDocument>(new DocQuery().Where(Tenants.Filter(caller.Company)), ct);
+        var loaded = new ProjectGrants(caller.Epoch, projects.ToDictionary(p => p.Id, p => new ProjectNode(p.Parent, p.User, Permissions(p.Permissions))));
         _grants[caller.Company] = loaded;
         return loaded;
     }
 
-    private static Dictionary<string, Level>? Permissions(JsonObject project) =>
-        project["permissions"] is JsonObject map
-            ? map.Where(p => p.Value is JsonValue).ToDictionary(p => p.Key, p => Parse(p.Value!.GetValue<string>()))
-            : null;
+    private static Dictionary<string, Level>? Permissions(JsonObject? map) =>
+        map?.Where(p => p.Value is JsonValue).ToDictionary(p => p.Key, p => Parse(p.Value!.GetValue<string>()));
 
     public static Level Parse(string level) => level switch
     {

@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
-using System.Text.Json.Nodes;
 using Slipway.Server.Core;
 using Slipway.Server.Domain;
 using Slipway.Server.Storage;
+using Slipway.Server.Storage.Documents;
 
 namespace Slipway.Server.Auth;
 
@@ -40,12 +40,11 @@ public sealed class Authenticator(TokenService tokens, IDocumentStore docs, Secu
     /// <summary>A key pair's identity, for signing in: the key must exist and its user be enabled.</summary>
     public async Task<Identity?> IdentityOfKeyAsync(StoredDoc credentials, CancellationToken ct)
     {
-        var user = await docs.GetAsync(Collection.Users, Json.GetString(credentials.Body, "user") ?? "", ct);
-        return user is null || Json.GetBool(user.Body, "disabled") ? null : ToIdentity(user.Body) with { AccessKey = credentials.Id };
+        var user = await docs.GetAsync<UserDocument>(Json.GetString(credentials.Body, "user") ?? "", ct);
+        return user is null || user.Disabled ? null : ToIdentity(user) with { AccessKey = credentials.Id };
     }
 
-    public static Identity ToIdentity(JsonObject user) =>
-        new(Json.GetString(user, "id")!, Json.GetString(user, "name") ?? "", Tenants.Of(user), Roles.Normalize(Json.GetString(user, "role")));
+    public static Identity ToIdentity(UserDocument user) => new(user.Id, user.Name ?? "", Tenants.Of(user.Company), Roles.Normalize(user.Role));
 
     private async Task<Checked> CheckAsync(TokenClaims claims, long epoch, CancellationToken ct)
     {

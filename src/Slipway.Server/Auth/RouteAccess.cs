@@ -21,7 +21,7 @@ public static class RouteAccess
         "queues.get_all", "queues.get_all_ex", "queues.get_by_id", "queues.get_default", "queues.get_num_entries", "queues.peek_task",
         "tasks.get_hyper_params", "tasks.get_configurations", "tasks.get_configuration_names", "tasks.get_by_id", "tasks.get_by_id_ex",
         "tasks.get_all", "tasks.get_all_ex", "workers.get_all", "workers.get_stats", "workers.get_activity_report",
-        "serving.get_endpoint", "serving.get_endpoints", "serving.get_endpoint_metrics_history", "views.get_all");
+        "serving.get_endpoint", "serving.get_endpoints", "serving.get_endpoint_metrics_history", "serving.get_control_planes", "views.get_all");
 
     /// <summary>A user's own keys: every role manages its own (the handlers refuse anyone else's unless the caller is an admin).</summary>
     public static readonly FrozenSet<string> OwnKeys = FrozenSet.Create(StringComparer.Ordinal,

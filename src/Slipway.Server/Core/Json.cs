@@ -46,7 +46,11 @@ public static class Json
             : [];
 
     public static JsonArray SortedStrings(IEnumerable<string> values) =>
-        new(values.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).Select(v => (JsonNode)JsonValue.Create(v)!).ToArray());
+        new(Sorted(values).Select(v => (JsonNode)JsonValue.Create(v)!).ToArray());
+
+    /// <summary>Tags as they are stored: distinct, in ordinal order.</summary>
+    public static List<string> Sorted(IEnumerable<string> values) =>
+        values.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
 
     /// <summary>Sets a value at a dotted path, creating the objects on the way.</summary>
     public static void Set(JsonObject doc, string dottedPath, JsonNode? value)

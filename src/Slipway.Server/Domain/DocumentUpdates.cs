@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Slipway.Server.Core;
 using Slipway.Server.Storage;
+using Slipway.Server.Storage.Documents;
 
 namespace Slipway.Server.Domain;
 
@@ -29,5 +30,21 @@ public static class DocumentUpdates
             await Task.Delay(Random.Shared.Next(0, 2 + attempt * 2), ct);
         }
         throw new ApiException(409, 0, $"The document kept changing while it was being updated; try again (id={id})");
+    }
+
+    /// <summary>
+    /// The same read-modify-write with the document as its record: <paramref name="change"/> returns the changed record,
+    /// and only the fields it changed are written (<see cref="DocumentJson.Apply"/>). Returns the stored record.
+    /// </summary>
+    /// <param name="namedNulls">Modelled fields the request set to null, written as null even where the document lacks them.</param>
+    public static async Task<T?> UpdateAsync<T>(this IDocumentStore docs, string id, Func<T, T> change, Func<Exception>? missing, CancellationToken ct,
+        IEnumerable<string>? namedNulls = null) where T : IDocument<T>
+    {
+        var body = await docs.UpdateAsync(T.Collection, id, current =>
+        {
+            var before = current.As<T>();
+            DocumentJson.Apply(current, before, change(before), namedNulls);
+        }, missing, ct);
+        return body is null ? default : body.As<T>();
     }
 }

@@ -17,6 +17,9 @@ public static class Tenants
     /// <summary>A document's tenant; workers keep it (and their user) as an object with an id, as the reference server does.</summary>
     public static string Of(JsonObject doc) => (doc["company"] is JsonObject ? Json.GetString(doc, "company.id") : Json.GetString(doc, "company")) ?? Root;
 
+    /// <summary>The tenant of a typed document by its <c>company</c> field.</summary>
+    public static string Of(string? company) => company ?? Root;
+
     /// <summary>The documents of one tenant.</summary>
     public static DocFilter Filter(string company, string field = "company") => new FieldIn(field, [company]);
 

@@ -105,8 +105,9 @@ public sealed partial class FileServer(IBlobStore blobs, FilePermissions access,
                 await blob.CommitAsync(http.RequestAborted);
                 await access.RecordUploadAsync(caller, blob.Path);
             }
-            Log.Uploaded(logger, staged.Count, staged.Sum(b => b.Length));
-            metrics.RecordFileBytesStored(staged.Sum(b => b.Length));
+            var stored = staged.Sum(b => b.Length);
+            Log.Uploaded(logger, staged.Count, stored);
+            metrics.RecordFileBytesStored(stored);
             return Results.Json(staged.Select(b => b.Path).ToArray());
         }
         finally

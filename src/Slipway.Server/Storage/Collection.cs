@@ -1,6 +1,7 @@
 namespace Slipway.Server.Storage;
 
 /// <summary>The kinds of documents the metadata store keeps, one table each.</summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1711", Justification = "A collection in the document-store sense (as in MongoDB, which the ClearML server uses), not a .NET collection type.")]
 public enum Collection
 {
     Settings,

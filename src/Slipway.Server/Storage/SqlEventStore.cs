@@ -339,17 +339,19 @@ public sealed class SqlEventStore : IEventStore
         return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct));
     }
 
+    private static readonly string[] DeleteTaskEvents =
+    [
+        "DELETE FROM events WHERE task = @task",
+        "DELETE FROM scalar_chunks WHERE series IN (SELECT id FROM scalar_series WHERE task = @task)",
+        "DELETE FROM scalar_buckets WHERE series IN (SELECT id FROM scalar_series WHERE task = @task)",
+        "DELETE FROM scalar_series WHERE task = @task",
+    ];
+
     public async Task DeleteTaskEventsAsync(string task, CancellationToken ct = default)
     {
         await _db.WriteAsync(async (conn, tx) =>
         {
-            foreach (var statement in new[]
-            {
-                "DELETE FROM events WHERE task = @task",
-                "DELETE FROM scalar_chunks WHERE series IN (SELECT id FROM scalar_series WHERE task = @task)",
-                "DELETE FROM scalar_buckets WHERE series IN (SELECT id FROM scalar_series WHERE task = @task)",
-                "DELETE FROM scalar_series WHERE task = @task",
-            })
+            foreach (var statement in DeleteTaskEvents)
             {
                 await using var cmd = Command(conn, tx, statement, "@task");
                 await Run(cmd, ct, task);

@@ -8,14 +8,25 @@ namespace Slipway.Server.Web;
 /// <summary>How the pages write times, durations, sizes and numbers.</summary>
 public static class Format
 {
-    public static DateTimeOffset? Time(JsonNode? node) =>
-        node is JsonValue v && v.TryGetValue(out string? s) && DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t : null;
+    public static DateTimeOffset? Time(JsonNode? node) => node is JsonValue v && v.TryGetValue(out string? s) ? Time(s) : null;
 
-    public static string When(JsonNode? node) => Time(node) is { } t ? t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) : "";
+    /// <summary>A stored timestamp (a typed document's <c>created</c>, <c>last_update</c>), or null.</summary>
+    public static DateTimeOffset? Time(string? text) =>
+        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t : null;
 
-    public static string Ago(JsonNode? node, DateTimeOffset now)
+    public static string When(JsonNode? node) => When(Time(node));
+
+    public static string When(string? text) => When(Time(text));
+
+    private static string When(DateTimeOffset? time) => time is { } t ? t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) : "";
+
+    public static string Ago(JsonNode? node, DateTimeOffset now) => Ago(Time(node), now);
+
+    public static string Ago(string? text, DateTimeOffset now) => Ago(Time(text), now);
+
+    private static string Ago(DateTimeOffset? time, DateTimeOffset now)
     {
-        if (Time(node) is not { } t)
+        if (time is not { } t)
             return "";
         var d = now - t;
         return d.TotalSeconds < 60 ? "just now"

@@ -105,6 +105,7 @@ public static class AgentCommand
             {
                 throw CliException.Usage(e.Message);
             }
+            using var _ = agent;
             console.Error.WriteLine($"slipway agent: serving {string.Join(", ", options.Queues)} as {string.Join(", ", agent.WorkerIds)} against {run.Client.Options.ApiServer} (Ctrl-C stops)");
             try
             {

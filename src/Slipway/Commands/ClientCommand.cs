@@ -8,6 +8,7 @@ namespace Slipway.Commands;
 /// A command that talks to the server: it has <c>--conf</c> and <c>--json</c>, gets a <see cref="SlipwayClient"/>
 /// made from them, and its failures are reported as one line with an exit code (<see cref="ExitCodes"/>).
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1010", Justification = "System.CommandLine's Command is IEnumerable only for collection initializers; nothing enumerates a command.")]
 public sealed class ClientCommand : Command
 {
     private readonly CliConsole _console;

@@ -5,19 +5,21 @@ using System.Text.Json.Nodes;
 namespace Slipway.Commands;
 
 /// <summary>
-/// `slipway serving endpoint|version|canary|shadow|auto-update|key ...`: inference endpoints kept on the server (served by `slipway serve`).
+/// `slipway serving endpoint|version|canary|shadow|auto-update|key|metrics|control-planes ...`: inference endpoints kept on the server (served by `slipway serve`).
 /// Endpoints are named by name; versions by number.
 /// </summary>
 public static class ServingCommands
 {
     public static Command Create(CliConsole console) => new("serving", "Manage inference endpoints: versions bound to models, canary weights, keys")
     {
-        new Command("endpoint", "Create, list, show and delete endpoints") { CreateEndpoint(console), List(console), Show(console), Delete(console) },
+        new Command("endpoint", "Create, change, list, show and delete endpoints") { CreateEndpoint(console), UpdateEndpoint(console), List(console), Show(console), Delete(console) },
         new Command("version", "Add a model as a new version of an endpoint, or remove one") { AddVersion(console), RemoveVersion(console) },
         Canary(console),
         Shadow(console),
         AutoUpdate(console),
         new Command("key", "Issue, list and revoke an endpoint's keys") { CreateKey(console), ListKeys(console), RevokeKey(console) },
+        ServingMetricsCommands.Metrics(console),
+        ServingMetricsCommands.ControlPlanes(console),
     };
 
     private static Argument<string> EndpointArgument() => new("endpoint") { Description = "The endpoint's name" };
@@ -60,6 +62,45 @@ public static class ServingCommands
                 run.WriteJson(new JsonObject { ["id"] = id, ["name"] = run.Get(name) });
             else
                 run.Out.WriteLine(id);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// Changes an endpoint's settings, including one imported from clearml-serving (whose clients send no key: --public true
+    /// lets them call it as they did).
+    /// </summary>
+    private static ClientCommand UpdateEndpoint(CliConsole console)
+    {
+        var endpoint = EndpointArgument();
+        var isPublic = new Option<bool?>("--public") { Description = "true: answer requests without a key; false: every request needs one of the endpoint's keys", HelpName = "true|false" };
+        var maxBytes = new Option<long?>("--max-request-bytes") { Description = "Refuse request bodies larger than this", HelpName = "bytes" };
+        var maxBatch = new Option<int?>("--max-batch-size") { Description = "Batch concurrent requests into one model run of up to this many rows (ONNX)", HelpName = "rows" };
+        var maxDelay = new Option<int?>("--max-queue-delay-ms") { Description = "How long the first request of a batch waits for others", HelpName = "ms" };
+        var sticky = new Option<string?>("--sticky-header") { Description = "Keep each caller on one version by this request header; empty turns it off", HelpName = "header" };
+        var command = new ClientCommand("update", "Change an endpoint's settings (what is not given stays)", console) { endpoint, isPublic, maxBytes, maxBatch, maxDelay, sticky };
+        command.SetClientAction(async run =>
+        {
+            var found = await RequireEndpointAsync(run, run.Get(endpoint)!);
+            var body = new JsonObject { ["endpoint"] = Id(found) };
+            if (run.Get(isPublic) is { } open)
+                body["public"] = open;
+            if (run.Get(maxBytes) is { } bytes)
+                body["max_request_bytes"] = bytes;
+            if (run.Get(maxBatch) is { } rows)
+                body["max_batch_size"] = rows;
+            if (run.Get(maxDelay) is { } ms)
+                body["max_queue_delay_ms"] = ms;
+            if (run.Get(sticky) is { } header)
+                body["sticky_header"] = header;
+            if (body.Count == 1)
+                throw CliException.Usage("nothing to change: give --public, --max-request-bytes, --max-batch-size, --max-queue-delay-ms or --sticky-header");
+            await run.Client.CallAsync("serving.update_endpoint", body, run.CancellationToken);
+            if (run.Json)
+                run.WriteJson(body);
+            else
+                run.Note($"Updated endpoint {run.Get(endpoint)}.");
             return ExitCodes.Ok;
         });
         return command;
@@ -124,6 +165,8 @@ public static class ServingCommands
                 .Add("public", found["public"]?.GetValue<bool>() == true ? "yes" : "no")
                 .Add("max batch", Number(found["max_batch_size"]) ?? "-")
                 .Add("sticky header", Output.Text(found["sticky_header"]))
+                .Add("clearml-serving", Output.Text(found["control_plane"]))
+                .Add("metric rules", found["metrics"] is JsonObject { Count: > 0 } rules ? string.Join(", ", rules.Select(r => r.Key == "*" ? "all versions" : $"version {r.Key}")) : null)
                 .Write(run.Out);
             run.Out.WriteLine();
             var table = new Table("VERSION", "MODEL", "ENGINE", "WEIGHT", "HOST", "STATE", "REQ/MIN", "LATENCY MS", "REASON").AlignRight("REQ/MIN", "LATENCY MS");

@@ -12,7 +12,7 @@ public sealed class DatasetCacheTests(ClientTestServer server) : IClassFixture<C
         ["b/d.txt"] = DatasetScratch.Text("dee\n"),
     };
 
-    private async Task<string> MakeAsync(DatasetScratch scratch, SlipwayClient client, string name)
+    private static async Task<string> MakeAsync(DatasetScratch scratch, SlipwayClient client, string name)
     {
         var version = await client.Datasets.CreateAsync(scratch.Project, name);
         await version.AddFilesAsync(scratch.Folder(name, Files));

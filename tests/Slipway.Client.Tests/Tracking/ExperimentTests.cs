@@ -8,7 +8,7 @@ namespace Slipway.Client.Tests.Tracking;
 
 public sealed class ExperimentTests(ClientTestServer server) : IClassFixture<ClientTestServer>
 {
-    private ExperimentOptions Options(SlipwayClient client, string name) => new()
+    private static ExperimentOptions Options(SlipwayClient client, string name) => new()
     {
         Project = "tracking/" + Guid.NewGuid().ToString("N")[..6],
         Name = name,

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Slipway.Client.Tests.Infrastructure;
 
 namespace Slipway.Client.Tests.Tracking;
@@ -130,51 +129,29 @@ public sealed class TrackedProcessTests(ClientTestServer server) : IClassFixture
     [Fact]
     public async Task The_code_state_records_repository_branch_commit_entry_project_and_uncommitted_diff()
     {
-        var repo = Path.Combine(Path.GetTempPath(), "slipway-repo-" + Guid.NewGuid().ToString("N")[..8]);
-        try
-        {
-            var app = Path.Combine(repo, "apps", "train");
-            var bin = Path.Combine(app, "bin", "Debug", "net10.0");
-            Directory.CreateDirectory(bin);
-            foreach (var file in Directory.GetFiles(AppContext.BaseDirectory, "Slipway.Client*"))
-                File.Copy(file, Path.Combine(bin, Path.GetFileName(file)));
-            await File.WriteAllTextAsync(Path.Combine(app, "Slipway.Client.TestProgram.csproj"), "<Project />\n");
-            await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), "// v1\n");
-            await File.WriteAllTextAsync(Path.Combine(repo, ".gitignore"), "bin/\n");
-            Git(repo, "init", "-q", "-b", "main");
-            Git(repo, "remote", "add", "origin", "https://git.example.invalid/team/train.git");
-            Git(repo, "add", ".");
-            Git(repo, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "first");
-            var commit = Git(repo, "rev-parse", "HEAD").Trim();
-            await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), "// v2, not committed\n");
+        using var repo = new GitRepo();
+        var app = Path.Combine(repo.Path, "apps", "train");
+        var bin = Path.Combine(app, "bin", "Debug", "net10.0");
+        Directory.CreateDirectory(bin);
+        foreach (var file in Directory.GetFiles(AppContext.BaseDirectory, "Slipway.Client*"))
+            File.Copy(file, Path.Combine(bin, Path.GetFileName(file)));
+        repo.Write("apps/train/Slipway.Client.TestProgram.csproj", "<Project />\n");
+        repo.Write("apps/train/Program.cs", "// v1\n");
+        repo.Write(".gitignore", "bin/\n");
+        repo.Git("remote", "add", "origin", "https://git.example.invalid/team/train.git");
+        var commit = repo.Commit("first");
+        repo.Write("apps/train/Program.cs", "// v2, not committed\n");
 
-            using var child = ChildRun.Start(server, _project, ["complete"], program: Path.Combine(bin, "Slipway.Client.TestProgram.dll"), workingDirectory: repo);
-            Assert.Equal(0, await child.ExitAsync());
-            using var client = server.NewClient();
-            var code = (await client.Tasks.GetAsync(await child.TaskId)).Code;
-            Assert.Equal("https://git.example.invalid/team/train.git", code.Repository);
-            Assert.Equal("main", code.Branch);
-            Assert.Equal(commit, code.Commit);
-            Assert.Equal("apps/train", code.WorkingDirectory);
-            Assert.Equal("Slipway.Client.TestProgram.csproj", code.EntryPoint);
-            Assert.Contains("+// v2, not committed", code.Diff, StringComparison.Ordinal);
-            Assert.Contains("-// v1", code.Diff, StringComparison.Ordinal);
-        }
-        finally
-        {
-            Directory.Delete(repo, recursive: true);
-        }
-    }
-
-    private static string Git(string dir, params string[] args)
-    {
-        var start = new ProcessStartInfo("git") { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-            start.ArgumentList.Add(a);
-        using var p = Process.Start(start)!;
-        var output = p.StandardOutput.ReadToEnd();
-        var error = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return p.ExitCode == 0 ? output : throw new InvalidOperationException($"git {string.Join(' ', args)}: {error}");
+        using var child = ChildRun.Start(server, _project, ["complete"], program: Path.Combine(bin, "Slipway.Client.TestProgram.dll"), workingDirectory: repo.Path);
+        Assert.Equal(0, await child.ExitAsync());
+        using var client = server.NewClient();
+        var code = (await client.Tasks.GetAsync(await child.TaskId)).Code;
+        Assert.Equal("https://git.example.invalid/team/train.git", code.Repository);
+        Assert.Equal("main", code.Branch);
+        Assert.Equal(commit, code.Commit);
+        Assert.Equal("apps/train", code.WorkingDirectory);
+        Assert.Equal("Slipway.Client.TestProgram.csproj", code.EntryPoint);
+        Assert.Contains("+// v2, not committed", code.Diff, StringComparison.Ordinal);
+        Assert.Contains("-// v1", code.Diff, StringComparison.Ordinal);
     }
 }

@@ -53,6 +53,19 @@ public abstract class ModelsTests(string engine) : ServerTests(engine)
     }
 
     [Fact]
+    public async Task A_field_set_to_null_is_answered_as_null_and_a_field_never_set_is_absent()
+    {
+        var model = (await Api.OkAsync("models.create", new JsonObject { ["uri"] = "s3://b/m.onnx", ["name"] = "m", ["parent"] = null }))["id"]!.GetValue<string>();
+        await Api.OkAsync("models.edit", new JsonObject { ["model"] = model, ["framework"] = null, ["comment"] = "edited" });
+
+        var stored = (await Api.OkAsync("models.get_by_id", new JsonObject { ["model"] = model }))["model"]!.AsObject();
+        Assert.True(stored.ContainsKey("parent") && stored["parent"] is null, stored.ToJsonString());
+        Assert.True(stored.ContainsKey("framework") && stored["framework"] is null, stored.ToJsonString());
+        Assert.False(stored.ContainsKey("task"), stored.ToJsonString());
+        Assert.Equal("edited", stored["comment"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Publishing_a_model_publishes_its_task_and_protects_it_from_deletion()
     {
         var task = await CreateTaskAsync("exp");

@@ -6,6 +6,22 @@ namespace Slipway.Server.Tests.Api;
 public abstract class ProjectsTests(string engine) : ServerTests(engine)
 {
     [Fact]
+    public async Task A_root_project_answers_its_parent_as_null_through_updates_and_a_nulled_field_stays_null()
+    {
+        var leaf = (await Api.OkAsync("projects.create", new JsonObject { ["name"] = "nulls/leaf" }))["id"]!.GetValue<string>();
+        var root = (await Api.OkAsync("projects.get_all", new JsonObject { ["name"] = "^nulls$" }))["projects"]![0]!["id"]!.GetValue<string>();
+        await Api.OkAsync("projects.update", new JsonObject { ["project"] = root, ["description"] = "top", ["default_output_destination"] = null });
+
+        var top = (await Api.OkAsync("projects.get_by_id", new JsonObject { ["project"] = root }))["project"]!.AsObject();
+        Assert.True(top.ContainsKey("parent") && top["parent"] is null, top.ToJsonString());
+        Assert.True(top.ContainsKey("default_output_destination") && top["default_output_destination"] is null, top.ToJsonString());
+        Assert.Equal("top", top["description"]!.GetValue<string>());
+        var child = (await Api.OkAsync("projects.get_by_id", new JsonObject { ["project"] = leaf }))["project"]!.AsObject();
+        Assert.Equal(root, child["parent"]!.GetValue<string>());
+        Assert.False(child.ContainsKey("default_output_destination"), child.ToJsonString());
+    }
+
+    [Fact]
     public async Task Creating_a_path_creates_its_parents_and_names_must_be_unique()
     {
         var leaf = await CreateProjectAsync("team/vision/detector");

@@ -37,6 +37,7 @@ public sealed class RpcPipelineTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         _loggers.Dispose();
+        _logs.Dispose();
         await _stores.DisposeAsync();
         Directory.Delete(_dir, true);
     }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
@@ -17,19 +16,8 @@ public sealed class TracingTests : ServerTests
     public async Task A_call_is_a_span_named_for_its_endpoint_with_its_result_code_in_the_trace_the_caller_sent()
     {
         var trace = ActivityTraceId.CreateRandom();
-        var spans = new ConcurrentQueue<Activity>();
         // ASP.NET Core's own source is listened to as well: it only continues the caller's trace when someone listens.
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name is "Slipway.Server" or "Microsoft.AspNetCore",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = span =>
-            {
-                if (span.TraceId == trace && span.Source.Name == "Slipway.Server")
-                    spans.Enqueue(span);
-            },
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var recorder = new SpanRecorder(["Slipway.Server", "Microsoft.AspNetCore"], s => s.TraceId == trace && s.Source.Name == "Slipway.Server");
 
         using var http = new HttpClient { BaseAddress = Server.Api };
         foreach (var (endpoint, body) in new[] { ("projects.get_all", "{}"), ("tasks.get_by_id", "{\"task\":\"nothing-here\"}") })
@@ -40,9 +28,9 @@ public sealed class TracingTests : ServerTests
             using var _ = await http.SendAsync(request);
         }
 
-        // A span ends once its answer is written, which the client may read first.
-        for (var waited = 0; spans.Count < 2 && waited < 100; waited++)
-            await Task.Delay(50);
+        await recorder.WaitForAsync(s => s.DisplayName == "tasks.get_by_id");
+        await recorder.WaitForAsync(s => s.DisplayName == "projects.get_all");
+        var spans = recorder.Spans;
         Assert.Equal(["projects.get_all", "tasks.get_by_id"], spans.Select(s => s.DisplayName).Order());
         Assert.All(spans, s => Assert.Equal(ActivityKind.Server, s.Kind));
         Assert.Equal(200, spans.Single(s => s.DisplayName == "projects.get_all").GetTagItem("slipway.result_code"));

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 
 namespace Slipway.Serving.Tests.Infrastructure;
@@ -109,7 +110,7 @@ public sealed class Mlp
     /// <summary>Protocol-buffer fields, appended in order.</summary>
     private sealed class Proto
     {
-        private readonly MemoryStream _bytes = new();
+        private readonly ArrayBufferWriter<byte> _bytes = new();
 
         public Proto Varint(int field, ulong value)
         {
@@ -130,16 +131,16 @@ public sealed class Mlp
 
         public Proto Message(int field, Proto message) => Bytes(field, message.ToArray());
 
-        public byte[] ToArray() => _bytes.ToArray();
+        public byte[] ToArray() => _bytes.WrittenSpan.ToArray();
 
         private void Raw(ulong value)
         {
             while (value >= 0x80)
             {
-                _bytes.WriteByte((byte)(value | 0x80));
+                _bytes.Write([(byte)(value | 0x80)]);
                 value >>= 7;
             }
-            _bytes.WriteByte((byte)value);
+            _bytes.Write([(byte)value]);
         }
     }
 }

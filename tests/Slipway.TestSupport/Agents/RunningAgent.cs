@@ -55,6 +55,7 @@ public sealed class RunningAgent : IAsyncDisposable
         catch (OperationCanceledException)
         {
         }
+        Agent.Dispose();
         _client.Dispose();
         _stop.Dispose();
         try

@@ -146,8 +146,10 @@ public static class EventParser
         return [.. output];
     }
 
+#pragma warning disable CA5351 // MD5 names things as ClearML does (ids and keys the clients compute too); it guards nothing.
     public static string Id(string task, long iter, string metric, string variant, string key) =>
         Convert.ToHexStringLower(MD5.HashData(Encoding.UTF8.GetBytes($"{task}\u0000{iter}\u0000{metric}\u0000{variant}\u0000{key}")));
+#pragma warning restore CA5351
 
     /// <summary>
     /// The strings of one batch's events: a batch repeats a few task ids, metric and variant names thousands

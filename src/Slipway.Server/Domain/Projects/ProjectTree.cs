@@ -1,20 +1,25 @@
-using System.Text.Json.Nodes;
 using Slipway.Server.Core;
 using Slipway.Server.Storage;
+using Slipway.Server.Storage.Documents;
+using Slipway.Wire;
 
 namespace Slipway.Server.Domain.Projects;
 
 /// <summary>Projects as a tree of '/'-separated paths: finding one by its full name, creating one with its missing parents.</summary>
 public sealed class ProjectTree(IDocumentStore docs, SecurityEpoch epoch, TimeProvider clock)
 {
-    public async Task<StoredDoc?> FindByNameAsync(string name, string company, CancellationToken ct) =>
-        (await docs.FindAsync(Collection.Projects, new DocQuery { Take = 1 }.Where(new FieldIn("name", [name])).Where(Tenants.Filter(company)), ct)).FirstOrDefault();
+    public async Task<ProjectDocument?> FindByNameAsync(string name, string company, CancellationToken ct) =>
+        (await docs.FindAsync<ProjectDocument>(new DocQuery { Take = 1 }.Where(new FieldIn(DocumentFields.Name, [name])).Where(Tenants.Filter(company)), ct))
+        .FirstOrDefault();
 
     /// <summary>
     /// Creates the project and any missing parents; returns the id of the last one. Parents made
     /// concurrently by someone else are used as they are; the project itself must be new.
     /// </summary>
-    public async Task<string> CreatePathAsync(string name, Identity caller, Action<JsonObject>? describe, CancellationToken ct)
+    /// <param name="describe">Sets the new project's own fields (description, tags...).</param>
+    /// <param name="namedNulls">Fields <paramref name="describe"/> set to null that the document keeps as explicit nulls.</param>
+    public async Task<string> CreatePathAsync(string name, Identity caller, Func<ProjectDocument, ProjectDocument>? describe, CancellationToken ct,
+        IEnumerable<string>? namedNulls = null)
     {
         name = ProjectPaths.Normalize(name);
         string? parent = null;
@@ -33,25 +38,27 @@ public sealed class ProjectTree(IDocumentStore docs, SecurityEpoch epoch, TimePr
             }
             var now = Json.Timestamp(clock.GetUtcNow());
             var id = Guid.NewGuid().ToString("N");
-            var doc = new JsonObject
+            var project = new ProjectDocument
             {
-                ["id"] = id,
-                ["name"] = path,
-                ["basename"] = segments[i],
-                ["description"] = "",
-                ["user"] = caller.User,
-                ["company"] = caller.Company,
-                ["created"] = now,
-                ["last_update"] = now,
-                ["tags"] = new JsonArray(),
-                ["system_tags"] = new JsonArray(),
-                ["parent"] = parent,
+                Id = id,
+                Name = path,
+                Basename = segments[i],
+                Description = "",
+                User = caller.User,
+                Company = caller.Company,
+                Created = now,
+                LastUpdate = now,
+                Tags = [],
+                SystemTags = [],
+                Parent = parent,
                 // Private to its creator until shared (projects.set_permissions); a sub-project also has its parents' grants.
-                ["permissions"] = new JsonObject(),
+                Permissions = [],
             };
-            if (isLeaf)
-                describe?.Invoke(doc);
-            if (!await docs.InsertAsync(Collection.Projects, id, doc, ct))
+            if (isLeaf && describe is not null)
+                project = describe(project);
+            // A root project's parent is an explicit null, as the reference server answers it.
+            var body = DocumentJson.ToJson(project, isLeaf ? [ProjectFields.Parent, .. namedNulls ?? []] : [ProjectFields.Parent]);
+            if (!await docs.InsertAsync(Collection.Projects, id, body, ct))
             {
                 existing = await FindByNameAsync(path, caller.Company, ct);
                 if (existing is null || isLeaf)

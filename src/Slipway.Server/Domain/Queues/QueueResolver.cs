@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
 using Slipway.Server.Core;
 using Slipway.Server.Storage;
+using Slipway.Server.Storage.Documents;
+using Slipway.Wire;
 
 namespace Slipway.Server.Domain.Queues;
 
@@ -12,7 +14,7 @@ public sealed class QueueResolver(IDocumentStore docs, TimeProvider clock)
     public async Task<string> ResolveForEnqueueAsync(string? queueId, string? queueName, Identity caller, CancellationToken ct)
     {
         if (!string.IsNullOrEmpty(queueId))
-            return await docs.GetAsync(Collection.Queues, queueId, ct) is { } queue && Tenants.Of(queue.Body) == caller.Company
+            return await docs.GetAsync<QueueDocument>(queueId, ct) is { } queue && Tenants.Of(queue.Company) == caller.Company
                 ? queue.Id
                 : throw ApiException.InvalidQueueId(queueId);
         if (!string.IsNullOrEmpty(queueName))
@@ -20,33 +22,35 @@ public sealed class QueueResolver(IDocumentStore docs, TimeProvider clock)
         return (await FindDefaultAsync(caller.Company, ct))?.Id ?? throw ApiException.NoDefaultQueue();
     }
 
-    public async Task<StoredDoc?> FindByNameAsync(string name, string company, CancellationToken ct) =>
-        (await docs.FindAsync(Collection.Queues, new DocQuery { Take = 1 }.Where(new FieldIn("name", [name])).Where(Tenants.Filter(company)), ct)).FirstOrDefault();
+    public async Task<QueueDocument?> FindByNameAsync(string name, string company, CancellationToken ct) =>
+        (await docs.FindAsync<QueueDocument>(new DocQuery { Take = 1 }.Where(new FieldIn(DocumentFields.Name, [name])).Where(Tenants.Filter(company)), ct))
+        .FirstOrDefault();
 
-    public async Task<StoredDoc?> FindDefaultAsync(string company, CancellationToken ct) =>
-        (await docs.FindAsync(Collection.Queues, new DocQuery { Take = 1 }.Where(new TagMatch("system_tags", TagQuery.Parse(["default"]))).Where(Tenants.Filter(company)), ct))
+    public async Task<QueueDocument?> FindDefaultAsync(string company, CancellationToken ct) =>
+        (await docs.FindAsync<QueueDocument>(new DocQuery { Take = 1 }
+            .Where(new TagMatch(DocumentFields.SystemTags, TagQuery.Parse([QueueFields.DefaultTag]))).Where(Tenants.Filter(company)), ct))
         .FirstOrDefault();
 
     /// <summary>Creates a queue; a concurrent create of the same name returns the one that won.</summary>
     public async Task<string> CreateAsync(string name, IEnumerable<string> tags, IEnumerable<string> systemTags, Identity caller, CancellationToken ct,
         string? displayName = null, JsonObject? metadata = null)
     {
-        var id = Guid.NewGuid().ToString("N");
-        var doc = new JsonObject
+        var now = Json.Timestamp(clock.GetUtcNow());
+        var queue = new QueueDocument
         {
-            ["id"] = id,
-            ["name"] = name,
-            ["display_name"] = displayName ?? name,
-            ["user"] = caller.User,
-            ["company"] = caller.Company,
-            ["created"] = Json.Timestamp(clock.GetUtcNow()),
-            ["last_update"] = Json.Timestamp(clock.GetUtcNow()),
-            ["tags"] = Json.SortedStrings(tags),
-            ["system_tags"] = Json.SortedStrings(systemTags),
-            ["metadata"] = metadata?.DeepClone() ?? new JsonObject(),
+            Id = Guid.NewGuid().ToString("N"),
+            Name = name,
+            DisplayName = displayName ?? name,
+            User = caller.User,
+            Company = caller.Company,
+            Created = now,
+            LastUpdate = now,
+            Tags = Json.Sorted(tags),
+            SystemTags = Json.Sorted(systemTags),
+            Metadata = (JsonObject?)metadata?.DeepClone() ?? [],
         };
-        if (await docs.InsertAsync(Collection.Queues, id, doc, ct))
-            return id;
+        if (await docs.InsertAsync(queue, ct))
+            return queue.Id;
         return (await FindByNameAsync(name, caller.Company, ct))?.Id ?? throw ApiException.NotUnique($"queue name '{name}'");
     }
 
@@ -54,6 +58,6 @@ public sealed class QueueResolver(IDocumentStore docs, TimeProvider clock)
     public async Task EnsureDefaultAsync(Identity owner, CancellationToken ct)
     {
         if (await FindDefaultAsync(owner.Company, ct) is null && await FindByNameAsync(DefaultQueueName, owner.Company, ct) is null)
-            await CreateAsync(DefaultQueueName, [], ["default"], owner, ct);
+            await CreateAsync(DefaultQueueName, [], [QueueFields.DefaultTag], owner, ct);
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Slipway.Server.Core;
 using Slipway.Server.Storage;
+using Slipway.Server.Storage.Documents;
 
 namespace Slipway.Server.Domain.Serving;
 
@@ -11,13 +12,16 @@ namespace Slipway.Server.Domain.Serving;
 /// </summary>
 public sealed class ServingAutoUpdate(IDocumentStore docs, TimeProvider clock)
 {
+    // A Python-engine rule binds its code (and requirements) to every version it adds.
+    private static readonly string[] VersionCodeFields = ["preprocess_uri", "requirements"];
+
     /// <summary>Adds <paramref name="model"/> as a new version of every endpoint of its tenant whose rule it matches.</summary>
-    public async Task ModelChangedAsync(JsonObject model, CancellationToken ct)
+    public async Task ModelChangedAsync(ModelDocument model, CancellationToken ct)
     {
-        var modelId = Json.GetString(model, "id");
-        if (string.IsNullOrEmpty(modelId) || string.IsNullOrEmpty(Json.GetString(model, "uri")))
+        var modelId = model.Id;
+        if (string.IsNullOrEmpty(modelId) || string.IsNullOrEmpty(model.Uri))
             return;
-        var endpoints = await docs.FindAsync(Collection.ServingEndpoints, new DocQuery().Where(Tenants.Filter(Tenants.Of(model))), ct);
+        var endpoints = await docs.FindAsync(Collection.ServingEndpoints, new DocQuery().Where(Tenants.Filter(Tenants.Of(model.Company))), ct);
         foreach (var endpoint in endpoints.Where(e => e.Body["auto_update"] is JsonObject rule && Matches(rule, model)))
         {
             await docs.UpdateAsync(Collection.ServingEndpoints, endpoint.Id, body =>
@@ -43,8 +47,7 @@ public sealed class ServingAutoUpdate(IDocumentStore docs, TimeProvider clock)
                     ["added"] = Json.Timestamp(clock.GetUtcNow()),
                     ["auto_update"] = true,
                 };
-                // A Python-engine rule binds its code (and requirements) to every version it adds.
-                foreach (var field in new[] { "preprocess_uri", "requirements" })
+                foreach (var field in VersionCodeFields)
                 {
                     if (Json.GetString(rule, field) is { Length: > 0 } value)
                         added[field] = value;
@@ -63,15 +66,15 @@ public sealed class ServingAutoUpdate(IDocumentStore docs, TimeProvider clock)
         }
     }
 
-    private static bool Matches(JsonObject rule, JsonObject model)
+    private static bool Matches(JsonObject rule, ModelDocument model)
     {
-        if (Json.GetString(rule, "model_name") is { Length: > 0 } name && Json.GetString(model, "name") != name)
+        if (Json.GetString(rule, "model_name") is { Length: > 0 } name && model.Name != name)
             return false;
-        if (Json.GetString(rule, "project") is { Length: > 0 } project && Json.GetString(model, "project") != project)
+        if (Json.GetString(rule, "project") is { Length: > 0 } project && model.Project != project)
             return false;
-        if (Json.GetBool(rule, "published") && !Json.GetBool(model, "ready"))
+        if (Json.GetBool(rule, "published") && !model.Ready)
             return false;
-        var tags = Json.GetStrings(model, "tags");
+        var tags = model.Tags ?? [];
         return Json.GetStrings(rule, "tags").All(tags.Contains);
     }
 }

@@ -19,10 +19,12 @@ public sealed record CleanupReport(List<string> Deleted, List<(string Path, stri
 /// version reads its parent's chunks). A referenced file is checked again later; a failed delete is retried
 /// with growing delays.
 /// </summary>
-public sealed partial class FileCleanup(IDocumentStore docs, IBlobStore blobs, FilesPort filesPort, TimeProvider clock, ILogger<FileCleanup> logger)
+public sealed partial class FileCleanup(IDocumentStore docs, IBlobStore blobs, FilesPort filesPort, TimeProvider clock, ILogger<FileCleanup> logger) : IDisposable
 {
     public static readonly TimeSpan RecheckReferenced = TimeSpan.FromHours(1);
     private readonly SemaphoreSlim _pass = new(1, 1);
+
+    public void Dispose() => _pass.Dispose();
 
     public async Task EnqueueAsync(IEnumerable<string> paths, string reason, CancellationToken ct)
     {

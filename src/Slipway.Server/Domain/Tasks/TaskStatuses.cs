@@ -1,18 +1,20 @@
+using Slipway.Wire;
+
 namespace Slipway.Server.Domain.Tasks;
 
 /// <summary>The task status state machine of the reference server, enforced unless a call says force.</summary>
 public static class TaskStatuses
 {
-    public const string Created = "created";
-    public const string Queued = "queued";
-    public const string InProgress = "in_progress";
-    public const string Stopped = "stopped";
-    public const string Published = "published";
-    public const string Publishing = "publishing";
-    public const string Closed = "closed";
-    public const string Failed = "failed";
-    public const string Completed = "completed";
-    public const string Unknown = "unknown";
+    public const string Created = TaskStatusNames.Created;
+    public const string Queued = TaskStatusNames.Queued;
+    public const string InProgress = TaskStatusNames.InProgress;
+    public const string Stopped = TaskStatusNames.Stopped;
+    public const string Published = TaskStatusNames.Published;
+    public const string Publishing = TaskStatusNames.Publishing;
+    public const string Closed = TaskStatusNames.Closed;
+    public const string Failed = TaskStatusNames.Failed;
+    public const string Completed = TaskStatusNames.Completed;
+    public const string Unknown = TaskStatusNames.Unknown;
 
     public static readonly IReadOnlySet<string> All = new HashSet<string>
     {

@@ -1,11 +1,11 @@
 using System.Diagnostics;
 
-namespace Slipway.TestSupport.Agents;
+namespace Slipway.TestSupport;
 
 /// <summary>A real git repository in a temporary folder, made by the test.</summary>
 public sealed class GitRepo : IDisposable
 {
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "slipway-agent-repo-" + Guid.NewGuid().ToString("N")[..12]);
+    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "slipway-repo-" + Guid.NewGuid().ToString("N")[..12]);
 
     public GitRepo()
     {
