@@ -27,7 +27,7 @@ public sealed class DrainTests : IAsyncLifetime
         await _server.DisposeAsync();
     }
 
-    private Task<JsonObject> ReportAsync(SlipwayClient client, string worker) =>
+    private static Task<JsonObject> ReportAsync(SlipwayClient client, string worker) =>
         client.CallAsync("workers.status_report", new JsonObject { ["worker"] = worker, ["timestamp"] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() });
 
     private Task<JsonObject> DrainAsync(bool drain, params string[] workers) =>

@@ -16,10 +16,12 @@ namespace Slipway.Server.Domain.Serving;
 /// A task is read again only when it, or an endpoint it made, changed since the last import in this process (auto-update adds
 /// versions that canaries over a prefix follow); names it cannot take are logged and kept in <see cref="Reports"/>.
 /// </summary>
-public sealed partial class ControlPlaneSync(IDocumentStore docs, TimeProvider clock, ILogger<ControlPlaneSync> logger)
+public sealed partial class ControlPlaneSync(IDocumentStore docs, TimeProvider clock, ILogger<ControlPlaneSync> logger) : IDisposable
 {
     private readonly ConcurrentDictionary<string, Imported> _imported = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _gate = new(1, 1);
+
+    public void Dispose() => _gate.Dispose();
 
     private sealed record Imported(string Fingerprint, JsonObject Report);
 
