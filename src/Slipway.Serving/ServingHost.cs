@@ -128,6 +128,9 @@ public sealed class ServingHost : IAsyncDisposable
     /// <summary>Where a Python-engine answer leaves what its code collected, for the endpoint's metric rule.</summary>
     private const string CustomStatisticsItem = "slipway.custom_statistics";
 
+    /// <summary>Set when the endpoint's metric rule leaves this request out: Python code gets no statistics function for it.</summary>
+    private const string NotSampledItem = "slipway.not_sampled";
+
     /// <summary>A refusal: the status and message, in the protocol's error shape.</summary>
     private sealed class Refusal(int status, string message) : Exception(message)
     {
@@ -264,13 +267,21 @@ public sealed class ServingHost : IAsyncDisposable
                     throw new Refusal(503, $"endpoint '{name}' is changing versions; try again");
             }
             // A request the version's metric rule samples keeps its answer too, to read the rule's variables from it.
-            if (route.Metrics.Count > 0 && MetricRule.For(route.Metrics, served.Number) is { } rule && rule.Samples(Random.Shared))
+            // Without a rule every request is measured (custom statistics); with one, its log frequency decides.
+            if (route.Metrics.Count > 0 && MetricRule.For(route.Metrics, served.Number) is { } rule)
             {
-                measured = rule;
-                if (answer is null)
+                if (rule.Samples(Random.Shared))
                 {
-                    answer = new MemoryStream();
-                    http.Response.Body = new TeeStream(response, answer);
+                    measured = rule;
+                    if (answer is null)
+                    {
+                        answer = new MemoryStream();
+                        http.Response.Body = new TeeStream(response, answer);
+                    }
+                }
+                else
+                {
+                    http.Items[NotSampledItem] = true;
                 }
             }
             try
@@ -443,7 +454,7 @@ public sealed class ServingHost : IAsyncDisposable
             throw new BadRequestException("a Python-engine endpoint takes a JSON body; binary tensor data is for ONNX-engine endpoints");
         var json = protocol == Protocol.V2 || IsJson(http.Request.ContentType);
         var worker = served.Worker ?? throw new WorkerUnavailableException("the Python worker is not running");
-        var answer = await worker.CallAsync(body, json, http.RequestAborted);
+        var answer = await worker.CallAsync(body, json, http.RequestAborted, sampled: !http.Items.ContainsKey(NotSampledItem));
         if (answer.Statistics is { } statistics)
         {
             served.Custom.Record(statistics);

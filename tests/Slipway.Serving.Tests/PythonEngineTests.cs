@@ -133,6 +133,41 @@ public sealed class PythonEngineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_metric_rule_samples_custom_statistics_by_its_log_frequency_and_measures_what_the_code_collected()
+    {
+        var (endpoint, key, _) = await DeployAsync("sampled");
+        async Task RuleAsync(double frequency)
+        {
+            await _f.Client.CallAsync("serving.set_metric", new JsonObject
+            {
+                ["endpoint"] = endpoint, ["log_frequency"] = frequency,
+                ["variables"] = new JsonObject { ["y"] = new JsonObject { ["type"] = "value" }, ["kind"] = new JsonObject { ["type"] = "enum", ["buckets"] = new JsonArray("a") } },
+            });
+            await ServingFixture.WaitForAsync(() => Task.FromResult(_f.Host.Watcher.Table.Find("sampled")?.Metrics.GetValueOrDefault("*")?.LogFrequency == frequency), "the host to have the rule");
+        }
+
+        // At 0 no request is sampled: the code's collect_custom_statistics_fn is None, as in clearml-serving.
+        await RuleAsync(0);
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await _f.PostAsync("serve/sampled", Body([1, 2, 3], new JsonObject { ["kind"] = "a" }), key);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        Assert.True(Served("sampled").Custom.IsEmpty);
+        Assert.Equal(0, Served("sampled").Metrics.Sampled);
+
+        await RuleAsync(1);
+        using (var response = await _f.PostAsync("serve/sampled", Body([1, 2, 3], new JsonObject { ["kind"] = "b" }), key))
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.False(Served("sampled").Custom.IsEmpty);
+        var metrics = await _f.Http.GetStringAsync("metrics");
+        // y from the code's statistics, kind from the request (an unlisted value).
+        var y = metrics.Split('\n').Single(l => l.StartsWith("slipway_serving_metric_value{endpoint=\"sampled\",version=\"1\",variable=\"y\"}", StringComparison.Ordinal));
+        Assert.Equal(Linear([1, 2, 3]), double.Parse(y.Split(' ')[1], CultureInfo.InvariantCulture), 9);
+        Assert.Contains("slipway_serving_metric_enum_total{endpoint=\"sampled\",version=\"1\",variable=\"kind\",value=\"_other\"} 1\n", metrics);
+    }
+
+    [Fact]
     public async Task An_exception_in_the_code_answers_with_the_python_error_and_the_worker_keeps_serving()
     {
         var (_, key, _) = await DeployAsync("faulty");

@@ -36,9 +36,9 @@ internal sealed class PythonWorker(
     public void Start() => _loop = Task.Run(SuperviseAsync);
 
     /// <summary>Runs one request through the worker that is serving; throws <see cref="WorkerUnavailableException"/> between lives.</summary>
-    public Task<WorkerAnswer> CallAsync(ReadOnlyMemory<byte> body, bool json, CancellationToken ct) =>
+    public Task<WorkerAnswer> CallAsync(ReadOnlyMemory<byte> body, bool json, CancellationToken ct, bool sampled = true) =>
         (_serving ?? throw new WorkerUnavailableException($"the Python worker of {version.EndpointName} version {version.Number} is restarting"))
-        .CallAsync(body, json, options.PythonRequestTimeout, ct);
+        .CallAsync(body, json, options.PythonRequestTimeout, ct, sampled);
 
     private async Task SuperviseAsync()
     {

@@ -34,6 +34,9 @@ public sealed class WorkerTimeoutException(string message) : Exception(message);
 internal sealed class WorkerProcess : IAsyncDisposable
 {
     public const byte CallJson = 1, CallBytes = 2;
+
+    /// <summary>Added to a call's kind when the endpoint's metric rule does not sample the request: the code gets no statistics function.</summary>
+    public const byte NotSampled = 2;
     private const byte Ready = 10, LoadFailed = 11, AnswerJson = 12, AnswerBytes = 13, Error = 14;
     private const int HeaderSize = 9;
     private const int MaxFrame = 1 << 30;
@@ -100,7 +103,7 @@ internal sealed class WorkerProcess : IAsyncDisposable
     }
 
     /// <summary>Sends one request and waits for its answer, up to <paramref name="timeout"/>; past it the worker is killed.</summary>
-    public async Task<WorkerAnswer> CallAsync(ReadOnlyMemory<byte> body, bool json, TimeSpan timeout, CancellationToken ct)
+    public async Task<WorkerAnswer> CallAsync(ReadOnlyMemory<byte> body, bool json, TimeSpan timeout, CancellationToken ct, bool sampled = true)
     {
         if (_gone is { } reason)
             throw new WorkerUnavailableException(reason);
@@ -115,7 +118,7 @@ internal sealed class WorkerProcess : IAsyncDisposable
         {
             BinaryPrimitives.WriteUInt32LittleEndian(frame, (uint)body.Length);
             BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(4), id);
-            frame[8] = json ? CallJson : CallBytes;
+            frame[8] = (byte)((json ? CallJson : CallBytes) + (sampled ? 0 : NotSampled));
             body.Span.CopyTo(frame.AsSpan(HeaderSize));
             await _write.WaitAsync(ct);
             try

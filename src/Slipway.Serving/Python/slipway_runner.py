@@ -5,7 +5,8 @@ length-prefixed frames (see WorkerProtocol.cs); user code's own prints go to std
 answers one request at a time, in the order they arrive; the host matches answers to requests by id.
 
 Frame: u32 payload length, u32 request id, u8 kind (little-endian), then the payload.
-  host -> worker  1 call with a JSON body, 2 call with a raw bytes body
+  host -> worker  1 call with a JSON body, 2 call with a raw bytes body; 3 and 4 the same for a request the endpoint's
+                  metric rule does not sample (collect_custom_statistics_fn is None, as in clearml-serving)
   worker -> host  10 ready, 11 load failed, 12 JSON answer, 13 bytes answer, 14 error
 An answer's payload is u32 meta length, meta JSON ({"ns": time in the hooks, "stats": custom statistics}), the result.
 """
@@ -25,6 +26,7 @@ import types
 HEADER = struct.Struct("<IIB")
 META = struct.Struct("<I")
 CALL_JSON, CALL_BYTES = 1, 2
+NOT_SAMPLED = 2  # added to a call's kind
 READY, LOAD_FAILED, ANSWER_JSON, ANSWER_BYTES, ERROR = 10, 11, 12, 13, 14
 
 
@@ -107,6 +109,9 @@ class Worker:
                 return
             stage = "request"
             stats = {}
+            sampled = kind <= CALL_BYTES
+            if not sampled:
+                kind -= NOT_SAMPLED
             try:
                 if kind == CALL_JSON:
                     stage = "body"
@@ -117,7 +122,7 @@ class Worker:
                 else:
                     body = bytes(payload)
                 state = {}
-                collect = stats.update
+                collect = stats.update if sampled else None
                 started = time.perf_counter_ns()
                 stage = "preprocess"
                 data = self.run_hook(preprocess.preprocess, body, state, collect) if has_pre else body

@@ -52,7 +52,7 @@ public sealed partial class ControlPlaneSync(IDocumentStore docs, TimeProvider c
                 var fingerprint = Fingerprint(task, endpoints);
                 if (_imported.TryGetValue(task.Id, out var last) && last.Fingerprint == fingerprint)
                     continue;
-                var report = await ImportAsync(company, task, endpoints, ct);
+                var report = await ImportAsync(company, task, endpoints, last?.Report, ct);
                 _imported[task.Id] = new Imported(fingerprint, report);
             }
         }
@@ -71,7 +71,7 @@ public sealed partial class ControlPlaneSync(IDocumentStore docs, TimeProvider c
         return text.ToString();
     }
 
-    private async Task<JsonObject> ImportAsync(string company, StoredDoc task, List<StoredDoc> endpoints, CancellationToken ct)
+    private async Task<JsonObject> ImportAsync(string company, StoredDoc task, List<StoredDoc> endpoints, JsonObject? previous, CancellationToken ct)
     {
         var config = ControlPlaneImport.Read(task.Body);
         var rejected = config.Rejected.ToList();
@@ -156,9 +156,14 @@ public sealed partial class ControlPlaneSync(IDocumentStore docs, TimeProvider c
         foreach (var stale in endpoints.Where(e => Json.GetString(e.Body, "control_plane") == task.Id && !keep.Contains(Json.GetString(e.Body, "name") ?? "")))
             await docs.DeleteAsync(Collection.ServingEndpoints, stale.Id, ct);
 
-        foreach (var r in rejected)
-            Log.Rejected(logger, task.Id, r.Name, r.Reason);
-        Log.Imported(logger, task.Id, imported.Count, rejected.Count);
+        var rejections = new JsonArray(rejected.Select(r => (JsonNode)new JsonObject { ["name"] = r.Name, ["reason"] = r.Reason }).ToArray());
+        // The import that follows its own writes finds the same: it is not logged twice.
+        if (previous is null || !JsonNode.DeepEquals(previous["rejected"], rejections) || !JsonNode.DeepEquals(previous["endpoints"], imported))
+        {
+            foreach (var r in rejected)
+                Log.Rejected(logger, task.Id, r.Name, r.Reason);
+            Log.Imported(logger, task.Id, imported.Count, rejected.Count);
+        }
         return new JsonObject
         {
             ["task"] = task.Id,
@@ -166,7 +171,7 @@ public sealed partial class ControlPlaneSync(IDocumentStore docs, TimeProvider c
             ["company"] = company,
             ["imported"] = Json.Timestamp(clock.GetUtcNow()),
             ["endpoints"] = imported,
-            ["rejected"] = new JsonArray(rejected.Select(r => (JsonNode)new JsonObject { ["name"] = r.Name, ["reason"] = r.Reason }).ToArray()),
+            ["rejected"] = rejections,
         };
     }
 
