@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Slipway.Server.Core;
 using Slipway.Server.Storage;
+using Slipway.Server.Storage.Documents;
 
 namespace Slipway.Server.Domain.Tasks;
 
@@ -31,9 +32,9 @@ public sealed partial class TaskWatchdog(IDocumentStore docs, IQueueEntryStore q
                 .OfType<string>().Select(t => DateTimeOffset.Parse(t, CultureInfo.InvariantCulture)).DefaultIfEmpty(DateTimeOffset.MinValue).Max();
             if (now - lastHeard <= options.WatchdogTimeout)
                 continue;
-            var worker = await docs.GetAsync(Collection.Workers, Tenants.WorkerKey(Tenants.Of(task.Body), workerId), ct);
-            if (worker is not null && Json.GetString(worker.Body, "task.id") == task.Id
-                && now - DateTimeOffset.Parse(Json.GetString(worker.Body, "last_activity_time")!, CultureInfo.InvariantCulture) <= options.WatchdogTimeout)
+            var worker = (await docs.GetAsync(Collection.Workers, Tenants.WorkerKey(Tenants.Of(task.Body), workerId), ct))?.As<WorkerDocument>();
+            if (worker is not null && worker.Task?.Id == task.Id
+                && now - DateTimeOffset.Parse(worker.LastActivityTime!, CultureInfo.InvariantCulture) <= options.WatchdogTimeout)
                 continue;
             var requeue = Json.GetStrings(task.Body, "system_tags").Contains(RequeueTag) && Json.GetString(task.Body, "execution.queue") is { Length: > 0 };
             var reason = $"worker {workerId} stopped reporting; last heard from at {lastHeard:u}";

@@ -12,4 +12,5 @@ namespace Slipway.Server.Storage.Documents;
 [JsonSerializable(typeof(ModelDocument))]
 [JsonSerializable(typeof(ProjectDocument))]
 [JsonSerializable(typeof(UserDocument))]
+[JsonSerializable(typeof(WorkerDocument))]
 public sealed partial class DocumentJsonContext : JsonSerializerContext;
