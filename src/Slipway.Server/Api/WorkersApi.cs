@@ -160,7 +160,8 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
         shown.Remove(WorkerFields.MachineStats);
         if (worker.Task?.Id is { } taskId && await docs.GetAsync(Collection.Tasks, taskId, ct) is { } task)
         {
-            var started = Json.GetString(task.Body, "started");
+            var lifecycle = task.As<TaskDocument>();
+            var started = lifecycle.Started;
             shown[WorkerFields.Task] = new JsonObject
             {
                 ["id"] = taskId,
@@ -168,7 +169,7 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
                 ["running_time"] = started is null ? 0 : (long)(now - DateTimeOffset.Parse(started, System.Globalization.CultureInfo.InvariantCulture)).TotalMilliseconds,
                 ["last_iteration"] = task.Body["last_iteration"]?.DeepClone(),
             };
-            if (Json.GetString(task.Body, "project") is { } projectId && await docs.GetAsync<ProjectDocument>(projectId, ct) is { } project)
+            if (lifecycle.Project is { } projectId && await docs.GetAsync<ProjectDocument>(projectId, ct) is { } project)
                 shown["project"] = new JsonObject { ["id"] = projectId, [DocumentFields.Name] = project.Name };
         }
         var queues = new JsonArray();

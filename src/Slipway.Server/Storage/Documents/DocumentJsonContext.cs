@@ -13,4 +13,5 @@ namespace Slipway.Server.Storage.Documents;
 [JsonSerializable(typeof(ProjectDocument))]
 [JsonSerializable(typeof(UserDocument))]
 [JsonSerializable(typeof(WorkerDocument))]
+[JsonSerializable(typeof(TaskDocument))]
 public sealed partial class DocumentJsonContext : JsonSerializerContext;
