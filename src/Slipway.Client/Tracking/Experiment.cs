@@ -303,11 +303,11 @@ public sealed partial class Experiment : IAsyncDisposable
         var data = await Client.CallAsync("tasks.get_all", new JsonObject
         {
             ["id"] = new JsonArray(Id),
-            ["only_fields"] = new JsonArray("status", "status_message", "id"),
+            ["only_fields"] = new JsonArray(TaskFields.Status, TaskFields.StatusMessage, DocumentFields.Id),
         }, ct).ConfigureAwait(false);
         var task = (data["tasks"] as JsonArray)?.FirstOrDefault();
-        var status = task.Str("status");
-        var message = task.Str("status_message") ?? "";
+        var status = task.Str(TaskFields.Status);
+        var message = task.Str(TaskFields.StatusMessage) ?? "";
         var stopping = (status == TaskStatusNames.InProgress && message.Contains("stopping", StringComparison.Ordinal))
                        || status is TaskStatusNames.Stopped or TaskStatusNames.Failed or TaskStatusNames.Completed or TaskStatusNames.Published or TaskStatusNames.Closed;
         if (!stopping || _aborted.IsCancellationRequested)

@@ -123,8 +123,8 @@ public sealed class ModelsApi(IDocumentStore docs, AccessControl access, IEventS
         await autoUpdate.ModelChangedAsync(updated, call.Aborted);
         var result = new JsonObject { ["updated"] = 1 };
         if (call.Bool("publish_task", true) && updated.Task is { Length: > 0 } taskId
-            && await docs.GetAsync(Collection.Tasks, taskId, call.Aborted) is { } task
-            && Json.GetString(task.Body, "status") != TaskStatuses.Published)
+            && await docs.GetAsync<TaskDocument>(taskId, call.Aborted) is { } task
+            && task.Status != TaskStatuses.Published)
         {
             await tasks.ChangeStatusAsync(taskId, TaskStatuses.Published, call.Bool("force_publish_task") || call.Bool("force"), "model published", "", call.Aborted,
                 (body, fields, _) => body["published"] = fields["status_changed"]!.DeepClone());

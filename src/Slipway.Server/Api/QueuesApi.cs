@@ -201,10 +201,10 @@ public sealed class QueuesApi(IDocumentStore docs, AccessControl access, IQueueE
     {
         while (await TakeAsync(call, queueId) is { } entry)
         {
-            var task = await docs.GetAsync(Collection.Tasks, entry.Task, call.Aborted);
+            var task = await docs.GetAsync<TaskDocument>(entry.Task, call.Aborted);
             if (task is null)
                 continue;
-            if (task.Body["status"]?.GetValue<string>() == TaskStatuses.Stopped)
+            if (task.Status == TaskStatuses.Stopped)
             {
                 await updates.ChangeStatusAsync(entry.Task, TaskStatuses.Queued, force: true, "", "", call.Aborted);
             }
@@ -213,8 +213,8 @@ public sealed class QueuesApi(IDocumentStore docs, AccessControl access, IQueueE
             {
                 result["task_info"] = new JsonObject
                 {
-                    ["company"] = Json.GetString(task.Body, "company"),
-                    ["user"] = Json.GetString(task.Body, "user"),
+                    [DocumentFields.Company] = task.Company,
+                    [DocumentFields.User] = task.User,
                 };
             }
             return result;
@@ -237,14 +237,14 @@ public sealed class QueuesApi(IDocumentStore docs, AccessControl access, IQueueE
 
     private async Task ReturnToPreviousStatusAsync(string taskId, CancellationToken ct)
     {
-        var task = await docs.GetAsync(Collection.Tasks, taskId, ct);
-        if (task is null || task.Body["status"]?.GetValue<string>() != TaskStatuses.Queued)
+        var task = await docs.GetAsync<TaskDocument>(taskId, ct);
+        if (task is null || task.Status != TaskStatuses.Queued)
             return;
-        var previous = Json.GetString(task.Body, "enqueue_status") ?? TaskStatuses.Created;
+        var previous = task.EnqueueStatus ?? TaskStatuses.Created;
         await updates.ChangeStatusAsync(taskId, previous, force: true, "dequeued", "", ct, (body, _, _) =>
         {
-            body.Remove("enqueue_status");
-            (body["execution"] as JsonObject)?.Remove("queue");
+            body.Remove(TaskFields.EnqueueStatus);
+            (body[TaskFields.Execution] as JsonObject)?.Remove(QueueFields.TaskQueue);
         });
     }
 

@@ -34,11 +34,7 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
         var timeout = call.Int("timeout") ?? DefaultTimeoutSeconds;
         if (timeout <= 0)
             throw ApiException.Validation("timeout must be positive");
-        await UpsertAsync(call, worker =>
-        {
-            worker["timeout"] = timeout;
-            worker["register_time"] = Json.Timestamp(clock.GetUtcNow());
-        });
+        await UpsertAsync(call, worker => worker with { Timeout = timeout, RegisterTime = Json.Timestamp(clock.GetUtcNow()) });
         return null;
     }
 
@@ -58,24 +54,18 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
         var taskId = call.String("task");
         // A Slipway extension: the agent read its machine's interruption notice (a spot reclaim). It stays on the worker
         // until it unregisters, so the autoscaler sees it at its next pass whatever the agent reports after.
-        var interruption = call.String("interruption") is { Length: > 0 } notice ? notice : null;
+        var interruption = call.String(WorkerFields.Interruption) is { Length: > 0 } notice ? notice : null;
         if (interruption is { Length: > 2000 })
             throw ApiException.Validation("interruption must be at most 2000 characters");
-        var reported = await UpsertAsync(call, worker =>
+        // A report names its queue, or says none with an explicit null; an idle worker's document has no task.
+        var reported = await UpsertAsync(call, worker => worker with
         {
-            if (interruption is not null && worker["interruption"] is null)
-            {
-                worker["interruption"] = interruption;
-                worker["interruption_time"] = Json.Timestamp(clock.GetUtcNow());
-            }
-            if (taskId is { Length: > 0 })
-                worker["task"] = new JsonObject { ["id"] = taskId };
-            else
-                worker.Remove("task");
-            worker["queue"] = call.String("queue");
-            if (call.Object("machine_stats") is { } stats)
-                worker["machine_stats"] = stats.DeepClone();
-        });
+            Task = taskId is { Length: > 0 } ? new WorkerTask { Id = taskId } : null,
+            Queue = call.String(WorkerFields.Queue),
+            MachineStats = (JsonObject?)call.Object(WorkerFields.MachineStats)?.DeepClone() ?? worker.MachineStats,
+            Interruption = worker.Interruption ?? interruption,
+            InterruptionTime = worker.Interruption is null && interruption is not null ? Json.Timestamp(clock.GetUtcNow()) : worker.InterruptionTime,
+        }, [WorkerFields.Queue]);
         var statsId = Guid.NewGuid().ToString("N");
         await docs.InsertAsync(Collection.WorkerStats, statsId, new JsonObject
         {
@@ -113,17 +103,18 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
         if (call.NullableStringList("system_tags") is { Count: > 0 } systemTags)
             query.Where(new TagMatch("system_tags", TagQuery.Parse(systemTags)));
         var result = new JsonArray();
-        foreach (var worker in await docs.FindAsync(Collection.Workers, query, call.Aborted))
+        foreach (var stored in await docs.FindAsync(Collection.Workers, query, call.Aborted))
         {
-            var idle = now - DateTimeOffset.Parse(Json.GetString(worker.Body, "last_activity_time")!, System.Globalization.CultureInfo.InvariantCulture);
-            if (idle > TimeSpan.FromSeconds(Json.GetLong(worker.Body["timeout"]) ?? DefaultTimeoutSeconds))
+            var worker = stored.As<WorkerDocument>();
+            var idle = now - DateTimeOffset.Parse(worker.LastActivityTime!, System.Globalization.CultureInfo.InvariantCulture);
+            if (idle > TimeSpan.FromSeconds(worker.Timeout ?? DefaultTimeoutSeconds))
             {
-                await docs.DeleteAsync(Collection.Workers, worker.Id, call.Aborted);
+                await docs.DeleteAsync(Collection.Workers, stored.Id, call.Aborted);
                 continue;
             }
-            if ((lastSeen is { } seconds && idle > TimeSpan.FromSeconds(seconds)) || (pattern is not null && !pattern.IsMatch(Json.GetString(worker.Body, "id") ?? "")))
+            if ((lastSeen is { } seconds && idle > TimeSpan.FromSeconds(seconds)) || (pattern is not null && !pattern.IsMatch(worker.Id)))
                 continue;
-            result.Add(await PresentAsync(worker.Body, now, call.Aborted));
+            result.Add(await PresentAsync(stored.Body, worker, now, call.Aborted));
         }
         return new JsonObject { ["workers"] = result };
     }
@@ -173,25 +164,26 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
     }
 
     /// <summary>The worker as the UI and agents read it: its task and queues spelled out.</summary>
-    private async Task<JsonObject> PresentAsync(JsonObject worker, DateTimeOffset now, CancellationToken ct)
+    private async Task<JsonObject> PresentAsync(JsonObject stored, WorkerDocument worker, DateTimeOffset now, CancellationToken ct)
     {
-        var shown = (JsonObject)worker.DeepClone();
-        shown.Remove("machine_stats");
-        if (Json.GetString(worker, "task.id") is { } taskId && await docs.GetAsync(Collection.Tasks, taskId, ct) is { } task)
+        var shown = (JsonObject)stored.DeepClone();
+        shown.Remove(WorkerFields.MachineStats);
+        if (worker.Task?.Id is { } taskId && await docs.GetAsync(Collection.Tasks, taskId, ct) is { } task)
         {
-            var started = Json.GetString(task.Body, "started");
-            shown["task"] = new JsonObject
+            var lifecycle = task.As<TaskDocument>();
+            var started = lifecycle.Started;
+            shown[WorkerFields.Task] = new JsonObject
             {
                 ["id"] = taskId,
                 ["name"] = task.Body["name"]?.DeepClone(),
                 ["running_time"] = started is null ? 0 : (long)(now - DateTimeOffset.Parse(started, System.Globalization.CultureInfo.InvariantCulture)).TotalMilliseconds,
                 ["last_iteration"] = task.Body["last_iteration"]?.DeepClone(),
             };
-            if (Json.GetString(task.Body, "project") is { } projectId && await docs.GetAsync<ProjectDocument>(projectId, ct) is { } project)
+            if (lifecycle.Project is { } projectId && await docs.GetAsync<ProjectDocument>(projectId, ct) is { } project)
                 shown["project"] = new JsonObject { ["id"] = projectId, [DocumentFields.Name] = project.Name };
         }
         var queues = new JsonArray();
-        foreach (var queueId in Json.GetStrings(worker, "queues"))
+        foreach (var queueId in worker.Queues ?? [])
         {
             if (await docs.GetAsync<QueueDocument>(queueId, ct) is not { } queue)
                 continue;
@@ -206,16 +198,17 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
                 ["next_task"] = next is null ? null : new JsonObject { ["id"] = next.Task },
             });
         }
-        shown["queues"] = queues;
-        if (Json.GetString(worker, "queue") is { } current && queues.OfType<JsonObject>().FirstOrDefault(q => q["id"]?.GetValue<string>() == current) is { } currentQueue)
-            shown["queue"] = currentQueue.DeepClone();
+        shown[WorkerFields.Queues] = queues;
+        if (worker.Queue is { } current && queues.OfType<JsonObject>().FirstOrDefault(q => q[DocumentFields.Id]?.GetValue<string>() == current) is { } currentQueue)
+            shown[WorkerFields.Queue] = currentQueue.DeepClone();
         else
-            shown.Remove("queue");
+            shown.Remove(WorkerFields.Queue);
         return shown;
     }
 
     /// <summary>Creates or refreshes the worker's document (every call counts as activity); returns it as stored.</summary>
-    private async Task<JsonObject> UpsertAsync(RpcCall call, Action<JsonObject> change)
+    /// <param name="namedNulls">Fields the change writes as an explicit null when it leaves them null.</param>
+    private async Task<JsonObject> UpsertAsync(RpcCall call, Func<WorkerDocument, WorkerDocument> change, string[]? namedNulls = null)
     {
         var id = call.RequireString("worker");
         if (!Tenants.IsWorkerId(id))
@@ -225,31 +218,40 @@ public sealed class WorkersApi(IDocumentStore docs, AccessControl access, IQueue
         for (var attempt = 0; attempt < 10; attempt++)
         {
             var current = await docs.GetAsync(Collection.Workers, key, call.Aborted);
-            var worker = current is null
-                ? new JsonObject
-                {
-                    ["id"] = id,
-                    ["user"] = new JsonObject { ["id"] = call.Caller.User, ["name"] = call.Caller.UserName },
-                    ["company"] = new JsonObject { ["id"] = call.Caller.Company, ["name"] = call.Caller.Company },
-                    ["register_time"] = now,
-                    ["timeout"] = DefaultTimeoutSeconds,
-                    ["tags"] = new JsonArray(),
-                    ["system_tags"] = new JsonArray(),
-                    ["queues"] = new JsonArray(),
-                }
-                : (JsonObject)current.Body.DeepClone();
-            worker["ip"] = call.RemoteIp;
-            worker["last_activity_time"] = now;
-            worker["last_report_time"] = now;
-            if (call.StringList("queues") is { } queues)
-                worker["queues"] = new JsonArray(queues.Select(q => (JsonNode)q).ToArray());
-            if (call.StringList("tags") is { } tags)
-                worker["tags"] = Json.SortedStrings(tags);
-            if (call.StringList("system_tags") is { } systemTags)
-                worker["system_tags"] = Json.SortedStrings(systemTags);
-            change(worker);
-            if (current is null ? await docs.InsertAsync(Collection.Workers, key, worker, call.Aborted) : await docs.ReplaceAsync(Collection.Workers, current, worker, call.Aborted))
-                return worker;
+            var before = current?.As<WorkerDocument>() ?? new WorkerDocument
+            {
+                Id = id,
+                User = new JsonObject { ["id"] = call.Caller.User, ["name"] = call.Caller.UserName },
+                Company = new JsonObject { ["id"] = call.Caller.Company, ["name"] = call.Caller.Company },
+                RegisterTime = now,
+                Timeout = DefaultTimeoutSeconds,
+                Tags = [],
+                SystemTags = [],
+                Queues = [],
+            };
+            var after = change(before with
+            {
+                Ip = call.RemoteIp,
+                LastActivityTime = now,
+                LastReportTime = now,
+                Queues = call.StringList(WorkerFields.Queues) ?? before.Queues,
+                Tags = call.StringList(DocumentFields.Tags) is { } tags ? Json.Sorted(tags) : before.Tags,
+                SystemTags = call.StringList(DocumentFields.SystemTags) is { } systemTags ? Json.Sorted(systemTags) : before.SystemTags,
+            });
+            // The address is written on every call, as null when the call has none.
+            string[] nulls = [WorkerFields.Ip, .. namedNulls ?? []];
+            JsonObject body;
+            if (current is null)
+                body = DocumentJson.ToJson(after, nulls);
+            else
+            {
+                body = (JsonObject)current.Body.DeepClone();
+                DocumentJson.Apply(body, before, after, nulls);
+            }
+            if (after.Task is null)
+                body.Remove(WorkerFields.Task);
+            if (current is null ? await docs.InsertAsync(Collection.Workers, key, body, call.Aborted) : await docs.ReplaceAsync(Collection.Workers, current, body, call.Aborted))
+                return body;
         }
         throw new ApiException(409, 0, $"The worker kept changing while it reported; try again (id={id})");
     }

@@ -20,6 +20,22 @@ public abstract class WorkersTests(string engine) : ServerTests(engine)
         });
 
     [Fact]
+    public async Task A_worker_that_finished_its_task_answers_without_one()
+    {
+        var task = await CreateTaskAsync("running");
+        await Api.OkAsync("workers.register", new JsonObject { ["worker"] = "w-idle", ["queues"] = new JsonArray() });
+        await Api.OkAsync("workers.status_report", new JsonObject { ["worker"] = "w-idle", ["timestamp"] = 1, ["task"] = task });
+        var busy = (await Api.OkAsync("workers.get_all", new JsonObject()))["workers"]!.AsArray().Single(w => w!["id"]!.GetValue<string>() == "w-idle")!.AsObject();
+        Assert.Equal(task, busy["task"]!["id"]!.GetValue<string>());
+
+        await Api.OkAsync("workers.status_report", new JsonObject { ["worker"] = "w-idle", ["timestamp"] = 2 });
+
+        var idle = (await Api.OkAsync("workers.get_all", new JsonObject()))["workers"]!.AsArray().Single(w => w!["id"]!.GetValue<string>() == "w-idle")!.AsObject();
+        Assert.False(idle.ContainsKey("task"), idle.ToJsonString());
+        Assert.False(idle.ContainsKey("machine_stats"), idle.ToJsonString());
+    }
+
+    [Fact]
     public async Task Stats_and_activity_aggregate_reports_per_interval()
     {
         var task = await CreateTaskAsync("busy");

@@ -91,6 +91,28 @@ public abstract class TypedDocumentTests(string engine) : IAsyncLifetime
         var expected = JsonNode.Parse("{\"id\":\"q1\",\"name\":\"gpu\",\"display_name\":null,\"priority\":7,\"user\":null}");
         Assert.True(JsonNode.DeepEquals(expected, body), body.ToJsonString());
     }
+
+    [Fact]
+    public async Task A_task_whose_definition_holds_any_json_reads_as_its_record_and_keeps_it()
+    {
+        // tasks.edit stores the definition as sent, so its fields may hold any JSON type; the record models the lifecycle only.
+        var stored = new JsonObject
+        {
+            ["id"] = "t1", ["status"] = "queued", ["enqueue_status"] = "created", ["company"] = "slipway", ["name"] = 5,
+            ["execution"] = "not an object", ["hyperparams"] = new JsonObject { ["Args"] = new JsonObject { ["lr"] = new JsonObject { ["value"] = "0.1" } } },
+        };
+        Assert.True(await Docs.InsertAsync(Collection.Tasks, "t1", stored));
+
+        var task = (await Docs.GetAsync<TaskDocument>("t1"))!;
+        Assert.Equal(("queued", "created"), (task.Status, task.EnqueueStatus));
+        Assert.Equal(5, task.Extra!["name"].GetInt32());
+        await Docs.UpdateAsync<TaskDocument>("t1", t => t with { Status = "created" }, null, CancellationToken.None);
+
+        var body = (await Docs.GetAsync(Collection.Tasks, "t1"))!.Body;
+        var expected = (JsonObject)stored.DeepClone();
+        expected["status"] = "created";
+        Assert.True(JsonNode.DeepEquals(expected, body), body.ToJsonString());
+    }
 }
 
 public sealed class TypedDocumentTestsOnSqlite() : TypedDocumentTests("sqlite");

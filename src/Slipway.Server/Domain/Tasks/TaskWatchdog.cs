@@ -4,6 +4,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Slipway.Server.Core;
 using Slipway.Server.Storage;
+using Slipway.Wire;
+using Slipway.Server.Storage.Documents;
 
 namespace Slipway.Server.Domain.Tasks;
 
@@ -15,7 +17,7 @@ namespace Slipway.Server.Domain.Tasks;
 public sealed partial class TaskWatchdog(IDocumentStore docs, IQueueEntryStore queueEntries, TaskUpdates updates, ServerOptions options, TimeProvider clock,
     ILogger<TaskWatchdog> logger)
 {
-    public const string RequeueTag = "requeue_on_worker_loss";
+    public const string RequeueTag = TaskFields.RequeueOnWorkerLossTag;
 
     /// <summary>Checks every running task once; returns the ids it failed or re-queued.</summary>
     public async Task<List<string>> RunOnceAsync(CancellationToken ct)
@@ -25,24 +27,26 @@ public sealed partial class TaskWatchdog(IDocumentStore docs, IQueueEntryStore q
         var running = await docs.FindAsync(Collection.Tasks, new DocQuery().Where(new FieldIn("status", [TaskStatuses.InProgress])), ct);
         foreach (var task in running)
         {
-            if (Json.GetString(task.Body, "last_worker") is not { Length: > 0 } workerId)
+            var lifecycle = task.As<TaskDocument>();
+            if (lifecycle.LastWorker is not { Length: > 0 } workerId)
                 continue;
-            var lastHeard = new[] { Json.GetString(task.Body, "last_worker_report"), Json.GetString(task.Body, "last_update") }
+            var lastHeard = new[] { lifecycle.LastWorkerReport, lifecycle.LastUpdate }
                 .OfType<string>().Select(t => DateTimeOffset.Parse(t, CultureInfo.InvariantCulture)).DefaultIfEmpty(DateTimeOffset.MinValue).Max();
             if (now - lastHeard <= options.WatchdogTimeout)
                 continue;
-            var worker = await docs.GetAsync(Collection.Workers, Tenants.WorkerKey(Tenants.Of(task.Body), workerId), ct);
-            if (worker is not null && Json.GetString(worker.Body, "task.id") == task.Id
-                && now - DateTimeOffset.Parse(Json.GetString(worker.Body, "last_activity_time")!, CultureInfo.InvariantCulture) <= options.WatchdogTimeout)
+            var worker = (await docs.GetAsync(Collection.Workers, Tenants.WorkerKey(Tenants.Of(lifecycle.Company), workerId), ct))?.As<WorkerDocument>();
+            if (worker is not null && worker.Task?.Id == task.Id
+                && now - DateTimeOffset.Parse(worker.LastActivityTime!, CultureInfo.InvariantCulture) <= options.WatchdogTimeout)
                 continue;
-            var requeue = Json.GetStrings(task.Body, "system_tags").Contains(RequeueTag) && Json.GetString(task.Body, "execution.queue") is { Length: > 0 };
+            var requeue = lifecycle.SystemTags?.Contains(RequeueTag) == true
+                          && Json.GetString(task.Body, TaskFields.Execution + "." + QueueFields.TaskQueue) is { Length: > 0 };
             var reason = $"worker {workerId} stopped reporting; last heard from at {lastHeard:u}";
             try
             {
                 await updates.UpdateAsync(task.Id, body =>
                 {
                     // Only a task still running is touched: it may have finished since it was read.
-                    if (Json.GetString(body, "status") != TaskStatuses.InProgress)
+                    if (Json.GetString(body, TaskFields.Status) != TaskStatuses.InProgress)
                         throw new OperationCanceledException();
                     TaskDocuments.SetStatus(body, requeue ? TaskStatuses.Queued : TaskStatuses.Failed, reason,
                         requeue ? "re-queued by the watchdog" : "failed by the watchdog", updates.Now());

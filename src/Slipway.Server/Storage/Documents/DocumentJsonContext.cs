@@ -12,4 +12,6 @@ namespace Slipway.Server.Storage.Documents;
 [JsonSerializable(typeof(ModelDocument))]
 [JsonSerializable(typeof(ProjectDocument))]
 [JsonSerializable(typeof(UserDocument))]
+[JsonSerializable(typeof(WorkerDocument))]
+[JsonSerializable(typeof(TaskDocument))]
 public sealed partial class DocumentJsonContext : JsonSerializerContext;
