@@ -55,4 +55,38 @@ public sealed class WorkersPageTests(WebFixture web)
             await web.ApiAsync("workers.unregister", new JsonObject { ["worker"] = worker });
         }
     }
+
+    [Fact]
+    public async Task A_worker_the_autoscaler_drains_and_one_whose_machine_is_reclaimed_say_so_with_the_reason()
+    {
+        await using var scratch = new RegistryScratch(web);
+        var queue = await scratch.QueueAsync("spot");
+        var drained = $"drained-{scratch.Unique}:0";
+        var reclaimed = $"reclaimed-{scratch.Unique}:0";
+        foreach (var worker in new[] { drained, reclaimed })
+            await web.ApiAsync("workers.register", new JsonObject { ["worker"] = worker, ["queues"] = new JsonArray(queue) });
+        try
+        {
+            await web.ApiAsync("autoscaler.drain_workers", new JsonObject { ["workers"] = new JsonArray(drained), ["reason"] = "idle for 600 s" });
+            await web.ApiAsync("workers.status_report", new JsonObject
+            {
+                ["worker"] = reclaimed, ["timestamp"] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), ["queue"] = queue,
+                ["interruption"] = "spot instance-action terminate at 2026-12-04T23:00:00Z",
+            });
+
+            await using var tab = await web.SignedInPageAsync();
+            await tab.GotoAsync("workers");
+            var drainedRow = tab.Page.Locator($"table.workers tr[data-worker='{drained}']");
+            await Assertions.Expect(drainedRow.Locator(".status-draining")).ToHaveAttributeAsync("title", "idle for 600 s");
+            await Assertions.Expect(drainedRow.Locator(".status-interrupted")).ToHaveCountAsync(0);
+            var reclaimedRow = tab.Page.Locator($"table.workers tr[data-worker='{reclaimed}']");
+            await Assertions.Expect(reclaimedRow.Locator(".status-interrupted")).ToHaveAttributeAsync("title", "spot instance-action terminate at 2026-12-04T23:00:00Z");
+            await Assertions.Expect(reclaimedRow.Locator(".status-draining")).ToHaveCountAsync(0);
+        }
+        finally
+        {
+            foreach (var worker in new[] { drained, reclaimed })
+                await web.ApiAsync("workers.unregister", new JsonObject { ["worker"] = worker });
+        }
+    }
 }
