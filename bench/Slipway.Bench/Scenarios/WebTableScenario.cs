@@ -141,12 +141,18 @@ public static partial class WebTableScenario
         var cookies = new CookieContainer();
         var http = new HttpClient(new SocketsHttpHandler { CookieContainer = cookies, AllowAutoRedirect = false }) { BaseAddress = server.Server.WebUrl };
         var admin = server.Server.NewAdmin!;
-        using var form = new FormUrlEncodedContent([new("access_key", admin.AccessKey), new("secret_key", admin.SecretKey), new("return", "/")]);
+        // The form carries an antiforgery token (with its cookie), as a browser that opened the sign-in page has.
+        var page = await http.GetStringAsync("login");
+        var token = AntiforgeryField().Match(page) is { Success: true } m ? WebUtility.HtmlDecode(m.Groups[1].Value) : throw new InvalidOperationException("the sign-in page has no antiforgery token");
+        using var form = new FormUrlEncodedContent([new("access_key", admin.AccessKey), new("secret_key", admin.SecretKey), new("return", "/"), new("__RequestVerificationToken", token)]);
         using var answer = await http.PostAsync("auth/login", form);
-        if (answer.StatusCode != HttpStatusCode.Redirect || cookies.Count == 0)
-            throw new InvalidOperationException($"sign-in answered {(int)answer.StatusCode}");
+        if (answer.StatusCode != HttpStatusCode.Redirect || answer.Headers.Location?.OriginalString.StartsWith("/login", StringComparison.Ordinal) != false)
+            throw new InvalidOperationException($"sign-in answered {(int)answer.StatusCode} to {answer.Headers.Location}");
         return http;
     }
+
+    [GeneratedRegex("name=\"__RequestVerificationToken\"[^>]*value=\"([^\"]+)\"")]
+    private static partial Regex AntiforgeryField();
 
     // The metric column's cells: the sort adds the column, whose cells are the last cells of each row.
     [GeneratedRegex("<td class=\"num\">([0-9.eE-]+)</td></tr>")]
