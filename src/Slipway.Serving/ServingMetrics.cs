@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
+using Slipway.Metrics;
 using Slipway.Serving.Python;
 
 namespace Slipway.Serving;
@@ -93,25 +94,9 @@ public sealed class ServingMetrics : IDisposable
 
     /// <summary>/metrics: the exporter's text, then the metric rules' scalar histograms.</summary>
     public void Map(WebApplication app) =>
-        app.MapPrometheusScrapingEndpoint(Path, meterProvider: null!, configureBranchedPipeline: branch => branch.Use(async (http, next) =>
-        {
-            // The text format, which the hand-written part follows (OpenMetrics would have to end with the exporter's "# EOF").
-            http.Request.Headers.Accept = "text/plain";
-            var body = http.Response.Body;
-            using var exported = new MemoryStream();
-            http.Response.Body = exported;
-            try
-            {
-                await next(http);
-            }
-            finally
-            {
-                http.Response.Body = body;
-            }
-            exported.Position = 0;
-            await exported.CopyToAsync(body, http.RequestAborted);
-            await body.WriteAsync(Encoding.UTF8.GetBytes(Scalars()), http.RequestAborted);
-        }), optionsName: null!);
+        app.MapPrometheusScrapingEndpoint(Path, meterProvider: null!,
+            configureBranchedPipeline: branch => branch.Use((http, next) => ExporterText.WriteAsync(http, next, () => Task.FromResult(Scalars()))),
+            optionsName: null!);
 
     /// <summary>The metric rules' scalar variables, in the Prometheus text format.</summary>
     public string Scalars()
