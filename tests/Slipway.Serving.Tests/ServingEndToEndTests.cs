@@ -390,8 +390,10 @@ public sealed class ServingEndToEndTests : IAsyncLifetime
         // Each version starts from the one before: the latest holds both batches.
         var copy = await _f.Client.Datasets.GetLocalCopyAsync((await _f.Client.Datasets.GetAsync("serving-tests", dataset)).Id,
             new Slipway.Client.Datasets.LocalCopyOptions { CacheDirectory = Path.Combine(Path.GetTempPath(), $"slipway-log-{Guid.NewGuid():N}") });
-        var records = Directory.GetFiles(Path.Combine(copy.Path, "requests"), "*.jsonl").SelectMany(File.ReadAllLines)
-            .Select(l => JsonNode.Parse(l)!).ToList();
+        var files = Directory.GetFiles(Path.Combine(copy.Path, "requests"), "*.jsonl");
+        // Each file starts with its first record, not a byte order mark (which readers of JSON lines, Python's among them, refuse).
+        Assert.All(files, f => Assert.Equal((byte)'{', File.ReadAllBytes(f)[0]));
+        var records = files.SelectMany(File.ReadAllLines).Select(l => JsonNode.Parse(l)!).ToList();
         Assert.Equal(20, records.Count);
         Assert.Equal(18, records.Count(r => r["status"]!.GetValue<int>() == 200));
         Assert.Equal(2, records.Count(r => r["status"]!.GetValue<int>() == 400));
