@@ -17,7 +17,7 @@ namespace Slipway.Serving;
 /// histograms (see <see cref="UserMetrics.AppendScalars"/> for why those are written here). Counts that the status reports
 /// also send (requests, errors, custom statistics) are read from the versions, so both show the same numbers.
 /// </summary>
-public sealed class ServingMetrics : IDisposable
+internal sealed class ServingMetrics : IDisposable
 {
     public const string MeterName = "Slipway.Serving";
     public const string Path = "/metrics";
@@ -70,8 +70,6 @@ public sealed class ServingMetrics : IDisposable
     /// <summary>This host's own meter: several hosts in one process (tests) each export only theirs.</summary>
     public Meter Meter { get; } = new(MeterName);
 
-    public long ShadowsDropped => Interlocked.Read(ref _shadowsDropped);
-
     /// <summary>Counts an answered request (or shadow copy) in the version's statistics and its latency in the histogram.</summary>
     public void RecordRequest(ServedVersion version, TimeSpan elapsed, bool failed)
     {
@@ -99,7 +97,7 @@ public sealed class ServingMetrics : IDisposable
             optionsName: null!);
 
     /// <summary>The metric rules' scalar variables, in the Prometheus text format.</summary>
-    public string Scalars()
+    private string Scalars()
     {
         var series = new StringBuilder();
         foreach (var v in _versions().OrderBy(v => v.EndpointName, StringComparer.Ordinal).ThenBy(v => v.Number))

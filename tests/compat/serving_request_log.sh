@@ -56,16 +56,7 @@ slipway serving version add logged "$model" >/dev/null || die "slipway serving v
 KEY="$(slipway serving key create logged --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
 
 echo "== slipway serve"
-slipway serve --port 0 --poll 0.2 --cache "$WORK/cache" >"$WORK/serve.log" 2>&1 &
-SERVE_PID=$!
-URL=""
-for _ in $(seq 1 300); do
-  URL="$(grep -o 'on http://127.0.0.1:[0-9]*' "$WORK/serve.log" | head -n 1 | cut -c4-)"
-  [ -n "$URL" ] && break
-  kill -0 "$SERVE_PID" 2>/dev/null || { cat "$WORK/serve.log"; die "slipway serve did not start"; }
-  sleep 0.1
-done
-[ -n "$URL" ] || die "slipway serve printed no URL"
+start_serve "$WORK"
 ready=1
 for _ in $(seq 1 150); do
   [ "$(curl -s -o /dev/null -w '%{http_code}' -m 5 -H "Authorization: Bearer $KEY" "$URL/v2/models/logged/versions/1/ready")" = 200 ] && { ready=0; break; }
