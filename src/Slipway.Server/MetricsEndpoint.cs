@@ -1,8 +1,8 @@
-using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
+using Slipway.Metrics;
 using Slipway.Server.Auth;
 using Slipway.Server.Core;
 
@@ -41,22 +41,7 @@ public static class MetricsEndpoint
                 await http.Response.WriteAsync("unauthorized: send a Bearer token from auth.login\n");
                 return;
             }
-            // The text format, which the store's part follows (OpenMetrics would have to end with the exporter's "# EOF").
-            http.Request.Headers.Accept = "text/plain";
-            var body = http.Response.Body;
-            using var exported = new MemoryStream();
-            http.Response.Body = exported;
-            try
-            {
-                await next(http);
-            }
-            finally
-            {
-                http.Response.Body = body;
-            }
-            exported.Position = 0;
-            await exported.CopyToAsync(body, http.RequestAborted);
-            await body.WriteAsync(Encoding.UTF8.GetBytes(await store.ToPrometheusAsync(caller, http.RequestAborted)), http.RequestAborted);
+            await ExporterText.WriteAsync(http, next, () => store.ToPrometheusAsync(caller, http.RequestAborted));
         }), optionsName: null!).WithMetadata(new ServesOn(PortRole.Api));
     }
 }

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
@@ -127,7 +126,8 @@ public sealed class RequestLog(SlipwayClient client, string containerId, ILogger
             try
             {
                 var file = Path.Combine(folder, $"requests-{DateTime.UtcNow:yyyyMMdd-HHmmss-fff}-{containerId}.jsonl");
-                await File.WriteAllTextAsync(file, string.Join('\n', taken) + "\n", Encoding.UTF8, ct);
+                // UTF-8 without a byte order mark: each line is JSON, which Python's json.loads refuses after a BOM.
+                await File.WriteAllTextAsync(file, string.Join('\n', taken) + "\n", ct);
                 var existing = await client.Datasets.ListVersionsAsync(settings.Project, settings.Dataset, ct);
                 var parent = existing.Where(v => v.IsFinal).Select(v => v.Id).LastOrDefault();
                 var version = await client.Datasets.CreateAsync(settings.Project, settings.Dataset,

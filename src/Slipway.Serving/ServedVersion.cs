@@ -128,13 +128,9 @@ public sealed class ServedVersion(string endpointId, string endpointName, long n
     }
 }
 
-/// <summary>Requests, errors and a latency histogram of one version, counted without locks.</summary>
+/// <summary>Requests, errors and their total latency of one version, counted without locks, for /metrics and the status reports.</summary>
 public sealed class VersionStats
 {
-    /// <summary>Upper bounds of the latency buckets, in seconds (Prometheus "le").</summary>
-    public static readonly double[] Bounds = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
-    private readonly long[] _buckets = new long[Bounds.Length + 1];
     private long _requests;
     private long _errors;
     private long _latencyTicks;
@@ -143,18 +139,11 @@ public sealed class VersionStats
     public long Errors => Interlocked.Read(ref _errors);
     public TimeSpan TotalLatency => TimeSpan.FromTicks(Interlocked.Read(ref _latencyTicks));
 
-    public long Bucket(int index) => Interlocked.Read(ref _buckets[index]);
-
     public void Record(TimeSpan elapsed, bool failed)
     {
         Interlocked.Increment(ref _requests);
         if (failed)
             Interlocked.Increment(ref _errors);
         Interlocked.Add(ref _latencyTicks, elapsed.Ticks);
-        var seconds = elapsed.TotalSeconds;
-        var index = 0;
-        while (index < Bounds.Length && seconds > Bounds[index])
-            index++;
-        Interlocked.Increment(ref _buckets[index]);
     }
 }

@@ -1,7 +1,5 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -29,27 +27,20 @@ public sealed class ServingHost : IAsyncDisposable
     private static readonly string[] V2Extensions = ["binary_tensor_data"];
 
     public const string KeyHeader = "X-Slipway-Key";
-    public const string MeterName = "Slipway.Serving";
     private readonly WebApplication _app;
     private readonly SlipwayClient _client;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<(string Endpoint, int Status), long> _refused = new();
+    private readonly ServingMetrics _metrics;
     private readonly SemaphoreSlim _shadowSlots = new(Math.Max(4, Environment.ProcessorCount * 2));
-    private long _shadowsDropped;
-    // For OpenTelemetry listeners; /metrics reads the versions' own counters.
-    private readonly Meter _meter = new(MeterName);
-    private readonly Counter<long> _requests;
-    private readonly Histogram<double> _duration;
 
-    private ServingHost(WebApplication app, SlipwayClient client, EndpointWatcher watcher, ILogger logger, string containerId)
+    private ServingHost(WebApplication app, SlipwayClient client, EndpointWatcher watcher, ServingMetrics metrics, ILogger logger, string containerId)
     {
         _app = app;
         _client = client;
         Watcher = watcher;
+        _metrics = metrics;
         _logger = logger;
         RequestLog = new RequestLog(client, containerId, logger);
-        _requests = _meter.CreateCounter<long>("slipway.serving.requests");
-        _duration = _meter.CreateHistogram<double>("slipway.serving.duration", "s");
     }
 
     public EndpointWatcher Watcher { get; }
@@ -80,11 +71,15 @@ public sealed class ServingHost : IAsyncDisposable
             k.AddServerHeader = false;
         });
         builder.WebHost.UseUrls($"http://{options.Host}:{options.Port}");
+        // The exporter is wired before the app is built, the watcher whose versions it reads after (it needs the logger).
+        EndpointWatcher? watcher = null;
+        var metrics = new ServingMetrics(() => watcher?.Versions ?? []);
+        metrics.AddTo(builder.Services);
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Slipway.Serving");
         var client = new SlipwayClient(server);
-        var watcher = new EndpointWatcher(client, options, logger);
-        var host = new ServingHost(app, client, watcher, logger, options.ContainerId);
+        watcher = new EndpointWatcher(client, options, logger);
+        var host = new ServingHost(app, client, watcher, metrics, logger, options.ContainerId);
         host.Map(app);
         await app.StartAsync(ct);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -120,7 +115,7 @@ public sealed class ServingHost : IAsyncDisposable
         app.MapPost("/v2/models/{name}/versions/{version}/infer", (HttpContext http, string name, string version) => InferAsync(http, name, version, Protocol.V2));
         app.MapPost("/serve/{endpoint}", (HttpContext http, string endpoint) => InferAsync(http, endpoint, null, Protocol.Serve));
         app.MapPost("/serve/{endpoint}/{version}", (HttpContext http, string endpoint, string version) => InferAsync(http, endpoint, version, Protocol.Serve));
-        app.MapGet("/metrics", () => Results.Text(Prometheus(), "text/plain; version=0.0.4"));
+        _metrics.Map(app);
     }
 
     private enum Protocol { V2, Serve }
@@ -343,15 +338,7 @@ public sealed class ServingHost : IAsyncDisposable
             if (rented is not null)
                 ArrayPool<byte>.Shared.Return(rented);
             if (served is not null)
-            {
-                served.Stats.Record(clock.Elapsed, failed);
-                if (_requests.Enabled || _duration.Enabled)
-                {
-                    var tags = new TagList { { "endpoint", served.EndpointName }, { "version", served.Number }, { "failed", failed } };
-                    _requests.Add(1, tags);
-                    _duration.Record(clock.Elapsed.TotalSeconds, tags);
-                }
-            }
+                _metrics.RecordRequest(served, clock.Elapsed, failed);
         }
     }
 
@@ -375,7 +362,7 @@ public sealed class ServingHost : IAsyncDisposable
                 continue;
             if (!_shadowSlots.Wait(0))
             {
-                Interlocked.Increment(ref _shadowsDropped);
+                _metrics.RecordShadowDropped();
                 continue;
             }
             if (!shadow.TryAcquire())
@@ -408,7 +395,7 @@ public sealed class ServingHost : IAsyncDisposable
                 {
                     shadow.Release();
                     _shadowSlots.Release();
-                    shadow.Stats.Record(clock.Elapsed, failed);
+                    _metrics.RecordRequest(shadow, clock.Elapsed, failed);
                 }
             });
         }
@@ -585,93 +572,10 @@ public sealed class ServingHost : IAsyncDisposable
     {
         // Unknown names are counted under one label so a scan of made-up names cannot grow the metrics without bound.
         var label = Watcher.Table.Find(endpoint) is null ? "(unknown)" : endpoint;
-        _refused.AddOrUpdate((label, status), 1, (_, n) => n + 1);
-    }
-
-    private string Prometheus()
-    {
-        var text = new StringBuilder();
-        var versions = Watcher.Versions.OrderBy(v => v.EndpointName, StringComparer.Ordinal).ThenBy(v => v.Number).ToList();
-        text.Append("# HELP slipway_serving_requests_total Inference requests answered, by endpoint and version.\n# TYPE slipway_serving_requests_total counter\n");
-        foreach (var v in versions)
-            text.Append(CultureInfo.InvariantCulture, $"slipway_serving_requests_total{{{Labels(v)}}} {v.Stats.Requests}\n");
-        text.Append("# HELP slipway_serving_errors_total Inference requests that failed (bad input or model error).\n# TYPE slipway_serving_errors_total counter\n");
-        foreach (var v in versions)
-            text.Append(CultureInfo.InvariantCulture, $"slipway_serving_errors_total{{{Labels(v)}}} {v.Stats.Errors}\n");
-        text.Append("# HELP slipway_serving_request_seconds Inference request latency.\n# TYPE slipway_serving_request_seconds histogram\n");
-        foreach (var v in versions)
-        {
-            long cumulative = 0;
-            for (var i = 0; i < VersionStats.Bounds.Length; i++)
-            {
-                cumulative += v.Stats.Bucket(i);
-                text.Append(CultureInfo.InvariantCulture, $"slipway_serving_request_seconds_bucket{{{Labels(v)},le=\"{VersionStats.Bounds[i]}\"}} {cumulative}\n");
-            }
-            cumulative += v.Stats.Bucket(VersionStats.Bounds.Length);
-            text.Append(CultureInfo.InvariantCulture, $"slipway_serving_request_seconds_bucket{{{Labels(v)},le=\"+Inf\"}} {cumulative}\n");
-            text.Append(CultureInfo.InvariantCulture, $"slipway_serving_request_seconds_sum{{{Labels(v)}}} {v.Stats.TotalLatency.TotalSeconds:R}\n");
-            text.Append(CultureInfo.InvariantCulture, $"slipway_serving_request_seconds_count{{{Labels(v)}}} {cumulative}\n");
-        }
-        text.Append("# HELP slipway_serving_version_ready 1 when the version serves, 0 while loading or failed.\n# TYPE slipway_serving_version_ready gauge\n");
-        foreach (var v in versions)
-            text.Append(CultureInfo.InvariantCulture, $"slipway_serving_version_ready{{{Labels(v)}}} {(v.State == VersionState.Ready ? 1 : 0)}\n");
-        AppendCustom(text, versions);
-        AppendUserMetrics(text, versions);
-        text.Append(CultureInfo.InvariantCulture,
-            $"# HELP slipway_serving_shadow_dropped_total Copies for shadow versions dropped because too many were in flight.\n# TYPE slipway_serving_shadow_dropped_total counter\nslipway_serving_shadow_dropped_total {Interlocked.Read(ref _shadowsDropped)}\n");
-        text.Append("# HELP slipway_serving_refused_total Requests refused before inference (unknown endpoint, key, size, no ready version).\n# TYPE slipway_serving_refused_total counter\n");
-        foreach (var ((endpoint, status), count) in _refused.OrderBy(r => r.Key.Endpoint, StringComparer.Ordinal))
-            text.Append(CultureInfo.InvariantCulture, $"slipway_serving_refused_total{{endpoint=\"{endpoint}\",code=\"{status}\"}} {count}\n");
-        return text.ToString();
-    }
-
-    /// <summary>Custom statistics of Python-engine versions (collect_custom_statistics_fn), as clearml-serving's value and enum metrics.</summary>
-    private static void AppendCustom(StringBuilder text, List<ServedVersion> versions)
-    {
-        var numbers = new StringBuilder();
-        var values = new StringBuilder();
-        foreach (var v in versions)
-        {
-            foreach (var (variable, count, sum, last, counted) in v.Custom.Snapshot())
-            {
-                var labels = $"{Labels(v)},variable=\"{Escape(variable)}\"";
-                if (count > 0)
-                {
-                    numbers.Append(CultureInfo.InvariantCulture, $"slipway_serving_custom_sum{{{labels}}} {sum:R}\n");
-                    numbers.Append(CultureInfo.InvariantCulture, $"slipway_serving_custom_count{{{labels}}} {count}\n");
-                    numbers.Append(CultureInfo.InvariantCulture, $"slipway_serving_custom_last{{{labels}}} {last:R}\n");
-                }
-                foreach (var (value, n) in counted)
-                    values.Append(CultureInfo.InvariantCulture, $"slipway_serving_custom_values_total{{{labels},value=\"{Escape(value)}\"}} {n}\n");
-            }
-        }
-        if (numbers.Length > 0)
-            text.Append("# HELP slipway_serving_custom_sum Numbers Preprocess code collected (collect_custom_statistics_fn): sum, count and last value.\n# TYPE slipway_serving_custom_sum counter\n").Append(numbers);
-        if (values.Length > 0)
-            text.Append("# HELP slipway_serving_custom_values_total Other values Preprocess code collected, counted per value.\n# TYPE slipway_serving_custom_values_total counter\n").Append(values);
-    }
-
-    /// <summary>What the endpoints' metric rules measured (clearml-serving's scalar, enum, value and counter variables).</summary>
-    private static void AppendUserMetrics(StringBuilder text, List<ServedVersion> versions)
-    {
-        var (scalars, enums, values, counters, sampled) = (new StringBuilder(), new StringBuilder(), new StringBuilder(), new StringBuilder(), new StringBuilder());
-        foreach (var v in versions)
-            v.Metrics.Append(Labels(v), scalars, enums, values, counters, sampled);
-        if (sampled.Length > 0)
-            text.Append("# HELP slipway_serving_metric_sampled_total Requests measured by the endpoint's metric rule (a share of all, its log frequency).\n# TYPE slipway_serving_metric_sampled_total counter\n").Append(sampled);
-        if (scalars.Length > 0)
-            text.Append("# HELP slipway_serving_metric_scalar A scalar variable of the metric rule, over its buckets.\n# TYPE slipway_serving_metric_scalar histogram\n").Append(scalars);
-        if (enums.Length > 0)
-            text.Append("# HELP slipway_serving_metric_enum_total An enum variable of the metric rule, counted per value (unlisted values as _other).\n# TYPE slipway_serving_metric_enum_total counter\n").Append(enums);
-        if (values.Length > 0)
-            text.Append("# HELP slipway_serving_metric_value A value variable of the metric rule: its last value.\n# TYPE slipway_serving_metric_value gauge\n").Append(values);
-        if (counters.Length > 0)
-            text.Append("# HELP slipway_serving_metric_counter_total A counter variable of the metric rule: the sum of its values.\n# TYPE slipway_serving_metric_counter_total counter\n").Append(counters);
+        _metrics.RecordRefused(label, status);
     }
 
     internal static string Escape(string label) => label.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
-
-    private static string Labels(ServedVersion v) => $"endpoint=\"{v.EndpointName}\",version=\"{v.Number}\"";
 
     /// <summary>Completes when the host is asked to stop (Ctrl-C, SIGTERM) or <paramref name="ct"/> is cancelled.</summary>
     public Task WaitForShutdownAsync(CancellationToken ct = default) => _app.WaitForShutdownAsync(ct);
@@ -687,6 +591,6 @@ public sealed class ServingHost : IAsyncDisposable
         await Watcher.DisposeAsync();
         await _app.DisposeAsync();
         _client.Dispose();
-        _meter.Dispose();
+        _metrics.Dispose();
     }
 }

@@ -5,6 +5,9 @@ using System.Text.Json.Nodes;
 
 namespace Slipway.Serving;
 
+/// <summary>What an enum, value or counter variable measured: its sum (counter), last value (value) and counts per value (enum).</summary>
+public sealed record MeasuredVariable(string Name, string Type, double Sum, double? Last, IReadOnlyList<(string Value, long Count)> Values);
+
 /// <summary>One user-defined variable of a metric rule: scalar (histogram over bounds), enum (count per value), value (last) or counter (sum).</summary>
 public sealed record MetricVariable(string Name, string Type, IReadOnlyList<double> Bounds, IReadOnlyList<string> Values);
 
@@ -165,42 +168,43 @@ public sealed class UserMetrics
         _ => null,
     };
 
-    /// <summary>Appends this version's series in the Prometheus text format, one family per type (the caller writes the headers).</summary>
-    public void Append(string labels, StringBuilder scalars, StringBuilder enums, StringBuilder values, StringBuilder counters, StringBuilder sampled)
+    /// <summary>The enum, value and counter variables measured so far, copied for the meter's observable instruments.</summary>
+    public IReadOnlyList<MeasuredVariable> Snapshot()
     {
         lock (_lock)
         {
-            if (_sampled == 0)
-                return;
-            sampled.Append(CultureInfo.InvariantCulture, $"slipway_serving_metric_sampled_total{{{labels}}} {_sampled}\n");
+            return _variables.Where(v => v.Value.Definition.Type != "scalar")
+                .Select(v => new MeasuredVariable(v.Key, v.Value.Definition.Type, v.Value.Data.Sum, v.Value.Data.HasLast ? v.Value.Data.Last : null,
+                    v.Value.Data.Values.Select(p => (p.Key, p.Value)).ToList()))
+                .ToList();
+        }
+    }
+
+    /// <summary>
+    /// Appends this version's scalar variables as Prometheus histograms (the caller writes the header). These stay
+    /// hand-written: an OpenTelemetry histogram takes its bucket boundaries once, when its instrument is created (advice) or
+    /// when the meter provider is built (a view), while each endpoint's rule sets its own and may change them at any time,
+    /// which starts the variable again from zero; and the API has no observable histogram that could report these counts.
+    /// </summary>
+    public void AppendScalars(string labels, StringBuilder scalars)
+    {
+        lock (_lock)
+        {
             foreach (var (name, (definition, data)) in _variables)
             {
+                if (definition.Type != "scalar")
+                    continue;
                 var series = $"{labels},variable=\"{ServingHost.Escape(name)}\"";
-                switch (definition.Type)
+                long cumulative = 0;
+                for (var i = 0; i < definition.Bounds.Count; i++)
                 {
-                    case "scalar":
-                        long cumulative = 0;
-                        for (var i = 0; i < definition.Bounds.Count; i++)
-                        {
-                            cumulative += data.Buckets[i];
-                            scalars.Append(CultureInfo.InvariantCulture, $"slipway_serving_metric_scalar_bucket{{{series},le=\"{definition.Bounds[i]:R}\"}} {cumulative}\n");
-                        }
-                        cumulative += data.Buckets[^1];
-                        scalars.Append(CultureInfo.InvariantCulture, $"slipway_serving_metric_scalar_bucket{{{series},le=\"+Inf\"}} {cumulative}\n");
-                        scalars.Append(CultureInfo.InvariantCulture, $"slipway_serving_metric_scalar_sum{{{series}}} {data.Sum:R}\n");
-                        scalars.Append(CultureInfo.InvariantCulture, $"slipway_serving_metric_scalar_count{{{series}}} {data.Count}\n");
-                        break;
-                    case "enum":
-                        foreach (var (value, count) in data.Values)
-                            enums.Append(CultureInfo.InvariantCulture, $"slipway_serving_metric_enum_total{{{series},value=\"{ServingHost.Escape(value)}\"}} {count}\n");
-                        break;
-                    case "value" when data.HasLast:
-                        values.Append(CultureInfo.InvariantCulture, $"slipway_serving_metric_value{{{series}}} {data.Last:R}\n");
-                        break;
-                    case "counter":
-                        counters.Append(CultureInfo.InvariantCulture, $"slipway_serving_metric_counter_total{{{series}}} {data.Sum:R}\n");
-                        break;
+                    cumulative += data.Buckets[i];
+                    scalars.Append(CultureInfo.InvariantCulture, $"slipway_serving_metric_scalar_bucket{{{series},le=\"{definition.Bounds[i]:R}\"}} {cumulative}\n");
                 }
+                cumulative += data.Buckets[^1];
+                scalars.Append(CultureInfo.InvariantCulture, $"slipway_serving_metric_scalar_bucket{{{series},le=\"+Inf\"}} {cumulative}\n");
+                scalars.Append(CultureInfo.InvariantCulture, $"slipway_serving_metric_scalar_sum{{{series}}} {data.Sum:R}\n");
+                scalars.Append(CultureInfo.InvariantCulture, $"slipway_serving_metric_scalar_count{{{series}}} {data.Count}\n");
             }
         }
     }

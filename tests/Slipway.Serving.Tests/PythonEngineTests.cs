@@ -121,10 +121,11 @@ public sealed class PythonEngineTests : IAsyncLifetime
 
         // Custom statistics: x0 and kind from the four JSON requests' preprocess(), y from three postprocess() calls; on the host's metrics, and reported to the server with the version's state.
         var metrics = await _f.Http.GetStringAsync("metrics");
-        Assert.Contains($"slipway_serving_custom_count{{endpoint=\"linear\",version=\"{version}\",variable=\"x0\"}} 4", metrics);
-        Assert.Contains($"slipway_serving_custom_sum{{endpoint=\"linear\",version=\"{version}\",variable=\"x0\"}} 7", metrics);
-        Assert.Contains($"slipway_serving_custom_values_total{{endpoint=\"linear\",version=\"{version}\",variable=\"kind\",value=\"a\"}} 1", metrics);
-        Assert.Contains($"slipway_serving_custom_values_total{{endpoint=\"linear\",version=\"{version}\",variable=\"kind\",value=\"plain\"}} 3", metrics);
+        string[] linear = ["endpoint=\"linear\"", $"version=\"{version}\""];
+        Assert.Equal(4, Prometheus.Sample(metrics, "slipway_serving_custom_count_total", [.. linear, "variable=\"x0\""]));
+        Assert.Equal(7, Prometheus.Sample(metrics, "slipway_serving_custom_sum", [.. linear, "variable=\"x0\""]));
+        Assert.Equal(1, Prometheus.Sample(metrics, "slipway_serving_custom_values_total", [.. linear, "variable=\"kind\"", "value=\"a\""]));
+        Assert.Equal(3, Prometheus.Sample(metrics, "slipway_serving_custom_values_total", [.. linear, "variable=\"kind\"", "value=\"plain\""]));
         await ServingFixture.WaitForAsync(async () =>
         {
             var instances = await _f.InstancesAsync(endpoint, version);
@@ -162,9 +163,9 @@ public sealed class PythonEngineTests : IAsyncLifetime
         Assert.False(Served("sampled").Custom.IsEmpty);
         var metrics = await _f.Http.GetStringAsync("metrics");
         // y from the code's statistics, kind from the request (an unlisted value).
-        var y = metrics.Split('\n').Single(l => l.StartsWith("slipway_serving_metric_value{endpoint=\"sampled\",version=\"1\",variable=\"y\"}", StringComparison.Ordinal));
-        Assert.Equal(Linear([1, 2, 3]), double.Parse(y.Split(' ')[1], CultureInfo.InvariantCulture), 9);
-        Assert.Contains("slipway_serving_metric_enum_total{endpoint=\"sampled\",version=\"1\",variable=\"kind\",value=\"_other\"} 1\n", metrics);
+        string[] sampled = ["endpoint=\"sampled\"", "version=\"1\""];
+        Assert.Equal(Linear([1, 2, 3]), Prometheus.Sample(metrics, "slipway_serving_metric_value", [.. sampled, "variable=\"y\""]), 9);
+        Assert.Equal(1, Prometheus.Sample(metrics, "slipway_serving_metric_enum_total", [.. sampled, "variable=\"kind\"", "value=\"_other\""]));
     }
 
     [Fact]

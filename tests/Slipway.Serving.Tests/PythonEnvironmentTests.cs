@@ -151,7 +151,7 @@ public sealed class PythonEnvironmentTests
         // [1,2,3]·w + b = [1-3+0.5, 4+3-0.5] = [-1.5, 6.5]; [0,1,0]·w + b = [0.5, 1.5]
         Assert.Equal([-1.5, 6.5, 0.5, 1.5], answer["predict"]!.AsArray().SelectMany(r => r!.AsArray().Select(v => v!.GetValue<double>())));
         Assert.Equal([1L, 1L], answer["best"]!.AsArray().Select(v => v!.GetValue<long>()));
-        Assert.Contains("slipway_serving_custom_count{endpoint=\"numpy\",version=\"1\",variable=\"mean\"} 1\n", await f.Http.GetStringAsync("metrics"), StringComparison.Ordinal);
+        Assert.Equal(1, Prometheus.Sample(await f.Http.GetStringAsync("metrics"), "slipway_serving_custom_count_total", "endpoint=\"numpy\"", "version=\"1\"", "variable=\"mean\""));
     }
 
     /// <summary>Disposes a fixture started inside a test.</summary>

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
 using Slipway.Client;
 using Slipway.Serving.Tests.Infrastructure;
 
@@ -389,8 +390,10 @@ public sealed class ServingEndToEndTests : IAsyncLifetime
         // Each version starts from the one before: the latest holds both batches.
         var copy = await _f.Client.Datasets.GetLocalCopyAsync((await _f.Client.Datasets.GetAsync("serving-tests", dataset)).Id,
             new Slipway.Client.Datasets.LocalCopyOptions { CacheDirectory = Path.Combine(Path.GetTempPath(), $"slipway-log-{Guid.NewGuid():N}") });
-        var records = Directory.GetFiles(Path.Combine(copy.Path, "requests"), "*.jsonl").SelectMany(File.ReadAllLines)
-            .Select(l => JsonNode.Parse(l)!).ToList();
+        var files = Directory.GetFiles(Path.Combine(copy.Path, "requests"), "*.jsonl");
+        // Each file starts with its first record, not a byte order mark (which readers of JSON lines, Python's among them, refuse).
+        Assert.All(files, f => Assert.Equal((byte)'{', File.ReadAllBytes(f)[0]));
+        var records = files.SelectMany(File.ReadAllLines).Select(l => JsonNode.Parse(l)!).ToList();
         Assert.Equal(20, records.Count);
         Assert.Equal(18, records.Count(r => r["status"]!.GetValue<int>() == 200));
         Assert.Equal(2, records.Count(r => r["status"]!.GetValue<int>() == 400));
@@ -405,13 +408,31 @@ public sealed class ServingEndToEndTests : IAsyncLifetime
     public async Task Metrics_count_requests_per_version_and_the_server_keeps_their_history()
     {
         var (endpoint, key, _) = await DeployAsync("watched");
+        // A second host of the same endpoints in this process: its meter has the same name, and it must not count the first's requests.
+        await using var other = await ServingHost.StartAsync(new ServingOptions { Port = 0, PollInterval = TimeSpan.FromMilliseconds(100), CacheFolder = Path.Combine(_f.Folder, "other-cache") },
+            _f.ClientOptions(), logging => logging.AddFilter(_ => false));
+        await ServingFixture.WaitForAsync(() => Task.FromResult(other.Watcher.Table.Find("watched")?.Find(1)?.State == VersionState.Ready), "the second host's version");
         for (var i = 0; i < 5; i++)
             (await _f.PostAsync("v2/models/watched/infer", V2Json([1, 2, 3, 4]), key)).Dispose();
         (await _f.PostAsync("v2/models/watched/infer", V2Json([1, 2, 3], shape: [1, 4]), key)).Dispose();
+        (await _f.PostAsync("v2/models/watched/infer", V2Json([1, 2, 3, 4]), "not-the-key")).Dispose();
         var metrics = await _f.Http.GetStringAsync("metrics");
-        Assert.Contains("slipway_serving_requests_total{endpoint=\"watched\",version=\"1\"} 6", metrics);
-        Assert.Contains("slipway_serving_errors_total{endpoint=\"watched\",version=\"1\"} 1", metrics);
-        Assert.Contains("slipway_serving_request_seconds_count{endpoint=\"watched\",version=\"1\"} 6", metrics);
+        string[] watched = ["endpoint=\"watched\"", "version=\"1\""];
+        Assert.Equal(6, Prometheus.Sample(metrics, "slipway_serving_requests_total", watched));
+        Assert.Equal(1, Prometheus.Sample(metrics, "slipway_serving_errors_total", watched));
+        Assert.Equal(6, Prometheus.Sample(metrics, "slipway_serving_request_seconds_count", watched));
+        Assert.Equal(6, Prometheus.Sample(metrics, "slipway_serving_request_seconds_bucket", [.. watched, "le=\"+Inf\""]));
+        Assert.Equal(17, Prometheus.Samples(metrics, "slipway_serving_request_seconds_bucket", watched).Count);
+        Assert.Equal(1, Prometheus.Sample(metrics, "slipway_serving_version_ready", watched));
+        Assert.Equal(1, Prometheus.Sample(metrics, "slipway_serving_refused_total", "endpoint=\"watched\"", "code=\"401\""));
+        using (var otherHttp = new HttpClient { BaseAddress = other.Url })
+        {
+            var others = await otherHttp.GetStringAsync("metrics");
+            Assert.Equal(0, Prometheus.Sample(others, "slipway_serving_requests_total", watched));
+            Assert.Equal(1, Prometheus.Sample(others, "slipway_serving_version_ready", watched));
+            Assert.Empty(Prometheus.Samples(others, "slipway_serving_request_seconds_count", watched));
+            Assert.Empty(Prometheus.Samples(others, "slipway_serving_refused_total"));
+        }
         await ServingFixture.WaitForAsync(async () =>
         {
             var history = await _f.Client.CallAsync("serving.get_endpoint_metrics_history", new JsonObject { ["endpoint"] = endpoint, ["metric_type"] = "requests", ["interval"] = 3600 });

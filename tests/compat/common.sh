@@ -80,3 +80,19 @@ start_server_unless_set() {
   key() { sed -n "s/^ *\"$1\": *\"\(.*\)\"$/\1/p" "$work/data/clearml.conf" | head -n 1; }
   export CLEARML_API_ACCESS_KEY="$(key access_key)" CLEARML_API_SECRET_KEY="$(key secret_key)"
 }
+
+# Starts `slipway serve` (the caller's slipway function; free port, fast polls, cache and log under $1) and waits for the
+# URL it prints. Sets SERVE_PID (the caller stops it) and URL.
+start_serve() {
+  local work="$1"
+  slipway serve --port 0 --poll 0.2 --cache "$work/cache" >"$work/serve.log" 2>&1 &
+  SERVE_PID=$!
+  URL=""
+  for _ in $(seq 1 300); do
+    URL="$(grep -o 'on http://127.0.0.1:[0-9]*' "$work/serve.log" | head -n 1 | cut -c4-)"
+    [ -n "$URL" ] && break
+    kill -0 "$SERVE_PID" 2>/dev/null || { cat "$work/serve.log"; die "slipway serve did not start"; }
+    sleep 0.1
+  done
+  [ -n "$URL" ] || die "slipway serve printed no URL"
+}

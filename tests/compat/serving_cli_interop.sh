@@ -74,16 +74,7 @@ cs --id "$service" model add --engine triton --endpoint team/detect --version 1 
 
 echo "== slipway serve"
 K_SCALE="$(key scale)" K_AUTO="$(key scale_auto)" K_CANARY="$(key scale_canary)"
-slipway serve --port 0 --poll 0.2 --cache "$WORK/cache" >"$WORK/serve.log" 2>&1 &
-SERVE_PID=$!
-URL=""
-for _ in $(seq 1 300); do
-  URL="$(grep -o 'on http://127.0.0.1:[0-9]*' "$WORK/serve.log" | head -n 1 | cut -c4-)"
-  [ -n "$URL" ] && break
-  kill -0 "$SERVE_PID" 2>/dev/null || { cat "$WORK/serve.log"; die "slipway serve did not start"; }
-  sleep 0.1
-done
-[ -n "$URL" ] || die "slipway serve printed no URL"
+start_serve "$WORK"
 post() { curl -s -m 10 ${1:+-H "Authorization: Bearer $1"} -H 'Content-Type: application/json' -d "$3" "$URL/serve/$2"; }
 # Polls until a request answers with the expected body (the host loads versions in the background).
 answers() {

@@ -73,11 +73,14 @@ public sealed class CustomStatistics
         }
     }
 
+    /// <summary>One variable's totals, copied for metrics and reports.</summary>
+    public sealed record Totals(string Name, long Count, double Sum, double Last, IReadOnlyList<(string Value, long Count)> Values);
+
     /// <summary>A copy for metrics and reports.</summary>
-    public IReadOnlyList<(string Name, long Count, double Sum, double Last, IReadOnlyList<(string Value, long Count)> Values)> Snapshot()
+    public IReadOnlyList<Totals> Snapshot()
     {
         lock (_lock)
-            return _variables.Select(v => (v.Key, v.Value.Count, v.Value.Sum, v.Value.Last, (IReadOnlyList<(string, long)>)v.Value.Values.Select(p => (p.Key, p.Value)).ToList())).ToList();
+            return _variables.Select(v => new Totals(v.Key, v.Value.Count, v.Value.Sum, v.Value.Last, v.Value.Values.Select(p => (p.Key, p.Value)).ToList())).ToList();
     }
 
     /// <summary>The totals as the status report carries them: {variable: {count, sum, last} or {values: {value: count}}}.</summary>
