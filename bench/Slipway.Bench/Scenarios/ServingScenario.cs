@@ -142,7 +142,7 @@ public static class ServingScenario
         }
     }
 
-    private static async Task<(string Endpoint, string Key)> DeployAsync(SlipwayClient client, ServingHost host, string path, string name, JsonObject? settings)
+    internal static async Task<(string Endpoint, string Key)> DeployAsync(SlipwayClient client, ServingHost host, string path, string name, JsonObject? settings)
     {
         var model = await client.Models.RegisterAsync(new ModelRegistration { File = path, Name = name });
         var body = settings ?? [];
@@ -165,7 +165,7 @@ public static class ServingScenario
         }
     }
 
-    private static byte[] Body(int width, int rows)
+    internal static byte[] Body(int width, int rows)
     {
         var random = new Random(4);
         return Encoding.UTF8.GetBytes(new JsonObject
@@ -197,7 +197,7 @@ public static class ServingScenario
         return ([.. header, .. raw], header.Length);
     }
 
-    private static HttpRequestMessage Request(string path, byte[] body, string? key, int? headerLength = null)
+    internal static HttpRequestMessage Request(string path, byte[] body, string? key, int? headerLength = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue(headerLength is null ? "application/json" : "application/octet-stream");
