@@ -23,7 +23,7 @@ var scenarios = new (string Name, string Help, Func<BenchContext, Task> Run)[]
     ("autoscaler", "autoscaler: bursty-day replay vs ClearML's policy (p95 wait, instance-hours), a 10,000-task reconcile pass, enqueue → launch requested", AutoscalerScenario.RunAsync),
     ("startup", "cold start of the slipway executable to first answered request, and its idle RSS", StartupScenario.RunAsync),
     ("serving", "inference host: V2 JSON vs a bare Kestrel+ONNX host (16 connections), dynamic batching vs unbatched (64 clients), 10 MB model to first answer", ServingScenario.RunAsync),
-    ("serving-swap", "inference host: a version swap (add_version, then remove_version of v1) under 16 connections of V2 JSON, p99 in the swap vs steady, failed requests", ServingSwapScenario.RunAsync),
+    ("serving-swap", "inference host: six version swaps (add_version, then remove_version of the old one) under 16 connections of V2 JSON, p99 in the swaps vs the steady windows between them, failed requests", ServingSwapScenario.RunAsync),
     ("serving-python", "Python engine: the host↔worker hop p50 over the Preprocess hooks' own time in Python, 16 multiplexed callers, /serve over HTTP", PythonServingScenario.RunAsync),
 };
 
