@@ -212,7 +212,9 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
                 return;
             }
             var path = await DownloadAsync(version.ModelId, version.ModelUri);
-            var model = OnnxModel.Load(path, options.IntraOpThreads);
+            var model = OnnxModel.Load(path, options.IntraOpThreads, options.Device);
+            if (model.DeviceNote.Length > 0)
+                ServingLog.DeviceFallback(logger, version.EndpointName, version.Number, model.DeviceNote);
             try
             {
                 // Warm-up: the first run allocates the runtime's buffers and plans; traffic comes only after it answers.
@@ -239,7 +241,7 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
                     return;
                 }
             }
-            ServingLog.Ready(logger, version.EndpointName, version.Number, clock.ElapsedMilliseconds);
+            ServingLog.Ready(logger, version.EndpointName, version.Number, model.Device.Name, clock.ElapsedMilliseconds);
         }
         catch (Exception e) when (e is not OperationCanceledException || !_stop.IsCancellationRequested)
         {
@@ -274,7 +276,7 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
                 version.SetReady();
                 Retire(Publish());
             }
-            ServingLog.Ready(logger, version.EndpointName, version.Number, clock.ElapsedMilliseconds);
+            ServingLog.Ready(logger, version.EndpointName, version.Number, "python", clock.ElapsedMilliseconds);
             _reportNow.Release();
         }, reason =>
         {
@@ -357,6 +359,7 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
                 ["version"] = version.Number,
                 ["state"] = version.State.ToString().ToLowerInvariant(),
                 ["reason"] = version.Reason,
+                ["device"] = version.Model?.Device.Name ?? (version.Engine == ServedVersion.Python ? "python" : ""),
                 ["requests"] = served,
                 ["errors"] = errors - before.Errors,
                 ["requests_min"] = served / minutes,

@@ -14,9 +14,11 @@ public sealed class OnnxModel : IDisposable
     private readonly InferenceSession _session;
     private readonly string[] _outputNames;
 
-    private OnnxModel(InferenceSession session)
+    private OnnxModel(InferenceSession session, OnnxDevice device, string deviceNote)
     {
         _session = session;
+        Device = device;
+        DeviceNote = deviceNote;
         Inputs = session.InputMetadata.Select(p => Spec(p.Key, p.Value)).ToList();
         Outputs = session.OutputMetadata.Select(p => Spec(p.Key, p.Value)).ToList();
         _outputNames = Outputs.Select(o => o.Name).ToArray();
@@ -25,12 +27,42 @@ public sealed class OnnxModel : IDisposable
     public IReadOnlyList<TensorSpec> Inputs { get; }
     public IReadOnlyList<TensorSpec> Outputs { get; }
 
-    /// <summary>Opens the model file; throws with the runtime's reason when it is not a model this runtime can run.</summary>
-    public static OnnxModel Load(string path, int intraOpThreads)
+    /// <summary>Where the session runs (cpu or cuda:N).</summary>
+    public OnnxDevice Device { get; }
+
+    /// <summary>Why an <c>auto</c> device ended on the CPU although the runtime has the CUDA provider; empty otherwise.</summary>
+    public string DeviceNote { get; }
+
+    /// <summary>Opens the model file on the CPU.</summary>
+    public static OnnxModel Load(string path, int intraOpThreads) => Load(path, intraOpThreads, OnnxDevice.Cpu);
+
+    /// <summary>
+    /// Opens the model file on <paramref name="device"/>; throws with the runtime's reason when it is not a model this
+    /// runtime can run, or when an explicit device cannot be used. <c>auto</c> tries GPU 0 when the runtime has the CUDA
+    /// provider and falls back to the CPU, keeping the reason in <see cref="DeviceNote"/>.
+    /// </summary>
+    public static OnnxModel Load(string path, int intraOpThreads, OnnxDevice device)
+    {
+        if (!device.IsAuto)
+            return Open(path, intraOpThreads, device, "");
+        if (OnnxDevice.AutoCandidate() is not { } gpu)
+            return Open(path, intraOpThreads, OnnxDevice.Cpu, "");
+        try
+        {
+            return Open(path, intraOpThreads, gpu, "");
+        }
+        catch (OnnxRuntimeException e)
+        {
+            return Open(path, intraOpThreads, OnnxDevice.Cpu, $"{gpu} could not be used: {e.Message}");
+        }
+    }
+
+    private static OnnxModel Open(string path, int intraOpThreads, OnnxDevice device, string note)
     {
         using var options = new SessionOptions { IntraOpNumThreads = intraOpThreads, InterOpNumThreads = 1 };
         options.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL;
-        return new OnnxModel(new InferenceSession(path, options));
+        var used = device.Apply(options);
+        return new OnnxModel(new InferenceSession(path, options), used, note);
     }
 
     private static TensorSpec Spec(string name, NodeMetadata meta)

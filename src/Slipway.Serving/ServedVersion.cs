@@ -78,8 +78,10 @@ public sealed class ServedVersion(string endpointId, string endpointName, long n
         _state = VersionState.Ready;
     }
 
+    /// <summary>An ONNX version's session is open and warmed; an auto device that ended on the CPU keeps its reason.</summary>
     public void SetReady(OnnxModel model, Batcher? batcher)
     {
+        Reason = model.DeviceNote;
         Model = model;
         Batcher = batcher;
         _state = VersionState.Ready;

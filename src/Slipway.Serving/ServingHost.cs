@@ -53,6 +53,8 @@ public sealed class ServingHost : IAsyncDisposable
     public static async Task<ServingHost> StartAsync(ServingOptions options, ClientOptions server, Action<ILoggingBuilder>? logging = null, CancellationToken ct = default)
     {
         options.Validate();
+        if (options.OnnxRuntimeLibrary is { } library)
+            OnnxDevice.UseLibrary(library);
         // No appsettings files: without this the host watches the working directory, recursively, for changes to them.
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -88,6 +90,7 @@ public sealed class ServingHost : IAsyncDisposable
         watcher.Start();
         host.RequestLog.Start();
         ServingLog.Listening(logger, host.Url.ToString(), options.ContainerId);
+        ServingLog.Runtime(logger, OnnxDevice.RuntimeVersion(), string.Join(", ", OnnxDevice.AvailableProviders()), options.Device.ToString());
         return host;
     }
 

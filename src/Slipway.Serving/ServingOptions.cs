@@ -32,6 +32,15 @@ public sealed class ServingOptions
     /// <summary>ONNX Runtime threads per session run; 1 keeps concurrent requests from fighting over cores.</summary>
     public int IntraOpThreads { get; set; } = 1;
 
+    /// <summary>Where ONNX versions run: auto (GPU 0 when the runtime can drive it, else the CPU), cpu, cuda or cuda:N.</summary>
+    public OnnxDevice Device { get; set; } = OnnxDevice.Auto;
+
+    /// <summary>
+    /// The ONNX Runtime library to load instead of the bundled CPU build, e.g. the CUDA build's <c>libonnxruntime.so</c>;
+    /// default <c>SLIPWAY_ONNXRUNTIME</c> from the environment (so a host inside <c>slipway server</c> can use one too).
+    /// </summary>
+    public string? OnnxRuntimeLibrary { get; set; } = Environment.GetEnvironmentVariable("SLIPWAY_ONNXRUNTIME") is { Length: > 0 } library ? library : null;
+
     /// <summary>The id this host registers under; default the machine name and a random suffix (each host is its own container).</summary>
     public string ContainerId { get; set; } = $"{Environment.MachineName}-{Guid.NewGuid().ToString("N")[..8]}";
 

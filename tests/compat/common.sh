@@ -2,6 +2,7 @@
 PY="${COMPAT_PYTHON:-/usr/bin/python3}"
 SDK_DIR="${COMPAT_SDK_DIR:-/opt/clearml-sdk}"
 SHIM_DIR="${COMPAT_SHIM_DIR:-/opt/pyshim}"
+COMPAT_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 die() { echo "$(basename "$0"): ERROR: $*" >&2; exit 2; }
 
@@ -26,10 +27,9 @@ load_compat_conf() {
 switch_to_member() {
   [ "${COMPAT_AS_MEMBER:-0}" = "1" ] || return 0
   [ -z "${COMPAT_MEMBER_USER:-}" ] || return 0   # already switched (inherited from a parent script)
-  local repo dll name out
-  repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-  dll="$repo/src/Slipway/bin/Release/net10.0/slipway.dll"
-  [ -f "$dll" ] || dll="$repo/src/Slipway/bin/Debug/net10.0/slipway.dll"
+  local dll name out
+  dll="$COMPAT_REPO/src/Slipway/bin/Release/net10.0/slipway.dll"
+  [ -f "$dll" ] || dll="$COMPAT_REPO/src/Slipway/bin/Debug/net10.0/slipway.dll"
   [ -f "$dll" ] || die "COMPAT_AS_MEMBER: build src/Slipway first (no slipway.dll)"
   name="${COMPAT_MEMBER_NAME:-compat-member-$(date +%s)-$$}"
   # The admin keys come from the CLEARML_* variables (slipway's client commands read them like the SDK does).
@@ -61,13 +61,12 @@ require_clearml_setup() {
 # and the clearml.conf it writes (the keys: the secret is never printed).
 # Sets SERVER_PID (empty when nothing was started); the caller stops it.
 start_server_unless_set() {
-  local work="$1" repo
-  repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  local work="$1"
   SERVER_PID=""
   load_compat_conf
   [ -z "${CLEARML_API_HOST:-}" ] || return 0
   echo "== starting a server"
-  dotnet "$repo/src/Slipway/bin/Release/net10.0/slipway.dll" server --data "$work/data" --host 127.0.0.1 \
+  dotnet "$COMPAT_REPO/src/Slipway/bin/Release/net10.0/slipway.dll" server --data "$work/data" --host 127.0.0.1 \
     --api-port 0 --web-port 0 --files-port 0 >"$work/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 300); do
@@ -81,12 +80,49 @@ start_server_unless_set() {
   export CLEARML_API_ACCESS_KEY="$(key access_key)" CLEARML_API_SECRET_KEY="$(key secret_key)"
 }
 
-# Starts `slipway serve` (the caller's slipway function; free port, fast polls, cache and log under $1) and waits for the
-# URL it prints. Sets SERVE_PID (the caller stops it) and URL.
+# The start the self-contained flows share: WORK, a fresh folder /tmp/slipway-$1.XXXXXX (removed at exit unless
+# COMPAT_KEEP_WORK=1); this checkout's Release build, callable as `slipway`; a server started unless CLEARML_API_HOST
+# names one; the setup checked; a fresh HOME and SDK cache under WORK, no inherited task or config; the caller in WORK.
+# At exit every pid the caller appends to STOP_PIDS, then the server, is stopped: SIGINT as Ctrl+C would, SIGTERM to
+# what is left a second later.
+begin_flow() {
+  WORK="$(mktemp -d "/tmp/slipway-$1.XXXXXX")"
+  STOP_PIDS=()
+  SERVER_PID=""
+  trap end_flow EXIT
+  echo "== building"
+  dotnet build "$COMPAT_REPO/src/Slipway/Slipway.csproj" -c Release -v q -nologo >"$WORK/build.log" 2>&1 \
+    || { tail -n 30 "$WORK/build.log"; die "build failed"; }
+  slipway() { dotnet "$COMPAT_REPO/src/Slipway/bin/Release/net10.0/slipway.dll" "$@"; }
+  start_server_unless_set "$WORK"
+  require_clearml_setup
+  export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+  unset CLEARML_CONFIG_FILE CLEARML_TASK_ID CLEARML_AUTH_TOKEN CLEARML_PROC_MASTER_ID || true
+  export HOME="$WORK/home" CLEARML_CACHE_DIR="$WORK/home/.clearml/cache"
+  mkdir -p "$HOME"
+  cd "$WORK" || die "cannot enter $WORK"
+}
+
+end_flow() {
+  local pids=("${STOP_PIDS[@]}") pid
+  [ -z "$SERVER_PID" ] || pids+=("$SERVER_PID")
+  if [ ${#pids[@]} -gt 0 ]; then
+    kill -INT "${pids[@]}" 2>/dev/null
+    for _ in $(seq 1 10); do kill -0 "${pids[@]}" 2>/dev/null || break; sleep 0.1; done
+    kill "${pids[@]}" 2>/dev/null
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+  fi
+  cd / || true
+  if [ "${COMPAT_KEEP_WORK:-0}" != "1" ]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
+}
+
+# Starts `slipway serve` (free port, fast polls, cache and log under $1), stopped at exit with the flow, and waits for
+# the URL it prints. Sets SERVE_PID and URL.
 start_serve() {
   local work="$1"
   slipway serve --port 0 --poll 0.2 --cache "$work/cache" >"$work/serve.log" 2>&1 &
   SERVE_PID=$!
+  STOP_PIDS+=("$SERVE_PID")
   URL=""
   for _ in $(seq 1 300); do
     URL="$(grep -o 'on http://127.0.0.1:[0-9]*' "$work/serve.log" | head -n 1 | cut -c4-)"

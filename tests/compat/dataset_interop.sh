@@ -20,32 +20,16 @@
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
 # shellcheck source=common.sh
 source "$HERE/common.sh"
 
-WORK="$(mktemp -d /tmp/slipway-dataset-interop.XXXXXX)"
-SERVER_PID=""
-cleanup() {
-  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; fi
-  if [ "${COMPAT_KEEP_WORK:-0}" != "1" ]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
-}
-trap cleanup EXIT
-
-echo "== building"
-dotnet build "$REPO/src/Slipway/Slipway.csproj" -c Release -v q -nologo >"$WORK/build.log" 2>&1 \
-  && dotnet build "$HERE/DatasetInterop/DatasetInterop.csproj" -c Release -v q -nologo >>"$WORK/build.log" 2>&1 \
+begin_flow dataset-interop
+dotnet build "$HERE/DatasetInterop/DatasetInterop.csproj" -c Release -v q -nologo >>"$WORK/build.log" 2>&1 \
   || { tail -n 30 "$WORK/build.log"; die "build failed"; }
 INTEROP=(dotnet "$HERE/DatasetInterop/bin/Release/net10.0/DatasetInterop.dll")
-
-start_server_unless_set "$WORK"
-require_clearml_setup
-export PYTHONPATH="$SDK_DIR:$SHIM_DIR" PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+export PYTHONPATH="$SDK_DIR:$SHIM_DIR"
 export COMPAT_PROJECT="${COMPAT_PROJECT:-interop-$(date +%s)}"
-unset CLEARML_CONFIG_FILE CLEARML_TASK_ID CLEARML_AUTH_TOKEN CLEARML_PROC_MASTER_ID || true
-# Fresh caches on both sides: the SDK's under a temporary HOME, Slipway.Client's under it too.
-export HOME="$WORK/home" CLEARML_CACHE_DIR="$WORK/home/.clearml/cache"
-mkdir -p "$HOME"
+# Fresh caches on both sides: the SDK's under the flow's temporary HOME, Slipway.Client's under it too.
 
 SDK_VERSION="$(cd "$WORK" && "$PY" -c 'import clearml; print(clearml.__version__)' 2>&1)" || die "cannot import the ClearML SDK: $SDK_VERSION"
 echo "   sdk     : clearml $SDK_VERSION ($SDK_DIR), $("$PY" --version 2>&1)"

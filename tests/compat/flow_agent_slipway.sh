@@ -18,31 +18,12 @@
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
 # shellcheck source=common.sh
 source "$HERE/common.sh"
 
-WORK="$(mktemp -d /tmp/slipway-agent-flow.XXXXXX)"
-SERVER_PID=""
-AGENT_PID=""
-cleanup() {
-  if [ -n "$AGENT_PID" ]; then kill -INT "$AGENT_PID" 2>/dev/null; sleep 1; kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null; fi
-  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; fi
-  if [ "${COMPAT_KEEP_WORK:-0}" != "1" ]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
-}
-trap cleanup EXIT
-
-echo "== building"
-dotnet build "$REPO/src/Slipway/Slipway.csproj" -c Release -v q -nologo >"$WORK/build.log" 2>&1 \
-  || { tail -n 30 "$WORK/build.log"; die "build failed"; }
-SLIPWAY=(dotnet "$REPO/src/Slipway/bin/Release/net10.0/slipway.dll")
-
-start_server_unless_set "$WORK"
-require_clearml_setup
-export PYTHONPATH="$SDK_DIR:$SHIM_DIR" PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
-unset CLEARML_CONFIG_FILE CLEARML_TASK_ID CLEARML_AUTH_TOKEN CLEARML_PROC_MASTER_ID || true
-export HOME="$WORK/home" CLEARML_CACHE_DIR="$WORK/home/.clearml/cache"
-mkdir -p "$HOME" "$WORK/code"
+begin_flow agent-flow
+export PYTHONPATH="$SDK_DIR:$SHIM_DIR"
+mkdir -p "$WORK/code"
 QUEUE="${COMPAT_AGENT_QUEUE:-slipway-agent-$(date +%s)}"
 PROJECT="agent-flow-$(date +%s)"
 
@@ -106,7 +87,7 @@ SOURCE_ID="$(sed -n 's/.*ClearML Task: .*id=\([0-9a-f]*\).*/\1/p' "$WORK/local.l
 echo "   source task: $SOURCE_ID"
 
 echo "== 2. the SDK clones it with Args/lr=0.5 and enqueues it on $QUEUE"
-"${SLIPWAY[@]}" queue create "$QUEUE" >/dev/null || die "could not create the queue"
+slipway queue create "$QUEUE" >/dev/null || die "could not create the queue"
 CLONE_ID="$(cd "$WORK" && "$PY" "$WORK/helper.py" clone "$SOURCE_ID" "$QUEUE" 2>"$WORK/clone.log" | tail -n 1)"
 [ -n "$CLONE_ID" ] || { cat "$WORK/clone.log"; die "clone failed"; }
 echo "   clone: $CLONE_ID"
@@ -123,9 +104,9 @@ if [ "${COMPAT_AGENT:-slipway}" = "official" ]; then
   ) >"$WORK/agent.log" 2>&1 </dev/null &
 else
   echo "== 3. slipway agent runs it"
-  "${SLIPWAY[@]}" agent --queue "$QUEUE" --system-python --python "$PY" --work-dir "$WORK/agent" >"$WORK/agent.log" 2>&1 &
+  slipway agent --queue "$QUEUE" --system-python --python "$PY" --work-dir "$WORK/agent" >"$WORK/agent.log" 2>&1 &
 fi
-AGENT_PID=$!
+STOP_PIDS+=($!)
 
 echo "== 4. checks"
 if (cd "$WORK" && "$PY" "$WORK/helper.py" check "$CLONE_ID" 180); then

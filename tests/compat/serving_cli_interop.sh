@@ -19,35 +19,14 @@
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
 # shellcheck source=common.sh
 source "$HERE/common.sh"
 SERVING_DIR="${COMPAT_SERVING_DIR:-/opt/clearml-serving}"
 [ -f "$SERVING_DIR/clearml_serving/__main__.py" ] || die "clearml-serving source not found at $SERVING_DIR"
 
-WORK="$(mktemp -d /tmp/slipway-serving-interop.XXXXXX)"
-SERVER_PID=""
-SERVE_PID=""
-cleanup() {
-  if [ -n "$SERVE_PID" ]; then kill "$SERVE_PID" 2>/dev/null; wait "$SERVE_PID" 2>/dev/null; fi
-  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; fi
-  if [ "${COMPAT_KEEP_WORK:-0}" != "1" ]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
-}
-trap cleanup EXIT
-
-echo "== building"
-dotnet build "$REPO/src/Slipway/Slipway.csproj" -c Release -v q -nologo >"$WORK/build.log" 2>&1 \
-  || { tail -n 30 "$WORK/build.log"; die "build failed"; }
-slipway() { dotnet "$REPO/src/Slipway/bin/Release/net10.0/slipway.dll" "$@"; }
-
-start_server_unless_set "$WORK"
-require_clearml_setup
-export PYTHONPATH="$SERVING_DIR:$SDK_DIR:$SHIM_DIR" PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+begin_flow serving-interop
+export PYTHONPATH="$SERVING_DIR:$SDK_DIR:$SHIM_DIR"
 export COMPAT_PROJECT="${COMPAT_PROJECT:-serving-interop-$(date +%s)}"
-unset CLEARML_CONFIG_FILE CLEARML_TASK_ID CLEARML_AUTH_TOKEN CLEARML_PROC_MASTER_ID || true
-export HOME="$WORK/home" CLEARML_CACHE_DIR="$WORK/home/.clearml/cache"
-mkdir -p "$HOME"
-cd "$WORK"
 
 fail=0
 check() { if [ "$1" = 0 ]; then echo "PASS $2"; else echo "FAIL $2"; fail=1; fi; }

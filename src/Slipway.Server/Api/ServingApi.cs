@@ -522,6 +522,8 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
                 ["version"] = number,
                 ["state"] = state,
                 ["reason"] = Json.GetString(v, "reason") ?? "",
+                // cpu, cuda:N or python: where the host runs the version.
+                ["device"] = Json.GetString(v, "device") is { Length: > 0 and <= 32 } device ? device : "",
                 ["requests"] = Json.GetLong(v["requests"]) ?? 0,
                 ["errors"] = Json.GetLong(v["errors"]) ?? 0,
                 ["requests_min"] = Json.GetDouble(v["requests_min"]) ?? 0,

@@ -30,9 +30,20 @@ public static class ServeCommand
             DefaultValueFactory = _ => defaults.PythonRequestTimeout.TotalSeconds,
             HelpName = "seconds",
         };
+        var device = new Option<string>("--device")
+        {
+            Description = "Where ONNX versions run: auto (GPU 0 when the ONNX Runtime has the CUDA provider, else the CPU), cpu, cuda, cuda:N",
+            DefaultValueFactory = _ => defaults.Device.Name,
+            HelpName = "device",
+        };
+        var onnxRuntime = new Option<string?>("--onnxruntime")
+        {
+            Description = "The ONNX Runtime library to load instead of the bundled CPU build, e.g. the CUDA build's libonnxruntime.so (default $SLIPWAY_ONNXRUNTIME)",
+            HelpName = "path",
+        };
         var command = new ClientCommand("serve", "Serve the server's inference endpoints (KServe V2 and /serve) on this machine until Ctrl-C", console)
         {
-            host, port, poll, report, maxBytes, cache, publicUrl, python, pythonTimeout,
+            host, port, poll, report, maxBytes, cache, publicUrl, python, pythonTimeout, device, onnxRuntime,
         };
         command.SetClientAction(async run =>
         {
@@ -49,9 +60,12 @@ public static class ServeCommand
             };
             if (run.Get(cache) is { } folder)
                 options.CacheFolder = Path.GetFullPath(folder);
+            if (run.Get(onnxRuntime) is { } library)
+                options.OnnxRuntimeLibrary = library;
             ServingHost served;
             try
             {
+                options.Device = OnnxDevice.Parse(run.Get(device)!);
                 served = await ServingHost.StartAsync(options, run.Client.Options, logging => logging.AddSimpleConsole(o =>
                 {
                     o.SingleLine = true;

@@ -169,15 +169,15 @@ public static class ServingCommands
                 .Add("metric rules", found["metrics"] is JsonObject { Count: > 0 } rules ? string.Join(", ", rules.Select(r => r.Key == "*" ? "all versions" : $"version {r.Key}")) : null)
                 .Write(run.Out);
             run.Out.WriteLine();
-            var table = new Table("VERSION", "MODEL", "ENGINE", "WEIGHT", "HOST", "STATE", "REQ/MIN", "LATENCY MS", "REASON").AlignRight("REQ/MIN", "LATENCY MS");
+            var table = new Table("VERSION", "MODEL", "ENGINE", "WEIGHT", "HOST", "DEVICE", "STATE", "REQ/MIN", "LATENCY MS", "REASON").AlignRight("REQ/MIN", "LATENCY MS");
             foreach (var v in (found["versions"] as JsonArray ?? []).OfType<JsonObject>())
             {
                 var instances = (v["instances"] as JsonArray ?? []).OfType<JsonObject>().ToList();
                 if (instances.Count == 0)
-                    table.Add(Number(v["version"]), Output.Text(v["model"]), Output.Text(v["engine"]) ?? "onnx", Weight(v), "-", "-", "-", "-", "");
+                    table.Add(Number(v["version"]), Output.Text(v["model"]), Output.Text(v["engine"]) ?? "onnx", Weight(v), "-", "-", "-", "-", "-", "");
                 foreach (var i in instances)
                 {
-                    table.Add(Number(v["version"]), Output.Text(v["model"]), Output.Text(v["engine"]) ?? "onnx", Weight(v), Output.Text(i["container"]), Output.Text(i["state"]),
+                    table.Add(Number(v["version"]), Output.Text(v["model"]), Output.Text(v["engine"]) ?? "onnx", Weight(v), Output.Text(i["container"]), (Output.Text(i["device"]) is { Length: > 0 } device ? device : "-"), Output.Text(i["state"]),
                         (i["requests_min"]?.GetValue<double>() ?? 0).ToString("0.#", CultureInfo.InvariantCulture),
                         (i["latency_ms"]?.GetValue<double>() ?? 0).ToString("0.###", CultureInfo.InvariantCulture), Output.Clip(Output.Text(i["reason"]) ?? "", 60));
                 }
