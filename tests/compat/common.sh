@@ -93,7 +93,10 @@ begin_flow() {
   echo "== building"
   dotnet build "$COMPAT_REPO/src/Slipway/Slipway.csproj" -c Release -v q -nologo >"$WORK/build.log" 2>&1 \
     || { tail -n 30 "$WORK/build.log"; die "build failed"; }
-  slipway() { dotnet "$COMPAT_REPO/src/Slipway/bin/Release/net10.0/slipway.dll" "$@"; }
+  SLIPWAY_DLL="$COMPAT_REPO/src/Slipway/bin/Release/net10.0/slipway.dll"
+  # Processes started in the background run `dotnet "$SLIPWAY_DLL"` themselves: `slipway … &` would leave the pid of a
+  # subshell running the function, and stopping that would not stop the process.
+  slipway() { dotnet "$SLIPWAY_DLL" "$@"; }
   start_server_unless_set "$WORK"
   require_clearml_setup
   export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
@@ -120,7 +123,7 @@ end_flow() {
 # the URL it prints. Sets SERVE_PID and URL.
 start_serve() {
   local work="$1"
-  slipway serve --port 0 --poll 0.2 --cache "$work/cache" >"$work/serve.log" 2>&1 &
+  dotnet "$SLIPWAY_DLL" serve --port 0 --poll 0.2 --cache "$work/cache" >"$work/serve.log" 2>&1 &
   SERVE_PID=$!
   STOP_PIDS+=("$SERVE_PID")
   URL=""

@@ -104,7 +104,7 @@ if [ "${COMPAT_AGENT:-slipway}" = "official" ]; then
   ) >"$WORK/agent.log" 2>&1 </dev/null &
 else
   echo "== 3. slipway agent runs it"
-  slipway agent --queue "$QUEUE" --system-python --python "$PY" --work-dir "$WORK/agent" >"$WORK/agent.log" 2>&1 &
+  dotnet "$SLIPWAY_DLL" agent --queue "$QUEUE" --system-python --python "$PY" --work-dir "$WORK/agent" >"$WORK/agent.log" 2>&1 &
 fi
 STOP_PIDS+=($!)
 
