@@ -212,7 +212,7 @@ public sealed class EndpointWatcher(SlipwayClient client, ServingOptions options
                 return;
             }
             var path = await DownloadAsync(version.ModelId, version.ModelUri);
-            var model = OnnxModel.Load(path, options.IntraOpThreads, options.Device);
+            var model = OnnxModel.Load(path, maxBatch > 1 ? options.BatchIntraOpThreads : options.IntraOpThreads, options.Device);
             if (model.DeviceNote.Length > 0)
                 ServingLog.DeviceFallback(logger, version.EndpointName, version.Number, model.DeviceNote);
             try

@@ -61,6 +61,9 @@ public sealed class OnnxModel : IDisposable
     {
         using var options = new SessionOptions { IntraOpNumThreads = intraOpThreads, InterOpNumThreads = 1 };
         options.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL;
+        // Threads that spin between runs would take the cores that parse the requests filling the next batch.
+        if (intraOpThreads > 1)
+            options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         var used = device.Apply(options);
         return new OnnxModel(new InferenceSession(path, options), used, note);
     }

@@ -41,9 +41,15 @@ public static class ServeCommand
             Description = "The ONNX Runtime library to load instead of the bundled CPU build, e.g. the CUDA build's libonnxruntime.so (default $SLIPWAY_ONNXRUNTIME)",
             HelpName = "path",
         };
+        var batchThreads = new Option<int>("--batch-threads")
+        {
+            Description = "ONNX Runtime threads per run of a batching endpoint (one run holds a whole batch; default the core count, at most 8)",
+            DefaultValueFactory = _ => defaults.BatchIntraOpThreads,
+            HelpName = "n",
+        };
         var command = new ClientCommand("serve", "Serve the server's inference endpoints (KServe V2 and /serve) on this machine until Ctrl-C", console)
         {
-            host, port, poll, report, maxBytes, cache, publicUrl, python, pythonTimeout, device, onnxRuntime,
+            host, port, poll, report, maxBytes, cache, publicUrl, python, pythonTimeout, device, onnxRuntime, batchThreads,
         };
         command.SetClientAction(async run =>
         {
@@ -56,6 +62,7 @@ public static class ServeCommand
                 MaxRequestBytes = run.Get(maxBytes),
                 PublicUrl = run.Get(publicUrl),
                 Python = run.Get(python)!,
+                BatchIntraOpThreads = run.Get(batchThreads),
                 PythonRequestTimeout = run.Get(pythonTimeout) is var limit && limit > 0 ? TimeSpan.FromSeconds(limit) : Timeout.InfiniteTimeSpan,
             };
             if (run.Get(cache) is { } folder)
