@@ -33,6 +33,21 @@ public sealed class ServingApiTests : IAsyncLifetime
 
     private static async Task<SlipwayException> Refused(Task call) => await Assert.ThrowsAsync<SlipwayException>(() => call);
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task The_request_log_is_turned_off_by_null_as_by_false(bool byNull)
+    {
+        var endpoint = (await _admin.CallAsync("serving.create_endpoint", new JsonObject { ["name"] = "logged", ["request_log"] = new JsonObject { ["sample"] = 0.5 } }))["id"]!.GetValue<string>();
+        Assert.Equal(0.5, (await _admin.CallAsync("serving.get_endpoint", new JsonObject { ["endpoint"] = endpoint }))["endpoint"]!["request_log"]!["sample"]!.GetValue<double>());
+        await _admin.CallAsync("serving.update_endpoint", new JsonObject { ["endpoint"] = endpoint, ["request_log"] = byNull ? null : false });
+        Assert.Null((await _admin.CallAsync("serving.get_endpoint", new JsonObject { ["endpoint"] = endpoint }))["endpoint"]!["request_log"]);
+        // An update that does not name it leaves it alone.
+        await _admin.CallAsync("serving.update_endpoint", new JsonObject { ["endpoint"] = endpoint, ["request_log"] = new JsonObject { ["sample"] = 0.1 } });
+        await _admin.CallAsync("serving.update_endpoint", new JsonObject { ["endpoint"] = endpoint, ["public"] = true });
+        Assert.Equal(0.1, (await _admin.CallAsync("serving.get_endpoint", new JsonObject { ["endpoint"] = endpoint }))["endpoint"]!["request_log"]!["sample"]!.GetValue<double>());
+    }
+
     [Fact]
     public async Task An_endpoint_keeps_its_versions_weights_and_keys_but_never_a_key_itself()
     {

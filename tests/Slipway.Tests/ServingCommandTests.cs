@@ -67,6 +67,32 @@ public sealed class ServingCommandTests(CliServer server) : IClassFixture<CliSer
     }
 
     [Fact]
+    public async Task The_request_log_is_shown_set_changed_in_part_and_turned_off_from_the_command_line()
+    {
+        var name = CliServer.Unique("logged");
+        (await server.RunAsync("serving", "endpoint", "create", name)).Ok();
+        Assert.Contains("is off", (await server.RunAsync("serving", "request-log", name)).Ok().Out, StringComparison.Ordinal);
+
+        (await server.RunAsync("serving", "request-log", name, "--sample", "0.2", "--dataset", "seen")).Ok();
+        // What is not given stays: a second call changes one setting.
+        (await server.RunAsync("serving", "request-log", name, "--max-records", "50")).Ok();
+        var stored = (await server.RunAsync("serving", "endpoint", "show", name, "--json")).Json()["request_log"]!;
+        Assert.Equal((0.2, 50L, "seen"), (stored["sample"]!.GetValue<double>(), stored["max_records"]!.GetValue<long>(), stored["dataset"]!.GetValue<string>()));
+        var shown = (await server.RunAsync("serving", "request-log", name)).Ok().Out;
+        Assert.Contains("0.2", shown, StringComparison.Ordinal);
+        Assert.Contains("serving (default)", shown, StringComparison.Ordinal);
+        Assert.Equal("seen", (await server.RunAsync("serving", "request-log", name, "--json")).Json()["request_log"]!["dataset"]!.GetValue<string>());
+
+        // The server's own checks answer bad values; --off with a setting is a usage error.
+        Assert.Equal(ExitCodes.Failed, (await server.RunAsync("serving", "request-log", name, "--sample", "2")).Exit);
+        Assert.Equal(ExitCodes.Usage, (await server.RunAsync("serving", "request-log", name, "--off", "--sample", "0.5")).Exit);
+
+        (await server.RunAsync("serving", "request-log", name, "--off")).Ok();
+        Assert.Null((await server.RunAsync("serving", "endpoint", "show", name, "--json")).Json()["request_log"]);
+        (await server.RunAsync("serving", "endpoint", "delete", name)).Ok();
+    }
+
+    [Fact]
     public async Task Metric_rules_are_added_listed_and_removed_from_the_command_line()
     {
         var name = CliServer.Unique("ep");

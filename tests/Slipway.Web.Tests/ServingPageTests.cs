@@ -61,6 +61,75 @@ public sealed class ServingPageTests(WebFixture web)
     }
 
     [Fact]
+    public async Task Keys_are_issued_shown_once_and_revoked_and_the_request_log_is_turned_on_with_its_dataset_versions_listed()
+    {
+        var unique = Guid.NewGuid().ToString("N")[..8];
+        var name = $"keyed-{unique}";
+        var endpoint = RegistryScratch.Id(await web.ApiAsync("serving.create_endpoint", new JsonObject { ["name"] = name }));
+        var folder = Directory.CreateTempSubdirectory("slipway-web-request-log-");
+        try
+        {
+            await using var tab = await web.SignedInPageAsync();
+            await tab.GotoAsync("serving");
+            var section = tab.Page.Locator($"section[data-endpoint='{name}']");
+            var keys = section.Locator("details.keys");
+            await keys.Locator("summary").ClickAsync();
+            await keys.GetByLabel($"New key name for {name}").FillAsync("partner");
+            await keys.GetByRole(AriaRole.Button, new() { Name = "New key" }).ClickAsync();
+            // The key is shown once, and it is one the endpoint takes: its hash is stored, the page has the key itself.
+            var shown = await section.Locator(".created-key code").TextContentAsync();
+            Assert.StartsWith("slw_", shown ?? "", StringComparison.Ordinal);
+            var stored = (await web.ApiAsync("serving.get_keys", new JsonObject { ["endpoint"] = endpoint }))["keys"]!.AsArray();
+            var partner = Assert.Single(stored)!;
+            Assert.Equal("partner", partner["name"]!.GetValue<string>());
+            Assert.Null(partner["hash"]);
+            await Assertions.Expect(section).ToContainTextAsync("1 keys");
+            await Assertions.Expect(keys.Locator($"tr[data-key='{partner["id"]!.GetValue<string>()}']")).ToContainTextAsync("partner");
+            await section.GetByRole(AriaRole.Button, new() { Name = "Done" }).ClickAsync();
+            await Assertions.Expect(section.Locator(".created-key")).ToHaveCountAsync(0);
+
+            await keys.GetByRole(AriaRole.Button, new() { Name = "Revoke" }).ClickAsync();
+            await section.GetByRole(AriaRole.Button, new() { Name = "Yes, revoke" }).ClickAsync();
+            await Assertions.Expect(section).ToContainTextAsync("0 keys");
+            Assert.Empty((await web.ApiAsync("serving.get_keys", new JsonObject { ["endpoint"] = endpoint }))["keys"]!.AsArray());
+
+            // The request log: off, then turned on with a sample and a dataset of its own.
+            var log = section.Locator("details.request-log");
+            await Assertions.Expect(log.Locator("summary")).ToHaveTextAsync("Request log: off");
+            await log.Locator("summary").ClickAsync();
+            await log.GetByLabel($"Request log sample of {name}").FillAsync("0.25");
+            await log.GetByLabel($"Request log dataset of {name}").FillAsync($"seen-{unique}");
+            await log.GetByRole(AriaRole.Button, new() { Name = "Turn on" }).ClickAsync();
+            await Assertions.Expect(log.Locator("summary")).ToContainTextAsync($"25% of requests → dataset serving / seen-{unique}");
+            var setting = (await web.ApiAsync("serving.get_endpoint", new JsonObject { ["endpoint"] = endpoint }))["endpoint"]!["request_log"]!;
+            Assert.Equal((0.25, $"seen-{unique}"), (setting["sample"]!.GetValue<double>(), setting["dataset"]!.GetValue<string>()));
+            await Assertions.Expect(log).ToContainTextAsync("No version written yet");
+
+            // A version of that dataset, as a host writes one, is listed with a link to its page.
+            var file = Path.Combine(folder.FullName, "requests-0001.jsonl");
+            await File.WriteAllTextAsync(file, "{\"input\":[1],\"output\":[2],\"version\":1}\n");
+            var version = await web.Client.Datasets.CreateAsync("serving", $"seen-{unique}");
+            await version.AddFilesAsync(folder.FullName);
+            await version.UploadAsync();
+            await version.FinalizeAsync();
+            await tab.Page.ReloadAsync();
+            await log.Locator("summary").ClickAsync();
+            await Assertions.Expect(log.GetByRole(AriaRole.Link, new() { Name = $"seen-{unique} {version.Version}" })).ToHaveAttributeAsync("href", $"datasets/{version.Id}");
+            await Assertions.Expect(log.Locator("summary")).ToContainTextAsync("1 versions");
+            await tab.ScreenshotAsync("serving-keys-request-log");
+
+            await log.GetByRole(AriaRole.Button, new() { Name = "Turn off" }).ClickAsync();
+            await Assertions.Expect(log.Locator("summary")).ToHaveTextAsync("Request log: off");
+            Assert.Null((await web.ApiAsync("serving.get_endpoint", new JsonObject { ["endpoint"] = endpoint }))["endpoint"]!["request_log"]);
+        }
+        finally
+        {
+            await web.ApiAsync("serving.delete_endpoint", new JsonObject { ["endpoint"] = endpoint });
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Deploy_on_a_model_page_creates_an_endpoint_and_then_a_canary_version()
     {
         await using var scratch = new RegistryScratch(web);

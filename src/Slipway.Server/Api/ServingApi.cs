@@ -95,7 +95,8 @@ public sealed partial class ServingApi(IDocumentStore docs, AccessControl access
     {
         if (call.Has("public"))
             endpoint["public"] = call.Bool("public");
-        if (call.Has("request_log"))
+        // An explicit null turns the log off as false does, so this one is present-or-not rather than Has (not null).
+        if (call.Body.ContainsKey("request_log"))
             endpoint["request_log"] = RequestLog(call.Body["request_log"]);
         if (call.Has("sticky_header"))
         {

@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 namespace Slipway.Commands;
 
 /// <summary>
-/// `slipway serving endpoint|version|canary|shadow|auto-update|key|metrics|control-planes ...`: inference endpoints kept on the server (served by `slipway serve`).
+/// `slipway serving endpoint|version|canary|shadow|auto-update|request-log|key|metrics|control-planes ...`: inference endpoints kept on the server (served by `slipway serve`).
 /// Endpoints are named by name; versions by number.
 /// </summary>
 public static class ServingCommands
@@ -17,6 +17,7 @@ public static class ServingCommands
         Canary(console),
         Shadow(console),
         AutoUpdate(console),
+        RequestLog(console),
         new Command("key", "Issue, list and revoke an endpoint's keys") { CreateKey(console), ListKeys(console), RevokeKey(console) },
         ServingMetricsCommands.Metrics(console),
         ServingMetricsCommands.ControlPlanes(console),
@@ -373,6 +374,56 @@ public static class ServingCommands
                 run.WriteJson(body);
             else
                 run.Note(run.Get(off) ? $"Auto-update of {run.Get(endpoint)} is off." : $"Auto-update of {run.Get(endpoint)} is on.");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static ClientCommand RequestLog(CliConsole console)
+    {
+        var endpoint = EndpointArgument();
+        var sample = new Option<double?>("--sample") { Description = "The part of the requests logged, 0 to 1 (default 1)", HelpName = "fraction" };
+        var maxRecords = new Option<long?>("--max-records") { Description = "Records per dataset version (default 1000)", HelpName = "n" };
+        var maxSeconds = new Option<double?>("--max-seconds") { Description = "Seconds before a partial batch becomes a version (default 60)", HelpName = "seconds" };
+        var project = new Option<string?>("--project") { Description = "The dataset's project (default serving)", HelpName = "name" };
+        var dataset = new Option<string?>("--dataset") { Description = "The dataset's name (default ENDPOINT-requests)", HelpName = "name" };
+        var off = new Option<bool>("--off") { Description = "Stop logging the endpoint's requests" };
+        var command = new ClientCommand("request-log",
+            "Show or set an endpoint's request log: a sample of its requests written as dataset versions for the next training run (what is not given stays)", console)
+        {
+            endpoint, sample, maxRecords, maxSeconds, project, dataset, off,
+        };
+        command.SetClientAction(async run =>
+        {
+            var found = await RequireEndpointAsync(run, run.Get(endpoint)!);
+            var log = found["request_log"]?.DeepClone() as JsonObject;
+            var given = new (string Field, JsonNode? Value)[]
+            {
+                ("sample", run.Get(sample)), ("max_records", run.Get(maxRecords)), ("max_seconds", run.Get(maxSeconds)),
+                ("project", run.Get(project)), ("dataset", run.Get(dataset)),
+            }.Where(g => g.Value is not null).ToList();
+            if (run.Get(off) && given.Count > 0)
+                throw CliException.Usage("--off takes no other setting");
+            if (run.Get(off) || given.Count > 0)
+            {
+                log = run.Get(off) ? null : log ?? [];
+                foreach (var (field, value) in run.Get(off) ? [] : given)
+                    log![field] = value;
+                await run.Client.CallAsync("serving.update_endpoint", new JsonObject { ["endpoint"] = Id(found), ["request_log"] = log?.DeepClone() ?? (JsonNode)false },
+                    run.CancellationToken);
+            }
+            if (run.Json)
+                run.WriteJson(new JsonObject { ["endpoint"] = Id(found), ["request_log"] = log });
+            else if (log is null)
+                run.Out.WriteLine($"The request log of {run.Get(endpoint)} is off.");
+            else
+                new Fields()
+                    .Add("sample", Number(log["sample"]) ?? "1 (default)")
+                    .Add("records per version", Number(log["max_records"]) ?? "1000 (default)")
+                    .Add("seconds per version", Number(log["max_seconds"]) ?? "60 (default)")
+                    .Add("project", Output.Text(log["project"]) ?? "serving (default)")
+                    .Add("dataset", Output.Text(log["dataset"]) ?? $"{run.Get(endpoint)}-requests (default)")
+                    .Write(run.Out);
             return ExitCodes.Ok;
         });
         return command;
