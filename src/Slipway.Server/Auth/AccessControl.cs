@@ -46,6 +46,9 @@ public sealed class AccessControl(IDocumentStore docs, ServerOptions options)
 
         public bool Contains(string id) => projects.ContainsKey(id);
 
+        /// <summary>How many projects the tenant has.</summary>
+        public int Count => projects.Count;
+
         /// <summary>The user's level on every project of the tenant where it is above none.</summary>
         public Dictionary<string, Level> For(string user) => _byUser.GetOrAdd(user, u =>
             projects.Keys.Select(id => (id, Level: Compute(u, id))).Where(p => p.Level > Level.None).ToDictionary(p => p.id, p => p.Level));
@@ -170,12 +173,14 @@ public sealed class AccessControl(IDocumentStore docs, ServerOptions options)
                 ? new AnyOf([new FieldIn("user", [caller.User]), new FieldIn("status", [TaskStatuses.Published])])
                 : new FieldIn("id", [])]);
         // The readable projects are the tenant's, and a user is in one tenant, so the tenant needs no test of its own here.
-        var readable = (await GrantsAsync(caller, ct)).For(caller.User).Keys.ToList();
-        return collection switch
-        {
-            Collection.Projects => new FieldIn("id", readable),
-            _ => new AnyOf([new FieldIn("project", readable), new AllOf([new FieldMissing("project"), new FieldIn("user", [caller.User])])]),
-        };
+        var tenantGrants = await GrantsAsync(caller, ct);
+        var readable = tenantGrants.For(caller.User).Keys.ToList();
+        if (collection == Collection.Projects)
+            return new FieldIn("id", readable);
+        var scope = new AnyOf([new FieldIn("project", readable), new AllOf([new FieldMissing("project"), new FieldIn("user", [caller.User])])]);
+        // Reading a tenth of the projects or more, an ordered page is found sooner by walking the sort index than by
+        // sorting every readable task (see Broad); below that the readable tasks are few enough to gather and sort.
+        return readable.Count * 10 >= tenantGrants.Count ? new Broad(scope) : scope;
     }
 
     private async ValueTask<ProjectGrants> GrantsAsync(Identity caller, CancellationToken ct)

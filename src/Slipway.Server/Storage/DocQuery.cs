@@ -53,6 +53,14 @@ public sealed record AnyOf(IReadOnlyList<DocFilter> Filters) : DocFilter;
 /// <summary>All of <paramref name="Filters"/> hold.</summary>
 public sealed record AllOf(IReadOnlyList<DocFilter> Filters) : DocFilter;
 
+/// <summary>
+/// <paramref name="Inner"/>, known to keep most of the collection (a member's readable projects, say). In an ordered
+/// query the engine should walk the sort index and test each row, stopping at the page's end, rather than gather every
+/// match through the filter's own index and sort them all: without statistics SQLite takes the latter, which for a member
+/// reading 20,000 tasks sorted all of them for a page of 50 (65 ms against 0.3 ms). Unordered, the filter's index serves.
+/// </summary>
+public sealed record Broad(DocFilter Inner) : DocFilter;
+
 /// <summary>A count of documents per distinct value of one field.</summary>
 public sealed record GroupCount(string? Key1, string? Key2, long Count);
 

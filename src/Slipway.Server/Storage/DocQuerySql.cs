@@ -9,7 +9,10 @@ public static class DocQuerySql
     {
         if (query.Filters.Count == 0)
             return "";
-        var parts = query.Filters.Select(f => Filter(f, dialect, parameters));
+        var ordered = query.OrderBy.Count > 0;
+        var parts = query.Filters.Select(f => f is Broad broad
+            ? ordered ? dialect.RowByRow(Filter(broad.Inner, dialect, parameters)) : Filter(broad.Inner, dialect, parameters)
+            : Filter(f, dialect, parameters));
         return " WHERE " + string.Join(" AND ", parts);
     }
 
@@ -54,6 +57,8 @@ public static class DocQuerySql
         AnyOf f => "(" + string.Join(" OR ", f.Filters.Select(x => Filter(x, d, p))) + ")",
         AllOf { Filters.Count: 0 } => "1=1",
         AllOf f => "(" + string.Join(" AND ", f.Filters.Select(x => Filter(x, d, p))) + ")",
+        // Only a top-level term steers the plan; nested, it is just its condition.
+        Broad f => Filter(f.Inner, d, p),
         _ => throw new NotSupportedException(filter.GetType().Name),
     };
 

@@ -33,6 +33,12 @@ public abstract class SqlDialect
     public virtual string ArrayLacks(JsonPathRef path, string valueParam) => $"NOT ({ArrayContains(path, valueParam)})";
 
     /// <summary>The indexes (one statement each) that serve ORDER BY on the path, or null where the engine does not get them.</summary>
+    /// <summary>
+    /// The condition, written so that the planner tests it on each row rather than looking rows up through an index on its
+    /// fields (see <see cref="Broad"/>). By default as it is: PostgreSQL's planner has statistics and weighs the sort itself.
+    /// </summary>
+    public virtual string RowByRow(string condition) => condition;
+
     public virtual IReadOnlyList<IndexDdl>? SortIndex(string table, string name, JsonPathRef path) => null;
 
     /// <summary>

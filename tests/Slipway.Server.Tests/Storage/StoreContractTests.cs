@@ -225,6 +225,36 @@ public abstract class StoreContractTests(string engine) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_broad_filter_finds_what_its_inner_filter_finds_ordered_or_not()
+    {
+        for (var i = 0; i < 60; i++)
+        {
+            var task = Task($"t{i:00}", $"n{i}", "completed", i % 7 == 0 ? null : $"p{i % 5}");
+            task["user"] = i % 2 == 0 ? "me" : "other";
+            task["last_update"] = $"2026-12-01T00:00:{i % 13:00}";
+            await Docs.InsertAsync(Collection.Tasks, $"t{i:00}", task);
+        }
+        DocFilter scope = new AnyOf([new FieldIn("project", ["p1", "p2", "p3"]), new AllOf([new FieldMissing("project"), new FieldIn("user", ["me"])])]);
+        foreach (var ordered in new[] { false, true })
+        {
+            DocQuery Query(DocFilter filter)
+            {
+                var query = new DocQuery { Take = 10, Skip = 5 }.Where(filter);
+                if (ordered)
+                    query.OrderBy.Add(new SortKey("last_update", true));
+                return query;
+            }
+            var plain = (await Docs.FindAsync(Collection.Tasks, Query(scope))).Select(d => d.Id).ToList();
+            var broad = (await Docs.FindAsync(Collection.Tasks, Query(new Broad(scope)))).Select(d => d.Id).ToList();
+            Assert.Equal(10, plain.Count);
+            if (ordered)
+                Assert.Equal(plain, broad);
+            else
+                Assert.Equal(plain.Order(), broad.Order());
+        }
+    }
+
+    [Fact]
     public async Task Reopening_a_database_keeps_its_data_and_applies_no_step_twice()
     {
         await Docs.InsertAsync(Collection.Users, "u", new JsonObject { ["id"] = "u", ["name"] = "kept" });

@@ -8,6 +8,9 @@ public sealed partial class SqliteDialect : SqlDialect
 
     public override string Value(JsonPathRef path) => $"json_extract(doc, {path.Sql})";
 
+    // A unary plus hides the condition's expressions from index matching, which leaves the sort index to drive the scan.
+    public override string RowByRow(string condition) => $"+({condition})";
+
     // regexp(pattern, value) is registered on every connection by SqliteDatabase.
     public override string Regex(string textExpr, string patternParam) => $"{textExpr} REGEXP {patternParam}";
 
