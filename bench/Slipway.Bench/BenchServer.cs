@@ -43,11 +43,15 @@ public sealed class BenchServer : IAsyncDisposable
         return new BenchServer(server, dataDir, engine, drop);
     }
 
-    public Task<ApiClient> LoginAsync(int maxConnections = 8)
+    private AdminCredentials Admin => Server.NewAdmin ?? throw new InvalidOperationException("a fresh server has a new admin key pair");
+
+    public Task<ApiClient> LoginAsync(int maxConnections = 8) => ApiClient.LoginAsync(ApiUrl, Admin.AccessKey, Admin.SecretKey, maxConnections);
+
+    /// <summary>What a <see cref="Slipway.Client.SlipwayClient"/> (or an inference host) signed in as the new admin is given.</summary>
+    public Slipway.Client.ClientOptions AdminClientOptions() => new()
     {
-        var admin = Server.NewAdmin ?? throw new InvalidOperationException("a fresh server has a new admin key pair");
-        return ApiClient.LoginAsync(ApiUrl, admin.AccessKey, admin.SecretKey, maxConnections);
-    }
+        ApiServer = Server.ApiUrl, WebServer = Server.WebUrl, FilesServer = Server.FilesUrl, AccessKey = Admin.AccessKey, SecretKey = Admin.SecretKey,
+    };
 
     private bool _disposed;
 

@@ -22,12 +22,7 @@ public static partial class AgentScenario
         var dll = await ReleaseCliAsync(ctx);
 
         await using var server = await BenchServer.StartAsync(Engine.Sqlite, ctx.Postgres);
-        var admin = server.Server.NewAdmin!;
-        using var client = new SlipwayClient(new ClientOptions
-        {
-            ApiServer = server.ApiUrl, WebServer = server.Server.WebUrl, FilesServer = server.Server.FilesUrl,
-            AccessKey = admin.AccessKey, SecretKey = admin.SecretKey,
-        });
+        using var client = new SlipwayClient(server.AdminClientOptions());
         await client.Queues.CreateAsync("bench");
         var scratch = Path.Combine(Path.GetTempPath(), "slipway-bench-agent-" + Guid.NewGuid().ToString("N")[..8]);
         var wheels = Path.Combine(scratch, "wheels");
@@ -42,8 +37,8 @@ public static partial class AgentScenario
         psi.Environment["CLEARML_API_HOST"] = server.ApiUrl.ToString().TrimEnd('/');
         psi.Environment["CLEARML_WEB_HOST"] = server.Server.WebUrl.ToString().TrimEnd('/');
         psi.Environment["CLEARML_FILES_HOST"] = server.Server.FilesUrl.ToString().TrimEnd('/');
-        psi.Environment["CLEARML_API_ACCESS_KEY"] = admin.AccessKey;
-        psi.Environment["CLEARML_API_SECRET_KEY"] = admin.SecretKey;
+        psi.Environment["CLEARML_API_ACCESS_KEY"] = client.Options.AccessKey;
+        psi.Environment["CLEARML_API_SECRET_KEY"] = client.Options.SecretKey;
         using var agent = Process.Start(psi)!;
         agent.OutputDataReceived += (_, _) => { };
         agent.ErrorDataReceived += (_, _) => { };

@@ -20,12 +20,7 @@ public static class DatasetGetScenario
         await using var server = await BenchServer.StartAsync(Engine.Sqlite, ctx.Postgres);
         var work = Path.Combine(server.Server.Options.DataDir, "bench-dataset");
         var source = Path.Combine(work, "source");
-        var admin = server.Server.NewAdmin ?? throw new InvalidOperationException("a fresh server has a new admin key pair");
-        using var client = new SlipwayClient(new ClientOptions
-        {
-            ApiServer = server.Server.ApiUrl, WebServer = server.Server.WebUrl, FilesServer = server.Server.FilesUrl,
-            AccessKey = admin.AccessKey, SecretKey = admin.SecretKey,
-        });
+        using var client = new SlipwayClient(server.AdminClientOptions());
 
         Console.WriteLine($"-- writing {Fmt.N(fileCount)} source files, {Fmt.Mb(totalBytes)} in all");
         var sizes = Sizes(fileCount, totalBytes);

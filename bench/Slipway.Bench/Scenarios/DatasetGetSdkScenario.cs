@@ -29,12 +29,7 @@ public static class DatasetGetSdkScenario
         var slipway = await PublishedCliAsync(ctx);
         var rounds = ctx.Quick ? 1 : 3;
         await using var server = await BenchServer.StartAsync(Engine.Sqlite, ctx.Postgres);
-        var admin = server.Server.NewAdmin ?? throw new InvalidOperationException("a fresh server has a new admin key pair");
-        using var client = new SlipwayClient(new ClientOptions
-        {
-            ApiServer = server.Server.ApiUrl, WebServer = server.Server.WebUrl, FilesServer = server.Server.FilesUrl,
-            AccessKey = admin.AccessKey, SecretKey = admin.SecretKey,
-        });
+        using var client = new SlipwayClient(server.AdminClientOptions());
         var work = Path.Combine(server.Server.Options.DataDir, "bench-dataset-sdk");
         var home = Path.Combine(work, "home"); // no clearml.conf: both clients read the CLEARML_* variables only
         Directory.CreateDirectory(home);
@@ -44,8 +39,8 @@ public static class DatasetGetSdkScenario
             ["CLEARML_API_HOST"] = server.Server.ApiUrl.ToString().TrimEnd('/'),
             ["CLEARML_WEB_HOST"] = server.Server.WebUrl.ToString().TrimEnd('/'),
             ["CLEARML_FILES_HOST"] = server.Server.FilesUrl.ToString().TrimEnd('/'),
-            ["CLEARML_API_ACCESS_KEY"] = admin.AccessKey,
-            ["CLEARML_API_SECRET_KEY"] = admin.SecretKey,
+            ["CLEARML_API_ACCESS_KEY"] = client.Options.AccessKey!,
+            ["CLEARML_API_SECRET_KEY"] = client.Options.SecretKey!,
             ["PYTHONPATH"] = $"{SdkSource}:{PathlibShim}",
             ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
         };

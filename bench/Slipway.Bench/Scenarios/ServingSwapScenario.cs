@@ -28,12 +28,7 @@ public static class ServingSwapScenario
         try
         {
             await using var server = await BenchServer.StartAsync(Engine.Sqlite, ctx.Postgres);
-            var admin = server.Server.NewAdmin!;
-            var clientOptions = new ClientOptions
-            {
-                ApiServer = server.Server.ApiUrl, FilesServer = server.Server.FilesUrl, WebServer = server.Server.WebUrl,
-                AccessKey = admin.AccessKey, SecretKey = admin.SecretKey,
-            };
+            var clientOptions = server.AdminClientOptions();
             using var client = new SlipwayClient(clientOptions);
             await using var host = await ServingHost.StartAsync(new ServingOptions
             {

@@ -13,24 +13,22 @@ namespace Slipway.Server.Tests.Api;
 /// </summary>
 public sealed class RpcPipelineTests : IAsyncLifetime
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "slipway-pipeline-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly StoreFixture _store = new();
     private readonly LogRecorder _logs = new();
     private readonly RpcRouter _router = new();
-    private Stores _stores = null!;
     private ILoggerFactory _loggers = null!;
     private RpcPipeline _pipeline = null!;
 
     public async Task InitializeAsync()
     {
-        Directory.CreateDirectory(_dir);
-        _stores = await Stores.OpenAsync(null, Path.Combine(_dir, "slipway.db"), CancellationToken.None);
+        await _store.InitializeAsync();
         _loggers = LoggerFactory.Create(_logs.AddTo);
-        var access = new AccessControl(_stores.Docs, new ServerOptions());
+        var access = new AccessControl(_store.Docs, new ServerOptions());
         _router.Add("test.disk_full", _ => throw new IOException("No space left on device", 28), null, anonymous: true);
         _router.Add("test.bug", _ => throw new InvalidOperationException("a handler's bug"), null, anonymous: true);
         _router.Add("test.cancelled", call => throw new OperationCanceledException(call.Aborted), null, anonymous: true);
         _router.Add("test.echo", call => ValueTask.FromResult<JsonNode?>(call.Body.DeepClone()), "name", anonymous: true);
-        _pipeline = new RpcPipeline(_router, access, new EntityGuard(_stores.Docs, access), new AuditLog(_stores.Docs, TimeProvider.System),
+        _pipeline = new RpcPipeline(_router, access, new EntityGuard(_store.Docs, access), new AuditLog(_store.Docs, TimeProvider.System),
             _loggers.CreateLogger<RpcPipeline>());
     }
 
@@ -38,8 +36,7 @@ public sealed class RpcPipelineTests : IAsyncLifetime
     {
         _loggers.Dispose();
         _logs.Dispose();
-        await _stores.DisposeAsync();
-        Directory.Delete(_dir, true);
+        await _store.DisposeAsync();
     }
 
     private ValueTask<JsonNode?> CallAsync(string endpoint, JsonObject? body = null, CancellationToken ct = default) =>

@@ -6,26 +6,21 @@ namespace Slipway.Server.Tests.Storage;
 /// <summary>What SQLite's planner makes of the queries whose speed depends on the plan (SQLite keeps no statistics here).</summary>
 public sealed class QueryPlanTests : IAsyncLifetime
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("slipway-plan-").FullName;
-    private Stores _stores = null!;
+    private readonly StoreFixture _store = new();
 
     public async Task InitializeAsync()
     {
-        _stores = await Stores.OpenAsync(null, Path.Combine(_dir, "store.db"), CancellationToken.None);
+        await _store.InitializeAsync();
         for (var i = 0; i < 200; i++)
         {
-            await _stores.Docs.InsertAsync(Collection.Tasks, $"t{i:000}", new JsonObject
+            await _store.Docs.InsertAsync(Collection.Tasks, $"t{i:000}", new JsonObject
             {
                 ["id"] = $"t{i:000}", ["project"] = $"p{i % 20}", ["user"] = "u", ["status"] = "completed", ["last_update"] = $"2026-12-01T00:{i % 60:00}:00",
             });
         }
     }
 
-    public async Task DisposeAsync()
-    {
-        await _stores.DisposeAsync();
-        Directory.Delete(_dir, true);
-    }
+    public Task DisposeAsync() => _store.DisposeAsync();
 
     private static DocFilter Scope() =>
         new AnyOf([new FieldIn("project", [.. Enumerable.Range(0, 20).Select(i => $"p{i}")]), new AllOf([new FieldMissing("project"), new FieldIn("user", ["u"])])]);
@@ -34,8 +29,8 @@ public sealed class QueryPlanTests : IAsyncLifetime
     {
         var query = new DocQuery { Take = 50, OrderBy = { new SortKey("last_update", true) } }.Where(filter);
         var parameters = new SqlParameters();
-        var dialect = _stores.Database.Dialect;
-        await using var conn = await _stores.Database.OpenReadAsync(CancellationToken.None);
+        var dialect = _store.Stores.Database.Dialect;
+        await using var conn = await _store.Stores.Database.OpenReadAsync(CancellationToken.None);
         await using var cmd = conn.CreateCommand();
         cmd.CommandText = $"EXPLAIN QUERY PLAN SELECT id FROM {SqlDatabase.Table(Collection.Tasks)}"
                           + DocQuerySql.Where(query, dialect, parameters) + DocQuerySql.OrderAndPage(query, dialect, parameters);

@@ -9,27 +9,13 @@ namespace Slipway.Server.Tests.Storage;
 /// <summary>What every store implementation promises, run against each engine.</summary>
 public abstract class StoreContractTests(string engine) : IAsyncLifetime
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "slipway-store-" + Guid.NewGuid().ToString("N")[..8]);
-    private string? _database;
-    private Stores _stores = null!;
+    private readonly StoreFixture _store = new(engine);
 
-    public async Task InitializeAsync()
-    {
-        Directory.CreateDirectory(_dir);
-        if (engine == "postgres")
-            _database = PostgresCluster.CreateDatabase();
-        _stores = await Stores.OpenAsync(_database, Path.Combine(_dir, "store.db"), CancellationToken.None);
-    }
+    public Task InitializeAsync() => _store.InitializeAsync();
 
-    public async Task DisposeAsync()
-    {
-        await _stores.DisposeAsync();
-        if (_database is not null)
-            PostgresCluster.DropDatabase(_database);
-        Directory.Delete(_dir, true);
-    }
+    public Task DisposeAsync() => _store.DisposeAsync();
 
-    private IDocumentStore Docs => _stores.Docs;
+    private IDocumentStore Docs => _store.Docs;
 
     private static JsonObject Task(string id, string name, string status, string? project = null, params string[] tags) => new()
     {
@@ -121,7 +107,7 @@ public abstract class StoreContractTests(string engine) : IAsyncLifetime
     [Fact]
     public async Task Queue_entries_keep_order_pop_once_and_reorder()
     {
-        var q = _stores.QueueEntries;
+        var q = _store.Stores.QueueEntries;
         foreach (var t in new[] { "t1", "t2", "t3" })
             await q.AddAsync("q", t, "2026-01-01T00:00:00.000000+00:00");
         await q.AddAsync("other", "t2", "2026-01-01T00:00:00.000000+00:00");
@@ -137,7 +123,7 @@ public abstract class StoreContractTests(string engine) : IAsyncLifetime
     [Fact]
     public async Task Scalars_overwrite_keep_an_exact_count_and_a_pyramid()
     {
-        var events = _stores.Events;
+        var events = _store.Stores.Events;
         var points = Enumerable.Range(0, 100).Select(i => new ScalarEvent("t", "loss", "train", new ScalarPoint(i, i, 1000 + i))).ToList();
         await events.AddAsync(points, []);
         await events.AddAsync([new ScalarEvent("t", "loss", "train", new ScalarPoint(50, -5, 1)), new ScalarEvent("t", "loss", "train", new ScalarPoint(100, 7, 2))], []);
@@ -155,7 +141,7 @@ public abstract class StoreContractTests(string engine) : IAsyncLifetime
     [Fact]
     public async Task Scalars_and_buckets_read_by_iteration_range()
     {
-        var events = _stores.Events;
+        var events = _store.Stores.Events;
         // Three chunks' worth, with a gap, so a range starts and ends inside chunks and spans a missing one.
         var points = Enumerable.Range(0, 3000).Where(i => i is < 1100 or >= 2100).Select(i => new ScalarEvent("t", "loss", "train", new ScalarPoint(i, i * 0.5, 1000 + i))).ToList();
         await events.AddAsync(points, []);
@@ -180,7 +166,7 @@ public abstract class StoreContractTests(string engine) : IAsyncLifetime
     [Fact]
     public async Task A_histogram_zoomed_into_a_long_series_shows_its_raw_points()
     {
-        var events = _stores.Events;
+        var events = _store.Stores.Events;
         var histogram = new ScalarHistogram(events);
         await events.AddAsync(Enumerable.Range(0, 200_000).Select(i => new ScalarEvent("t", "loss", "train", new ScalarPoint(i, Math.Sin(i / 50.0), i))).ToList(), []);
         await events.AddAsync(Enumerable.Range(0, 2_000).Select(i => new ScalarEvent("t", "loss", "sparse", new ScalarPoint(i * 100L, i, i))).ToList(), []);
@@ -211,7 +197,7 @@ public abstract class StoreContractTests(string engine) : IAsyncLifetime
     [Fact]
     public async Task Other_events_overwrite_by_id_and_page_by_time()
     {
-        var events = _stores.Events;
+        var events = _store.Stores.Events;
         StoredEvent Log(int i) => new("t", "log", null, 0, "", "", 1000 + i, $$"""{"msg":"{{i}}"}""");
         await events.AddAsync([], [.. Enumerable.Range(0, 10).Select(Log)]);
         await events.AddAsync([], [new StoredEvent("t", "plot", "id1", 1, "m", "v", 5, """{"v":1}""")]);
@@ -258,8 +244,7 @@ public abstract class StoreContractTests(string engine) : IAsyncLifetime
     public async Task Reopening_a_database_keeps_its_data_and_applies_no_step_twice()
     {
         await Docs.InsertAsync(Collection.Users, "u", new JsonObject { ["id"] = "u", ["name"] = "kept" });
-        await _stores.DisposeAsync();
-        _stores = await Stores.OpenAsync(_database, Path.Combine(_dir, "store.db"), CancellationToken.None);
+        await _store.ReopenAsync();
         Assert.Equal("kept", (await Docs.GetAsync(Collection.Users, "u"))!.Body["name"]!.GetValue<string>());
     }
 }

@@ -8,27 +8,13 @@ namespace Slipway.Server.Tests.Storage;
 /// <summary>Documents read and written as records keep what the records do not model, on each engine.</summary>
 public abstract class TypedDocumentTests(string engine) : IAsyncLifetime
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "slipway-typed-" + Guid.NewGuid().ToString("N")[..8]);
-    private string? _database;
-    private Stores _stores = null!;
+    private readonly StoreFixture _store = new(engine);
 
-    public async Task InitializeAsync()
-    {
-        Directory.CreateDirectory(_dir);
-        if (engine == "postgres")
-            _database = PostgresCluster.CreateDatabase();
-        _stores = await Stores.OpenAsync(_database, Path.Combine(_dir, "store.db"), CancellationToken.None);
-    }
+    public Task InitializeAsync() => _store.InitializeAsync();
 
-    public async Task DisposeAsync()
-    {
-        await _stores.DisposeAsync();
-        if (_database is not null)
-            PostgresCluster.DropDatabase(_database);
-        Directory.Delete(_dir, true);
-    }
+    public Task DisposeAsync() => _store.DisposeAsync();
 
-    private IDocumentStore Docs => _stores.Docs;
+    private IDocumentStore Docs => _store.Docs;
 
     /// <summary>A model as a newer server or another client might have stored it: fields Slipway does not model, nulls, nesting.</summary>
     private static JsonObject StoredModel(string id) => new()
